@@ -1,0 +1,3 @@
+from mergetool.cli import main
+
+main()

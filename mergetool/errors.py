@@ -1,0 +1,137 @@
+"""One error model: input problems are records, collected and raised together.
+
+A :class:`Problem` says where (file, row, column), what (a stable kebab-case
+``code``), what was expected, what was found and how to fix it. Loaders collect
+every problem they can find before raising one :class:`InputError`, so a user
+fixes a file in one pass instead of one error per run.
+
+Rows are numbered as a spreadsheet shows them: the header is row 1, the first
+data row is row 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+#: Every problem code the tool can report, with a one-line meaning (documented in README).
+PROBLEM_CODES: dict[str, str] = {
+    "ambiguous-basis": "the table's units exist on more than one basis; declare the basis",
+    "ambiguous-delimiter": "the delimiter and decimal separator cannot be told apart",
+    "ambiguous-sheet": "the workbook has several sheets and none was chosen",
+    "bad-code": "a unit code that is not a short string of digits",
+    "bad-file": "the file cannot be read as a table",
+    "bad-mapping": "the mapping metadata is malformed",
+    "bad-number": "a value that is not a number",
+    "bad-option": "a command-line option with an unusable value",
+    "bad-year": "a year that is not a whole number in range",
+    "cycle": "the mapping graph contains a cycle",
+    "duplicate-row": "the same unit appears twice for one key",
+    "empty-file": "the file has no data rows",
+    "missing-column": "a required column is absent",
+    "missing-file": "a file that does not exist",
+    "mixed-basis": "units from different bases in one table",
+    "no-path": "no chain of transitions links two bases",
+    "no-predecessor": "a unit of the new basis that no row maps into",
+    "not-a-number": "NaN or infinite value",
+    "output-exists": "an output file exists and --force was not given",
+    "output-is-input": "an output path equals an input path",
+    "share-sum": "a predecessor's shares do not sum to 1",
+    "unknown-basis": "a basis id not defined in the mappings",
+    "unknown-indicator": "an indicator name that is not known",
+    "unknown-sheet": "the named sheet is not in the workbook",
+    "unknown-unit": "a unit code or name not on its basis",
+    "unmapped-unit": "a unit of the old basis that no row maps from",
+    "value-out-of-range": "a value outside the index's range [0, 1]",
+    "year-out-of-range": "a year outside the data's range",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input, located as precisely as the input allows."""
+
+    code: str
+    message: str
+    file: str | None = None
+    row: int | None = None
+    column: str | None = None
+    expected: str | None = None
+    found: str | None = None
+    hint: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.code not in PROBLEM_CODES:
+            raise ValueError(f"unregistered problem code {self.code!r}")
+
+    @property
+    def location(self) -> str:
+        """``file, row N, column C`` with whatever parts are known."""
+        parts = [self.file or "<input>"]
+        if self.row is not None:
+            parts.append(f"row {self.row}")
+        if self.column is not None:
+            parts.append(f"column {self.column!r}")
+        return ", ".join(parts)
+
+    def sort_key(self) -> tuple[str, int, str, str]:
+        return (self.file or "", self.row or 0, self.column or "", self.code)
+
+    def __str__(self) -> str:
+        text = f"{self.location}: {self.message} [{self.code}]"
+        if self.expected is not None:
+            text += f"; expected {self.expected}"
+        if self.found is not None:
+            text += f", found {self.found!r}"
+        if self.hint:
+            text += f". Hint: {self.hint}"
+        return text
+
+
+class MergetoolError(Exception):
+    """Base of every error the tool raises on purpose (bad input, bad usage)."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, problems: Iterable[Problem] = ()) -> None:
+        self.problems: list[Problem] = sorted(problems, key=Problem.sort_key)
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        head = super().__str__()
+        if not self.problems:
+            return head
+        return head + "\n" + "\n".join(f"  {p}" for p in self.problems)
+
+
+class InputError(MergetoolError):
+    """One or more input files are unusable; ``problems`` lists every reason found."""
+
+    @classmethod
+    def single(cls, problem: Problem) -> InputError:
+        return cls(problem.message, [problem])
+
+
+class UsageError(MergetoolError):
+    """A command was called with options that cannot work together."""
+
+
+@dataclass
+class ProblemLog:
+    """Collects problems while loading; :meth:`raise_if_any` raises them together."""
+
+    problems: list[Problem] = field(default_factory=list)
+
+    def add(self, code: str, message: str, **where: object) -> None:
+        self.problems.append(Problem(code, message, **where))  # type: ignore[arg-type]
+
+    def extend(self, problems: Iterable[Problem]) -> None:
+        self.problems.extend(problems)
+
+    def __bool__(self) -> bool:
+        return bool(self.problems)
+
+    def raise_if_any(self, summary: str) -> None:
+        if self.problems:
+            n = len(self.problems)
+            raise InputError(f"{summary}: {n} problem{'s' if n != 1 else ''}", self.problems)

@@ -1,0 +1,396 @@
+"""The mapping graph: bases, transitions between them, and their validation.
+
+A mapping directory holds ``mapping.toml`` (metadata and the list of files),
+one CSV per basis (``code, name, ...``), one CSV per transition
+(``predecessor_code, successor_code, share`` plus optional name columns) and an
+aliases CSV. :func:`load_mappings` reads it into a :class:`MappingSet`; structural
+problems (a missing file or column) raise at once, while every validation finding
+(unknown codes, shares not summing to 1, unmapped units, cycles, ...) is
+collected in :attr:`MappingSet.problems` so ``mergetool mappings check`` can list
+them all.
+
+The graph is a networkx ``DiGraph`` whose nodes are :class:`UnitRef` (basis, code)
+and whose edges carry the share of the predecessor that goes to the successor.
+Splits are a predecessor with several out-edges whose shares sum to 1; chains of
+reforms compose by multiplying shares along paths (:func:`compose`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import networkx as nx
+import polars as pl
+
+from mergetool.errors import InputError, Problem, ProblemLog
+from mergetool.names import clean, normalise_code
+from mergetool.tables import ROW, parse_numbers, read_table, require_columns, sha256_file
+from mergetool.units import Basis, UnitRef
+
+SHARE_TOLERANCE = 1e-9
+EDGE_SCHEMA = {"from_code": pl.String, "to_code": pl.String, "share": pl.Float64}
+
+
+@dataclass
+class Transition:
+    """One reform: every unit of ``from_basis`` goes, by shares, to units of ``to_basis``."""
+
+    id: str
+    from_basis: str
+    to_basis: str
+    edges: pl.DataFrame  # from_code, to_code, share (+ _row when read from a file)
+    meta: dict[str, str] = field(default_factory=dict)
+    file: str | None = None
+
+    def predecessors(self) -> pl.DataFrame:
+        """Successor code -> sorted list of predecessor codes (shares > 0)."""
+        return (self.edges.filter(pl.col("share") > 0).group_by("to_code")
+                .agg(pl.col("from_code").sort()).sort("to_code"))
+
+
+@dataclass
+class MappingSet:
+    """Bases and transitions, the graph they form, and what validation found."""
+
+    bases: dict[str, Basis]
+    transitions: list[Transition]
+    id: str = "custom"
+    version: str = "unversioned"
+    root: Path | None = None
+    files: dict[str, str] = field(default_factory=dict)  # relative path -> sha256
+    problems: list[Problem] = field(default_factory=list)
+    graph: nx.DiGraph = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.graph = nx.DiGraph()
+        for basis in self.bases.values():
+            for code, name in basis.units.select("code", "name").iter_rows():
+                self.graph.add_node(UnitRef(basis.id, code), name=name)
+        for t in self.transitions:
+            for a, b, share in t.edges.select("from_code", "to_code", "share").iter_rows():
+                self.graph.add_edge(UnitRef(t.from_basis, a), UnitRef(t.to_basis, b),
+                                    share=share, transition=t.id)
+        self.problems = sorted([*self.problems, *validate(self)], key=Problem.sort_key)
+
+    @property
+    def valid(self) -> bool:
+        return not self.problems
+
+    def require_valid(self) -> None:
+        """Raise the validation findings as one :class:`InputError`."""
+        if self.problems:
+            raise InputError(f"the mappings in {self.root or '<memory>'} are not valid",
+                             self.problems)
+
+    def basis(self, basis_id: str) -> Basis:
+        if basis_id not in self.bases:
+            raise InputError.single(Problem(
+                "unknown-basis", f"no basis {basis_id!r}", expected=" or ".join(self.bases),
+                found=basis_id))
+        return self.bases[basis_id]
+
+    def basis_graph(self) -> nx.DiGraph:
+        g = nx.DiGraph()
+        g.add_nodes_from(self.bases)
+        for t in self.transitions:
+            g.add_edge(t.from_basis, t.to_basis, transition=t)
+        return g
+
+    def path(self, from_basis: str, to_basis: str) -> list[Transition]:
+        """The chain of transitions leading from one basis to another (empty if equal)."""
+        self.basis(from_basis)
+        self.basis(to_basis)
+        g = self.basis_graph()
+        try:
+            steps = nx.shortest_path(g, from_basis, to_basis)
+        except nx.NetworkXNoPath:
+            raise InputError.single(Problem(
+                "no-path", f"no transition leads from {from_basis} to {to_basis}",
+                hint="rebase goes forward in time only; add a transition file")) from None
+        return [g.edges[a, b]["transition"] for a, b in itertools.pairwise(steps)]
+
+    def successors_of(self, ref: UnitRef) -> list[tuple[UnitRef, float]]:
+        return sorted((s, d["share"]) for s, d in self.graph.succ[ref].items())
+
+    def predecessors_of(self, ref: UnitRef) -> list[tuple[UnitRef, float]]:
+        return sorted((p, d["share"]) for p, d in self.graph.pred[ref].items())
+
+    def resolve(self, text: str, basis_id: str) -> str | None:
+        """The code a code or name denotes on a basis, or None."""
+        basis = self.basis(basis_id)
+        code = normalise_code(text)
+        if code is not None:
+            return code if code in basis.codes else None
+        return basis.resolver.resolve(text)
+
+
+def compose(first: Transition, second: Transition) -> Transition:
+    """The single transition equal to applying ``first`` then ``second`` (shares multiplied)."""
+    if first.to_basis != second.from_basis:
+        raise ValueError(f"cannot compose {first.id} ({first.to_basis}) with {second.id} "
+                         f"({second.from_basis})")
+    edges = (first.edges.select("from_code", mid="to_code", s1="share")
+             .join(second.edges.select(mid="from_code", to_code="to_code", s2="share"), on="mid")
+             .group_by("from_code", "to_code").agg(share=(pl.col("s1") * pl.col("s2")).sum())
+             .sort("from_code", "to_code"))
+    return Transition(f"{first.id}+{second.id}", first.from_basis, second.to_basis, edges)
+
+
+def transition_from_pairs(tid: str, from_basis: str, to_basis: str,
+                          pairs: list[tuple[str, str, float]]) -> Transition:
+    """A transition built in code from ``(from_code, to_code, share)`` triples."""
+    return Transition(tid, from_basis, to_basis,
+                      pl.DataFrame(pairs, schema=EDGE_SCHEMA, orient="row"))
+
+
+# --- validation ----------------------------------------------------------------------------------
+
+def validate(ms: MappingSet) -> list[Problem]:
+    """Every problem in a mapping set: unknown codes, share sums, unmapped units, cycles."""
+    log = ProblemLog()
+    for t in ms.transitions:
+        _validate_transition(ms, t, log)
+    g = ms.basis_graph()
+    try:
+        cycle = nx.find_cycle(g)
+    except nx.NetworkXNoCycle:
+        cycle = []
+    if cycle:
+        chain = " -> ".join([a for a, _ in cycle] + [cycle[-1][1]])
+        log.add("cycle", f"the transitions form a cycle: {chain}",
+                file=g.edges[cycle[0][0], cycle[0][1]]["transition"].file,
+                hint="a reform maps an older basis to a newer one; remove the transition that goes back")
+    return log.problems
+
+
+def _validate_transition(ms: MappingSet, t: Transition, log: ProblemLog) -> None:
+    where = {"file": t.file}
+    edges = t.edges if ROW in t.edges.columns else t.edges.with_row_index(ROW, offset=2)
+    for side, basis_id in (("from_code", t.from_basis), ("to_code", t.to_basis)):
+        if basis_id not in ms.bases:
+            log.add("unknown-basis", f"transition {t.id} names basis {basis_id!r}, which is not defined",
+                    expected=" or ".join(ms.bases), found=basis_id, **where)
+            return
+        basis = ms.bases[basis_id]
+        for row, code in edges.filter(~pl.col(side).is_in(list(basis.codes))).select(
+                ROW, side).iter_rows():
+            near = sorted(basis.codes, key=lambda c, code=code: (abs(int(c) - int(code))
+                          if c.isdigit() and code.isdigit() else 0, c))[:3]
+            log.add("unknown-unit", f"code {code!r} is not a unit of {basis_id}", row=row,
+                    column=t.meta.get(f"{side}_column", side), found=code,
+                    expected=f"one of the {len(basis)} codes of {basis_id}",
+                    hint="nearest codes: " + ", ".join(f"{c} {basis.name_of(c)}" for c in near),
+                    **where)
+    dup = edges.filter(pl.struct("from_code", "to_code").is_duplicated())
+    for row, a, b in dup.select(ROW, "from_code", "to_code").iter_rows():
+        log.add("duplicate-row", f"the pair {a} -> {b} appears more than once", row=row,
+                column=t.meta.get("from_code_column", "from_code"), found=f"{a} -> {b}",
+                hint="keep one row per predecessor and successor", **where)
+    for row, share in edges.filter((pl.col("share") <= 0) | (pl.col("share") > 1)).select(
+            ROW, "share").iter_rows():
+        log.add("share-sum", "a share must lie in (0, 1]", row=row,
+                column=t.meta.get("share_column", "share"), found=str(share), **where)
+    sums = edges.group_by("from_code").agg(pl.col("share").sum(), pl.col(ROW), pl.col("to_code"))
+    for code, total, rows, succ in sums.filter(
+            (pl.col("share") - 1).abs() > SHARE_TOLERANCE).sort("from_code").iter_rows():
+        parts = ", ".join(f"row {r} -> {s}" for r, s in zip(rows, succ, strict=True))
+        log.add("share-sum", f"the shares of predecessor {code} sum to {total:.6g}, not 1 ({parts})",
+                row=min(rows), column=t.meta.get("share_column", "share"), expected="1",
+                found=f"{total:.6g}", hint="a unit's shares across all its successors must add to 1",
+                **where)
+    if t.from_basis in ms.bases:
+        basis = ms.bases[t.from_basis]
+        for code in sorted(basis.codes - set(edges["from_code"])):
+            log.add("unmapped-unit", f"{code} {basis.name_of(code)} ({t.from_basis}) has no successor "
+                    f"in transition {t.id}", column="predecessor_code",
+                    hint="add a row for it (an unchanged unit maps to itself with share 1)", **where)
+    if t.to_basis in ms.bases:
+        basis = ms.bases[t.to_basis]
+        for code in sorted(basis.codes - set(edges["to_code"])):
+            log.add("no-predecessor", f"{code} {basis.name_of(code)} ({t.to_basis}) has no predecessor "
+                    f"in transition {t.id}", column="successor_code",
+                    hint="every unit of the new basis must receive at least one predecessor", **where)
+    _check_names(ms, t, edges, log)
+
+
+def _check_names(ms: MappingSet, t: Transition, edges: pl.DataFrame, log: ProblemLog) -> None:
+    """Optional name columns must name the unit the code denotes (catches code-reuse slips)."""
+    where = {"file": t.file}
+    for side, name_col, basis_id in (("from_code", "from_name", t.from_basis),
+                                     ("to_code", "to_name", t.to_basis)):
+        if name_col not in edges.columns or basis_id not in ms.bases:
+            continue
+        basis = ms.bases[basis_id]
+        for row, code, name in edges.select(ROW, side, name_col).iter_rows():
+            if not name or code not in basis.codes:
+                continue
+            named = basis.resolver.resolve(name)
+            if named != code:
+                what = (f"{name!r} is {named} {basis.name_of(named)} on {basis_id}" if named
+                        else f"{name!r} is not a unit of {basis_id}")
+                log.add("unknown-unit", f"code {code} is {basis.name_of(code)}, but the name says "
+                        f"otherwise: {what}", row=row, column=t.meta.get(f"{name_col}_column", name_col),
+                        expected=basis.name_of(code), found=name,
+                        hint="codes are reused across bases; check the code against the basis list",
+                        **where)
+
+
+# --- loading from files --------------------------------------------------------------------------
+
+def shipped_mappings_dir() -> Path:
+    """The mapping directory shipped with the package (or the source tree's, in development)."""
+    packaged = resources.files("mergetool") / "_mappings" / "vn-2025"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parent.parent / "mappings" / "vn-2025"
+
+
+def _meta_problem(path: Path, message: str, **kw: object) -> InputError:
+    return InputError.single(Problem("bad-mapping", message, file=str(path), **kw))  # type: ignore[arg-type]
+
+
+def _read_basis(root: Path, spec: dict, toml_path: Path) -> Basis:
+    if "id" not in spec or "file" not in spec:
+        raise _meta_problem(toml_path, "every [[basis]] needs 'id' and 'file'", found=str(spec))
+    path = root / spec["file"]
+    frame, _ = read_table(path)
+    cols = require_columns(frame, path, {"code": ("code",), "name": ("name", "name_vi")})
+    log = ProblemLog()
+    codes = []
+    for row, raw in frame.select(ROW, cols["code"]).iter_rows():
+        code = normalise_code(raw or "")
+        if code is None:
+            log.add("bad-code", "a unit code must be digits", file=str(path), row=row,
+                    column=cols["code"], found=raw, expected="digits such as 01")
+        codes.append(code)
+    frame = frame.with_columns(code=pl.Series(codes, dtype=pl.String),
+                               name=frame[cols["name"]].map_elements(clean, return_dtype=pl.String))
+    for row, code in frame.filter(pl.col("code").is_duplicated() & pl.col("code").is_not_null()
+                                  ).select(ROW, "code").iter_rows():
+        log.add("duplicate-row", f"code {code} appears more than once", file=str(path), row=row,
+                column=cols["code"], found=code)
+    log.raise_if_any(f"{path}: bad basis list")
+    keep = ["code", "name", *[c for c in frame.columns if c not in (ROW, "code", "name",
+                                                                      cols["name"], cols["code"])]]
+    return Basis(spec["id"], frame.select(keep), {k: str(v) for k, v in spec.items()})
+
+
+_TRANSITION_COLUMNS = {
+    "from_code": ("predecessor_code", "from_code", "old_code"),
+    "to_code": ("successor_code", "to_code", "new_code"),
+}
+_OPTIONAL = {"share": ("share", "weight_share"), "from_name": ("predecessor_name", "from_name"),
+             "to_name": ("successor_name", "to_name")}
+
+
+def _read_transition(root: Path, spec: dict, toml_path: Path) -> Transition:
+    for key in ("id", "file", "from_basis", "to_basis"):
+        if key not in spec:
+            raise _meta_problem(toml_path, f"every [[transition]] needs {key!r}", found=str(spec))
+    path = root / spec["file"]
+    frame, delimiter = read_table(path)
+    cols = require_columns(frame, path, _TRANSITION_COLUMNS)
+    lower = {c.casefold(): c for c in frame.columns}
+    for role, accepted in _OPTIONAL.items():
+        hit = next((lower[a] for a in accepted if a in lower), None)
+        if hit:
+            cols[role] = hit
+    log = ProblemLog()
+    out: dict[str, pl.Series] = {}
+    for role in ("from_code", "to_code"):
+        codes = []
+        for row, raw in frame.select(ROW, cols[role]).iter_rows():
+            code = normalise_code(raw or "")
+            if code is None:
+                log.add("bad-code", "a unit code must be digits", file=str(path), row=row,
+                        column=cols[role], found=raw, expected="digits such as 01")
+            codes.append(code)
+        out[role] = pl.Series(role, codes, dtype=pl.String)
+    if "share" in cols:
+        out["share"] = parse_numbers(frame, cols["share"], path, delimiter, log, allow_null=False)
+    else:
+        out["share"] = pl.Series("share", [1.0] * frame.height)
+    log.raise_if_any(f"{path}: bad transition rows")
+    edges = pl.DataFrame({ROW: frame[ROW], **{k: v.alias(k) for k, v in out.items()}})
+    for role in ("from_name", "to_name"):
+        if role in cols:
+            edges = edges.with_columns(frame[cols[role]].alias(role))
+    meta = {k: str(v) for k, v in spec.items()} | {f"{k}_column": v for k, v in cols.items()}
+    return Transition(spec["id"], spec["from_basis"], spec["to_basis"], edges, meta,
+                      file=str(path))
+
+
+def load_mappings(root: str | Path | None = None) -> MappingSet:
+    """Read a mapping directory (default: the shipped Vietnam 2025 one)."""
+    root = Path(root) if root is not None else shipped_mappings_dir()
+    toml_path = root / "mapping.toml"
+    if not toml_path.is_file():
+        raise InputError.single(Problem("missing-file", "no mapping.toml in the mapping directory",
+                                        file=str(toml_path), hint="point --mappings at a directory "
+                                        "holding mapping.toml"))
+    try:
+        meta = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise _meta_problem(toml_path, f"not valid TOML: {exc}") from None
+    bases = [_read_basis(root, spec, toml_path) for spec in meta.get("basis", [])]
+    if not bases:
+        raise _meta_problem(toml_path, "no [[basis]] defined")
+    by_id = {b.id: b for b in bases}
+    if "aliases" in meta:
+        _read_aliases(root / meta["aliases"], by_id)
+    transitions = [_read_transition(root, spec, toml_path) for spec in meta.get("transition", [])]
+    files = {"mapping.toml": sha256_file(toml_path)}
+    for spec in [*meta.get("basis", []), *meta.get("transition", [])]:
+        files[spec["file"]] = sha256_file(root / spec["file"])
+    for key in ("aliases", "renames"):
+        if key in meta:
+            files[meta[key]] = sha256_file(root / meta[key])
+    return MappingSet(by_id, transitions, id=str(meta.get("id", "custom")),
+                      version=str(meta.get("version", "unversioned")), root=root,
+                      files=dict(sorted(files.items())))
+
+
+def _read_aliases(path: Path, bases: dict[str, Basis]) -> None:
+    frame, _ = read_table(path)
+    cols = require_columns(frame, path, {"canonical name": ("canonical_name",),
+                                         "alias": ("alias",), "basis": ("basis",)})
+    log = ProblemLog()
+    for row, canonical, alias, basis_id in frame.select(
+            ROW, cols["canonical name"], cols["alias"], cols["basis"]).iter_rows():
+        targets = list(bases.values()) if basis_id == "*" else [bases.get(basis_id)]
+        if targets == [None]:
+            log.add("unknown-basis", f"basis {basis_id!r} is not defined", file=str(path), row=row,
+                    column=cols["basis"], expected=" or ".join([*bases, "*"]), found=basis_id)
+            continue
+        hits = [b.add_alias(alias, canonical) for b in targets if b is not None]
+        if not any(hits):
+            log.add("unknown-unit", f"canonical name {canonical!r} is not a unit of "
+                    f"{basis_id if basis_id != '*' else 'any basis'}", file=str(path), row=row,
+                    column=cols["canonical name"], found=canonical)
+    log.raise_if_any(f"{path}: bad aliases")
+
+
+def mapping_fingerprint(ms: MappingSet) -> str:
+    """One SHA-256 over the mapping files' hashes: changes when any mapping file changes."""
+    text = "\n".join(f"{k} {v}" for k, v in ms.files.items())
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def find_units(ms: MappingSet, text: str | None, basis_id: str | None = None) -> list[UnitRef]:
+    """The units a code or name denotes (on ``basis_id`` or on every basis); without ``text``,
+    every unit formed from more than one predecessor."""
+    if text is None:
+        return sorted(n for n in ms.graph if ms.graph.in_degree(n) > 1)
+    bases = [ms.basis(basis_id)] if basis_id else list(ms.bases.values())
+    refs = [UnitRef(b.id, code) for b in bases if (code := ms.resolve(text, b.id)) is not None]
+    if not refs:
+        near = sorted({n for b in bases for n in b.resolver.suggest(text)})[:3]
+        raise InputError.single(Problem(
+            "unknown-unit", f"{text!r} is not a unit of {basis_id or 'any basis'}", found=text,
+            hint=("did you mean " + " or ".join(repr(n) for n in near) + "?") if near else None))
+    return refs

@@ -1,0 +1,88 @@
+"""Units and bases: a unit is identified by its basis *and* its code, never by either alone.
+
+A :class:`Basis` is one vintage of a unit list (``vn-province-2024``: 63 units).
+Its :class:`NameResolver` turns the names people write into codes, through the
+canonical names and the aliases valid on that basis only: the same string can
+mean different territory on two bases (``Huế`` is Thừa Thiên Huế on the 2024
+basis, the city of Huế on the 2025 one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from mergetool.names import ascii_key, name_key, nearest
+
+
+@dataclass(frozen=True, order=True)
+class UnitRef:
+    """A unit on a basis: the node type of the mapping graph."""
+
+    basis: str
+    code: str
+
+    def __str__(self) -> str:
+        return f"{self.code}@{self.basis}"
+
+
+@dataclass
+class NameResolver:
+    """Names (canonical or alias) on one basis -> unit codes."""
+
+    basis: str
+    exact: dict[str, str] = field(default_factory=dict)
+    loose: dict[str, str | None] = field(default_factory=dict)  # None marks an ambiguous key
+    names: list[str] = field(default_factory=list)
+
+    def add(self, name: str, code: str) -> None:
+        self.exact.setdefault(name_key(name), code)
+        key = ascii_key(name)
+        if key in self.loose and self.loose[key] != code:
+            self.loose[key] = None
+        else:
+            self.loose[key] = code
+        self.names.append(name)
+
+    def resolve(self, name: str) -> str | None:
+        """The code ``name`` denotes on this basis, or None."""
+        code = self.exact.get(name_key(name))
+        return code if code is not None else self.loose.get(ascii_key(name))
+
+    def suggest(self, name: str, n: int = 3) -> list[str]:
+        return nearest(name, self.names, n)
+
+
+@dataclass
+class Basis:
+    """One vintage of a unit list, with its metadata (validity, legal basis)."""
+
+    id: str
+    units: pl.DataFrame  # columns: code, name, and any descriptive columns
+    meta: dict[str, str] = field(default_factory=dict)
+    resolver: NameResolver = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.resolver = NameResolver(self.id)
+        for code, name in self.units.select("code", "name").iter_rows():
+            self.resolver.add(name, code)
+
+    @property
+    def codes(self) -> set[str]:
+        return set(self.units["code"])
+
+    def name_of(self, code: str) -> str:
+        hit = self.units.filter(pl.col("code") == code)
+        return hit["name"][0] if hit.height else f"?{code}"
+
+    def add_alias(self, alias: str, canonical: str) -> bool:
+        """Register ``alias`` for the unit named ``canonical``; False if no such unit here."""
+        code = self.resolver.exact.get(name_key(canonical))
+        if code is None:
+            return False
+        self.resolver.add(alias, code)
+        return True
+
+    def __len__(self) -> int:
+        return self.units.height

@@ -1,0 +1,32 @@
+"""README and CI must not drift: the test command is the same in both."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _readme_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return re.findall(r"```bash\n(.+?)\n```", text, flags=re.S)
+
+
+def test_readme_gives_exactly_two_setup_commands() -> None:
+    main, tests = _readme_commands()[:2]
+    assert "mergetool build" in main
+    assert "pytest" in tests
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    tests = _readme_commands()[1]
+    steps = [s.strip() for s in tests.split("&&")]
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    ci_lines = [line.strip() for line in ci.splitlines() if line.strip() and not line.startswith("#")]
+    # Every step of the README command appears in CI, in order (CI adds a pip upgrade and quiet flags).
+    positions = []
+    for step in steps:
+        words = step.split()
+        hit = next(i for i, line in enumerate(ci_lines)
+                   if all(w in line.split() for w in words if w not in ("pip",)))
+        positions.append(hit)
+    assert positions == sorted(positions)

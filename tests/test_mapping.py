@@ -1,0 +1,109 @@
+from pathlib import Path
+
+import polars as pl
+import pytest
+from helpers import mapping_set, two_into_one
+
+from mergetool.errors import InputError
+from mergetool.mapping import MappingSet, compose, find_units, load_mappings
+from mergetool.units import UnitRef
+
+OLD, NEW = "vn-province-2024", "vn-province-2025"
+
+
+def test_shipped_mapping_is_valid(shipped: MappingSet) -> None:
+    assert shipped.problems == []
+
+
+def test_shipped_mapping_has_the_2025_shape(shipped: MappingSet) -> None:
+    (t,) = shipped.transitions
+    assert (len(shipped.bases[OLD]), len(shipped.bases[NEW])) == (63, 34)
+    assert t.edges["from_code"].n_unique() == t.edges.height == 63  # every old code exactly once
+    sizes = t.edges.group_by("to_code").len()["len"].value_counts().sort("len")
+    assert dict(sizes.iter_rows()) == {1: 11, 2: 17, 3: 6}
+    assert (t.edges["share"] == 1.0).all()
+
+
+def test_code_reuse_traps_resolve_by_basis(shipped: MappingSet) -> None:
+    traps = pl.read_csv(Path(shipped.root) / "code_reuse_traps.csv", infer_schema=False)
+    assert traps.height == 7
+    for succ, keeper, owner in traps.select("successor_code", "name_keeper_old_code",
+                                            "code_owner_old_code").iter_rows():
+        preds = {p.code for p, _ in shipped.predecessors_of(UnitRef(NEW, succ))}
+        assert {keeper, owner} <= preds
+        # The old unit holding the successor's code is a different unit than the name keeper.
+        assert shipped.bases[OLD].name_of(owner) != shipped.bases[NEW].name_of(succ)
+        assert shipped.bases[OLD].name_of(keeper) == shipped.bases[NEW].name_of(succ)
+    # New Lào Cai is 15; old 15 was Yên Bái; old Lào Cai was 10.
+    assert shipped.resolve("Lào Cai", NEW) == "15"
+    assert shipped.resolve("Lào Cai", OLD) == "10"
+    assert shipped.bases[OLD].name_of("15") == "Yên Bái"
+
+
+def test_same_name_different_territory(shipped: MappingSet) -> None:
+    assert shipped.resolve("Huế", OLD) == shipped.resolve("Huế", NEW) == "46"
+    dn_new = [p.code for p, _ in shipped.predecessors_of(UnitRef(NEW, "48"))]
+    assert dn_new == ["48", "49"]
+
+
+def test_find_units_suggests_names(shipped: MappingSet) -> None:
+    with pytest.raises(InputError, match="not a unit") as exc:
+        find_units(shipped, "Da Nag")
+    assert "Đà Nẵng" in (exc.value.problems[0].hint or "")
+
+
+def _write_mapping(tmp_path: Path, rows: str) -> Path:
+    (tmp_path / "mapping.toml").write_text(
+        'id = "t"\nversion = "1"\n'
+        '[[basis]]\nid = "old"\nfile = "old.csv"\n[[basis]]\nid = "new"\nfile = "new.csv"\n'
+        '[[transition]]\nid = "m"\nfile = "m.csv"\nfrom_basis = "old"\nto_basis = "new"\n',
+        encoding="utf-8")
+    (tmp_path / "old.csv").write_text("code,name\n01,A\n02,B\n03,C\n", encoding="utf-8")
+    (tmp_path / "new.csv").write_text("code,name\n01,A\n03,C\n", encoding="utf-8")
+    (tmp_path / "m.csv").write_text("predecessor_code,successor_code,share\n" + rows,
+                                    encoding="utf-8")
+    return tmp_path
+
+
+def test_split_not_summing_to_one_names_the_rows(tmp_path: Path) -> None:
+    ms = load_mappings(_write_mapping(tmp_path, "01,01,1\n02,01,0.6\n02,03,0.3\n03,03,1\n"))
+    (p,) = ms.problems
+    assert (p.code, p.row, p.column, p.found) == ("share-sum", 3, "share", "0.9")
+    assert "row 3 -> 01, row 4 -> 03" in p.message
+
+
+def test_every_problem_is_collected(tmp_path: Path) -> None:
+    ms = load_mappings(_write_mapping(tmp_path, "01,01,1\n01,01,1\n09,03,1\n"))
+    codes = sorted(p.code for p in ms.problems)
+    assert codes == ["duplicate-row", "duplicate-row", "share-sum", "unknown-unit", "unmapped-unit",
+                     "unmapped-unit"]
+    unknown = next(p for p in ms.problems if p.code == "unknown-unit")
+    assert (unknown.row, unknown.column, unknown.found) == (4, "predecessor_code", "09")
+
+
+def test_successor_without_predecessor_is_reported() -> None:
+    ms = mapping_set({"a": [("1", "A")], "b": [("1", "A"), ("2", "B")]},
+                     [("m", "a", "b", [("1", "1", 1.0)])])
+    assert [p.code for p in ms.problems] == ["no-predecessor"]
+
+
+def test_cycles_are_reported() -> None:
+    ms = mapping_set({"a": [("1", "A")], "b": [("1", "A")]},
+                     [("ab", "a", "b", [("1", "1", 1.0)]), ("ba", "b", "a", [("1", "1", 1.0)])])
+    assert [p.code for p in ms.problems] == ["cycle"]
+
+
+def test_compose_multiplies_shares() -> None:
+    ms = mapping_set(
+        {"a": [("1", "A")], "b": [("1", "B1"), ("2", "B2")], "c": [("1", "C")]},
+        [("ab", "a", "b", [("1", "1", 0.25), ("1", "2", 0.75)]),
+         ("bc", "b", "c", [("1", "1", 1.0), ("2", "1", 1.0)])])
+    assert ms.valid
+    composed = compose(*ms.path("a", "c"))
+    assert composed.edges.select("from_code", "to_code", "share").rows() == [("1", "1", 1.0)]
+
+
+def test_graph_nodes_are_basis_and_code() -> None:
+    ms = two_into_one()
+    assert set(ms.graph.predecessors(UnitRef("new", "01"))) == {UnitRef("old", "01"),
+                                                                UnitRef("old", "02")}

@@ -1,0 +1,175 @@
+import polars as pl
+import pytest
+from helpers import mapping_set, two_into_one
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mergetool.mapping import compose
+from mergetool.oracle import simple_rebase
+from mergetool.rebase import rebase
+from mergetool.scores import scores_from_rows
+
+
+def _values(result) -> dict:
+    return {(y, i, c): v for y, i, c, v in
+            result.values.select("year", "indicator", "code", "value").iter_rows()}
+
+
+def test_mean_of_two_into_one() -> None:
+    scores = scores_from_rows([(2024, "01", "dti", 0.8335), (2024, "02", "dti", 0.5803),
+                               (2024, "03", "dti", 0.5)], "old")
+    result = rebase(scores, two_into_one(), "new")
+    assert _values(result)[(2024, "dti", "01")] == pytest.approx(0.7069)
+    audit = result.audit.filter(pl.col("successor_code") == "01")
+    assert audit["contribution"].sum() == pytest.approx(0.7069)
+    assert audit["weight"].to_list() == [0.5, 0.5]
+
+
+def test_strict_leaves_incomplete_successor_empty_and_names_the_missing() -> None:
+    scores = scores_from_rows([(2021, "01", "dti", 0.6), (2021, "03", "dti", 0.4)], "old")
+    result = rebase(scores, two_into_one(), "new")
+    row = result.values.filter(pl.col("code") == "01").row(0, named=True)
+    assert (row["value"], row["status"], row["missing"], row["n_used"], row["n_expected"]) == (
+        None, "incomplete", "02", 1, 2)
+
+
+def test_partial_computes_over_present_and_flags() -> None:
+    scores = scores_from_rows([(2021, "01", "dti", 0.6), (2021, "03", "dti", 0.4)], "old")
+    result = rebase(scores, two_into_one(), "new", policy="partial")
+    row = result.values.filter(pl.col("code") == "01").row(0, named=True)
+    assert (row["value"], row["status"]) == (0.6, "partial")
+
+
+def test_weighted_and_sum() -> None:
+    scores = scores_from_rows([(2024, "01", "x", 1.0), (2024, "02", "x", 0.0),
+                               (2024, "03", "x", 0.5)], "old")
+    weights = pl.DataFrame({"code": ["01", "02", "03"], "weight": [3.0, 1.0, 1.0]})
+    w = rebase(scores, two_into_one(), "new", methods={"*": "weighted"}, weights=weights)
+    assert _values(w)[(2024, "x", "01")] == pytest.approx(0.75)
+    s = rebase(scores, two_into_one(), "new", methods={"*": "sum"})
+    assert _values(s)[(2024, "x", "01")] == pytest.approx(1.0)
+
+
+# --- properties ----------------------------------------------------------------------------------
+
+@st.composite
+def random_mapping(draw, max_old: int = 8, max_new: int = 5):
+    """A valid mapping with merges and splits, and a random score frame on the old basis."""
+    n_old = draw(st.integers(1, max_old))
+    n_new = draw(st.integers(1, min(max_new, n_old)))
+    old = [f"{i:02d}" for i in range(1, n_old + 1)]
+    new = [f"{i:02d}" for i in range(1, n_new + 1)]
+    pairs = []
+    # every new unit gets at least one predecessor: the first n_new old units go one each
+    for i, code in enumerate(old):
+        if i < n_new:
+            targets = [new[i]]
+        else:
+            targets = draw(st.lists(st.sampled_from(new), min_size=1, max_size=2, unique=True))
+        if len(targets) == 1:
+            pairs.append((code, targets[0], 1.0))
+        else:
+            q = draw(st.sampled_from([0.25, 0.5, 0.75]))
+            pairs += [(code, targets[0], q), (code, targets[1], 1.0 - q)]
+    ms = mapping_set({"old": [(c, f"U{c}") for c in old], "new": [(c, f"N{c}") for c in new]},
+                     [("m", "old", "new", pairs)])
+    value = st.one_of(st.none(), st.floats(0, 1, allow_nan=False).map(lambda v: round(v, 4)))
+    rows = [(y, c, "dti", draw(value)) for y in (2023, 2024) for c in old]
+    rows = [r for r in rows if r[3] is not None]
+    return ms, pairs, rows
+
+
+@settings(max_examples=150, deadline=None)
+@given(random_mapping(), st.sampled_from(["mean", "sum"]), st.sampled_from(["strict", "partial"]))
+def test_fast_path_agrees_with_simple_oracle(case, method, policy) -> None:
+    ms, pairs, rows = case
+    assert ms.valid
+    if not rows:
+        return
+    result = rebase(scores_from_rows(rows, "old"), ms, "new", methods={"*": method}, policy=policy)
+    expected = simple_rebase({(y, i, c): v for y, c, i, v in rows}, pairs, method, policy)
+    got = _values(result)
+    assert set(got) == set(expected)
+    for key, v in expected.items():
+        assert got[key] == (pytest.approx(v, abs=1e-12) if v is not None else None)
+
+
+@settings(max_examples=100, deadline=None)
+@given(random_mapping())
+def test_mean_lies_between_predecessor_min_and_max(case) -> None:
+    ms, _pairs, rows = case
+    if not rows:
+        return
+    result = rebase(scores_from_rows(rows, "old"), ms, "new", policy="partial")
+    audit = result.audit.filter(pl.col("predecessor_value").is_not_null())
+    bounds = audit.group_by("year", "indicator", "successor_code").agg(
+        lo=pl.col("predecessor_value").min(), hi=pl.col("predecessor_value").max())
+    joined = result.values.join(bounds, left_on=["year", "indicator", "code"],
+                                right_on=["year", "indicator", "successor_code"])
+    assert joined.filter((pl.col("value") < pl.col("lo") - 1e-12) |
+                         (pl.col("value") > pl.col("hi") + 1e-12)).is_empty()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(0, 1, allow_nan=False), min_size=1, max_size=10))
+def test_identity_mapping_changes_nothing(vals) -> None:
+    codes = [f"{i:02d}" for i in range(1, len(vals) + 1)]
+    ms = mapping_set({"a": [(c, c) for c in codes], "b": [(c, c) for c in codes]},
+                     [("id", "a", "b", [(c, c, 1.0) for c in codes])])
+    rows = [(2024, c, "dti", v) for c, v in zip(codes, vals, strict=True)]
+    got = _values(rebase(scores_from_rows(rows, "a"), ms, "b"))
+    assert got == {(2024, "dti", c): v for c, v in zip(codes, vals, strict=True)}
+
+
+@settings(max_examples=60, deadline=None)
+@given(random_mapping(), st.randoms(use_true_random=False))
+def test_row_order_never_changes_the_result(case, rnd) -> None:
+    ms, _pairs, rows = case
+    if not rows:
+        return
+    shuffled = rows[:]
+    rnd.shuffle(shuffled)
+    a = rebase(scores_from_rows(rows, "old"), ms, "new")
+    b = rebase(scores_from_rows(shuffled, "old"), ms, "new")
+    assert a.values.equals(b.values)
+    assert a.audit.equals(b.audit)
+
+
+@settings(max_examples=60, deadline=None)
+@given(random_mapping())
+def test_sum_through_shares_preserves_the_total(case) -> None:
+    ms, _pairs, rows = case
+    complete = [(y, c, "n", 1.0 + i) for i, (y, c, _ind, _v) in enumerate(rows)]
+    if not complete:
+        return
+    result = rebase(scores_from_rows(complete, "old"), ms, "new", methods={"*": "sum"},
+                    policy="partial")
+    for year in {r[0] for r in complete}:
+        before = sum(v for y, _c, _i, v in complete if y == year)
+        after = result.values.filter(pl.col("year") == year)["value"].sum()
+        assert after == pytest.approx(before)
+
+
+@settings(max_examples=60, deadline=None)
+@given(random_mapping(max_old=6, max_new=4), st.data())
+def test_composing_two_mappings_equals_the_composed_mapping(case, data) -> None:
+    ms1, pairs1, _rows = case
+    new = sorted(ms1.bases["new"].codes)
+    last = data.draw(st.lists(st.sampled_from(["01", "02"]), min_size=len(new), max_size=len(new)))
+    last[0] = "01"
+    if "02" not in last:
+        last = ["01"] * len(new)
+    final = sorted(set(last))
+    pairs2 = [(c, t, 1.0) for c, t in zip(new, last, strict=True)]
+    ms = mapping_set({"old": [(c, c) for c in ms1.bases["old"].codes],
+                      "new": [(c, c) for c in new], "final": [(c, c) for c in final]},
+                     [("m1", "old", "new", pairs1), ("m2", "new", "final", pairs2)])
+    assert ms.valid
+    composed = compose(*ms.path("old", "final"))
+    complete = [(2024, c, "n", float(i + 1)) for i, c in enumerate(sorted(ms1.bases["old"].codes))]
+    stepwise = _values(rebase(scores_from_rows(complete, "old"), ms, "final", methods={"*": "sum"}))
+    direct = simple_rebase({(y, i, c): v for y, c, i, v in complete},
+                           composed.edges.select("from_code", "to_code", "share").rows(), "sum")
+    assert set(stepwise) == set(direct)
+    for k, v in direct.items():
+        assert stepwise[k] == pytest.approx(v)

@@ -1,0 +1,102 @@
+from pathlib import Path
+
+import polars as pl
+import pytest
+from helpers import mapping_set
+
+from mergetool.errors import InputError
+from mergetool.mapping import MappingSet
+from mergetool.scores import read_scores
+
+
+def _write(tmp_path: Path, text: str, name: str = "s.csv", encoding: str = "utf-8") -> Path:
+    p = tmp_path / name
+    p.write_bytes(text.encode(encoding))
+    return p
+
+
+def test_long_table_by_name_detects_the_old_basis(tmp_path, shipped: MappingSet) -> None:
+    p = _write(tmp_path, "year,unit,indicator,value\n2024,TP. Đà Nẵng,dti,0.8335\n"
+                         "2024,Quảng Nam,dti,0.5803\n")
+    s = read_scores(p, shipped)
+    assert s.select("basis", "code", "value").rows() == [
+        ("vn-province-2024", "48", 0.8335), ("vn-province-2024", "49", 0.5803)]
+
+
+def test_wide_semicolon_comma_decimal_utf16(tmp_path, shipped: MappingSet) -> None:
+    p = _write(tmp_path, "\ufeffyear;province;Chỉ số Nhận thức số;PDTI\n2022;TP. Đà Nẵng;1,0000;0,8002\n",
+               encoding="utf-16")
+    s = read_scores(p, shipped, basis="vn-province-2024")
+    assert sorted(s.select("indicator", "value").rows()) == [("awareness", 1.0), ("dti", 0.8002)]
+
+
+def test_codes_written_as_numbers(tmp_path, shipped: MappingSet) -> None:
+    p = _write(tmp_path, "year,code,dti\n2024,1,0.8241\n")
+    assert read_scores(p, shipped, basis="vn-province-2025")["code"].to_list() == ["01"]
+
+
+def test_unknown_name_suggests_nearest(tmp_path, shipped: MappingSet) -> None:
+    p = _write(tmp_path, "year,unit,dti\n2024,Quang Nam,0.5\n2024,Da Nag,0.8\n")
+    with pytest.raises(InputError) as exc:
+        read_scores(p, shipped, basis="vn-province-2024")
+    (prob,) = exc.value.problems
+    assert (prob.code, prob.row, prob.column, prob.found) == ("unknown-unit", 3, "unit", "Da Nag")
+    assert "Đà Nẵng" in prob.hint
+
+
+def test_mixed_basis_is_refused_naming_rows(tmp_path) -> None:
+    # Every Vietnamese 2025 name is also a pre-2025 name, so mixing is shown on a small mapping.
+    ms = mapping_set({"old": [("01", "Alpha"), ("02", "Beta")], "new": [("01", "Gamma")]},
+                     [("m", "old", "new", [("01", "01", 1.0), ("02", "01", 1.0)])])
+    p = _write(tmp_path, "year,unit,dti\n2024,Alpha,0.5\n2024,Gamma,0.8\n2024,Beta,0.1\n")
+    with pytest.raises(InputError) as exc:
+        read_scores(p, ms)
+    (prob,) = exc.value.problems
+    assert (prob.code, prob.row) == ("mixed-basis", 2)
+    assert "rows 2, 4 exist only on old; rows 3 exist only on new" in prob.message
+
+
+def test_basis_column_with_two_bases_is_refused(tmp_path, shipped: MappingSet) -> None:
+    p = _write(tmp_path, "year,unit,basis,dti\n2024,Hà Nội,vn-province-2024,0.8\n"
+                         "2024,Huế,vn-province-2025,0.8\n")
+    with pytest.raises(InputError) as exc:
+        read_scores(p, shipped)
+    assert [(x.code, x.row, x.column) for x in exc.value.problems] == [("mixed-basis", 3, "basis")]
+
+
+def test_ambiguous_basis_needs_a_declaration(tmp_path, shipped: MappingSet) -> None:
+    p = _write(tmp_path, "year,unit,dti\n2024,Hà Nội,0.8241\n")
+    with pytest.raises(InputError, match="cannot be told"):
+        read_scores(p, shipped)
+
+
+def test_complete_34_table_is_detected_as_new_basis(tmp_path, shipped: MappingSet) -> None:
+    names = shipped.bases["vn-province-2025"].units["name"].to_list()
+    p = _write(tmp_path, "year,unit,dti\n" + "".join(f"2024,{n},0.5\n" for n in names))
+    assert read_scores(p, shipped)["basis"].unique().to_list() == ["vn-province-2025"]
+
+
+def test_duplicates_and_range_are_all_reported(tmp_path, shipped: MappingSet) -> None:
+    p = _write(tmp_path, "year,unit,dti\n2024,Hà Nội,824.1\n2024,TP Hà Nội,0.8\n2024,Huế,795.1\n")
+    with pytest.raises(InputError) as exc:
+        read_scores(p, shipped, basis="vn-province-2025")
+    codes = [(x.code, x.row) for x in exc.value.problems]
+    assert codes == [("value-out-of-range", 2), ("duplicate-row", 3), ("value-out-of-range", 4)]
+    assert "1000" in exc.value.problems[0].hint
+
+
+def test_bad_number_names_row_and_column(tmp_path, shipped: MappingSet) -> None:
+    p = _write(tmp_path, "year,unit,dti\n2024,Hà Nội,abc\n")
+    with pytest.raises(InputError) as exc:
+        read_scores(p, shipped, basis="vn-province-2025")
+    (prob,) = exc.value.problems
+    assert (prob.code, prob.row, prob.column, prob.found) == ("bad-number", 2, "dti", "abc")
+
+
+def test_parquet_and_xlsx_read_like_csv(tmp_path, shipped: MappingSet) -> None:
+    frame = pl.DataFrame({"year": [2024], "unit": ["Hà Nội"], "dti": [0.8241]})
+    frame.write_parquet(tmp_path / "s.parquet")
+    frame.write_excel(tmp_path / "s.xlsx")
+    for name in ("s.parquet", "s.xlsx"):
+        s = read_scores(tmp_path / name, shipped, basis="vn-province-2025")
+        assert s.select("code", "value").rows() == [("01", 0.8241)]
