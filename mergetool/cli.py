@@ -124,6 +124,148 @@ def rebase(ctx: click.Context, scores: Path, to_basis: str, from_basis: str | No
     render.message(f"wrote {output}" + (f" and {audit}" if audit else ""))
 
 
+# --- build and the auditor's commands ----------------------------------------------------------
+
+_scores_option = click.option(
+    "--scores", "scores_files", multiple=True, type=click.Path(path_type=Path),
+    help="Score file (any layout); repeatable. Values replace the shipped record's for the same "
+         "year, basis, unit and indicator. A table without a year column takes it from its file name.")
+
+
+def _build(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool,
+           basis: str | None, methods: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
+    from mergetool.comparable import build, gather_scores
+    from mergetool.rebase import parse_methods
+
+    ms = _mappings(ctx)
+    scores = gather_scores(ms, scores_files, replace=replace, basis=basis)
+    return build(scores, ms, methods=parse_methods(methods))
+
+
+@cli.command("build")
+@_scores_option
+@click.option("--replace", is_flag=True, help="Use only the --scores files, not the shipped record.")
+@click.option("--basis", default=None, help="Basis of the --scores files (default: detected).")
+@click.option("--method", "methods", multiple=True, default=(),
+              help="Aggregation for rebased values (default mean, the DTI rule); NAME=METHOD per indicator.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("out"), show_default=True, help="Output directory.")
+@click.option("--force", is_flag=True, help="Replace existing outputs.")
+@click.pass_context
+def build_cmd(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool, basis: str | None,
+              methods: tuple[str, ...], out_dir: Path, force: bool) -> None:
+    """Build the comparable tables (2020-2024 on the 34-unit basis) with checks and manifest."""
+    from mergetool import render
+    from mergetool.reports import write_build
+
+    result = _build(ctx, scores_files, replace, basis, methods)
+    paths = write_build(result, out_dir, force=force, inputs=list(scores_files),
+                        shipped_record=not replace)
+    render.build_summary(result, paths)
+
+
+@cli.command()
+@click.option("--units", type=click.Choice(["63", "34"]), default="63", show_default=True,
+              help="63 pre-merger units or the 34 units from July 2025.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="CSV or XLSX (by suffix).")
+@click.option("--force", is_flag=True, help="Replace an existing file.")
+def template(units: str, output: Path, force: bool) -> None:
+    """Write an empty table in the ministry's layout to fill in (name it with the year)."""
+    from mergetool import render
+    from mergetool.mapping import load_mappings
+    from mergetool.record import BASIS_BY_SIZE, ministry_template
+    from mergetool.tables import check_outputs, write_atomic, write_csv_atomic
+
+    ms = load_mappings(click.get_current_context().find_root().params.get("mappings"))
+    frame = ministry_template(ms, BASIS_BY_SIZE[units])
+    check_outputs([output], [], force)
+    if output.suffix.lower() == ".xlsx":
+        write_atomic(output, lambda p: frame.write_excel(p, autofit=True))
+    else:
+        write_csv_atomic(output, frame)
+    render.message(f"wrote {output}: {frame.height} units x {frame.width - 2} indicators")
+
+
+@cli.command()
+@click.option("--published", type=click.Path(path_type=Path), default=None,
+              help="The merged table as published (new basis). Default: the shipped record.")
+@click.option("--predecessors", type=click.Path(path_type=Path), default=None,
+              help="The predecessors' values (old basis). Default: the shipped record.")
+@click.option("--published-basis", default=None, help="Basis of --published (default: detected).")
+@click.option("--predecessors-basis", default=None, help="Basis of --predecessors (default: detected).")
+@click.option("--year", type=int, default=None, help="Year of tables without a year column.")
+@click.option("--tolerance", type=float, default=None,
+              help="Largest difference counted as a match (default 0.0001, from 4-decimal rounding).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("verify.csv"),
+              show_default=True, help="Report (CSV); a manifest is written beside it.")
+@click.option("--force", is_flag=True, help="Replace existing outputs.")
+@click.pass_context
+def verify(ctx: click.Context, published: Path, predecessors: Path, published_basis: str | None,
+           predecessors_basis: str | None, year: int | None, tolerance: float | None,
+           output: Path, force: bool) -> None:
+    """Recompute every published merged value independently; exit 1 on any mismatch."""
+    from mergetool import render
+    from mergetool.errors import UsageError
+    from mergetool.verify import verify_files, verify_shipped, write_verify
+
+    ms = _mappings(ctx)
+    if (published is None) != (predecessors is None):
+        raise UsageError("give both --published and --predecessors, or neither (shipped record)")
+    if published is None or predecessors is None:
+        result = verify_shipped(ms, tolerance=tolerance)
+        inputs: list[Path] = []
+    else:
+        result = verify_files(published, predecessors, ms, published_basis=published_basis,
+                              predecessors_basis=predecessors_basis, tolerance=tolerance, year=year)
+        inputs = [published, predecessors]
+    write_verify(result, ms, output, inputs=inputs, force=force)
+    render.verify_summary(result, output)
+    if not result.valid:
+        ctx.exit(EXIT_FINDINGS)
+
+
+@cli.command()
+@click.argument("unit")
+@click.option("--year", type=int, default=None, help="One year (default: all).")
+@click.option("--indicator", default="dti", show_default=True, help="Indicator id.")
+@click.option("--format", "fmt", type=click.Choice(["tree", "json"]), default="tree", show_default=True)
+@_scores_option
+@click.pass_context
+def explain(ctx: click.Context, unit: str, year: int | None, indicator: str, fmt: str,
+            scores_files: tuple[Path, ...]) -> None:
+    """Show how UNIT's merged value was derived: predecessors, values, sources, formula, verdict."""
+    import json
+
+    from mergetool import render
+    from mergetool.explain import explain as explain_unit
+
+    data = explain_unit(_build(ctx, scores_files, False, None), unit, year=year, indicator=indicator)
+    if fmt == "json":
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        render.explain_tree(data)
+
+
+@cli.group(cls=Group)
+def manifest() -> None:
+    """Provenance manifests."""
+
+
+@manifest.command("check")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.pass_context
+def manifest_check(ctx: click.Context, path: Path) -> None:
+    """Re-hash the outputs and inputs a manifest names (PATH: the manifest or its directory)."""
+    from mergetool import render
+    from mergetool.provenance import check_manifest
+
+    rows = check_manifest(path)
+    render.frame_table(rows.select("role", "path", "verdict"), f"manifest {path}")
+    if (rows["verdict"] != "ok").any():
+        ctx.exit(EXIT_FINDINGS)
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="mergetool")

@@ -15,6 +15,7 @@ from typing import Any
 import polars as pl
 
 from mergetool import __version__
+from mergetool.errors import InputError, Problem
 from mergetool.mapping import MappingSet, mapping_fingerprint
 from mergetool.tables import sha256_file, write_text_atomic
 
@@ -63,7 +64,13 @@ def check_manifest(path: str | Path) -> pl.DataFrame:
     """Re-hash every output and input a manifest names: one row per file with its verdict."""
     path = Path(path)
     manifest_path = path / MANIFEST_NAME if path.is_dir() else path
-    data = json.loads(manifest_path.read_text(encoding="utf-8"))
+    if not manifest_path.is_file():
+        raise InputError.single(Problem("missing-file", "no manifest here", file=str(manifest_path)))
+    try:
+        data = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError.single(Problem("bad-file", f"not a JSON manifest ({exc})",
+                                        file=str(manifest_path))) from None
     base = manifest_path.parent
     rows = []
     for role in ("outputs", "inputs"):

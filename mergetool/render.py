@@ -88,3 +88,64 @@ def frame_table(frame: pl.DataFrame, title: str, limit: int = 40) -> None:
 
 def counts(frame: pl.DataFrame, by: str, title: str) -> None:
     frame_table(frame.group_by(by).len().sort(by), title)
+
+
+def build_summary(result, paths) -> None:  # type: ignore[no-untyped-def]
+    """Coverage per year, the checks' verdicts, and where the outputs are."""
+    comp = result.comparable
+    dti = comp.filter(pl.col("indicator") == "dti")
+    table = Table(title="DTI on the 34-unit basis (public record, partial)", title_justify="left")
+    for col in ("year", "units with a value", "published-34", "rebased-from-63", "incomplete",
+                "ranked"):
+        table.add_column(col, justify="right")
+    for year in sorted(dti["year"].unique()):
+        y = dti.filter(pl.col("year") == year)
+        table.add_row(str(year), f"{y['value'].is_not_null().sum()} / {y.height}",
+                      str((y["value_basis"] == "published-34").sum()),
+                      str((y["value_basis"] == "rebased-from-63").sum()),
+                      str((y["status"] == "incomplete").sum()), str(y["rank"].is_not_null().sum()))
+    console.print(table)
+    verdicts = result.checks.group_by("check", "verdict").len().pivot(
+        on="verdict", index="check", values="len").fill_null(0)
+    cols = [c for c in ("pass", "warn", "fail", "cannot-check") if c in verdicts.columns]
+    order = pl.DataFrame({"check": list(dict.fromkeys(result.checks["check"]))})
+    frame_table(order.join(verdicts.select("check", *cols), on="check", how="left"),
+                "comparability checks (details in checks.csv)")
+    console.print("wrote " + ", ".join(str(p) for p in paths))
+
+
+def verify_summary(result, output) -> None:  # type: ignore[no-untyped-def]
+    counts = result.counts
+    style = "green" if result.valid else "bold red"
+    console.print(f"verification {result.from_basis} -> {result.to_basis}, tolerance "
+                  f"{result.tolerance:.5f}: " + ", ".join(f"{v} {k}" for k, v in counts.items()),
+                  style=style)
+    shown = result.rows.filter(pl.col("verdict").is_in(["mismatch", "match"]))
+    if shown.height:
+        frame_table(shown.select("year", "code", "unit_name", "indicator", "recomputed", "published",
+                                 "difference", "verdict"), "recomputed vs published")
+    console.print(f"wrote {output}")
+
+
+def explain_tree(data: dict) -> None:
+    unit = data["unit"]
+    for y in data["years"]:
+        head = (f"[bold]{unit['name']}[/] {unit['code']}@{unit['basis']} · {data['indicator']} "
+                f"{y['year']}: value {'' if y['value'] is None else format(y['value'], '.4f')} "
+                f"({y['value_basis'] or y['status']})")
+        tree = Tree(head)
+        preds = tree.add(f"predecessors ({len(y['predecessors'])}), method {y['method']}")
+        for p in y["predecessors"]:
+            v = "no value" if p["value"] is None else f"{p['value']:.4f}"
+            src = p["source"] or (f"{p['file']} row {p['row']}" if p["file"] else "")
+            preds.add(f"{p['ref']} {p['name']}: {v}" + (f"  [dim]{src}[/]" if src else ""))
+        rec = "not computable" if y["recomputed"] is None else f"{y['recomputed']:.5f}"
+        tree.add(f"formula {y['formula']} = {rec}")
+        pub = "not published" if y["published"] is None else f"{y['published']:.4f}"
+        tree.add(f"published {pub}" + (f"  [dim]{y['published_source']}[/]"
+                                       if y["published_source"] else ""))
+        tree.add(f"verdict [bold]{y['verdict']}[/] (tolerance {y['tolerance']:.5f})"
+                 + (f"; {y['reason']}" if y["reason"] else ""))
+        if y["rank"] is not None:
+            tree.add(f"rank {y['rank']} ({y['rank_source']})")
+        console.print(tree)

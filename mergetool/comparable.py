@@ -1,0 +1,173 @@
+"""The comparable tables: every year on the 34-unit basis, ranked, with a reason for every gap.
+
+For each year of the index, unit of the target basis and indicator, the value is
+the one published on the target basis if there is one (``published-34``),
+otherwise the mean of the predecessors' values when every predecessor has one
+(``rebased-from-63``); otherwise the cell stays empty and says why. Ranks are
+recomputed (competition ranking on 4 decimals) only where all units of the year
+have a value; otherwise the published target-basis rank is shown where one
+exists. Nothing is filled in.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from mergetool.errors import InputError, Problem
+from mergetool.indicators import INDICATOR_IDS
+from mergetool.mapping import MappingSet
+from mergetool.ranking import competition_rank, rank_change
+from mergetool.rebase import RebaseResult, rebase
+from mergetool.record import index_definitions, read_record, record_as_scores
+from mergetool.scores import read_scores
+
+SOURCE_BASIS, TARGET_BASIS = "vn-province-2024", "vn-province-2025"
+
+COMPARABLE_COLUMNS = ("year", "code", "unit_name", "indicator", "value", "rank", "rank_source",
+                      "rank_change", "value_basis", "predecessors_expected",
+                      "predecessors_with_value", "status", "reason")
+
+
+@dataclass
+class BuildResult:
+    """The comparable table, the checks, the audit of rebased values, and what went in."""
+
+    comparable: pl.DataFrame
+    checks: pl.DataFrame
+    audit: pl.DataFrame
+    scores: pl.DataFrame
+    rebased: RebaseResult
+    mappings: MappingSet
+    methods: dict[str, str] = field(default_factory=dict)
+
+
+def year_from_name(path: Path) -> int | None:
+    """A year 2000-2099 in a file name (``dti_2022_63.xlsx`` -> 2022), if exactly one."""
+    years = set(re.findall(r"(?<!\d)(20\d\d)(?!\d)", path.stem))
+    return int(years.pop()) if len(years) == 1 else None
+
+
+def gather_scores(mappings: MappingSet, files: list[Path] | tuple[Path, ...] = (),
+                  *, replace: bool = False, basis: str | None = None,
+                  sheet: str | None = None) -> pl.DataFrame:
+    """The shipped record plus (or, with ``replace``, instead of) the user's score files.
+
+    A user value replaces a shipped one for the same year, basis, unit and indicator.
+    """
+    frames = [] if replace else [record_as_scores(read_record())]
+    user = [read_scores(p, mappings, basis=basis, year=year_from_name(p), sheet=sheet)
+            for p in files]
+    if user:
+        theirs = pl.concat(user)
+        problems = []
+        dup = theirs.filter(pl.struct("year", "basis", "code", "indicator").is_duplicated())
+        for (year, b, code, ind), grp in dup.group_by("year", "basis", "code", "indicator",
+                                                      maintain_order=True):
+            problems.append(Problem(
+                "duplicate-row", f"{year} {ind} for unit {code}@{b} is given more than once",
+                file=" and ".join(sorted(set(grp["file"]))), row=int(grp["row"][1]),
+                hint="supply each year and basis in one file only"))
+        if problems:
+            raise InputError("the score files overlap", problems)
+        frames = [f.join(theirs, on=["year", "basis", "code", "indicator"], how="anti")
+                  for f in frames] + [theirs]
+    scores = pl.concat(frames) if frames else pl.DataFrame()
+    _check_years(scores)
+    return scores
+
+
+def _check_years(scores: pl.DataFrame) -> None:
+    defs = index_definitions()
+    known = set(defs["year"])
+    bad = scores.filter(~pl.col("year").is_in(sorted(known)))
+    if bad.height:
+        raise InputError("years outside the index", [Problem(
+            "year-out-of-range", f"no DTI definition for {year}", file=f, row=int(r),
+            column="year", expected=f"{min(known)}-{max(known)}", found=str(year),
+            hint="the index definitions (data/dti/index_definitions.csv) cover these years only")
+            for year, f, r in bad.select("year", "file", "row").unique(
+                subset=["year", "file"], keep="first", maintain_order=True).iter_rows()])
+
+
+def build(scores: pl.DataFrame, mappings: MappingSet, *,
+          methods: dict[str, str] | None = None) -> BuildResult:
+    """The comparable tables and checks from a score frame holding both bases."""
+    from mergetool.checks import run_checks
+
+    mappings.require_valid()
+    methods = methods or {"*": "mean"}
+    target = mappings.basis(TARGET_BASIS)
+    old = scores.filter((pl.col("basis") == SOURCE_BASIS) & pl.col("value").is_not_null())
+    rebased = rebase(old, mappings, TARGET_BASIS, methods=methods, policy="strict")
+    published = scores.filter(pl.col("basis") == TARGET_BASIS).select(
+        "year", "code", "indicator", pub_value="value", pub_rank="rank")
+    defs = index_definitions()
+    (transition,) = mappings.path(SOURCE_BASIS, TARGET_BASIS)
+    expected = transition.predecessors().select(
+        code="to_code", predecessors_expected=pl.col("from_code").list.len().cast(pl.Int32),
+        predecessors=pl.col("from_code"))
+    cells = (pl.DataFrame({"year": sorted(set(defs["year"]))}, schema={"year": pl.Int32})
+             .join(pl.DataFrame({"indicator": list(INDICATOR_IDS)}), how="cross")
+             .join(target.units.select("code", unit_name="name"), how="cross")
+             .join(defs.select("year", "indicator", "methodology"), on=["year", "indicator"],
+                   how="left")
+             .join(expected, on="code", how="left")
+             .join(published, on=["year", "code", "indicator"], how="left")
+             .join(rebased.values.select("year", "code", "indicator", reb_value="value",
+                                         reb_status="status", n_used="n_used", missing="missing"),
+                   on=["year", "code", "indicator"], how="left"))
+    names = mappings.bases[SOURCE_BASIS].units.select(pl.col("code").alias("m"), "name")
+    name_of = dict(names.iter_rows())
+    cells = cells.with_columns(
+        missing_named=pl.col("missing").fill_null("").map_elements(
+            lambda s: ", ".join(f"{c} {name_of.get(c, '?')}" for c in s.split()) if s else "",
+            return_dtype=pl.String),
+        predecessors_with_value=pl.col("n_used").fill_null(0).cast(pl.Int32),
+    )
+    defined = pl.col("methodology").is_not_null()
+    has_pub = pl.col("pub_value").is_not_null()
+    has_reb = pl.col("reb_status") == "ok"
+    cells = cells.with_columns(
+        value=pl.when(defined & has_pub).then(pl.col("pub_value"))
+        .when(defined & has_reb).then(pl.col("reb_value")),
+        value_basis=pl.when(defined & has_pub).then(pl.lit("published-34"))
+        .when(defined & has_reb).then(pl.lit("rebased-from-63")),
+    ).with_columns(
+        status=pl.when(~defined).then(pl.lit("not-comparable"))
+        .when(pl.col("value").is_not_null()).then(pl.lit("ok"))
+        .otherwise(pl.lit("incomplete")),
+        reason=pl.when(~defined).then(
+            pl.format("indicator not in the {} index", pl.col("year")))
+        .when(pl.col("value").is_not_null()).then(pl.lit(""))
+        .when(pl.col("predecessors_with_value") == 0).then(
+            pl.lit("no published value on either basis"))
+        .otherwise(pl.format("missing predecessors: {}", pl.col("missing_named"))),
+    )
+    cells = _rank(cells)
+    comparable = cells.with_columns(
+        _o=pl.col("indicator").replace_strict({k: i for i, k in enumerate(INDICATOR_IDS)})
+    ).sort("year", "_o", "code").select(COMPARABLE_COLUMNS)
+    checks = run_checks(comparable, scores, rebased, mappings, methods)
+    return BuildResult(comparable, checks, rebased.audit, scores, rebased, mappings, methods)
+
+
+def _rank(cells: pl.DataFrame) -> pl.DataFrame:
+    group = ["year", "indicator"]
+    n_units = cells["code"].n_unique()
+    complete = pl.col("value").is_not_null().sum().over(group) == n_units
+    cells = cells.with_columns(
+        rank=pl.when(complete).then(competition_rank("value").over(group))
+        .when(pl.col("pub_rank").is_not_null() & pl.col("methodology").is_not_null())
+        .then(pl.col("pub_rank")),
+    ).with_columns(
+        rank_source=pl.when(pl.col("rank").is_null()).then(None)
+        .when(complete).then(pl.lit("computed")).otherwise(pl.lit("published")),
+    )
+    prev = cells.select(pl.col("year") + 1, "indicator", "code", previous_rank="rank",
+                        previous_source="rank_source")
+    return cells.join(prev, on=["year", "indicator", "code"], how="left").with_columns(
+        rank_change=rank_change())

@@ -1,0 +1,104 @@
+"""Writing the build's outputs: CSV tables, the publication workbook, the manifest.
+
+Every file is written atomically and deterministically: the workbook's creation
+date is fixed, so identical inputs give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+
+from mergetool.comparable import BuildResult
+from mergetool.indicators import BY_ID, INDICATOR_IDS
+from mergetool.tables import check_outputs, write_atomic, write_csv_atomic
+
+FIXED_DATE = dt.datetime(2025, 7, 1)  # the merger's effective date; never the run's date
+BUILD_OUTPUTS = ("comparable.csv", "comparable.xlsx", "checks.csv", "audit.csv", "manifest.json")
+
+
+def wide_sheet(comparable: pl.DataFrame, indicator: str) -> pl.DataFrame:
+    """One indicator as 34 units × years (value, rank and status per year)."""
+    part = comparable.filter(pl.col("indicator") == indicator)
+    base = part.select("code", "unit_name").unique(maintain_order=True)
+    for year in sorted(part["year"].unique()):
+        y = part.filter(pl.col("year") == year).select(
+            "code", pl.col("value").round(4).alias(f"{year} value"),
+            pl.col("rank").alias(f"{year} rank"),
+            pl.when(pl.col("status") == "ok").then(pl.col("value_basis"))
+            .otherwise(pl.col("status")).alias(f"{year} basis/status"))
+        base = base.join(y, on="code", how="left")
+    return base.rename({"code": "Mã", "unit_name": "Tỉnh, thành phố"})
+
+
+def write_workbook(path: Path, result: BuildResult) -> None:
+    """``comparable.xlsx``: a sheet per indicator, plus the checks and a note on the record."""
+    import xlsxwriter
+
+    def write(tmp: Path) -> None:
+        wb = xlsxwriter.Workbook(str(tmp))
+        wb.set_properties({"created": FIXED_DATE, "title": "DTI 2020-2024 on the 34-unit basis",
+                           "comments": "mergetool; the public DTI record is partial"})
+        header = {"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#DDEBF7"}
+        note = wb.add_worksheet("README")
+        note.write(0, 0, "DTI 2020–2024 on the 34-unit basis (mergetool)", wb.add_format({"bold": True}))
+        lines = [
+            "Values: published on the 34-unit basis (2024) or the mean of all predecessors' values "
+            "(rebased from the 63-unit basis). Empty cells are not known; the basis/status column says why.",
+            "The public DTI record is partial: the ministry's full tables are not public in "
+            "machine-readable form. Nothing was estimated or filled in.",
+            "Ranks: competition ranking on 4-decimal values where all 34 units have a value, otherwise "
+            "the published 34-unit rank where one exists.",
+            "See checks.csv / the Checks sheet before comparing years; manifest.json for provenance.",
+        ]
+        for i, line in enumerate(lines, start=2):
+            note.write(i, 0, line)
+        note.set_column(0, 0, 120)
+        for ind in INDICATOR_IDS:
+            frame = wide_sheet(result.comparable, ind)
+            formats = {c: "0.0000" for c in frame.columns if c.endswith(" value")}
+            frame.write_excel(wb, worksheet=ind[:31], header_format=header,
+                              column_formats=formats, autofit=True, freeze_panes=(1, 2),
+                              table_style="Table Style Light 9")
+            ws = wb.get_worksheet_by_name(ind[:31])
+            ws.set_header(f"&L{BY_ID[ind].label_vi} / {BY_ID[ind].label_en}")
+        result.checks.write_excel(wb, worksheet="checks", header_format=header, autofit=True,
+                                  freeze_panes=(1, 0))
+        wb.close()
+
+    write_atomic(path, write)
+
+
+def write_build(result: BuildResult, out_dir: Path, *, force: bool = False,
+                inputs: list[Path] | None = None, shipped_record: bool = True) -> list[Path]:
+    """Write every build output into ``out_dir``; returns their paths (manifest last)."""
+    from mergetool.provenance import build_manifest, write_manifest
+    from mergetool.record import shipped_file_hashes
+
+    inputs = inputs or []
+    paths = [out_dir / name for name in BUILD_OUTPUTS]
+    check_outputs(paths, inputs, force)
+    comparable, checks, xlsx, audit, manifest = (out_dir / n for n in (
+        "comparable.csv", "checks.csv", "comparable.xlsx", "audit.csv", "manifest.json"))
+    write_csv_atomic(comparable, result.comparable)
+    write_csv_atomic(checks, result.checks)
+    write_csv_atomic(audit, result.audit)
+    write_workbook(xlsx, result)
+    hashes = shipped_file_hashes() if shipped_record else {}
+    write_manifest(manifest, build_manifest(
+        command="build", mappings=result.mappings, inputs=inputs,
+        outputs=[comparable, xlsx, checks, audit], base=out_dir, shipped_inputs=hashes,
+        options={"source_basis": result.rebased.from_basis, "target_basis": result.rebased.to_basis,
+                 "methods": result.methods, "coverage_policy": result.rebased.policy,
+                 "rank_method": "competition (min) on values rounded to 4 decimals, descending",
+                 "verify_tolerance": _tolerance(),
+                 "record": "partial public record: values not published are left empty"}))
+    return paths
+
+
+def _tolerance() -> float:
+    from mergetool.verify import TOLERANCE
+
+    return TOLERANCE

@@ -1,0 +1,186 @@
+"""Independent verification of published merged values.
+
+For every successor × year × indicator, the predecessors' values are averaged
+again by :mod:`mergetool.oracle` (plain Python loops over the networkx graph's
+edges; no code shared with the polars rebasing path) and compared with the
+published value.
+
+Default tolerance, from rounding. Inputs and outputs are published to 4 decimals:
+
+* each predecessor value ``r_i`` is its true value ``x_i`` rounded, so
+  ``|r_i - x_i| <= 0.00005`` and hence ``|mean(r) - mean(x)| <= 0.00005``;
+* the published value ``p`` is ``mean(x)`` rounded, so ``|p - mean(x)| <= 0.00005``.
+
+Together ``|p - mean(r)| <= 0.0001``: a recomputation from published inputs can
+miss the published output by up to one unit in the last place without any error.
+:data:`TOLERANCE` is that bound plus 1e-9 for binary floating point. A difference
+of 0.0002 or more cannot come from rounding. Inputs printed with fewer decimals
+(e.g. "0,54") carry more rounding error; pass ``tolerance`` to widen the bound.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from mergetool.errors import InputError, Problem
+from mergetool.mapping import MappingSet
+from mergetool.oracle import simple_rebase
+
+TOLERANCE = 0.0001 + 1e-9
+
+VERIFY_SCHEMA = {
+    "year": pl.Int32, "code": pl.String, "unit_name": pl.String, "indicator": pl.String,
+    "recomputed": pl.Float64, "published": pl.Float64, "difference": pl.Float64,
+    "tolerance": pl.Float64, "verdict": pl.String, "missing": pl.String, "inputs": pl.String,
+    "details": pl.String,
+}
+
+
+@dataclass
+class VerifyResult:
+    """``rows``: one per successor × year × indicator; ``valid`` is False if any mismatch."""
+
+    rows: pl.DataFrame
+    tolerance: float
+    from_basis: str
+    to_basis: str
+    options: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def valid(self) -> bool:
+        return not (self.rows["verdict"] == "mismatch").any()
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return dict(self.rows.group_by("verdict").len().sort("verdict").iter_rows())
+
+
+def recompute_published(published: pl.DataFrame, predecessors: pl.DataFrame,
+                        mappings: MappingSet, from_basis: str, to_basis: str, *,
+                        tolerance: float = TOLERANCE,
+                        carried: set[tuple[int, str, str, str]] | None = None) -> VerifyResult:
+    """Recompute every published successor value from the predecessors' values (mean rule).
+
+    ``published`` and ``predecessors`` are long score frames; ``carried`` holds
+    ``(year, basis, code, indicator)`` keys of inputs that were copied from the
+    published table itself (a match on them proves nothing, and the details say so).
+    """
+    carried = carried or set()
+    steps = mappings.path(from_basis, to_basis)
+    graph = mappings.graph
+    pred_values = {(y, i, c): v for y, i, c, v in predecessors.filter(
+        pl.col("value").is_not_null()).select("year", "indicator", "code", "value").iter_rows()}
+    current = dict(pred_values)
+    for step in steps:
+        edges = [(a.code, b.code, d["share"]) for a, b, d in graph.edges(data=True)
+                 if d["transition"] == step.id]
+        current = {k: v for k, v in simple_rebase(current, edges, "mean", "strict").items()
+                   if v is not None}
+    # Ultimate predecessors of each successor, for naming what is missing.
+    first = steps[0]
+    ultimate: dict[str, list[str]] = {}
+    for ref in (n for n in graph if n.basis == to_basis):
+        frontier = [ref]
+        for _ in steps:
+            frontier = [p for f in frontier for p in graph.predecessors(f)]
+        ultimate[ref.code] = sorted({p.code for p in frontier if p.basis == first.from_basis})
+    src_names = dict(mappings.bases[from_basis].units.select("code", "name").iter_rows())
+    dst_names = dict(mappings.bases[to_basis].units.select("code", "name").iter_rows())
+    pub = {(y, i, c): v for y, i, c, v in published.filter(pl.col("value").is_not_null()).select(
+        "year", "indicator", "code", "value").iter_rows()}
+    pub_years = {y for (y, _i, _c) in pub}
+    combos = sorted({(y, i) for (y, i, _c) in pub}
+                    | {(y, i) for (y, i, _c) in pred_values if y in pub_years})
+    rows = []
+    for year, ind in combos:
+        for code in sorted(ultimate):
+            key = (year, ind, code)
+            preds = ultimate[code]
+            have = [p for p in preds if (year, ind, p) in pred_values]
+            p_val = pub.get(key)
+            r_val = current.get(key)
+            inputs = "; ".join(f"{p} {src_names.get(p, '?')} = {pred_values[(year, ind, p)]:.4f}"
+                               for p in have)
+            missing = " ".join(p for p in preds if p not in have)
+            diff = None if p_val is None or r_val is None else p_val - r_val
+            if r_val is None:
+                verdict = "not-computable"
+                details = "missing predecessors: " + ", ".join(
+                    f"{p} {src_names.get(p, '?')}" for p in missing.split())
+            elif p_val is None:
+                verdict, details = "not-published", f"recomputed {r_val:.4f}; no published value"
+            else:
+                ok = abs(diff) <= tolerance  # type: ignore[arg-type]
+                verdict = "match" if ok else "mismatch"
+                formula = f"mean({', '.join(f'{pred_values[(year, ind, p)]:.4f}' for p in have)})"
+                details = (f"{formula} = {r_val:.5f}; published {p_val:.4f}; difference "
+                           f"{diff:+.5f} {'within' if ok else 'beyond'} tolerance {tolerance:.5f}")
+                if any((year, from_basis, p, ind) in carried for p in have):
+                    details += ("; circular: a predecessor value was carried from the published "
+                                "table, so this match is not independent evidence")
+            rows.append((year, code, dst_names.get(code, "?"), ind, r_val, p_val, diff, tolerance,
+                         verdict, missing, inputs, details))
+    frame = pl.DataFrame(rows, schema=VERIFY_SCHEMA, orient="row")
+    return VerifyResult(frame, tolerance, from_basis, to_basis)
+
+
+def verify_shipped(mappings: MappingSet, *, tolerance: float | None = None) -> VerifyResult:
+    """Verify the shipped record: values published on the 34-unit basis against the 63-unit ones."""
+    from mergetool.checks import carried_keys
+    from mergetool.comparable import SOURCE_BASIS, TARGET_BASIS
+    from mergetool.record import read_record, record_as_scores
+
+    scores = record_as_scores(read_record())
+    result = recompute_published(
+        scores.filter(pl.col("basis") == TARGET_BASIS), scores.filter(pl.col("basis") == SOURCE_BASIS),
+        mappings, SOURCE_BASIS, TARGET_BASIS, tolerance=TOLERANCE if tolerance is None else tolerance,
+        carried=carried_keys(scores))
+    result.options = {"published": "shipped record, vn-province-2025 rows",
+                      "predecessors": "shipped record, vn-province-2024 rows",
+                      "tolerance": result.tolerance, "method": "mean"}
+    return result
+
+
+def verify_files(published: Path, predecessors: Path, mappings: MappingSet, *,
+                 published_basis: str | None = None, predecessors_basis: str | None = None,
+                 tolerance: float | None = None, year: int | None = None) -> VerifyResult:
+    """Read both tables (any supported layout) and recompute the published values."""
+    from mergetool.comparable import year_from_name
+    from mergetool.scores import read_scores
+
+    mappings.require_valid()
+    pub = read_scores(published, mappings, basis=published_basis,
+                      year=year or year_from_name(published))
+    pre = read_scores(predecessors, mappings, basis=predecessors_basis,
+                      year=year or year_from_name(predecessors))
+    b_pub, b_pre = pub["basis"][0], pre["basis"][0]
+    if b_pub == b_pre:
+        raise InputError.single(Problem(
+            "mixed-basis", f"both tables are on {b_pub}", file=str(published),
+            hint="--published is the merged (new-basis) table, --predecessors the old-basis one; "
+                 "declare their bases with --published-basis / --predecessors-basis"))
+    if tolerance is not None and tolerance < 0:
+        raise InputError.single(Problem("bad-option", "tolerance must be >= 0", column="--tolerance",
+                                        found=str(tolerance)))
+    result = recompute_published(pub, pre, mappings, b_pre, b_pub,
+                                 tolerance=TOLERANCE if tolerance is None else tolerance)
+    result.options = {"published_basis": b_pub, "predecessors_basis": b_pre,
+                      "tolerance": result.tolerance, "method": "mean"}
+    return result
+
+
+def write_verify(result: VerifyResult, mappings: MappingSet, output: Path, *,
+                 inputs: list[Path], force: bool = False) -> None:
+    """The verification report (CSV) and its manifest (``<output>.manifest.json``)."""
+    from mergetool.provenance import build_manifest, write_manifest
+    from mergetool.tables import check_outputs, write_csv_atomic
+
+    manifest = output.with_name(output.name + ".manifest.json")
+    check_outputs([output, manifest], inputs, force)
+    write_csv_atomic(output, result.rows)
+    write_manifest(manifest, build_manifest(
+        command="verify", mappings=mappings, inputs=inputs, outputs=[output], base=output.parent,
+        options=result.options | {"implementation": "mergetool.oracle (independent of rebase)"}))

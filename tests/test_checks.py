@@ -1,0 +1,133 @@
+"""Each comparability check, once where it passes and once where it fails."""
+
+import polars as pl
+import pytest
+
+from mergetool.checks import CHECKS
+from mergetool.comparable import build
+from mergetool.mapping import MappingSet
+from mergetool.ranking import competition_rank
+from mergetool.synth import synth_panel
+
+OLD, NEW = "vn-province-2024", "vn-province-2025"
+
+
+def panel(ms: MappingSet, years=(2023, 2024), basis=OLD, seed=1) -> pl.DataFrame:
+    return pl.concat([synth_panel(ms, basis, [y], ["dti"], seed=seed + y) for y in years])
+
+
+def verdicts(result, check: str, years: str | None = None, indicator: str = "dti") -> set[str]:
+    rows = result.checks.filter((pl.col("check") == check)
+                                & ((pl.col("indicator") == indicator) | (pl.col("indicator") == "")))
+    if years is not None:
+        rows = rows.filter(pl.col("years") == years)
+    return set(rows["verdict"])
+
+
+def drop(frame: pl.DataFrame, year: int, code: str) -> pl.DataFrame:
+    return frame.filter(~((pl.col("year") == year) & (pl.col("code") == code)))
+
+
+def test_every_check_is_documented_and_runs(shipped: MappingSet) -> None:
+    result = build(panel(shipped), shipped)
+    assert set(result.checks["check"]) <= set(CHECKS)
+    assert {"same-unit-set", "complete-coverage", "value-range"} <= set(result.checks["check"])
+
+
+def test_same_unit_set(shipped: MappingSet) -> None:
+    p = panel(shipped)
+    assert verdicts(build(p, shipped), "same-unit-set", "2023-2024") == {"pass"}
+    assert verdicts(build(drop(p, 2024, "49"), shipped), "same-unit-set", "2023-2024") == {"fail"}
+
+
+def test_complete_coverage(shipped: MappingSet) -> None:
+    p = panel(shipped)
+    assert verdicts(build(p, shipped), "complete-coverage", "2024") == {"pass"}
+    result = build(drop(p, 2024, "49"), shipped)
+    assert verdicts(result, "complete-coverage", "2024") == {"fail"}
+    details = result.checks.filter((pl.col("check") == "complete-coverage") & (pl.col("years") == "2024")
+                                   & (pl.col("indicator") == "dti"))["details"][0]
+    assert "48 Đà Nẵng: missing predecessors: 49 Quảng Nam" in details
+
+
+def test_one_aggregation_method(shipped: MappingSet) -> None:
+    p = pl.concat([panel(shipped, years=(2023,)), panel(shipped, years=(2024,), basis=NEW)])
+    assert verdicts(build(p, shipped), "one-aggregation-method", "2023-2024") == {"pass"}
+    summed = build(p, shipped, methods={"*": "sum"})
+    assert verdicts(summed, "one-aggregation-method", "2023-2024") == {"fail"}
+
+
+def test_value_range(shipped: MappingSet) -> None:
+    p = panel(shipped)
+    assert verdicts(build(p, shipped), "value-range", "2024") == {"pass"}
+    bad = p.with_columns(value=pl.when((pl.col("code") == "01") & (pl.col("year") == 2024))
+                         .then(1.5).otherwise(pl.col("value")))
+    assert verdicts(build(bad, shipped), "value-range", "2024") == {"fail"}
+
+
+def test_methodology_change(shipped: MappingSet) -> None:
+    result = build(panel(shipped, years=(2021, 2022, 2023, 2024)), shipped)
+    assert verdicts(result, "methodology-change", "2021-2022") == {"pass"}
+    assert verdicts(result, "methodology-change", "2023-2024") == {"warn"}
+
+
+def test_rank_rounding(shipped: MappingSet) -> None:
+    p = panel(shipped, years=(2024,))
+    p = p.with_columns(value=0.95 * 0.97 ** pl.int_range(pl.len()).cast(pl.Float64))  # no near-ties
+    assert verdicts(build(p, shipped), "rank-rounding", "2024") == {"pass"}
+    tie = p.with_columns(value=pl.when(pl.col("code") == "01").then(0.9)
+                         .when(pl.col("code") == "04").then(0.9).otherwise(pl.col("value")))
+    result = build(tie, shipped)
+    assert verdicts(result, "rank-rounding", "2024") == {"warn"}
+    assert "tie at 0.9000: 01 Hà Nội and 04 Cao Bằng" in result.checks.filter(
+        (pl.col("check") == "rank-rounding") & (pl.col("indicator") == "dti")
+        & (pl.col("years") == "2024"))["details"][0]
+
+
+def test_aggregate_comparability(shipped: MappingSet) -> None:
+    p = panel(shipped, years=(2023,))
+    shifted = p.with_columns(value=pl.col("value") - pl.col("value").mean() + 0.6783)  # published 2023
+    assert verdicts(build(shifted, shipped), "aggregate-comparability", "2023") == {"pass"}
+    off = p.with_columns(value=pl.col("value") - pl.col("value").mean() + 0.5)
+    assert verdicts(build(off, shipped), "aggregate-comparability", "2023") == {"fail"}
+
+
+def _published_dn(value: float) -> pl.DataFrame:
+    old = panel(shipped_ms := _ms(), years=(2024,)).with_columns(
+        value=pl.when(pl.col("code") == "48").then(0.8335).when(pl.col("code") == "49").then(0.5803)
+        .otherwise(pl.col("value")))
+    new = synth_panel(shipped_ms, NEW, [2024], ["dti"]).filter(pl.col("code") == "48").with_columns(
+        value=pl.lit(value))
+    return pl.concat([old, new])
+
+
+def _ms() -> MappingSet:
+    from mergetool.mapping import load_mappings
+
+    return load_mappings()
+
+
+def test_published_vs_recomputed(shipped: MappingSet) -> None:
+    assert verdicts(build(_published_dn(0.7069), shipped), "published-vs-recomputed", "2024") == {"pass"}
+    assert verdicts(build(_published_dn(0.7071), shipped), "published-vs-recomputed", "2024") == {"fail"}
+
+
+def test_published_ranks(shipped: MappingSet) -> None:
+    p = panel(shipped, years=(2024,))
+    ranked = p.with_columns(rank=competition_rank("value"))
+    assert verdicts(build(ranked, shipped), "published-ranks") == {"pass"}
+    wrong = ranked.with_columns(rank=pl.when(pl.col("rank") == 1).then(2).otherwise(pl.col("rank")))
+    assert verdicts(build(wrong, shipped), "published-ranks") == {"fail"}
+
+
+def test_rank_order_consistency(shipped: MappingSet) -> None:
+    p = panel(shipped, years=(2024,)).head(3).with_columns(
+        value=pl.Series([0.9, 0.8, 0.7]), rank=pl.Series([1, 2, 3], dtype=pl.Int32))
+    assert verdicts(build(p, shipped), "rank-order-consistency") == {"pass"}
+    swapped = p.with_columns(rank=pl.Series([2, 1, 3], dtype=pl.Int32))
+    assert verdicts(build(swapped, shipped), "rank-order-consistency") == {"fail"}
+
+
+@pytest.mark.parametrize("name", list(CHECKS))
+def test_check_has_a_description(name: str) -> None:
+    assert len(CHECKS[name]) > 20
