@@ -75,8 +75,9 @@ def tidy_research(paths: list[Path], mappings: MappingSet) -> pl.DataFrame:
                 .when(text.str.extract(r"\.(\d+)$").str.len_chars() < 4).then(pl.lit("printed-rounded"))
                 .otherwise(pl.lit("printed")),
                 rank=rank.cast(pl.Int32),
-                rank_basis=pl.when(rank.is_null()).then(None)
-                .when(pl.lit(ind) == "dti").then(pl.col("rank_basis")).otherwise(pl.lit("published")),
+                # The dti row keeps rank_basis even without a rank (bottom3_unordered says what is known).
+                rank_basis=pl.when(pl.lit(ind) == "dti").then(pl.col("rank_basis"))
+                .when(rank.is_not_null()).then(pl.lit("published")),
                 source_url="source_url",
                 notes=pl.when(pl.lit(ind) == "dti").then(pl.col("notes")),
             ).filter(pl.col("value").is_not_null() | pl.col("rank").is_not_null()

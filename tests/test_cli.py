@@ -81,3 +81,43 @@ def test_bad_input_exits_2_without_traceback(tmp_path: Path) -> None:
     assert "unknown-unit" in r.output
     assert "Đà Nẵng" in r.output
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_explain_json_shows_the_da_nang_derivation() -> None:
+    r = CliRunner().invoke(cli, ["explain", "Đà Nẵng", "--year", "2024", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    (y,) = data["years"]
+    assert [p["ref"] for p in y["predecessors"]] == ["48@vn-province-2024", "49@vn-province-2024"]
+    assert [p["value"] for p in y["predecessors"]] == [0.8335, 0.5803]
+    assert (y["published"], y["verdict"], y["formula"]) == (0.7069, "match", "mean(0.8335, 0.5803)")
+    assert y["predecessors"][1]["source"].startswith("https://")
+
+
+def test_explain_tree_and_unknown_unit() -> None:
+    assert "formula mean(0.8335, 0.5803)" in run("explain", "48", "--year", "2024").output
+    bad = run("explain", "Da Nag")
+    assert bad.exit_code == 2
+    assert "Đà Nẵng" in bad.output
+
+
+def test_template_writes_the_ministry_layout(tmp_path: Path) -> None:
+    out = tmp_path / "dti_2023_63.csv"
+    r = run("template", "--units", "63", "-o", str(out))
+    assert r.exit_code == 0, r.output
+    frame = pl.read_csv(out)
+    assert frame.height == 63
+    assert frame.columns[1] == "Tỉnh, thành phố"
+
+
+def test_every_command_is_in_the_readme() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    names = []
+    for name, cmd in cli.commands.items():
+        if hasattr(cmd, "commands"):
+            names += [f"{name} {sub}" for sub in cmd.commands]
+        else:
+            names.append(name)
+        assert cmd.help, name
+    for name in names:
+        assert f"mergetool {name}" in readme, name

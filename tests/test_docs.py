@@ -30,3 +30,9 @@ def test_ci_runs_the_readme_test_command() -> None:
                    if all(w in line.split() for w in words if w not in ("pip",)))
         positions.append(hit)
     assert positions == sorted(positions)
+
+
+def test_readme_library_example_runs() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    (code,) = re.findall(r"```python\n(.+?)\n```", text, flags=re.S)
+    exec(compile(code, "README.md", "exec"), {})

@@ -1,0 +1,76 @@
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from mergetool.cli import cli
+from mergetool.reports import BUILD_OUTPUTS
+
+
+def _build(out: Path, *extra: str):
+    return CliRunner().invoke(cli, ["build", "--out", str(out), *extra])
+
+
+def test_two_builds_are_byte_identical(tmp_path: Path) -> None:
+    assert _build(tmp_path / "a").exit_code == 0
+    assert _build(tmp_path / "b").exit_code == 0
+    for name in BUILD_OUTPUTS:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+def test_manifest_names_inputs_mapping_and_outputs(tmp_path: Path) -> None:
+    assert _build(tmp_path).exit_code == 0
+    m = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
+    assert m["mappings"]["version"] == "2025.1"
+    assert "transitions/vn-merger-2025.csv" in m["mappings"]["files"]
+    assert {i["path"] for i in m["inputs"]} >= {"shipped:dti_record.csv"}
+    assert m["options"]["methods"] == {"*": "mean"}
+    assert [o["path"] for o in m["outputs"]] == ["comparable.csv", "comparable.xlsx", "checks.csv",
+                                                 "audit.csv"]
+    text = json.dumps(m)
+    assert "2026" not in text
+    assert "seconds" not in text
+
+
+def test_manifest_check_detects_a_changed_output(tmp_path: Path) -> None:
+    assert _build(tmp_path).exit_code == 0
+    ok = CliRunner().invoke(cli, ["manifest", "check", str(tmp_path)])
+    assert ok.exit_code == 0, ok.output
+    with open(tmp_path / "comparable.csv", "a", encoding="utf-8") as fh:
+        fh.write("tampered\n")
+    bad = CliRunner().invoke(cli, ["manifest", "check", str(tmp_path)])
+    assert bad.exit_code == 1
+    assert "changed" in bad.output
+
+
+def test_build_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
+    assert _build(tmp_path).exit_code == 0
+    before = (tmp_path / "comparable.csv").read_bytes()
+    again = _build(tmp_path)
+    assert again.exit_code == 2
+    assert "output-exists" in again.output
+    assert (tmp_path / "comparable.csv").read_bytes() == before
+    assert _build(tmp_path, "--force").exit_code == 0
+
+
+def test_interrupted_write_keeps_the_old_output(tmp_path: Path, monkeypatch) -> None:
+    import polars as pl
+
+    from mergetool.tables import write_csv_atomic
+
+    target = tmp_path / "x.csv"
+    target.write_text("old\n", encoding="utf-8")
+
+    def boom(self, path, *a, **k):
+        Path(path).write_text("partial", encoding="utf-8")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(pl.DataFrame, "write_csv", boom)
+    try:
+        write_csv_atomic(target, pl.DataFrame({"a": [1]}))
+    except RuntimeError:
+        pass
+    else:
+        raise AssertionError("the writer did not fail")
+    assert target.read_text(encoding="utf-8") == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["x.csv"]

@@ -1,0 +1,109 @@
+import polars as pl
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from test_rebase import random_mapping
+
+from mergetool.cli import cli
+from mergetool.mapping import MappingSet
+from mergetool.rebase import rebase
+from mergetool.scores import scores_from_rows
+from mergetool.units import UnitRef
+from mergetool.verify import TOLERANCE, recompute_published, verify_files, verify_shipped
+
+PUB = "year,unit,dti\n2024,TP. Đà Nẵng,{dn}\n2024,Hà Nội,0.8241\n2024,Cần Thơ,0.7000\n"
+PRE = ("year,unit,dti\n2024,TP. Đà Nẵng,0.8335\n2024,Quảng Nam,0.5803\n2024,TP. Hà Nội,0.8241\n"
+       "2024,Hậu Giang,0.6\n")
+
+
+def _files(tmp_path, dn="0.7069"):
+    pub, pre = tmp_path / "published.csv", tmp_path / "predecessors.csv"
+    pub.write_text(PUB.format(dn=dn), encoding="utf-8")
+    pre.write_text(PRE, encoding="utf-8")
+    return pub, pre
+
+
+def _row(result, code: str) -> dict:
+    return result.rows.filter((pl.col("code") == code) & (pl.col("indicator") == "dti")).row(0, named=True)
+
+
+def test_tolerance_is_one_unit_in_the_fourth_decimal() -> None:
+    assert 0.0001 <= TOLERANCE < 0.000101
+
+
+def test_verify_matches_and_names_missing(tmp_path, shipped: MappingSet) -> None:
+    pub, pre = _files(tmp_path)
+    result = verify_files(pub, pre, shipped, published_basis="vn-province-2025",
+                          predecessors_basis="vn-province-2024")
+    assert result.valid
+    assert _row(result, "48")["verdict"] == "match"
+    ct = _row(result, "92")
+    assert (ct["verdict"], ct["missing"]) == ("not-computable", "92 94")
+    assert "92 Cần Thơ, 94 Sóc Trăng" in ct["details"]
+
+
+def test_altered_value_is_a_mismatch(tmp_path, shipped: MappingSet) -> None:
+    pub, pre = _files(tmp_path, dn="0.7071")  # +0.0002
+    result = verify_files(pub, pre, shipped, published_basis="vn-province-2025",
+                          predecessors_basis="vn-province-2024")
+    assert not result.valid
+    dn = _row(result, "48")
+    assert dn["verdict"] == "mismatch"
+    assert dn["difference"] == pytest.approx(0.0002)
+
+
+def _verify_args(pub, pre, out) -> list[str]:
+    return ["verify", "--published", str(pub), "--predecessors", str(pre),
+            "--published-basis", "vn-province-2025", "--predecessors-basis", "vn-province-2024",
+            "-o", str(out)]
+
+
+def test_cli_verify_exits_1_on_mismatch(tmp_path) -> None:
+    pub, pre = _files(tmp_path, dn="0.7071")
+    r = CliRunner().invoke(cli, _verify_args(pub, pre, tmp_path / "v.csv"))
+    assert r.exit_code == 1, r.output
+    report = pl.read_csv(tmp_path / "v.csv", schema_overrides={"code": pl.String})
+    bad = report.filter(pl.col("verdict") == "mismatch")
+    assert bad.select("year", "code", "indicator").rows() == [(2024, "48", "dti")]
+    assert (tmp_path / "v.csv.manifest.json").is_file()
+
+
+def test_cli_verify_exits_0_when_all_match(tmp_path) -> None:
+    pub, pre = _files(tmp_path)
+    r = CliRunner().invoke(cli, _verify_args(pub, pre, tmp_path / "v.csv"))
+    assert r.exit_code == 0, r.output
+    assert "mismatch" not in r.output
+
+
+def test_tolerance_option_overrides(tmp_path, shipped: MappingSet) -> None:
+    pub, pre = _files(tmp_path, dn="0.7071")
+    result = verify_files(pub, pre, shipped, published_basis="vn-province-2025",
+                          predecessors_basis="vn-province-2024", tolerance=0.0005)
+    assert result.valid
+
+
+def test_shipped_record_confirms_da_nang(shipped: MappingSet) -> None:
+    result = verify_shipped(shipped)
+    assert result.valid
+    assert _row(result, "48")["verdict"] == "match"
+    merged = [c for c in shipped.bases["vn-province-2025"].codes
+              if c != "48" and len(shipped.predecessors_of(UnitRef("vn-province-2025", c))) > 1]
+    rows = result.rows.filter(pl.col("code").is_in(merged) & (pl.col("indicator") == "dti"))
+    assert rows.height == 22
+    assert set(rows["verdict"]) == {"not-computable"}
+    assert rows["missing"].str.len_chars().min() > 0
+    assert "circular" in _row(result, "01")["details"]
+
+
+@settings(max_examples=80, deadline=None)
+@given(random_mapping())
+def test_independent_path_agrees_with_rebase(case) -> None:
+    ms, _pairs, rows = case
+    if not rows:
+        return
+    scores = scores_from_rows(rows, "old")
+    fast = rebase(scores, ms, "new").values.filter(pl.col("value").is_not_null())
+    published = fast.select("year", "basis", "code", "indicator", "value")
+    result = recompute_published(published, scores, ms, "old", "new", tolerance=1e-12)
+    assert result.valid
+    assert set(result.rows.filter(pl.col("verdict") == "match")["code"]) == set(published["code"])
