@@ -201,9 +201,15 @@ def read_weights(path: str, mappings: MappingSet, basis: str) -> pl.DataFrame:
         log.add("value-out-of-range", "a weight must be positive", file=str(path),
                 row=int(frame[ROW][i]), column=cols["weight"], found=str(w[i]))
     log.raise_if_any(f"{path}: bad weights")
-    long = pl.DataFrame({"unit": frame[cols["unit"]], "weight": w,
-                         "row": frame[ROW].cast(pl.Int32), "year": pl.lit(0)})
+    long = pl.DataFrame({"unit": frame[cols["unit"]], "weight": w, "row": frame[ROW].cast(pl.Int32),
+                         "year": pl.Series([0] * frame.height, dtype=pl.Int32)})
     long = resolve_units(long, mappings, path, cols["unit"], basis)
+    dup = long.filter(pl.col("code").is_duplicated())
+    if dup.height:
+        raise InputError(f"{path}: duplicate units", [Problem(
+            "duplicate-row", f"unit {code} has more than one weight", file=str(path), row=int(row),
+            column=cols["unit"], found=unit) for code, row, unit in dup.select("code", "row", "unit")
+            .iter_rows()])
     return long.select("code", "weight")
 
 

@@ -195,6 +195,11 @@ def _basis_column(frame: pl.DataFrame, column: str, path: Path, declared: str | 
 def resolve_units(long: pl.DataFrame, mappings: MappingSet, path: str | Path, column: str,
                   declared: str | None) -> pl.DataFrame:
     """Attach ``basis`` and ``code`` to each row; detect the basis when not declared."""
+    empty = long.filter(pl.col("unit").is_null() | (pl.col("unit").str.strip_chars() == ""))
+    if empty.height:
+        raise InputError(f"{path}: empty units", [Problem(
+            "unknown-unit", "empty unit", file=str(path), row=int(r), column=column,
+            expected="a unit code or name") for r in empty["row"].unique().sort()])
     units = long["unit"].unique().drop_nulls().to_list()
     is_codes = bool(units) and all(normalise_code(u) is not None for u in units)
     candidates = [declared] if declared else list(mappings.bases)

@@ -75,27 +75,38 @@ def _read_csv(path: Path) -> tuple[pl.DataFrame, str]:
     if not text.strip():
         raise _problem(path, "empty-file", "the file is empty", hint="export the table with its header row")
     delimiter = sniff_delimiter(lines[0])
+    _check_shape(path, text, delimiter)
     try:
         frame = pl.read_csv(
             io.BytesIO(text.encode("utf-8")), separator=delimiter, infer_schema=False,
             truncate_ragged_lines=False, raise_if_empty=False,
         )
     except pl.exceptions.PolarsError:
-        _diagnose_ragged(path, text, delimiter)
         raise _problem(path, "bad-file", "the file cannot be parsed as a delimited table") from None
     # Polars counts a quoted multi-line record as one row; row numbers here assume one line per row,
     # which holds for every table this tool reads (names and numbers carry no line breaks).
     return frame, delimiter
 
 
-def _diagnose_ragged(path: Path, text: str, delimiter: str) -> None:
+def _check_shape(path: Path, text: str, delimiter: str) -> None:
+    """Every row has as many fields as the header, and the headings are distinct."""
     import csv
 
-    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    try:
+        rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    except csv.Error as exc:
+        raise _problem(path, "bad-file", f"not a delimited table ({exc})") from None
+    if not rows:
+        raise _problem(path, "empty-file", "the file is empty")
+    headings = [clean(h) for h in rows[0]]
+    dup = sorted({h for h in headings if headings.count(h) > 1})
+    if dup:
+        raise _problem(path, "bad-file", "duplicate column headings", row=1, found=", ".join(dup),
+                       hint="give every column a distinct heading")
     width = len(rows[0])
     log = ProblemLog()
     for n, row in enumerate(rows[1:], start=2):
-        if row and len(row) != width:
+        if row and len(row) != width and any(cell.strip() for cell in row):
             hint = None
             if delimiter == "," and len(row) > width:
                 hint = ("values look like comma decimals in a comma-delimited file: save with ';' "

@@ -100,3 +100,29 @@ def test_parquet_and_xlsx_read_like_csv(tmp_path, shipped: MappingSet) -> None:
     for name in ("s.parquet", "s.xlsx"):
         s = read_scores(tmp_path / name, shipped, basis="vn-province-2025")
         assert s.select("code", "value").rows() == [("01", 0.8241)]
+
+
+def test_workbook_with_several_sheets(tmp_path, shipped: MappingSet) -> None:
+    import xlsxwriter
+
+    path = tmp_path / "book.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    pl.DataFrame({"year": [2024], "unit": ["Hà Nội"], "dti": [0.8241]}).write_excel(wb, "DTI 2024")
+    pl.DataFrame({"note": ["source: press"]}).write_excel(wb, "Notes")
+    wb.close()
+    with pytest.raises(InputError) as exc:
+        read_scores(path, shipped, basis="vn-province-2025")
+    (p,) = exc.value.problems
+    assert (p.code, p.found) == ("ambiguous-sheet", "DTI 2024, Notes")
+    s = read_scores(path, shipped, basis="vn-province-2025", sheet="DTI 2024")
+    assert s.select("code", "value").rows() == [("01", 0.8241)]
+    with pytest.raises(InputError, match="no sheet named"):
+        read_scores(path, shipped, basis="vn-province-2025", sheet="2024")
+
+
+def test_messy_real_world_cells(tmp_path, shipped: MappingSet) -> None:
+    nfd = "\u0110a\u0300 N\u0103\u0303ng"  # decomposed Unicode
+    p = _write(tmp_path, f"year;unit;dti\n2024;{nfd} \u00a0;0,7069\n2024.0;Quảng  Nam ;0,5803\n",
+               encoding="utf-8-sig")
+    s = read_scores(p, shipped, basis="vn-province-2024")
+    assert s.select("year", "code", "value").rows() == [(2024, "48", 0.7069), (2024, "49", 0.5803)]
