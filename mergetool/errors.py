@@ -30,6 +30,7 @@ PROBLEM_CODES: dict[str, str] = {
     "empty-file": "the file has no data rows",
     "missing-column": "a required column is absent",
     "missing-file": "a file that does not exist",
+    "missing-weight": "a predecessor without a weight, for the weighted method",
     "mixed-basis": "units from different bases in one table",
     "no-path": "no chain of transitions links two bases",
     "no-predecessor": "a unit of the new basis that no row maps into",

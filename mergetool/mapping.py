@@ -21,6 +21,7 @@ import hashlib
 import itertools
 import tomllib
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
@@ -64,18 +65,26 @@ class MappingSet:
     root: Path | None = None
     files: dict[str, str] = field(default_factory=dict)  # relative path -> sha256
     problems: list[Problem] = field(default_factory=list)
-    graph: nx.DiGraph = field(init=False)
 
     def __post_init__(self) -> None:
-        self.graph = nx.DiGraph()
+        self.problems = sorted([*self.problems, *validate(self)], key=Problem.sort_key)
+
+    @cached_property
+    def graph(self) -> nx.DiGraph:
+        """Predecessor -> successor graph of :class:`UnitRef` nodes, edges carrying ``share``.
+
+        Built on first use: validation and rebasing work on the edge frames, so a batch run
+        over a million units does not pay for a million graph nodes it never looks at.
+        """
+        graph = nx.DiGraph()
         for basis in self.bases.values():
             for code, name in basis.units.select("code", "name").iter_rows():
-                self.graph.add_node(UnitRef(basis.id, code), name=name)
+                graph.add_node(UnitRef(basis.id, code), name=name)
         for t in self.transitions:
             for a, b, share in t.edges.select("from_code", "to_code", "share").iter_rows():
-                self.graph.add_edge(UnitRef(t.from_basis, a), UnitRef(t.to_basis, b),
-                                    share=share, transition=t.id)
-        self.problems = sorted([*self.problems, *validate(self)], key=Problem.sort_key)
+                graph.add_edge(UnitRef(t.from_basis, a), UnitRef(t.to_basis, b),
+                               share=share, transition=t.id)
+        return graph
 
     @property
     def valid(self) -> bool:

@@ -71,8 +71,11 @@ def parse_methods(specs: tuple[str, ...] | list[str], default: str = "mean") -> 
 
 def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
            methods: dict[str, str] | None = None, policy: str = "strict",
-           weights: pl.DataFrame | None = None) -> RebaseResult:
-    """Rebase a long score frame (one basis) to ``to_basis``."""
+           weights: pl.DataFrame | None = None, audit: bool = True) -> RebaseResult:
+    """Rebase a long score frame (one basis) to ``to_basis``.
+
+    ``audit=False`` skips the per-contribution audit frame (for large batch runs).
+    """
     if policy not in POLICIES:
         raise UsageError(f"unknown coverage policy {policy!r}", [Problem(
             "bad-option", f"unknown policy {policy!r}", column="--policy",
@@ -90,8 +93,10 @@ def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
     audits = []
     values = None
     for step in mappings.path(from_basis, to_basis):
-        values, audit = rebase_step(current, step, methods, policy, weights)
-        audits.append(audit)
+        if weights is not None:
+            _require_weights(weights, step)
+        values, step_audit = rebase_step(current, step, methods, policy, weights, audit=audit)
+        audits.append(step_audit)
         current = values.select("year", "basis", "code", "indicator", "value",
                                 partial=pl.col("status") == "partial")
         if weights is not None:
@@ -100,79 +105,155 @@ def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
         values = current.with_columns(
             method=pl.lit("identity"), n_expected=pl.lit(1, pl.UInt32), n_used=pl.lit(1, pl.UInt32),
             missing=pl.lit(""), status=pl.lit("ok")).select(RESULT_COLUMNS)
-    audit = pl.concat(audits) if audits else pl.DataFrame(schema=AUDIT_SCHEMA)
-    return RebaseResult(values.sort("year", "indicator", "code"), audit, from_basis, to_basis,
-                        methods, policy)
+    audit_frame = pl.concat(audits) if audits else pl.DataFrame(schema=AUDIT_SCHEMA)
+    if not audits:  # identity: the input order; a rebased step is already in key order
+        values = values.sort("year", "indicator", "code")
+    return RebaseResult(values, audit_frame, from_basis, to_basis, methods, policy)
+
+
+def _require_weights(weights: pl.DataFrame, step: Transition) -> None:
+    """Every predecessor needs a weight: a missing one would silently drop out of the mean."""
+    lacking = step.edges.select("from_code").unique().join(
+        weights.select(from_code="code").unique(), on="from_code", how="anti")
+    if lacking.height:
+        codes = sorted(lacking["from_code"].to_list())
+        raise InputError.single(Problem(
+            "missing-weight", f"{len(codes)} unit(s) of {step.from_basis} have no weight: "
+            + ", ".join(codes[:10]) + (" ..." if len(codes) > 10 else ""),
+            hint="the weight table must list every predecessor"))
 
 
 def method_for(indicator: str, methods: dict[str, str]) -> str:
     return methods.get(indicator, methods.get("*", "mean"))
 
 
+_METHOD_CODE = {"mean": 0, "sum": 1, "weighted": 2}
+
+
+def _decimal_scale(current: pl.DataFrame, weights: pl.DataFrame | None, n_edges: int) -> int:
+    """Decimal places for exact sums: 18, fewer only when terms are so large that 38 digits
+    would not hold their sum (shares are <= 1, so a term is at most |value| x weight)."""
+    top_v = current["value"].abs().max() or 0.0
+    top_w = (weights["weight"].abs().max() or 0.0) if weights is not None else 0.0
+    biggest = float(top_v) * max(1.0, float(top_w)) + max(1.0, float(top_w))
+    digits = len(str(int(biggest))) + len(str(max(current.height, n_edges, 1))) + 1
+    return max(0, min(18, 38 - digits))
+
+
 def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str], policy: str,
-                weights: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """One transition: the fast polars path."""
+                weights: pl.DataFrame | None, *, audit: bool = True
+                ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One transition: the fast polars path.
+
+    Present values are joined to their successors (an inner join, so work grows with the
+    data, not with years x indicators x edges) and aggregated on one integer key that packs
+    (year, indicator, successor): hashing one u64 is several times cheaper than hashing two
+    strings and an int. The grid of every successor x year x indicator then gets its status,
+    and missing predecessors are listed only for the successors that have any.
+    """
     edges = step.edges.filter(pl.col("share") > 0).select("from_code", "to_code", "share")
-    expected = edges.group_by("to_code").agg(n_expected=pl.len().cast(pl.UInt32))
-    keys = current.select("year", "indicator").unique()
-    method = pl.col("indicator").replace_strict(
-        {k: v for k, v in methods.items() if k != "*"}, default=methods.get("*", "mean"),
-        return_dtype=pl.String)
-    frame = (keys.join(edges, how="cross")
-             .join(current.select("year", "indicator", from_code="code", v="value", p="partial"),
-                   on=["year", "indicator", "from_code"], how="left")
-             .with_columns(method=method))
+    expected = (edges.group_by("to_code").agg(n_expected=pl.len().cast(pl.UInt32))
+                .sort("to_code").with_row_index("ti"))
+    indicators = current["indicator"].unique().sort().to_list()
+    y0 = int(current["year"].min()) if current.height else 0
+    ni, nt = max(len(indicators), 1), max(expected.height, 1)
+    ind_enum = pl.Enum(indicators)
+    method_of = {ind: _METHOD_CODE[method_for(ind, methods)] for ind in indicators}
+    codes = set(method_of.values())
+    method_code = (pl.lit(next(iter(codes)), pl.UInt8) if len(codes) == 1 else
+                   pl.col("indicator").replace_strict(method_of, return_dtype=pl.UInt8))
+    key = (((pl.col("year") - y0).cast(pl.UInt64) * ni + pl.col("ii").cast(pl.UInt64)) * nt
+           + pl.col("ti").cast(pl.UInt64))
+    has_partial = bool(current["partial"].any())
+
+    present = current.lazy().filter(pl.col("value").is_not_null()).select(
+        "year", "indicator", pl.col("indicator").cast(ind_enum).to_physical().alias("ii"),
+        from_code="code", v="value", p="partial")
+    joined = (present.join(edges.lazy().join(expected.lazy().select("to_code", "ti"), on="to_code"),
+                           on="from_code")
+              .with_columns(m=method_code))
     if weights is not None:
-        frame = _attach_weights(frame, weights)
+        joined = _attach_weights(joined, weights.lazy())
     else:
-        frame = frame.with_columns(w=pl.lit(None, pl.Float64))
-    present = pl.col("v").is_not_null()
-    frame = frame.with_columns(
-        n_used=present.sum().over("year", "indicator", "to_code").cast(pl.UInt32),
-        raw_w=pl.when(pl.col("method") == "mean").then(pl.lit(1.0))
-        .when(pl.col("method") == "sum").then(pl.col("share"))
-        .otherwise(pl.col("w") * pl.col("share")),
-    ).with_columns(
-        wsum=pl.when(present).then(pl.col("raw_w")).otherwise(0.0).sum()
-        .over("year", "indicator", "to_code"),
-    ).with_columns(
-        weight=pl.when(~present).then(None)
-        .when(pl.col("method") == "sum").then(pl.col("raw_w"))
-        .otherwise(pl.col("raw_w") / pl.col("wsum")),
-    ).with_columns(contribution=pl.col("weight") * pl.col("v"))
-    frame = frame.join(expected, on="to_code")
-    weighted_sum = pl.when(present).then(pl.col("raw_w") * pl.col("v")).otherwise(0.0).sum()
-    grouped = frame.group_by("year", "indicator", "to_code").agg(
-        # sum(w*v)/sum(w) rather than sum(contribution): one division, no accumulated rounding.
-        value=pl.when(pl.col("method").first() == "sum").then(weighted_sum)
-        .otherwise(weighted_sum / pl.col("wsum").first()),
-        method=pl.col("method").first(),
-        n_expected=pl.col("n_expected").first(),
-        n_used=pl.col("n_used").first(),
-        missing=pl.col("from_code").filter(pl.col("v").is_null()).sort().str.join(" "),
-        any_partial=pl.col("p").fill_null(False).any(),
-    )
+        joined = joined.with_columns(w=pl.lit(None, pl.Float64))
+    joined = joined.with_columns(
+        raw_w=pl.when(pl.col("m") == 0).then(pl.lit(1.0))
+        .when(pl.col("m") == 1).then(pl.col("share"))
+        .otherwise(pl.col("w") * pl.col("share")), k=key)
+    # Sums are exact: each term is rounded to a fixed-point decimal (error < 1e-18 of a unit
+    # for index values) and added as integers, so a result never depends on the order of the
+    # input rows, which float addition (not associative) would; identical data, identical bytes.
+    joined = joined.with_columns(term=pl.col("raw_w") * pl.col("v"))
+    dec = pl.Decimal(38, _decimal_scale(current, weights, edges.height))
+    used_methods = set(method_of.values())
+    agg = joined.group_by("k").agg(
+        n_used=pl.len().cast(pl.UInt32),
+        # The mean's weights are all 1, so its weight sum is the count: no second sum needed.
+        wsum=(pl.col("raw_w").cast(dec).sum().cast(pl.Float64) if _METHOD_CODE["weighted"] in used_methods
+              else pl.len().cast(pl.Float64)),
+        wvsum=pl.col("term").cast(dec).sum().cast(pl.Float64),
+        only_v=pl.col("v").first(),
+        only_term=(pl.col("term").first() if _METHOD_CODE["sum"] in used_methods
+                   else pl.lit(None, pl.Float64)),
+        any_partial=pl.col("p").any() if has_partial else pl.lit(False))
+    grid = (current.lazy().select("year", "indicator").unique()
+            .with_columns(ii=pl.col("indicator").cast(ind_enum).to_physical())
+            .join(expected.lazy(), how="cross").with_columns(k=key)
+            .join(agg, on="k", how="left")
+            .with_columns(m=method_code, n_used=pl.col("n_used").fill_null(0),
+                          any_partial=pl.col("any_partial").fill_null(False)))
     complete = pl.col("n_used") == pl.col("n_expected")
     status = (pl.when(pl.col("n_used") == 0).then(pl.lit("no-data"))
               .when(complete & ~pl.col("any_partial")).then(pl.lit("ok"))
               .when(pl.lit(policy == "partial")).then(pl.lit("partial"))
               .otherwise(pl.lit("incomplete")))
-    values = grouped.with_columns(status=status).with_columns(
-        value=pl.when(pl.col("status").is_in(["ok", "partial"])).then(pl.col("value")),
-        basis=pl.lit(step.to_basis), code=pl.col("to_code"),
-    ).select(RESULT_COLUMNS)
-    audit = frame.select(
+    # sum(w*v)/sum(w) rather than a sum of contributions: one division, no accumulated rounding.
+    # One contributor: its own value, untouched (an identity mapping changes nothing).
+    value = (pl.when((pl.col("n_used") == 1) & (pl.col("m") == 1)).then(pl.col("only_term"))
+             .when(pl.col("n_used") == 1).then(pl.col("only_v"))
+             .when(pl.col("m") == 1).then(pl.col("wvsum"))
+             .otherwise(pl.col("wvsum") / pl.col("wsum")))
+    names = {v: k for k, v in _METHOD_CODE.items()}
+    grid = grid.with_columns(status=status).with_columns(
+        value=pl.when(pl.col("status").is_in(["ok", "partial"])).then(value),
+        method=pl.col("m").replace_strict(names, return_dtype=pl.String)).sort("k").collect()
+    keys3 = ["year", "indicator", "to_code"]
+    gaps = grid.filter(pl.col("n_used") < pl.col("n_expected")).select("k", *keys3)
+    absent = (gaps.join(edges, on="to_code")
+              .join(current.filter(pl.col("value").is_not_null()).select(
+                  "year", "indicator", from_code="code"), on=["year", "indicator", "from_code"],
+                  how="anti"))
+    values = grid.with_columns(missing=pl.lit(""), basis=pl.lit(step.to_basis),
+                               code=pl.col("to_code"))
+    if absent.height:
+        missing = absent.group_by("k").agg(gap=pl.col("from_code").sort().str.join(" "))
+        values = values.join(missing, on="k", how="left", maintain_order="left").with_columns(
+            missing=pl.col("gap").fill_null(""))
+    values = values.select(RESULT_COLUMNS)
+    if not audit:
+        return values, pl.DataFrame(schema=AUDIT_SCHEMA)
+    counts = grid.select("k", *keys3, "n_used", "n_expected", "wsum", "method")
+    absent = absent.drop("k")
+    used = joined.collect().drop("to_code").join(counts, on="k").with_columns(
+        weight=pl.when(pl.col("m") == 1).then(pl.col("raw_w"))
+        .otherwise(pl.col("raw_w") / pl.col("wsum")))
+    unused = absent.join(counts, on=keys3).with_columns(
+        v=pl.lit(None, pl.Float64), weight=pl.lit(None, pl.Float64))
+    columns = dict(
         transition=pl.lit(step.id), year="year", indicator="indicator",
         successor_basis=pl.lit(step.to_basis), successor_code="to_code",
         predecessor_basis=pl.lit(step.from_basis), predecessor_code="from_code",
-        predecessor_value="v", share="share", weight="weight", contribution="contribution",
-        n_used="n_used", n_expected="n_expected", method="method",
-    ).sort("year", "indicator", "successor_code", "predecessor_code")
-    return values, audit
+        predecessor_value="v", share="share", weight="weight",
+        contribution=pl.col("weight") * pl.col("v"), n_used="n_used", n_expected="n_expected",
+        method="method")
+    audit_frame = pl.concat([used.select(**columns), unused.select(**columns)]).sort(
+        "year", "indicator", "successor_code", "predecessor_code")
+    return values, audit_frame
 
 
-def _attach_weights(frame: pl.DataFrame, weights: pl.DataFrame) -> pl.DataFrame:
-    if "year" in weights.columns:
+def _attach_weights(frame: pl.LazyFrame, weights: pl.LazyFrame) -> pl.LazyFrame:
+    names = weights.collect_schema().names()
+    if "year" in names:
         return frame.join(weights.select("year", from_code="code", w="weight"),
                           on=["year", "from_code"], how="left")
     return frame.join(weights.select(from_code="code", w="weight"), on="from_code", how="left")
