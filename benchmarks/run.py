@@ -227,14 +227,17 @@ def print_table(report: dict) -> None:
         print(f"\npreset {d['preset']}: {d['n_old']:,} -> {d['n_new']:,} units, {d['edges']:,} edges "
               f"({d['splits']:,} splits), {d['years']} years x {d['indicators']} indicators = "
               f"{d['values']:,} values")
-        print(f"{'task':9} {'engine':10} {'median s':>9} {'peak RSS MiB':>13} {'vs duckdb':>10} {'vs pandas':>10}")
+        print(f"{'task':9} {'engine':10} {'median s':>9} {'peak RSS MiB':>13} "
+              f"{'vs duckdb':>10} {'vs pandas':>10}")
         by = {(r["task"], r["engine"]): r for r in block["results"]}
         for r in block["results"]:
-            mt = by.get((r["task"], "mergetool"))
-            vs = lambda e, mt=mt, r=r: (f"{mt['median_s'] / by[(r['task'], e)]['median_s']:.2f}"  # noqa: E731
-                                       if r["engine"] == "mergetool" and (r["task"], e) in by else "")
+            ratios = []
+            for other in ("duckdb", "pandas"):
+                ref = by.get((r["task"], other))
+                ratios.append(f"{r['median_s'] / ref['median_s']:.2f}"
+                              if r["engine"] == "mergetool" and ref else "")
             print(f"{r['task']:9} {r['engine']:10} {r['median_s']:9.3f} {r['peak_rss_mib']:13.0f} "
-                  f"{vs('duckdb'):>10} {vs('pandas'):>10}")
+                  f"{ratios[0]:>10} {ratios[1]:>10}")
         for r in block["results"]:
             if r["engine"] == "mergetool":
                 per = r["median_s"] / d["values"] * 1e9

@@ -239,13 +239,13 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
         .otherwise(pl.col("raw_w") / pl.col("wsum")))
     unused = absent.join(counts, on=keys3).with_columns(
         v=pl.lit(None, pl.Float64), weight=pl.lit(None, pl.Float64))
-    columns = dict(
-        transition=pl.lit(step.id), year="year", indicator="indicator",
-        successor_basis=pl.lit(step.to_basis), successor_code="to_code",
-        predecessor_basis=pl.lit(step.from_basis), predecessor_code="from_code",
-        predecessor_value="v", share="share", weight="weight",
-        contribution=pl.col("weight") * pl.col("v"), n_used="n_used", n_expected="n_expected",
-        method="method")
+    columns = {
+        "transition": pl.lit(step.id), "year": "year", "indicator": "indicator",
+        "successor_basis": pl.lit(step.to_basis), "successor_code": "to_code",
+        "predecessor_basis": pl.lit(step.from_basis), "predecessor_code": "from_code",
+        "predecessor_value": "v", "share": "share", "weight": "weight",
+        "contribution": pl.col("weight") * pl.col("v"), "n_used": "n_used", "n_expected": "n_expected",
+        "method": "method"}
     audit_frame = pl.concat([used.select(**columns), unused.select(**columns)]).sort(
         "year", "indicator", "successor_code", "predecessor_code")
     return values, audit_frame
