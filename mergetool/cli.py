@@ -150,18 +150,42 @@ def _build(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool,
               help="Aggregation for rebased values (default mean, the DTI rule); NAME=METHOD per indicator.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("out"), show_default=True, help="Output directory.")
+@click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True,
+              help="Language of report.html.")
 @click.option("--force", is_flag=True, help="Replace existing outputs.")
 @click.pass_context
 def build_cmd(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool, basis: str | None,
-              methods: tuple[str, ...], out_dir: Path, force: bool) -> None:
+              methods: tuple[str, ...], out_dir: Path, lang: str, force: bool) -> None:
     """Build the comparable tables (2020-2024 on the 34-unit basis) with checks and manifest."""
     from mergetool import render
     from mergetool.reports import write_build
 
     result = _build(ctx, scores_files, replace, basis, methods)
     paths = write_build(result, out_dir, force=force, inputs=list(scores_files),
-                        shipped_record=not replace)
+                        shipped_record=not replace, lang=lang)
     render.build_summary(result, paths)
+
+
+@cli.command()
+@_scores_option
+@click.option("--replace", is_flag=True, help="Use only the --scores files, not the shipped record.")
+@click.option("--basis", default=None, help="Basis of the --scores files (default: detected).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("out"), show_default=True, help="Output directory.")
+@click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True,
+              help="Vietnamese (default) or English labels.")
+@click.option("--force", is_flag=True, help="Replace an existing report.html.")
+@click.pass_context
+def report(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool, basis: str | None,
+           out_dir: Path, lang: str, force: bool) -> None:
+    """Write report.html: charts, tables, checks and provenance in one offline page."""
+    from mergetool import render
+    from mergetool.reports import write_report
+
+    result = _build(ctx, scores_files, replace, basis)
+    path = write_report(result, out_dir, force=force, inputs=list(scores_files),
+                        shipped_record=not replace, lang=lang)
+    render.message(f"wrote {path}")
 
 
 @cli.command()

@@ -13,10 +13,11 @@ import polars as pl
 
 from mergetool.comparable import BuildResult
 from mergetool.indicators import BY_ID, INDICATOR_IDS
-from mergetool.tables import check_outputs, write_atomic, write_csv_atomic
+from mergetool.tables import check_outputs, write_atomic, write_csv_atomic, write_text_atomic
 
 FIXED_DATE = dt.datetime(2025, 7, 1)  # the merger's effective date; never the run's date
-BUILD_OUTPUTS = ("comparable.csv", "comparable.xlsx", "checks.csv", "audit.csv", "manifest.json")
+BUILD_OUTPUTS = ("comparable.csv", "comparable.xlsx", "checks.csv", "audit.csv", "report.html",
+                 "manifest.json")
 
 
 def wide_sheet(comparable: pl.DataFrame, indicator: str) -> pl.DataFrame:
@@ -71,30 +72,47 @@ def write_workbook(path: Path, result: BuildResult) -> None:
     write_atomic(path, write)
 
 
+def build_options(result: BuildResult) -> dict:
+    """What a build was computed with, for manifests and the report."""
+    return {"source_basis": result.rebased.from_basis, "target_basis": result.rebased.to_basis,
+            "methods": result.methods, "coverage_policy": result.rebased.policy,
+            "rank_method": "competition (min) on values rounded to 4 decimals, descending",
+            "verify_tolerance": _tolerance(),
+            "record": "partial public record: values not published are left empty"}
+
+
 def write_build(result: BuildResult, out_dir: Path, *, force: bool = False,
-                inputs: list[Path] | None = None, shipped_record: bool = True) -> list[Path]:
-    """Write every build output into ``out_dir``; returns their paths (manifest last)."""
+                inputs: list[Path] | None = None, shipped_record: bool = True,
+                lang: str = "vi") -> list[Path]:
+    """Write every build output into ``out_dir``; returns their paths (manifest last).
+
+    The report embeds the manifest of the tables it shows; ``manifest.json`` then covers
+    the report too.
+    """
     from mergetool.provenance import build_manifest, write_manifest
     from mergetool.record import shipped_file_hashes
+    from mergetool.report import render_report
 
     inputs = inputs or []
     paths = [out_dir / name for name in BUILD_OUTPUTS]
     check_outputs(paths, inputs, force)
-    comparable, checks, xlsx, audit, manifest = (out_dir / n for n in (
-        "comparable.csv", "checks.csv", "comparable.xlsx", "audit.csv", "manifest.json"))
+    comparable, xlsx, checks, audit, report, manifest = (out_dir / n for n in (
+        "comparable.csv", "comparable.xlsx", "checks.csv", "audit.csv", "report.html",
+        "manifest.json"))
     write_csv_atomic(comparable, result.comparable)
     write_csv_atomic(checks, result.checks)
     write_csv_atomic(audit, result.audit)
     write_workbook(xlsx, result)
     hashes = shipped_file_hashes() if shipped_record else {}
-    write_manifest(manifest, build_manifest(
-        command="build", mappings=result.mappings, inputs=inputs,
-        outputs=[comparable, xlsx, checks, audit], base=out_dir, shipped_inputs=hashes,
-        options={"source_basis": result.rebased.from_basis, "target_basis": result.rebased.to_basis,
-                 "methods": result.methods, "coverage_policy": result.rebased.policy,
-                 "rank_method": "competition (min) on values rounded to 4 decimals, descending",
-                 "verify_tolerance": _tolerance(),
-                 "record": "partial public record: values not published are left empty"}))
+    tables = [comparable, xlsx, checks, audit]
+
+    def manifest_of(outputs: list[Path]) -> dict:
+        return build_manifest(command="build", mappings=result.mappings, inputs=inputs,
+                              outputs=outputs, base=out_dir, shipped_inputs=hashes,
+                              options=build_options(result))
+
+    write_text_atomic(report, render_report(result, manifest_of(tables), lang))
+    write_manifest(manifest, manifest_of([*tables, report]))
     return paths
 
 
@@ -102,3 +120,21 @@ def _tolerance() -> float:
     from mergetool.verify import TOLERANCE
 
     return TOLERANCE
+
+
+def write_report(result: BuildResult, out_dir: Path, *, force: bool = False,
+                 inputs: list[Path] | None = None, shipped_record: bool = True,
+                 lang: str = "vi") -> Path:
+    """Only ``report.html`` (its provenance section records the inputs and options)."""
+    from mergetool.provenance import build_manifest
+    from mergetool.record import shipped_file_hashes
+    from mergetool.report import render_report
+
+    inputs = inputs or []
+    path = out_dir / "report.html"
+    check_outputs([path], inputs, force)
+    manifest = build_manifest(command="report", mappings=result.mappings, inputs=inputs, outputs=[],
+                              base=out_dir, options=build_options(result),
+                              shipped_inputs=shipped_file_hashes() if shipped_record else {})
+    write_text_atomic(path, render_report(result, manifest, lang))
+    return path
