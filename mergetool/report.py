@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+from importlib import resources
 from typing import Any
 
 import polars as pl
@@ -27,7 +28,8 @@ LABELS: dict[str, dict[str, str]] = {
         "unchanged": "đơn vị giữ nguyên (nét liền, chấm tròn)",
         "bump_title": "Thứ hạng DTI trên cơ sở 34 đơn vị, 2020–2024",
         "slope_title": "Giá trị DTI {a} → {b}",
-        "slope_empty": "Không có đơn vị nào có giá trị so sánh được cho cả {a} và {b} trong dữ liệu công khai.",
+        "slope_empty": ("Không có đơn vị nào có giá trị so sánh được cho cả {a} và {b} "
+                        "trong dữ liệu công khai."),
         "partial": "Dữ liệu DTI công khai không đầy đủ: các ô trống là chưa biết, không được ước tính.",
         "unit": "Đơn vị", "code": "Mã", "kind": "Loại", "status": "Trạng thái", "change": "Đổi hạng",
         "kind_merged": "sáp nhập", "kind_unchanged": "giữ nguyên", "check": "Kiểm tra",
@@ -57,34 +59,9 @@ LABELS: dict[str, dict[str, str]] = {
     },
 }
 
-CSS = """
-:root{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#222;line-height:1.45}
-body{margin:0 auto;max-width:1200px;padding:0 1rem 3rem}
-h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}
-.note{background:#fff8e1;border-left:4px solid #e0a800;padding:.5rem .8rem}
-.wrap{overflow-x:auto}
-table{border-collapse:collapse;font-size:.85rem;width:100%}
-th,td{border-bottom:1px solid #e5e5e5;padding:.25rem .4rem;text-align:left;vertical-align:top}
-th{background:#f3f6f9;cursor:pointer;position:sticky;top:0}
-td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
-.verdict-pass{color:#1b6e20}.verdict-fail{color:#b00020;font-weight:600}
-.verdict-warn{color:#8a5a00}.verdict-cannot-check{color:#555}
-svg.chart{width:100%;height:auto;max-width:900px}
-figure{margin:0;overflow-x:auto}
-pre{background:#f6f6f6;padding:.6rem;overflow-x:auto;font-size:.75rem}
-@media (max-width:600px){body{padding:0 .4rem}table{font-size:.75rem}svg.chart{min-width:640px}}
-"""
-
-JS = """
-window.addEventListener('error',function(e){document.body.dataset.jsErrors=(document.body.dataset.jsErrors||'')+e.message+';'});
-document.querySelectorAll('table.sortable').forEach(function(t){
-  t.querySelectorAll('th').forEach(function(th,i){th.addEventListener('click',function(){
-    var rows=Array.from(t.tBodies[0].rows),asc=th.dataset.asc!=='1';th.dataset.asc=asc?'1':'0';
-    rows.sort(function(a,b){var x=a.cells[i].dataset.v||a.cells[i].textContent,y=b.cells[i].dataset.v||b.cells[i].textContent;
-      var nx=parseFloat(x),ny=parseFloat(y);var c=(!isNaN(nx)&&!isNaN(ny))?nx-ny:x.localeCompare(y,'vi');return asc?c:-c;});
-    rows.forEach(function(r){t.tBodies[0].appendChild(r)});});});});
-document.body.dataset.ready='1';
-"""
+_ASSETS = resources.files("mergetool") / "data"
+CSS = (_ASSETS / "report.css").read_text(encoding="utf-8")
+JS = (_ASSETS / "report.js").read_text(encoding="utf-8")
 
 
 def _e(x: Any) -> str:
@@ -161,8 +138,9 @@ def render_report(result: BuildResult, manifest: dict[str, Any], lang: str = "vi
                  f"<thead><tr><th>{_e(t['years'])}</th><th>{_e(t['indicator'])}</th><th>{_e(t['unit'])}</th>"
                  f"<th>{_e(t['verdict'])}</th><th>{_e(t['details'])}</th></tr></thead><tbody>")
     for c in audit.iter_rows(named=True):
-        parts.append(f"<tr><td>{_e(c['years'])}</td><td>{_e(c['indicator'])}</td><td>{_e(c['unit'])}</td>"
-                     f"<td class='verdict-{c['verdict']}'>{_e(c['verdict'])}</td><td>{_e(c['details'])}</td></tr>")
+        parts.append(f"<tr><td>{_e(c['years'])}</td><td>{_e(c['indicator'])}</td>"
+                     f"<td>{_e(c['unit'])}</td><td class='verdict-{c['verdict']}'>{_e(c['verdict'])}</td>"
+                     f"<td>{_e(c['details'])}</td></tr>")
     parts.append("</tbody></table></div>")
     # provenance
     parts.append(f"<h2 id='provenance'>{_e(t['provenance'])}</h2><pre id='manifest'>"

@@ -25,8 +25,8 @@ def test_manifest_names_inputs_mapping_and_outputs(tmp_path: Path) -> None:
     assert "transitions/vn-merger-2025.csv" in m["mappings"]["files"]
     assert {i["path"] for i in m["inputs"]} >= {"shipped:dti_record.csv"}
     assert m["options"]["methods"] == {"*": "mean"}
-    assert [o["path"] for o in m["outputs"]] == ["comparable.csv", "comparable.xlsx", "checks.csv",
-                                                 "audit.csv"]
+    assert [o["path"] for o in m["outputs"]] == [
+        "comparable.csv", "comparable.xlsx", "checks.csv", "audit.csv", "report.html"]
     text = json.dumps(m)
     assert "2026" not in text
     assert "seconds" not in text
