@@ -142,20 +142,30 @@ def _build(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool,
     return build(scores, ms, methods=parse_methods(methods))
 
 
+def _build_inputs(fn):  # type: ignore[no-untyped-def]
+    """The options that choose what a build reads and where its outputs go (build, report)."""
+    for option in reversed([
+        _scores_option,
+        click.option("--replace", is_flag=True,
+                     help="Use only the --scores files, not the shipped record."),
+        click.option("--basis", default=None, help="Basis of the --scores files (default: detected)."),
+        click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+                     default=Path("out"), show_default=True, help="Output directory."),
+        click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True,
+                     help="Language of report.html: Vietnamese or English."),
+        click.option("--force", is_flag=True, help="Replace existing outputs."),
+    ]):
+        fn = option(fn)
+    return fn
+
+
 @cli.command("build")
-@_scores_option
-@click.option("--replace", is_flag=True, help="Use only the --scores files, not the shipped record.")
-@click.option("--basis", default=None, help="Basis of the --scores files (default: detected).")
+@_build_inputs
 @click.option("--method", "methods", multiple=True, default=(),
               help="Aggregation for rebased values (default mean, the DTI rule); NAME=METHOD per indicator.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("out"), show_default=True, help="Output directory.")
-@click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True,
-              help="Language of report.html.")
-@click.option("--force", is_flag=True, help="Replace existing outputs.")
 @click.pass_context
 def build_cmd(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool, basis: str | None,
-              methods: tuple[str, ...], out_dir: Path, lang: str, force: bool) -> None:
+              out_dir: Path, lang: str, force: bool, methods: tuple[str, ...]) -> None:
     """Build the comparable tables (2020-2024 on the 34-unit basis) with checks and manifest."""
     from mergetool import render
     from mergetool.reports import write_build
@@ -167,14 +177,7 @@ def build_cmd(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool,
 
 
 @cli.command()
-@_scores_option
-@click.option("--replace", is_flag=True, help="Use only the --scores files, not the shipped record.")
-@click.option("--basis", default=None, help="Basis of the --scores files (default: detected).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("out"), show_default=True, help="Output directory.")
-@click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True,
-              help="Vietnamese (default) or English labels.")
-@click.option("--force", is_flag=True, help="Replace an existing report.html.")
+@_build_inputs
 @click.pass_context
 def report(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool, basis: str | None,
            out_dir: Path, lang: str, force: bool) -> None:

@@ -212,18 +212,18 @@ def _validate_transition(ms: MappingSet, t: Transition, log: ProblemLog) -> None
                 row=min(rows), column=t.meta.get("share_column", "share"), expected="1",
                 found=f"{total:.6g}", hint="a unit's shares across all its successors must add to 1",
                 **where)
-    if t.from_basis in ms.bases:
-        basis = ms.bases[t.from_basis]
-        for code in sorted(basis.codes - set(edges["from_code"])):
-            log.add("unmapped-unit", f"{code} {basis.name_of(code)} ({t.from_basis}) has no successor "
-                    f"in transition {t.id}", column="predecessor_code",
-                    hint="add a row for it (an unchanged unit maps to itself with share 1)", **where)
-    if t.to_basis in ms.bases:
-        basis = ms.bases[t.to_basis]
-        for code in sorted(basis.codes - set(edges["to_code"])):
-            log.add("no-predecessor", f"{code} {basis.name_of(code)} ({t.to_basis}) has no predecessor "
-                    f"in transition {t.id}", column="successor_code",
-                    hint="every unit of the new basis must receive at least one predecessor", **where)
+    # Every unit of either basis must appear on its side of the transition.
+    for basis_id, side, code_name, what, column, hint in (
+            (t.from_basis, "from_code", "unmapped-unit", "successor", "predecessor_code",
+             "add a row for it (an unchanged unit maps to itself with share 1)"),
+            (t.to_basis, "to_code", "no-predecessor", "predecessor", "successor_code",
+             "every unit of the new basis must receive at least one predecessor")):
+        if basis_id not in ms.bases:
+            continue
+        basis = ms.bases[basis_id]
+        for code in sorted(basis.codes - set(edges[side])):
+            log.add(code_name, f"{code} {basis.name_of(code)} ({basis_id}) has no {what} in "
+                    f"transition {t.id}", column=column, hint=hint, **where)
     _check_names(ms, t, edges, log)
 
 
