@@ -95,7 +95,10 @@ def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
     for step in mappings.path(from_basis, to_basis):
         if weights is not None:
             _require_weights(weights, step)
-        values, step_audit = rebase_step(current, step, methods, policy, weights, audit=audit)
+        parts = [rebase_step(chunk, step, methods, policy, weights, audit=audit)
+                 for chunk in _year_chunks(current)]
+        values = pl.concat([v for v, _ in parts])
+        step_audit = pl.concat([a for _, a in parts])
         audits.append(step_audit)
         current = values.select("year", "basis", "code", "indicator", "value",
                                 partial=pl.col("status") == "partial")
@@ -109,6 +112,17 @@ def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
     if not audits:  # identity: the input order; a rebased step is already in key order
         values = values.sort("year", "indicator", "code")
     return RebaseResult(values, audit_frame, from_basis, to_basis, methods, policy)
+
+
+#: Above this many input rows a step runs one year at a time: every result depends on one
+#: year only, so the output is the same, and peak memory follows a year's data, not all years'.
+CHUNK_ROWS = 2_000_000
+
+
+def _year_chunks(current: pl.DataFrame) -> list[pl.DataFrame]:
+    if current.height <= CHUNK_ROWS:
+        return [current]
+    return [current.filter(pl.col("year") == y) for y in sorted(current["year"].unique())]
 
 
 def _require_weights(weights: pl.DataFrame, step: Transition) -> None:

@@ -173,3 +173,16 @@ def test_composing_two_mappings_equals_the_composed_mapping(case, data) -> None:
     assert set(stepwise) == set(direct)
     for k, v in direct.items():
         assert stepwise[k] == pytest.approx(v)
+
+
+def test_year_chunks_give_the_same_result(monkeypatch) -> None:
+    import mergetool.rebase as rebase_module
+
+    rows = [(y, c, "dti", (int(c) * 7 + y) % 100 / 100) for y in (2021, 2022, 2023)
+            for c in ("01", "02", "03")]
+    scores = scores_from_rows(rows, "old")
+    whole = rebase(scores, two_into_one(), "new")
+    monkeypatch.setattr(rebase_module, "CHUNK_ROWS", 2)
+    chunked = rebase(scores, two_into_one(), "new")
+    assert chunked.values.equals(whole.values)
+    assert chunked.audit.equals(whole.audit)
