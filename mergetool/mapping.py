@@ -64,6 +64,7 @@ class MappingSet:
     version: str = "unversioned"
     root: Path | None = None
     files: dict[str, str] = field(default_factory=dict)  # relative path -> sha256
+    renames: pl.DataFrame | None = None  # same code and territory, new name
     problems: list[Problem] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -263,10 +264,25 @@ def _meta_problem(path: Path, message: str, **kw: object) -> InputError:
     return InputError.single(Problem("bad-mapping", message, file=str(path), **kw))  # type: ignore[arg-type]
 
 
+def _member(root: Path, value: object, toml_path: Path, key: str) -> Path:
+    """A file named in mapping.toml, which must be a relative path to an existing file."""
+    if not isinstance(value, str) or not value.strip():
+        raise _meta_problem(toml_path, f"{key} must name a file in the mapping directory",
+                            found=repr(value), expected='a relative path such as "aliases.csv"')
+    path = root / value
+    if not path.is_file():
+        near = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.csv"))
+        raise InputError.single(Problem(
+            "missing-file", f"{key} names a file that does not exist", file=str(toml_path),
+            found=value, expected=str(path),
+            hint=f"files present: {', '.join(near)}" if near else "add the file beside mapping.toml"))
+    return path
+
+
 def _read_basis(root: Path, spec: dict, toml_path: Path) -> Basis:
-    if "id" not in spec or "file" not in spec:
+    if not isinstance(spec, dict) or "id" not in spec or "file" not in spec:
         raise _meta_problem(toml_path, "every [[basis]] needs 'id' and 'file'", found=str(spec))
-    path = root / spec["file"]
+    path = _member(root, spec["file"], toml_path, "[[basis]] file")
     frame, _ = read_table(path)
     cols = require_columns(frame, path, {"code": ("code",), "name": ("name", "name_vi")})
     log = ProblemLog()
@@ -299,9 +315,9 @@ _OPTIONAL = {"share": ("share", "weight_share"), "from_name": ("predecessor_name
 
 def _read_transition(root: Path, spec: dict, toml_path: Path) -> Transition:
     for key in ("id", "file", "from_basis", "to_basis"):
-        if key not in spec:
+        if not isinstance(spec, dict) or key not in spec:
             raise _meta_problem(toml_path, f"every [[transition]] needs {key!r}", found=str(spec))
-    path = root / spec["file"]
+    path = _member(root, spec["file"], toml_path, "[[transition]] file")
     frame, delimiter = read_table(path)
     cols = require_columns(frame, path, _TRANSITION_COLUMNS)
     lower = {c.casefold(): c for c in frame.columns}
@@ -346,22 +362,56 @@ def load_mappings(root: str | Path | None = None) -> MappingSet:
         meta = tomllib.loads(toml_path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise _meta_problem(toml_path, f"not valid TOML: {exc}") from None
+    for key in ("basis", "transition"):
+        if not isinstance(meta.get(key, []), list):
+            raise _meta_problem(toml_path, f"{key} must be a table array written [[{key}]]",
+                                found=repr(meta[key]))
     bases = [_read_basis(root, spec, toml_path) for spec in meta.get("basis", [])]
     if not bases:
         raise _meta_problem(toml_path, "no [[basis]] defined")
     by_id = {b.id: b for b in bases}
-    if "aliases" in meta:
-        _read_aliases(root / meta["aliases"], by_id)
-    transitions = [_read_transition(root, spec, toml_path) for spec in meta.get("transition", [])]
     files = {"mapping.toml": sha256_file(toml_path)}
+    if "aliases" in meta:
+        path = _member(root, meta["aliases"], toml_path, "aliases")
+        _read_aliases(path, by_id)
+        files[meta["aliases"]] = sha256_file(path)
+    renames = None
+    if "renames" in meta:
+        path = _member(root, meta["renames"], toml_path, "renames")
+        renames = _read_renames(path, by_id)
+        files[meta["renames"]] = sha256_file(path)
+    transitions = [_read_transition(root, spec, toml_path) for spec in meta.get("transition", [])]
     for spec in [*meta.get("basis", []), *meta.get("transition", [])]:
         files[spec["file"]] = sha256_file(root / spec["file"])
-    for key in ("aliases", "renames"):
-        if key in meta:
-            files[meta[key]] = sha256_file(root / meta[key])
     return MappingSet(by_id, transitions, id=str(meta.get("id", "custom")),
                       version=str(meta.get("version", "unversioned")), root=root,
-                      files=dict(sorted(files.items())))
+                      files=dict(sorted(files.items())), renames=renames)
+
+
+def _read_renames(path: Path, bases: dict[str, Basis]) -> pl.DataFrame:
+    """Renames that keep a unit's code and territory: each old and new name must name that code
+    on some basis, so a rename can never silently point at a different unit."""
+    frame, _ = read_table(path)
+    cols = require_columns(frame, path, {"code": ("code",), "old name": ("old_name",),
+                                         "new name": ("new_name",)})
+    log = ProblemLog()
+    codes = []
+    for row, raw, old, new in frame.select(ROW, cols["code"], cols["old name"],
+                                           cols["new name"]).iter_rows():
+        code = normalise_code(raw or "")
+        codes.append(code)
+        if code is None or not any(code in b.codes for b in bases.values()):
+            log.add("unknown-unit", "the code is not a unit of any basis", file=str(path), row=row,
+                    column=cols["code"], found=raw)
+            continue
+        for column, name in ((cols["old name"], old), (cols["new name"], new)):
+            if not any(b.resolver.resolve(name or "") == code for b in bases.values()):
+                log.add("unknown-unit", f"{name!r} does not name unit {code} on any basis",
+                        file=str(path), row=row, column=column, found=name,
+                        hint="a rename keeps the code; add the name to aliases.csv if it is a "
+                        "spelling of that unit")
+    log.raise_if_any(f"{path}: bad renames")
+    return frame.with_columns(pl.Series(cols["code"], codes, dtype=pl.String)).drop(ROW)
 
 
 def _read_aliases(path: Path, bases: dict[str, Basis]) -> None:

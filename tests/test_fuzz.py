@@ -82,18 +82,24 @@ def test_mutated_weights(shipped, text: str) -> None:
         _load_or_domain_error(read_weights, str(p), shipped, "vn-province-2024")
 
 
-_TRANSITION = (shipped_mappings_dir() / "transitions" / "vn-merger-2025.csv").read_text(encoding="utf-8")
-_TOML = (shipped_mappings_dir() / "mapping.toml").read_text(encoding="utf-8")
+_MAPPING_FILES = ("mapping.toml", "transitions/vn-merger-2025.csv", "aliases.csv", "renames.csv",
+                  "bases/vn-province-2024.csv", "bases/vn-province-2025.csv")
+_ORIGINAL = {f: (shipped_mappings_dir() / f).read_text(encoding="utf-8") for f in _MAPPING_FILES}
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(mutated(_TRANSITION), mutated(_TOML))
-def test_mutated_mapping(transition: str, toml: str) -> None:
+@st.composite
+def mutated_mapping_file(draw) -> tuple[str, str]:
+    name = draw(st.sampled_from(_MAPPING_FILES))
+    return name, draw(mutated(_ORIGINAL[name]))
+
+
+@settings(max_examples=max(60, int(os.environ.get("FUZZ_EXAMPLES", "60")) // 2), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(mutated_mapping_file(), min_size=1, max_size=2))
+def test_mutated_mapping(edits: list[tuple[str, str]]) -> None:
     with tempfile.TemporaryDirectory() as d:
         root = Path(d) / "m"
         shutil.copytree(shipped_mappings_dir(), root)
-        (root / "transitions" / "vn-merger-2025.csv").write_text(transition, encoding="utf-8",
-                                                                 errors="surrogatepass")
-        _load_or_domain_error(load_mappings, root)
-        (root / "mapping.toml").write_text(toml, encoding="utf-8", errors="surrogatepass")
-        _load_or_domain_error(load_mappings, root)
+        for name, text in edits:
+            (root / name).write_text(text, encoding="utf-8", errors="surrogatepass")
+            _load_or_domain_error(load_mappings, root)

@@ -107,3 +107,31 @@ def test_graph_nodes_are_basis_and_code() -> None:
     ms = two_into_one()
     assert set(ms.graph.predecessors(UnitRef("new", "01"))) == {UnitRef("old", "01"),
                                                                 UnitRef("old", "02")}
+
+
+def test_shipped_rename_keeps_hue_code(shipped: MappingSet) -> None:
+    assert shipped.renames is not None
+    assert shipped.renames.select("code", "old_name", "new_name").rows() == [
+        ("46", "Thừa Thiên Huế", "Huế")]
+
+
+def test_a_file_named_in_mapping_toml_must_exist(tmp_path: Path) -> None:
+    root = _write_mapping(tmp_path, "01,01,1\n02,01,1\n03,03,1\n")
+    toml = root / "mapping.toml"
+    toml.write_text('renames = "renames.csv"\n' + toml.read_text(encoding="utf-8"), encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        load_mappings(root)
+    (p,) = err.value.problems
+    assert (p.code, p.file, p.found) == ("missing-file", str(toml), "renames.csv")
+    assert "m.csv" in (p.hint or "")
+
+
+def test_a_rename_must_name_the_same_code(tmp_path: Path) -> None:
+    root = _write_mapping(tmp_path, "01,01,1\n02,01,1\n03,03,1\n")
+    toml = root / "mapping.toml"
+    toml.write_text('renames = "renames.csv"\n' + toml.read_text(encoding="utf-8"), encoding="utf-8")
+    (root / "renames.csv").write_text("code,old_name,new_name\n01,A,A\n03,B,C\n", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        load_mappings(root)
+    (p,) = err.value.problems
+    assert (p.code, p.row, p.column, p.found) == ("unknown-unit", 3, "old_name", "B")
