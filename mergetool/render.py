@@ -7,13 +7,15 @@ from collections.abc import Iterable
 import polars as pl
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 from rich.tree import Tree
 
 from mergetool.errors import Problem
 from mergetool.mapping import MappingSet
 from mergetool.units import UnitRef
 
-console = Console(stderr=True, highlight=False)
+# Markup off: unit names, file names and messages are data, and "[...]" in them must print as is.
+console = Console(stderr=True, highlight=False, markup=False)
 
 
 def problems(items: Iterable[Problem], title: str) -> None:
@@ -22,7 +24,7 @@ def problems(items: Iterable[Problem], title: str) -> None:
     if not console.is_terminal:
         console.print(title, style="bold red", soft_wrap=True)
         for p in items:
-            console.print(f"  {p}", soft_wrap=True, markup=False)
+            console.print(f"  {p}", soft_wrap=True)
         return
     table = Table(title=title, title_justify="left", show_lines=False)
     for col in ("where", "code", "problem", "expected", "found", "hint"):
@@ -55,7 +57,7 @@ def mapping_summary(ms: MappingSet) -> None:
 def unit_tree(ms: MappingSet, refs: list[UnitRef]) -> None:
     for ref in refs:
         name = ms.graph.nodes[ref]["name"]
-        tree = Tree(f"[bold]{name}[/] {ref}")
+        tree = Tree(Text.assemble((name, "bold"), f" {ref}"))
         preds = ms.predecessors_of(ref)
         succs = ms.successors_of(ref)
         if preds:
@@ -130,22 +132,24 @@ def verify_summary(result, output) -> None:  # type: ignore[no-untyped-def]
 def explain_tree(data: dict) -> None:
     unit = data["unit"]
     for y in data["years"]:
-        head = (f"[bold]{unit['name']}[/] {unit['code']}@{unit['basis']} · {data['indicator']} "
-                f"{y['year']}: value {'' if y['value'] is None else format(y['value'], '.4f')} "
-                f"({y['value_basis'] or y['status']})")
+        head = Text.assemble(
+            (unit["name"], "bold"),
+            f" {unit['code']}@{unit['basis']} · {data['indicator']} {y['year']}: value "
+            f"{'' if y['value'] is None else format(y['value'], '.4f')} "
+            f"({y['value_basis'] or y['status']})")
         tree = Tree(head)
         preds = tree.add(f"predecessors ({len(y['predecessors'])}), method {y['method']}")
         for p in y["predecessors"]:
             v = "no value" if p["value"] is None else f"{p['value']:.4f}"
             src = p["source"] or (f"{p['file']} row {p['row']}" if p["file"] else "")
-            preds.add(f"{p['ref']} {p['name']}: {v}" + (f"  [dim]{src}[/]" if src else ""))
+            preds.add(Text.assemble(f"{p['ref']} {p['name']}: {v}", (f"  {src}" if src else "", "dim")))
         rec = "not computable" if y["recomputed"] is None else f"{y['recomputed']:.5f}"
         tree.add(f"formula {y['formula']} = {rec}")
         pub = "not published" if y["published"] is None else f"{y['published']:.4f}"
-        tree.add(f"published {pub}" + (f"  [dim]{y['published_source']}[/]"
-                                       if y["published_source"] else ""))
-        tree.add(f"verdict [bold]{y['verdict']}[/] (tolerance {y['tolerance']:.5f})"
-                 + (f"; {y['reason']}" if y["reason"] else ""))
+        tree.add(Text.assemble(f"published {pub}", (f"  {y['published_source'] or ''}", "dim")))
+        tree.add(Text.assemble("verdict ", (y["verdict"], "bold"),
+                               f" (tolerance {y['tolerance']:.5f})"
+                               + (f"; {y['reason']}" if y["reason"] else "")))
         if y["rank"] is not None:
             tree.add(f"rank {y['rank']} ({y['rank_source']})")
         console.print(tree)

@@ -48,3 +48,11 @@ def test_debug_shows_the_traceback() -> None:
                                       "vn-province-2025", "-o", "/dev/null"])
     assert result.exit_code != 0
     assert type(result.exception).__name__ == "InputError"
+
+
+def test_brackets_in_messages_print_as_written() -> None:
+    """Messages are data: "[[transition]]" must not be swallowed as terminal markup."""
+    result = CliRunner().invoke(cli, ["--mappings", str(CORPUS / "mapping_missing_transition_file"),
+                                      "mappings", "check"])
+    assert result.exit_code == 2
+    assert result.output.splitlines()[0] == "[[transition]] file names a file that does not exist"
