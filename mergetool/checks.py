@@ -311,3 +311,15 @@ CHECK_FUNCTIONS: list[Callable[[Context], Iterator[Row]]] = [
     rank_rounding, aggregate_comparability, published_vs_recomputed, published_ranks,
     rank_order_consistency,
 ]
+
+#: What ``build --fail-on`` counts as a finding: failures only, warnings too, or nothing.
+FAIL_ON: dict[str, tuple[str, ...]] = {"fail": ("fail",), "warn": ("fail", "warn"), "never": ()}
+
+
+def findings(checks: pl.DataFrame, fail_on: str = "fail") -> pl.DataFrame:
+    """Rows of ``checks`` whose verdict counts as a problem under ``fail_on`` (see :data:`FAIL_ON`).
+
+    A comparison that the checks say can mislead is a finding even though every output was
+    written: a pipeline must be able to tell "tables built" from "tables comparable".
+    """
+    return checks.filter(pl.col("verdict").is_in(list(FAIL_ON[fail_on])))

@@ -163,17 +163,28 @@ def _build_inputs(fn):  # type: ignore[no-untyped-def]
 @_build_inputs
 @click.option("--method", "methods", multiple=True, default=(),
               help="Aggregation for rebased values (default mean, the DTI rule); NAME=METHOD per indicator.")
+@click.option("--fail-on", type=click.Choice(["fail", "warn", "never"]), default="fail",
+              show_default=True,
+              help="Exit 1 when a comparability check fails (or also warns); outputs are written either way.")
 @click.pass_context
 def build_cmd(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool, basis: str | None,
-              out_dir: Path, lang: str, force: bool, methods: tuple[str, ...]) -> None:
-    """Build the comparable tables (2020-2024 on the 34-unit basis) with checks and manifest."""
+              out_dir: Path, lang: str, force: bool, methods: tuple[str, ...], fail_on: str) -> None:
+    """Build the comparable tables (2020-2024 on the 34-unit basis) with checks and manifest.
+
+    Exit 1 when checks find comparisons that can mislead (on the partial public record they do).
+    """
     from mergetool import render
+    from mergetool.checks import findings
     from mergetool.reports import write_build
 
     result = _build(ctx, scores_files, replace, basis, methods)
     paths = write_build(result, out_dir, force=force, inputs=list(scores_files),
                         shipped_record=not replace, lang=lang)
     render.build_summary(result, paths)
+    found = findings(result.checks, fail_on)
+    if found.height:
+        render.findings_summary(found, fail_on)
+        ctx.exit(EXIT_FINDINGS)
 
 
 @cli.command()

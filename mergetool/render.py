@@ -116,6 +116,16 @@ def build_summary(result, paths) -> None:  # type: ignore[no-untyped-def]
     console.print("wrote " + ", ".join(str(p) for p in paths))
 
 
+def findings_summary(found: pl.DataFrame, fail_on: str) -> None:
+    """Why ``build`` exits 1: which checks count as problems, and how many rows of each."""
+    per_check = found.group_by("check", maintain_order=True).len()
+    listed = ", ".join(f"{c} ({n})" for c, n in per_check.iter_rows())
+    console.print(f"exit 1: {found.height} check row(s) with verdict "
+                  f"{' or '.join(sorted(set(found['verdict'])))}: {listed}. The outputs are written; "
+                  f"checks.csv says why each comparison can mislead (--fail-on never to exit 0).",
+                  style="bold yellow", soft_wrap=True)
+
+
 def verify_summary(result, output) -> None:  # type: ignore[no-untyped-def]
     counts = result.counts
     style = "green" if result.valid else "bold red"

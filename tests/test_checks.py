@@ -3,7 +3,7 @@
 import polars as pl
 import pytest
 
-from mergetool.checks import CHECKS
+from mergetool.checks import CHECKS, findings
 from mergetool.comparable import build
 from mergetool.mapping import MappingSet
 from mergetool.ranking import competition_rank
@@ -131,3 +131,12 @@ def test_rank_order_consistency(shipped: MappingSet) -> None:
 @pytest.mark.parametrize("name", list(CHECKS))
 def test_check_has_a_description(name: str) -> None:
     assert len(CHECKS[name]) > 20
+
+
+def test_findings_follow_fail_on() -> None:
+    checks = pl.DataFrame({"check": ["a", "b", "c", "d"],
+                           "verdict": ["pass", "warn", "fail", "cannot-check"]})
+    assert findings(checks, "fail")["check"].to_list() == ["c"]
+    assert findings(checks, "warn")["check"].to_list() == ["b", "c"]
+    assert findings(checks, "never").is_empty()
+    assert findings(checks.filter(pl.col("verdict") != "fail"), "fail").is_empty()
