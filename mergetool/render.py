@@ -156,7 +156,8 @@ def explain_tree(data: dict) -> None:
         rec = "not computable" if y["recomputed"] is None else f"{y['recomputed']:.5f}"
         tree.add(f"formula {y['formula']} = {rec}")
         pub = "not published" if y["published"] is None else f"{y['published']:.4f}"
-        tree.add(Text.assemble(f"published {pub}", (f"  {y['published_source'] or ''}", "dim")))
+        source = y["published_source"]
+        tree.add(Text.assemble(f"published {pub}", (f"  {source}" if source else "", "dim")))
         tree.add(Text.assemble("verdict ", (y["verdict"], "bold"),
                                f" (tolerance {y['tolerance']:.5f})"
                                + (f"; {y['reason']}" if y["reason"] else "")))

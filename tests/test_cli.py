@@ -121,3 +121,16 @@ def test_every_command_is_in_the_readme() -> None:
         assert cmd.help, name
     for name in names:
         assert f"mergetool {name}" in readme, name
+
+
+def test_cli_choices_are_the_library_s() -> None:
+    """The CLI spells some choices out (importing the library would slow --help); they must not drift."""
+    from mergetool.checks import FAIL_ON
+    from mergetool.rebase import POLICIES
+
+    def choices(command: str, option: str) -> list[str]:
+        (param,) = [p for p in cli.commands[command].params if p.name == option]
+        return list(param.type.choices)
+
+    assert choices("build", "fail_on") == list(FAIL_ON)
+    assert choices("rebase", "policy") == list(POLICIES)
