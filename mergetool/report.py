@@ -1,63 +1,190 @@
 """The report: one self-contained HTML page (no network, no external files) for readers.
 
-Vietnamese by default, English with ``lang="en"``. Sections: what was computed and from
-what; a bump chart of ranks; a slope chart 2023 -> 2024; the sortable DTI table; the
-checks; the audit of published merged values; the provenance manifest.
+Vietnamese by default, English with ``lang="en"``; every word the report itself writes is in
+both languages (:data:`LABELS`). Sections, each a ``<section>``: what was computed and from
+what; the coverage map (what the public record holds, unit by unit and year by year); ranks
+on both bases (the published 63-unit ranks continuing across the merger, and the 34-unit
+ranks); the change between the last two years with values; the audit of published merged
+values (independent matches first, then circular ones, then what could be verified if the
+predecessors' values were published); the press claims about rank changes (from the
+``rank-change-claims`` check rows); the sortable DTI table; the checks; the provenance.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import re
 from importlib import resources
 from typing import Any
 
 import polars as pl
 
-from mergetool.charts import bump_chart, slope_chart
+from mergetool.charts import bump_chart, fmt4, merger_chart, slope_chart, slope_years
 from mergetool.comparable import SOURCE_BASIS, TARGET_BASIS, BuildResult
+from mergetool.coverage import coverage_frame
 
 LABELS: dict[str, dict[str, str]] = {
     "vi": {
         "title": "Chỉ số chuyển đổi số cấp tỉnh (DTI) 2020–2024 trên cơ sở 34 đơn vị",
-        "summary": "Tóm tắt", "bump": "Thứ hạng qua các năm", "slope": "Thay đổi 2023 → 2024",
+        "summary": "Tóm tắt", "coverage": "Dữ liệu công khai có gì: bản đồ độ phủ",
+        "ranks": "Thứ hạng trên từng cơ sở", "slope": "Thay đổi {a} → {b}", "slope_h": "Thay đổi giá trị",
         "table": "Bảng so sánh (DTI)", "checks": "Kiểm tra tính so sánh được",
-        "audit": "Kiểm toán giá trị sáp nhập", "provenance": "Nguồn gốc dữ liệu",
+        "audit": "Kiểm chứng giá trị sáp nhập", "claims": "Các nhận định trên báo chí về thứ hạng",
+        "provenance": "Nguồn gốc dữ liệu",
         "rank": "Thứ hạng (1 = cao nhất)", "value": "Giá trị DTI", "lane": "không có hạng",
-        "no_rank": "{n} không có hạng", "merged": "đơn vị sáp nhập (nét đứt, ô vuông)",
-        "unchanged": "đơn vị giữ nguyên (nét liền, chấm tròn)",
-        "bump_title": "Thứ hạng DTI trên cơ sở 34 đơn vị, 2020–2024",
-        "slope_title": "Giá trị DTI {a} → {b}",
+        "no_rank": "{n} không có hạng",
+        "bump_title": "Thứ hạng DTI trên cơ sở 34 đơn vị, theo năm",
+        "bump_caption": ("Thứ hạng trên cơ sở 34 đơn vị (sau sáp nhập). Ô vuông: đơn vị sáp nhập; "
+                         "chấm tròn: đơn vị giữ nguyên; màu và kiểu nét phân biệt từng đơn vị. Vòng "
+                         "rỗng ở hàng dưới cùng: đơn vị có giá trị nhưng không có hạng so sánh được."),
+        "merger_title": "Thứ hạng DTI công bố trên cơ sở 63 đơn vị, qua sáp nhập sang 34 đơn vị",
+        "merger_caption": ("Mỗi đường là một tỉnh cũ (cơ sở 63 đơn vị) qua các năm có thứ hạng công bố "
+                           "(đoạn mờ: năm không có thứ hạng). Đường đứt nối thứ hạng cuối cùng của "
+                           "tỉnh cũ với thứ hạng của đơn vị kế thừa trên cơ sở 34 đơn vị (ô đen): "
+                           "chỗ các đường gặp nhau là sáp nhập. Màu, kiểu nét và hình điểm cùng "
+                           "nhau phân biệt từng tỉnh (10 màu × 4 kiểu nét × 4 hình)."),
+        "merger_band": "sáp nhập 1/7/2025", "col_old": "{y} (63)", "col_new": "{y} (34)",
+        "merger_empty": "Không có thứ hạng công bố trên cơ sở 63 đơn vị để vẽ.",
+        "slope_title": "Giá trị DTI {a} → {b} trên cơ sở 34 đơn vị",
+        "slope_caption": ("Đơn vị có giá trị trong cả {a} và {b} (hai năm gần nhất có giá trị chung). "
+                          "Bên phải: giá trị {b} và mức thay đổi. Ô vuông: đơn vị sáp nhập."),
         "slope_empty": ("Không có đơn vị nào có giá trị so sánh được cho cả {a} và {b} "
                         "trong dữ liệu công khai."),
+        "slope_none": "Không có hai năm nào có giá trị chung cho cùng một đơn vị.",
         "partial": "Dữ liệu DTI công khai không đầy đủ: các ô trống là chưa biết, không được ước tính.",
         "unit": "Đơn vị", "code": "Mã", "kind": "Loại", "status": "Trạng thái", "change": "Đổi hạng",
         "kind_merged": "sáp nhập", "kind_unchanged": "giữ nguyên", "check": "Kiểm tra",
         "years": "Năm", "indicator": "Chỉ số", "verdict": "Kết luận", "details": "Chi tiết",
-        "recomputed": "Tính lại", "published": "Công bố", "difference": "Chênh lệch",
+        "details_note": "Cột Chi tiết giữ nguyên văn checks.csv (tiếng Anh, để đối chiếu).",
         "sort_hint": "Bấm vào tiêu đề cột để sắp xếp.",
-        "computed": "Đã tính", "with_value": "đơn vị có giá trị", "ranked": "có hạng",
+        "with_value": "đơn vị có giá trị", "ranked": "có hạng",
+        "vb_published-34": "công bố (34)", "vb_rebased-from-63": "tính lại từ 63",
+        "vb_published-63": "công bố (63)", "vb_carried-from-34": "chép từ bảng 34",
+        "st_ok": "có giá trị", "st_incomplete": "thiếu dữ liệu", "st_not-comparable": "không so sánh được",
+        "v_pass": "đạt", "v_fail": "không đạt", "v_warn": "cảnh báo", "v_cannot-check": "không kiểm tra được",
+        "about": "{src} → {dst}; bộ ánh xạ {id} {version}; phương pháp {methods}; mergetool {tool}",
+        "cov_intro": ("Mỗi hàng đậm là một đơn vị trên cơ sở 34 đơn vị (giá trị và thứ hạng trong bảng "
+                      "so sánh); các hàng thụt vào dưới nó là các tỉnh cũ (cơ sở 63 đơn vị) đã hợp "
+                      "thành đơn vị đó, với những gì dữ liệu công khai ghi nhận. {n_new} đơn vị, "
+                      "{n_old} tỉnh cũ."),
+        "cov_value+rank": "giá trị và hạng", "cov_rank only": "chỉ có hạng",
+        "cov_value only": "chỉ có giá trị", "cov_none": "không có gì",
+        "cov_rebased": "R = tính lại từ giá trị của mọi tỉnh cũ", "cov_carried": "C = chép từ bảng 34 đơn vị",
+        "cov_counts": "{y}: cơ sở 34 — {new}; cơ sở 63 — {old}",
+        "basis34": "34 đơn vị", "basis63": "63 đơn vị",
+        "audit_independent": "Khớp độc lập", "audit_mismatch": "Không khớp",
+        "audit_circular": "Khớp vòng (không phải bằng chứng độc lập)",
+        "audit_missing": "Có thể kiểm chứng nếu giá trị của các tỉnh cũ được công bố",
+        "audit_none": "không có",
+        "audit_intro": ("Giá trị công bố trên cơ sở 34 đơn vị được tính lại độc lập bằng trung bình cộng "
+                        "giá trị của các tỉnh cũ (sai số làm tròn cho phép {tol})."),
+        "audit_nothing": "Không có giá trị nào được công bố trên cơ sở 34 đơn vị: không có gì để kiểm chứng.",
+        "audit_match_line": ("{unit} {year} ({ind}): công bố {pub} = trung bình cộng của {inputs} = {rec} "
+                             "(chênh lệch {diff})"),
+        "audit_circular_line": ("{unit} {year} ({ind}): công bố {pub} = {rec}, nhưng {carried} trên cơ sở "
+                                "63 đơn vị được chép từ chính bảng công bố, nên khớp là hiển nhiên"),
+        "audit_missing_line": ("{unit} {year} ({ind}): công bố {pub}; cần giá trị {year} trên cơ sở 63 đơn "
+                               "vị của {missing}{known}"),
+        "audit_known": "; đã có: {have}",
+        "audit_details": "Chi tiết từng dòng kiểm tra published-vs-recomputed",
+        "claims_intro": ("Mỗi nhận định về thay đổi thứ hạng đã đăng báo, đối chiếu với dữ liệu: xác nhận, "
+                         "bị bác bỏ, tạm thời/chưa chắc chắn, hoặc không thể kết luận (kèm dữ liệu cần có)."),
+        "claims_none": "Không có nhận định báo chí nào được đánh giá trong lần chạy này.",
+        "c_pass": "xác nhận", "c_fail": "bị bác bỏ", "c_warn": "tạm thời / chưa chắc chắn",
+        "c_cannot-check": "không thể kết luận",
+        "claim": "Nhận định, đánh giá và nguồn",
+        "chk_same-unit-set": "cùng tập đơn vị", "chk_complete-coverage": "đủ dữ liệu",
+        "chk_one-aggregation-method": "cùng phương pháp gộp", "chk_value-range": "giá trị trong [0, 1]",
+        "chk_methodology-change": "thay đổi phương pháp", "chk_rank-rounding": "thứ hạng phụ thuộc làm tròn",
+        "chk_aggregate-comparability": "số trung bình so sánh được",
+        "chk_published-vs-recomputed": "giá trị công bố so với tính lại",
+        "chk_published-ranks": "thứ hạng công bố", "chk_rank-order-consistency": "thứ tự hạng nhất quán",
+        "chk_rank-change-claims": "nhận định về đổi hạng",
     },
     "en": {
         "title": "Provincial Digital Transformation Index (DTI) 2020–2024 on the 34-unit basis",
-        "summary": "Summary", "bump": "Ranks over the years", "slope": "Change 2023 → 2024",
+        "summary": "Summary", "coverage": "What the public record holds: coverage map",
+        "ranks": "Ranks on each basis", "slope": "Change {a} → {b}", "slope_h": "Change in value",
         "table": "Comparable table (DTI)", "checks": "Comparability checks",
-        "audit": "Audit of merged values", "provenance": "Provenance",
+        "audit": "Verifying merged values", "claims": "Press claims about ranks",
+        "provenance": "Provenance",
         "rank": "Rank (1 = best)", "value": "DTI value", "lane": "no rank",
-        "no_rank": "{n} without rank", "merged": "merged unit (dashed, squares)",
-        "unchanged": "unchanged unit (solid, circles)",
-        "bump_title": "DTI ranks on the 34-unit basis, 2020–2024",
-        "slope_title": "DTI value {a} → {b}",
+        "no_rank": "{n} without rank",
+        "bump_title": "DTI ranks on the 34-unit basis, by year",
+        "bump_caption": ("Ranks on the 34-unit basis (after the merger). Squares: merged units; circles: "
+                         "unchanged units; colour and dash tell the units apart. Hollow rings in the "
+                         "bottom lane: units with a value but no comparable rank."),
+        "merger_title": "Published DTI ranks on the 63-unit basis, across the merger to 34 units",
+        "merger_caption": ("Each line is a former province (63-unit basis) through the years with a "
+                           "published rank (faint segment: a year without one). A dashed connector joins "
+                           "a former province's last rank to its successor's rank on the 34-unit basis "
+                           "(black marker): where lines meet is the merger. Colour, dash and marker "
+                           "together identify a province (10 colours × 4 dashes × 4 markers)."),
+        "merger_band": "merger 1 July 2025", "col_old": "{y} (63)", "col_new": "{y} (34)",
+        "merger_empty": "No published ranks on the 63-unit basis to draw.",
+        "slope_title": "DTI value {a} → {b} on the 34-unit basis",
+        "slope_caption": ("Units with a value in both {a} and {b} (the latest two years with values in "
+                          "common). Right: the {b} value and the change. Squares: merged units."),
         "slope_empty": "No unit has a comparable value in both {a} and {b} in the public record.",
+        "slope_none": "No two years have a value for the same unit.",
         "partial": "The public DTI record is partial: empty cells are unknown, never estimated.",
         "unit": "Unit", "code": "Code", "kind": "Kind", "status": "Status", "change": "Rank change",
         "kind_merged": "merged", "kind_unchanged": "unchanged", "check": "Check",
         "years": "Years", "indicator": "Indicator", "verdict": "Verdict", "details": "Details",
-        "recomputed": "Recomputed", "published": "Published", "difference": "Difference",
+        "details_note": "The Details column is checks.csv verbatim.",
         "sort_hint": "Click a column heading to sort.",
-        "computed": "Computed", "with_value": "units with a value", "ranked": "ranked",
+        "with_value": "units with a value", "ranked": "ranked",
+        "vb_published-34": "published (34)", "vb_rebased-from-63": "rebased from 63",
+        "vb_published-63": "published (63)", "vb_carried-from-34": "carried from the 34 table",
+        "st_ok": "ok", "st_incomplete": "incomplete", "st_not-comparable": "not comparable",
+        "v_pass": "pass", "v_fail": "fail", "v_warn": "warn", "v_cannot-check": "cannot check",
+        "about": "{src} → {dst}; mapping {id} {version}; method {methods}; mergetool {tool}",
+        "cov_intro": ("Each bold row is a unit of the 34-unit basis (value and rank in the comparable "
+                      "table); the indented rows under it are the former provinces (63-unit basis) it "
+                      "was formed from, with what the public record holds for them. {n_new} units, "
+                      "{n_old} former provinces."),
+        "cov_value+rank": "value and rank", "cov_rank only": "rank only",
+        "cov_value only": "value only", "cov_none": "nothing",
+        "cov_rebased": "R = rebased from every former province's value",
+        "cov_carried": "C = carried over from the 34-unit table",
+        "cov_counts": "{y}: 34-unit basis — {new}; 63-unit basis — {old}",
+        "basis34": "34 units", "basis63": "63 units",
+        "audit_independent": "Independent matches", "audit_mismatch": "Mismatches",
+        "audit_circular": "Circular matches (not independent evidence)",
+        "audit_missing": "Verifiable if the former provinces' values were published",
+        "audit_none": "none",
+        "audit_intro": ("Values published on the 34-unit basis, recomputed independently as the mean of "
+                        "the former provinces' values (rounding tolerance {tol})."),
+        "audit_nothing": "No value is published on the 34-unit basis: nothing to verify.",
+        "audit_match_line": ("{unit} {year} ({ind}): published {pub} = mean of {inputs} = {rec} "
+                             "(difference {diff})"),
+        "audit_circular_line": ("{unit} {year} ({ind}): published {pub} = {rec}, but {carried} on the "
+                                "63-unit basis was carried from the published table itself, so the match "
+                                "is bound to hold"),
+        "audit_missing_line": ("{unit} {year} ({ind}): published {pub}; needs the {year} 63-unit values "
+                               "of {missing}{known}"),
+        "audit_known": "; known: {have}",
+        "audit_details": "Every published-vs-recomputed check row",
+        "claims_intro": ("Each published claim about a rank change, against the record: confirmed, "
+                         "contradicted, provisional or uncertain, or cannot tell (with the data that "
+                         "would settle it)."),
+        "claims_none": "No press claims were evaluated in this run.",
+        "c_pass": "confirmed", "c_fail": "contradicted", "c_warn": "provisional / uncertain",
+        "c_cannot-check": "cannot tell",
+        "claim": "Claim, assessment and source",
+        "chk_same-unit-set": "same set of units", "chk_complete-coverage": "complete coverage",
+        "chk_one-aggregation-method": "one aggregation method", "chk_value-range": "values in [0, 1]",
+        "chk_methodology-change": "methodology change", "chk_rank-rounding": "ranks depend on rounding",
+        "chk_aggregate-comparability": "comparable averages",
+        "chk_published-vs-recomputed": "published vs recomputed",
+        "chk_published-ranks": "published ranks", "chk_rank-order-consistency": "rank order consistency",
+        "chk_rank-change-claims": "rank-change claims",
     },
 }
+
+CLAIMS_CHECK = "rank-change-claims"
+VERDICT_ORDER = ("pass", "fail", "warn", "cannot-check")
 
 _ASSETS = resources.files("mergetool") / "data"
 CSS = (_ASSETS / "report.css").read_text(encoding="utf-8")
@@ -69,81 +196,259 @@ def _e(x: Any) -> str:
 
 
 def _num(v: float | None, fmt: str = ".4f") -> str:
-    return ("<td class='num'></td>" if v is None else
-            f"<td class='num' data-v='{v}'>{format(v, fmt)}</td>")
+    if v is None:
+        return "<td class='num'></td>"
+    return f"<td class='num' data-v='{v}'>{fmt4(v) if fmt == '.4f' else format(v, fmt)}</td>"
+
+
+def _tr(t: dict[str, str], prefix: str, key: str | None) -> str:
+    """A translated code (status, verdict, basis), or the code itself if it has no label."""
+    return "" if key is None else t.get(f"{prefix}{key}", key)
+
+
+_URL = re.compile(r"https?://[^\s;,)\"'<>]+")
+
+
+def _linked(text: str) -> str:
+    """Escaped text with its http(s) addresses as links (a link loads nothing by itself)."""
+    out, last = [], 0
+    for m in _URL.finditer(text or ""):
+        out.append(_e(text[last:m.start()]))
+        out.append(f"<a href='{_e(m.group())}' rel='noreferrer'>{_e(m.group())}</a>")
+        last = m.end()
+    out.append(_e((text or "")[last:]))
+    return "".join(out)
+
+
+def _section(sid: str, title: str, body: str) -> str:
+    return f"<section id='{sid}'><h2>{_e(title)}</h2>{body}</section>"
 
 
 def render_report(result: BuildResult, manifest: dict[str, Any], lang: str = "vi") -> str:
     """The whole page as a string (deterministic for identical inputs)."""
     t = LABELS[lang]
     ms = result.mappings
-    comp = result.comparable
-    dti = comp.filter(pl.col("indicator") == "dti")
+    dti = result.comparable.filter(pl.col("indicator") == "dti")
     years = sorted(dti["year"].unique().to_list())
     merged = {c for c, n in dti.select("code", "predecessors_expected").unique().iter_rows() if n > 1}
     parts = [f"<!DOCTYPE html><html lang='{lang}'><head><meta charset='utf-8'>",
              "<meta name='viewport' content='width=device-width, initial-scale=1'>",
              f"<title>{_e(t['title'])}</title><style>{CSS}</style></head><body>",
              f"<h1>{_e(t['title'])}</h1><p class='note'>{_e(t['partial'])}</p>"]
-    # summary
-    parts.append(f"<h2 id='summary'>{_e(t['summary'])}</h2><div class='wrap'><table><thead><tr>"
-                 f"<th>{_e(t['years'])}</th><th class='num'>{_e(t['with_value'])}</th>"
-                 f"<th class='num'>published-34</th><th class='num'>rebased-from-63</th>"
-                 f"<th class='num'>{_e(t['ranked'])}</th></tr></thead><tbody>")
+    nav = ["summary", "coverage", "ranks", "audit", "claims", "slope", "table", "checks", "provenance"]
+    parts.append("<nav>" + " · ".join(
+        f"<a href='#{s}'>{_e(t['slope_h'] if s == 'slope' else t[s])}</a>" for s in nav) + "</nav>")
+    parts.append(_section("summary", t["summary"], _summary(result, dti, years, manifest, t)))
+    parts.append(_section("coverage", t["coverage"], _coverage(result, t)))
+    ranks = (f"<div class='charts'><figure id='merger-chart'><figcaption><strong>{_e(t['merger_title'])}"
+             f"</strong><br>{_e(t['merger_caption'])}</figcaption><div class='scroll'>"
+             f"{merger_chart(result.scores, dti, ms, SOURCE_BASIS, TARGET_BASIS, t)}</div></figure>"
+             f"<figure id='bump-chart'><figcaption><strong>{_e(t['bump_title'])}</strong><br>"
+             f"{_e(t['bump_caption'])}</figcaption><div class='scroll'>{bump_chart(dti, merged, t)}"
+             "</div></figure></div>")
+    parts.append(_section("ranks", t["ranks"], ranks))
+    parts.append(_section("audit", t["audit"], _audit(result, t)))
+    parts.append(_section("claims", t["claims"], _claims(result, t)))
+    sy = slope_years(dti)
+    a, b = sy if sy else ("", "")
+    slope = (f"<figure id='slope-chart'><figcaption><strong>{_e(t['slope_title'].format(a=a, b=b))}</strong>"
+             f"<br>{_e(t['slope_caption'].format(a=a, b=b))}</figcaption><div class='scroll'>"
+             f"{slope_chart(dti, merged, t, sy)}</div></figure>")
+    parts.append(_section("slope", t["slope"].format(a=a, b=b) if sy else t["slope_h"], slope))
+    parts.append(_section("table", t["table"], _table(dti, years, merged, t)))
+    parts.append(_section("checks", t["checks"], _checks(result, t)))
+    parts.append(_section("provenance", t["provenance"], "<pre id='manifest'>"
+                          f"{_e(json.dumps(manifest, indent=2, ensure_ascii=False))}</pre>"))
+    parts.append(f"<script>{JS}</script></body></html>\n")
+    return "".join(parts)
+
+
+def _summary(result: BuildResult, dti: pl.DataFrame, years: list[int], manifest: dict[str, Any],
+             t: dict[str, str]) -> str:
+    ms = result.mappings
+    out = [f"<div class='wrap'><table id='summary-table'><thead><tr><th>{_e(t['years'])}</th>"
+           f"<th class='num'>{_e(t['with_value'])}</th><th class='num'>{_e(t['vb_published-34'])}</th>"
+           f"<th class='num'>{_e(t['vb_rebased-from-63'])}</th><th class='num'>{_e(t['ranked'])}</th>"
+           "</tr></thead><tbody>"]
     for y in years:
         d = dti.filter(pl.col("year") == y)
-        parts.append(f"<tr><td>{y}</td><td class='num'>{d['value'].is_not_null().sum()} / {d.height}</td>"
-                     f"<td class='num'>{(d['value_basis'] == 'published-34').sum()}</td>"
-                     f"<td class='num'>{(d['value_basis'] == 'rebased-from-63').sum()}</td>"
-                     f"<td class='num'>{d['rank'].is_not_null().sum()}</td></tr>")
-    parts.append("</tbody></table></div>")
-    parts.append(f"<p>{SOURCE_BASIS} → {TARGET_BASIS}; mapping {ms.id} {ms.version}; "
-                 f"method {_e(json.dumps(result.methods))}; mergetool {manifest.get('tool_version')}</p>")
-    # charts
-    parts.append(f"<h2 id='bump'>{_e(t['bump'])}</h2><figure id='bump-chart'>"
-                 f"{bump_chart(dti, merged, t)}</figure>")
-    parts.append(f"<h2 id='slope'>{_e(t['slope'])}</h2><figure id='slope-chart'>"
-                 f"{slope_chart(dti, merged, t)}</figure>")
-    # table
-    parts.append(f"<h2 id='table'>{_e(t['table'])}</h2><p>{_e(t['sort_hint'])}</p>"
-                 "<div class='wrap'><table class='sortable' id='comparable'><thead><tr>"
-                 f"<th>{_e(t['code'])}</th><th>{_e(t['unit'])}</th><th>{_e(t['kind'])}</th>")
+        out.append(f"<tr><td>{y}</td><td class='num'>{d['value'].is_not_null().sum()} / {d.height}</td>"
+                   f"<td class='num'>{(d['value_basis'] == 'published-34').sum()}</td>"
+                   f"<td class='num'>{(d['value_basis'] == 'rebased-from-63').sum()}</td>"
+                   f"<td class='num'>{d['rank'].is_not_null().sum()}</td></tr>")
+    out.append("</tbody></table></div>")
+    out.append("<p>" + _e(t["about"].format(src=SOURCE_BASIS, dst=TARGET_BASIS, id=ms.id, version=ms.version,
+                                            methods=json.dumps(result.methods),
+                                            tool=manifest.get("tool_version"))) + "</p>")
+    return "".join(out)
+
+
+def _coverage(result: BuildResult, t: dict[str, str]) -> str:
+    cov = coverage_frame(result)
+    years = sorted(cov["year"].unique().to_list())
+    n_new = cov.filter(pl.col("role") == "successor")["code"].n_unique()
+    n_old = cov.filter(pl.col("role") == "predecessor")["code"].n_unique()
+    states = ("value+rank", "rank only", "value only", "none")
+    out = [f"<p>{_e(t['cov_intro'].format(n_new=n_new, n_old=n_old))}</p><p class='legend'>"]
+    out.extend(f"<span class='cov cov-{i}'>{_e(t['cov_' + s])}</span> " for i, s in enumerate(states))
+    out.append(f"<span>{_e(t['cov_rebased'])}; {_e(t['cov_carried'])}</span></p><ul class='cov-counts'>")
     for y in years:
-        parts.append(f"<th class='num'>{y}</th><th class='num'>#{y}</th>")
-    parts.append(f"<th class='num'>{_e(t['change'])} {years[-1]}</th><th>{_e(t['status'])} {years[-1]}</th>"
-                 "</tr></thead><tbody>")
+        d = cov.filter(pl.col("year") == y)
+
+        def cnt(frame: pl.DataFrame) -> str:
+            c = dict(frame.group_by("state").len().iter_rows())
+            return ", ".join(f"{c[s]} {t['cov_' + s]}" for s in states if c.get(s))
+
+        line = t["cov_counts"].format(y=y, new=cnt(d.filter(pl.col("role") == "successor")),
+                                      old=cnt(d.filter(pl.col("role") == "predecessor")))
+        out.append(f"<li>{_e(line)}</li>")
+    out.append("</ul><div class='wrap'><table id='coverage-map'><thead><tr>"
+               f"<th>{_e(t['code'])}</th><th>{_e(t['unit'])}</th>")
+    out.extend(f"<th class='num'>{y}</th>" for y in years)
+    out.append("</tr></thead><tbody>")
+    idx = {s: i for i, s in enumerate(states)}
+    for (succ, role, code), grp in cov.group_by("successor_code", "role", "code", maintain_order=True):
+        first = grp.row(0, named=True)
+        cls = "cov-succ" if role == "successor" else "cov-pred"
+        basis = t["basis34"] if role == "successor" else t["basis63"]
+        out.append(f"<tr class='{cls}' data-successor='{succ}' data-basis='{first['basis']}' "
+                   f"data-code='{code}' data-role='{role}'><td>{code}</td>"
+                   f"<td title='{_e(basis)}'>{_e(first['unit_name'])}</td>")
+        for r in grp.sort("year").iter_rows(named=True):
+            bits = []
+            if r["value"] is not None:
+                mark = {"rebased-from-63": "<sup>R</sup>", "carried-from-34": "<sup>C</sup>"}.get(
+                    r["value_basis"] or "", "")
+                bits.append(f"{fmt4(r['value'])}{mark}")
+            if r["rank"] is not None:
+                bits.append(f"#{r['rank']}")
+            text = " ".join(bits) or "–"
+            tip = f"{r['year']} · {basis} · {t['cov_' + r['state']]}"
+            if r["value_basis"]:
+                tip += f" · {_tr(t, 'vb_', r['value_basis'])}"
+            out.append(f"<td class='num cov cov-{idx[r['state']]}' data-state='{r['state']}' "
+                       f"title='{_e(tip)}'>{text}</td>")
+        out.append("</tr>")
+    out.append("</tbody></table></div>")
+    return "".join(out)
+
+
+def _audit(result: BuildResult, t: dict[str, str]) -> str:
+    from mergetool.checks import carried_keys
+    from mergetool.verify import TOLERANCE, recompute_published
+
+    ms = result.mappings
+    scores = result.scores
+    pub = scores.filter((pl.col("basis") == TARGET_BASIS) & pl.col("value").is_not_null())
+    out = [f"<p>{_e(t['audit_intro'].format(tol=f'{fmt4(TOLERANCE)}'))}</p>"]
+    if pub.is_empty():
+        out.append(f"<p id='audit-nothing'>{_e(t['audit_nothing'])}</p>")
+    else:
+        carried = carried_keys(scores)
+        rows = recompute_published(pub, scores.filter(pl.col("basis") == SOURCE_BASIS), ms, SOURCE_BASIS,
+                                   TARGET_BASIS, carried=carried).rows
+        rows = rows.filter(pl.col("published").is_not_null()).sort(
+            pl.col("indicator") != "dti", "indicator", "year", "code")
+        old_names = dict(ms.bases[SOURCE_BASIS].units.select("code", "name").iter_rows())
+        old_vals = {(y, i, c): v for y, i, c, v in scores.filter(
+            (pl.col("basis") == SOURCE_BASIS) & pl.col("value").is_not_null()).select(
+            "year", "indicator", "code", "value").iter_rows()}
+        preds = dict(next(iter(ms.path(SOURCE_BASIS, TARGET_BASIS))).predecessors().iter_rows())
+        groups: dict[str, list[str]] = {"independent": [], "mismatch": [], "circular": [], "missing": []}
+        for r in rows.iter_rows(named=True):
+            year, ind, code = r["year"], r["indicator"], r["code"]
+            have = [p for p in preds.get(code, []) if (year, ind, p) in old_vals]
+            inputs = ", ".join(f"{fmt4(old_vals[(year, ind, p)])} ({old_names.get(p, p)})" for p in have)
+            fields = {"unit": f"{code} {r['unit_name']}", "year": year, "ind": ind,
+                      "pub": f"{fmt4(r['published'])}",
+                      "rec": "" if r["recomputed"] is None else fmt4(r["recomputed"]),
+                      "diff": "" if r["difference"] is None else fmt4(r["difference"], True),
+                      "inputs": inputs}
+            if r["verdict"] == "match":
+                circ = [p for p in have if (year, SOURCE_BASIS, p, ind) in carried]
+                if circ:
+                    fields["carried"] = ", ".join(f"{old_names.get(p, p)} {fmt4(old_vals[(year, ind, p)])}"
+                                                  for p in circ)
+                    groups["circular"].append(t["audit_circular_line"].format(**fields))
+                else:
+                    groups["independent"].append(t["audit_match_line"].format(**fields))
+            elif r["verdict"] == "mismatch":
+                groups["mismatch"].append(t["audit_match_line"].format(**fields))
+            elif r["verdict"] == "not-computable":
+                missing = [p for p in preds.get(code, []) if p not in have]
+                known = t["audit_known"].format(have=inputs) if have else ""
+                groups["missing"].append(t["audit_missing_line"].format(
+                    **fields, missing=", ".join(f"{p} {old_names.get(p, p)}" for p in missing), known=known))
+        for key in ("independent", "mismatch", "circular", "missing"):
+            if key == "mismatch" and not groups[key]:
+                continue
+            items = ("".join(f"<li>{_e(line)}</li>" for line in groups[key])
+                     or f"<li>{_e(t['audit_none'])}</li>")
+            out.append(f"<h3 id='audit-{key}'>{_e(t['audit_' + key])} ({len(groups[key])})</h3>"
+                       f"<ul class='audit-{key}'>{items}</ul>")
+    audit = result.checks.filter(pl.col("check") == "published-vs-recomputed")
+    out.append(f"<details><summary>{_e(t['audit_details'])}</summary><p>{_e(t['details_note'])}</p>"
+               f"<div class='wrap'><table id='audit-table'><thead><tr><th>{_e(t['years'])}</th>"
+               f"<th>{_e(t['indicator'])}</th><th>{_e(t['unit'])}</th><th>{_e(t['verdict'])}</th>"
+               f"<th>{_e(t['details'])}</th></tr></thead><tbody>")
+    for c in audit.iter_rows(named=True):
+        out.append(f"<tr><td>{_e(c['years'])}</td><td>{_e(c['indicator'])}</td><td>{_e(c['unit'])}</td>"
+                   f"<td class='verdict-{c['verdict']}'>{_e(_tr(t, 'v_', c['verdict']))}</td>"
+                   f"<td>{_e(c['details'])}</td></tr>")
+    out.append("</tbody></table></div></details>")
+    return "".join(out)
+
+
+def _claims(result: BuildResult, t: dict[str, str]) -> str:
+    rows = result.checks.filter(pl.col("check") == CLAIMS_CHECK)
+    if rows.is_empty():
+        return f"<p id='claims-none'>{_e(t['claims_none'])}</p>"
+    counts = dict(rows.group_by("verdict").len().iter_rows())
+    out = [f"<p>{_e(t['claims_intro'])}</p><p class='legend'>"]
+    out.extend(f"<span class='verdict-{v}'>{_e(t['c_' + v])}: {counts.get(v, 0)}</span> "
+               for v in VERDICT_ORDER)
+    out.append(f"</p><p>{_e(t['details_note'])}</p><div class='wrap'><table id='claims-table'><thead><tr>"
+               f"<th>{_e(t['years'])}</th><th>{_e(t['unit'])}</th><th>{_e(t['indicator'])}</th>"
+               f"<th>{_e(t['verdict'])}</th><th>{_e(t['claim'])}</th></tr></thead><tbody>")
+    order = {v: i for i, v in enumerate(VERDICT_ORDER)}
+    ranked = rows.with_columns(_o=pl.col("verdict").replace_strict(order, default=len(order)))
+    for c in ranked.sort("_o", maintain_order=True).iter_rows(named=True):
+        out.append(f"<tr class='claim' data-verdict='{_e(c['verdict'])}'><td>{_e(c['years'])}</td>"
+                   f"<td>{_e(c['unit'])}</td><td>{_e(c['indicator'])}</td>"
+                   f"<td class='verdict-{_e(c['verdict'])}'>{_e(_tr(t, 'c_', c['verdict']))}</td>"
+                   f"<td>{_linked(c['details'])}</td></tr>")
+    out.append("</tbody></table></div>")
+    return "".join(out)
+
+
+def _table(dti: pl.DataFrame, years: list[int], merged: set[str], t: dict[str, str]) -> str:
+    out = [f"<p>{_e(t['sort_hint'])}</p><div class='wrap'><table class='sortable' id='comparable'><thead><tr>"
+           f"<th>{_e(t['code'])}</th><th>{_e(t['unit'])}</th><th>{_e(t['kind'])}</th>"]
+    for y in years:
+        out.append(f"<th class='num'>{y}</th><th class='num'>#{y}</th>")
+    out.append(f"<th class='num'>{_e(t['change'])} {years[-1]}</th><th>{_e(t['status'])} {years[-1]}</th>"
+               "</tr></thead><tbody>")
     for code in sorted(dti["code"].unique().to_list()):
         rows = {r["year"]: r for r in dti.filter(pl.col("code") == code).iter_rows(named=True)}
         last = rows[years[-1]]
         kind = t["kind_merged"] if code in merged else t["kind_unchanged"]
-        parts.append(f"<tr data-code='{code}'><td>{code}</td><td>{_e(last['unit_name'])}</td><td>{kind}</td>")
+        out.append(f"<tr data-code='{code}'><td>{code}</td><td>{_e(last['unit_name'])}</td><td>{kind}</td>")
         for y in years:
             r = rows[y]
-            parts.append(_num(r["value"]) + _num(r["rank"], "d"))
-        parts.append(_num(last["rank_change"], "+d") + f"<td>{_e(last['status'])}</td></tr>")
-    parts.append("</tbody></table></div>")
-    # checks
-    parts.append(f"<h2 id='checks'>{_e(t['checks'])}</h2><div class='wrap'><table class='sortable' "
-                 f"id='checks-table'><thead><tr><th>{_e(t['check'])}</th><th>{_e(t['years'])}</th>"
-                 f"<th>{_e(t['indicator'])}</th><th>{_e(t['unit'])}</th><th>{_e(t['verdict'])}</th>"
-                 f"<th>{_e(t['details'])}</th></tr></thead><tbody>")
+            out.append(_num(r["value"]) + _num(r["rank"], "d"))
+        out.append(_num(last["rank_change"], "+d") + f"<td>{_e(_tr(t, 'st_', last['status']))}</td></tr>")
+    out.append("</tbody></table></div>")
+    return "".join(out)
+
+
+def _checks(result: BuildResult, t: dict[str, str]) -> str:
+    out = [f"<p>{_e(t['details_note'])}</p><div class='wrap'><table class='sortable' id='checks-table'>"
+           f"<thead><tr><th>{_e(t['check'])}</th><th>{_e(t['years'])}</th><th>{_e(t['indicator'])}</th>"
+           f"<th>{_e(t['unit'])}</th><th>{_e(t['verdict'])}</th><th>{_e(t['details'])}</th></tr></thead><tbody>"]
     for c in result.checks.filter(pl.col("indicator").is_in(["dti", ""])).iter_rows(named=True):
-        parts.append(f"<tr><td>{_e(c['check'])}</td><td>{_e(c['years'])}</td><td>{_e(c['indicator'])}</td>"
-                     f"<td>{_e(c['unit'])}</td><td class='verdict-{c['verdict']}'>{_e(c['verdict'])}</td>"
-                     f"<td>{_e(c['details'])}</td></tr>")
-    parts.append("</tbody></table></div>")
-    # audit
-    audit = result.checks.filter(pl.col("check") == "published-vs-recomputed")
-    parts.append(f"<h2 id='audit'>{_e(t['audit'])}</h2><div class='wrap'><table id='audit-table'>"
-                 f"<thead><tr><th>{_e(t['years'])}</th><th>{_e(t['indicator'])}</th><th>{_e(t['unit'])}</th>"
-                 f"<th>{_e(t['verdict'])}</th><th>{_e(t['details'])}</th></tr></thead><tbody>")
-    for c in audit.iter_rows(named=True):
-        parts.append(f"<tr><td>{_e(c['years'])}</td><td>{_e(c['indicator'])}</td>"
-                     f"<td>{_e(c['unit'])}</td><td class='verdict-{c['verdict']}'>{_e(c['verdict'])}</td>"
-                     f"<td>{_e(c['details'])}</td></tr>")
-    parts.append("</tbody></table></div>")
-    # provenance
-    parts.append(f"<h2 id='provenance'>{_e(t['provenance'])}</h2><pre id='manifest'>"
-                 f"{_e(json.dumps(manifest, indent=2, ensure_ascii=False))}</pre>")
-    parts.append(f"<script>{JS}</script></body></html>\n")
-    return "".join(parts)
+        out.append(f"<tr><td>{_e(_tr(t, 'chk_', c['check']))}<br><code>{_e(c['check'])}</code></td>"
+                   f"<td>{_e(c['years'])}</td><td>{_e(c['indicator'])}</td><td>{_e(c['unit'])}</td>"
+                   f"<td class='verdict-{c['verdict']}'>{_e(_tr(t, 'v_', c['verdict']))}</td>"
+                   f"<td>{_linked(c['details'])}</td></tr>")
+    out.append("</tbody></table></div>")
+    return "".join(out)

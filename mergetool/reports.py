@@ -22,11 +22,13 @@ BUILD_OUTPUTS = ("comparable.csv", "comparable.xlsx", "checks.csv", "audit.csv",
 
 def wide_sheet(comparable: pl.DataFrame, indicator: str) -> pl.DataFrame:
     """One indicator as 34 units × years (value, rank and status per year)."""
+    from mergetool.coverage import round4
+
     part = comparable.filter(pl.col("indicator") == indicator)
     base = part.select("code", "unit_name").unique(maintain_order=True)
     for year in sorted(part["year"].unique()):
         y = part.filter(pl.col("year") == year).select(
-            "code", pl.col("value").round(4).alias(f"{year} value"),
+            "code", round4("value").alias(f"{year} value"),
             pl.col("rank").alias(f"{year} rank"),
             pl.when(pl.col("status") == "ok").then(pl.col("value_basis"))
             .otherwise(pl.col("status")).alias(f"{year} basis/status"))
@@ -53,6 +55,9 @@ def write_workbook(path: Path, result: BuildResult) -> None:
             "Ranks: competition ranking on 4-decimal values where all 34 units have a value, otherwise "
             "the published 34-unit rank where one exists.",
             "See checks.csv / the Checks sheet before comparing years; manifest.json for provenance.",
+            "coverage: what the public record holds for the DTI, per unit and year: each 34-unit "
+            "successor (its comparable value and rank), then the 63-unit predecessors it was formed "
+            "from (their published values and ranks); value+rank, rank only, value only or none.",
         ]
         for i, line in enumerate(lines, start=2):
             note.write(i, 0, line)
@@ -67,9 +72,23 @@ def write_workbook(path: Path, result: BuildResult) -> None:
             ws.set_header(f"&L{BY_ID[ind].label_vi} / {BY_ID[ind].label_en}")
         result.checks.write_excel(wb, worksheet="checks", header_format=header, autofit=True,
                                   freeze_panes=(1, 0))
+        _coverage_sheet(wb, result, header)
         wb.close()
 
     write_atomic(path, write)
+
+
+def _coverage_sheet(wb, result: BuildResult, header: dict) -> None:  # type: ignore[no-untyped-def]
+    """The coverage map (mergetool.coverage): each successor, then its predecessors, by year."""
+    from mergetool.coverage import coverage_frame, coverage_sheet
+
+    frame = coverage_sheet(coverage_frame(result))
+    formats = {c: "0.0000" for c in frame.columns if c.endswith(" value")}
+    frame.write_excel(wb, worksheet="coverage", header_format=header, column_formats=formats,
+                      autofit=True, freeze_panes=(1, 6))
+    ws = wb.get_worksheet_by_name("coverage")
+    ws.set_header("&LDTI coverage: value+rank, rank only, value only, none (successor rows: 34-unit "
+                  "basis; predecessor rows: 63-unit basis)")
 
 
 def build_options(result: BuildResult) -> dict:

@@ -1,0 +1,100 @@
+"""What the public record holds, unit by unit and year by year: the coverage map.
+
+One row per successor (the 34-unit basis: the comparable table's value and rank) followed by
+its predecessors (the 63-unit basis: the values and ranks the build read), every year of the
+index. Each cell is one of :data:`STATES`, so a reader sees at once which comparisons the
+data can support. The report draws it; the workbook carries it as the ``coverage`` sheet.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from mergetool.comparable import SOURCE_BASIS, TARGET_BASIS, BuildResult
+
+#: Cell states, most informative first.
+STATES = ("value+rank", "rank only", "value only", "none")
+
+COVERAGE_SCHEMA: dict[str, pl.DataType] = {
+    "successor_code": pl.String(), "successor_name": pl.String(), "role": pl.String(),
+    "basis": pl.String(), "code": pl.String(), "unit_name": pl.String(), "year": pl.Int32(),
+    "value": pl.Float64(), "rank": pl.Int32(), "state": pl.String(), "value_basis": pl.String(),
+}
+
+
+def round4(column: str) -> pl.Expr:
+    """``column`` rounded half-up to 4 decimals as the report shows it (polars' own ``round``
+    gives 0.5104 for the mean 0.51045)."""
+    from mergetool.charts import fmt4
+
+    return pl.col(column).map_elements(lambda v: float(fmt4(v)), return_dtype=pl.Float64,
+                                       skip_nulls=True)
+
+
+def _state() -> pl.Expr:
+    v, r = pl.col("value").is_not_null(), pl.col("rank").is_not_null()
+    return (pl.when(v & r).then(pl.lit(STATES[0])).when(r).then(pl.lit(STATES[1]))
+            .when(v).then(pl.lit(STATES[2])).otherwise(pl.lit(STATES[3])))
+
+
+def coverage_frame(result: BuildResult, indicator: str = "dti") -> pl.DataFrame:
+    """Long coverage table: successors (34-unit basis) each followed by their predecessors.
+
+    ``value_basis`` says where a 34-unit value comes from (``published-34`` or
+    ``rebased-from-63``); on the 63-unit basis it is ``published-63``, or ``carried-from-34``
+    where the record copied the value from the 34-unit table (not independent of it).
+    """
+    ms = result.mappings
+    comp = result.comparable.filter(pl.col("indicator") == indicator)
+    years = pl.DataFrame({"year": sorted(comp["year"].unique().to_list())}, schema={"year": pl.Int32})
+    (transition,) = ms.path(SOURCE_BASIS, TARGET_BASIS)
+    new_names = dict(ms.bases[TARGET_BASIS].units.select("code", "name").iter_rows())
+    old_names = ms.bases[SOURCE_BASIS].units.select(code="code", unit_name="name")
+    succ = comp.select(
+        successor_code="code", successor_name="unit_name", role=pl.lit("successor"),
+        basis=pl.lit(TARGET_BASIS), code="code", unit_name="unit_name", year="year", value="value",
+        rank="rank", value_basis="value_basis")
+    links = transition.edges.select(code="from_code", successor_code="to_code").with_columns(
+        successor_name=pl.col("successor_code").replace_strict(new_names, default=None))
+    old = result.scores.filter((pl.col("basis") == SOURCE_BASIS) & (pl.col("indicator") == indicator)
+                               ).select("year", "code", "value", "rank")
+    pred = (links.join(old_names, on="code", how="left").join(years, how="cross")
+            .join(old, on=["year", "code"], how="left")
+            .select(
+                "successor_code", "successor_name", role=pl.lit("predecessor"),
+                basis=pl.lit(SOURCE_BASIS), code="code", unit_name="unit_name", year="year",
+                value="value", rank="rank",
+                value_basis=pl.when(pl.col("value").is_not_null()).then(pl.lit("published-63"))))
+    from mergetool.checks import carried_keys
+
+    carried = [(y, c) for y, b, c, i in carried_keys(result.scores) if b == SOURCE_BASIS and i == indicator]
+    if carried:
+        ys, cs = zip(*carried, strict=True)
+        key = pl.DataFrame({"year": ys, "code": cs, "_carried": [True] * len(ys)},
+                           schema={"year": pl.Int32, "code": pl.String, "_carried": pl.Boolean})
+        pred = pred.join(key, on=["year", "code"], how="left").with_columns(
+            value_basis=pl.when(pl.col("_carried")).then(pl.lit("carried-from-34"))
+            .otherwise(pl.col("value_basis"))).drop("_carried")
+    cast = {k: v for k, v in COVERAGE_SCHEMA.items() if k != "state"}
+    frame = pl.concat([succ.cast(cast).with_columns(_r=pl.lit(0)),
+                       pred.cast(cast).with_columns(_r=pl.lit(1))])
+    return (frame.with_columns(state=_state()).sort("successor_code", "_r", "code", "year")
+            .select(COVERAGE_SCHEMA.keys()))
+
+
+def coverage_sheet(frame: pl.DataFrame) -> pl.DataFrame:
+    """The coverage map as a sheet: one row per unit, per year the state, value and rank."""
+    keys = ["successor_code", "successor_name", "role", "basis", "code", "unit_name"]
+    base = frame.select(keys).unique(maintain_order=True)
+    for year in sorted(frame["year"].unique().to_list()):
+        y = frame.filter(pl.col("year") == year).select(
+            *keys, pl.col("state").alias(f"{year}"), round4("value").alias(f"{year} value"),
+            pl.col("rank").alias(f"{year} rank"))
+        base = base.join(y, on=keys, how="left", maintain_order="left")
+    return base.rename({"successor_code": "Mã (34)", "successor_name": "Đơn vị (34)",
+                        "role": "role", "basis": "basis", "code": "Mã", "unit_name": "Tỉnh, thành phố"})
+
+
+def coverage_counts(frame: pl.DataFrame) -> pl.DataFrame:
+    """Cells per year, basis and state (for the report's summary of the map)."""
+    return frame.group_by("year", "basis", "state").len().sort("year", "basis", "state")
