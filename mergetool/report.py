@@ -394,7 +394,7 @@ def _audit(result: BuildResult, t: dict[str, str]) -> str:
     for c in audit.iter_rows(named=True):
         out.append(f"<tr><td>{_e(c['years'])}</td><td>{_e(c['indicator'])}</td><td>{_e(c['unit'])}</td>"
                    f"<td class='verdict-{c['verdict']}'>{_e(_tr(t, 'v_', c['verdict']))}</td>"
-                   f"<td>{_e(c['details'])}</td></tr>")
+                   f"<td class='details'>{_e(c['details'])}</td></tr>")
     out.append("</tbody></table></div></details>")
     return "".join(out)
 
@@ -416,7 +416,7 @@ def _claims(result: BuildResult, t: dict[str, str]) -> str:
         out.append(f"<tr class='claim' data-verdict='{_e(c['verdict'])}'><td>{_e(c['years'])}</td>"
                    f"<td>{_e(c['unit'])}</td><td>{_e(c['indicator'])}</td>"
                    f"<td class='verdict-{_e(c['verdict'])}'>{_e(_tr(t, 'c_', c['verdict']))}</td>"
-                   f"<td>{_linked(c['details'])}</td></tr>")
+                   f"<td class='details'>{_linked(c['details'])}</td></tr>")
     out.append("</tbody></table></div>")
     return "".join(out)
 
@@ -449,6 +449,6 @@ def _checks(result: BuildResult, t: dict[str, str]) -> str:
         out.append(f"<tr><td>{_e(_tr(t, 'chk_', c['check']))}<br><code>{_e(c['check'])}</code></td>"
                    f"<td>{_e(c['years'])}</td><td>{_e(c['indicator'])}</td><td>{_e(c['unit'])}</td>"
                    f"<td class='verdict-{c['verdict']}'>{_e(_tr(t, 'v_', c['verdict']))}</td>"
-                   f"<td>{_linked(c['details'])}</td></tr>")
+                   f"<td class='details'>{_linked(c['details'])}</td></tr>")
     out.append("</tbody></table></div>")
     return "".join(out)
