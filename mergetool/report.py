@@ -302,7 +302,7 @@ def _coverage(result: BuildResult, t: dict[str, str]) -> str:
         line = t["cov_counts"].format(y=y, new=cnt(d.filter(pl.col("role") == "successor")),
                                       old=cnt(d.filter(pl.col("role") == "predecessor")))
         out.append(f"<li>{_e(line)}</li>")
-    out.append("</ul><div class='wrap'><table id='coverage-map'><thead><tr>"
+    out.append("</ul><div class='wrap tall'><table id='coverage-map'><thead><tr>"
                f"<th>{_e(t['code'])}</th><th>{_e(t['unit'])}</th>")
     out.extend(f"<th class='num'>{y}</th>" for y in years)
     out.append("</tr></thead><tbody>")
