@@ -19,7 +19,11 @@ COVERAGE_SCHEMA: dict[str, pl.DataType] = {
     "successor_code": pl.String(), "successor_name": pl.String(), "role": pl.String(),
     "basis": pl.String(), "code": pl.String(), "unit_name": pl.String(), "year": pl.Int32(),
     "value": pl.Float64(), "rank": pl.Int32(), "state": pl.String(), "value_basis": pl.String(),
+    "rank_basis": pl.String(),
 }
+
+#: How the shipped record knew a rank other than as a printed number (``rank_basis``).
+RANK_NOTES = ("list_order", "derived_change", "published_basis_unstated", "bottom3_unordered")
 
 
 def round4(column: str) -> pl.Expr:
@@ -32,7 +36,8 @@ def round4(column: str) -> pl.Expr:
 
 
 def _state() -> pl.Expr:
-    v, r = pl.col("value").is_not_null(), pl.col("rank").is_not_null()
+    v = pl.col("value").is_not_null()
+    r = pl.col("rank").is_not_null() | (pl.col("rank_basis") == "bottom3_unordered")
     return (pl.when(v & r).then(pl.lit(STATES[0])).when(r).then(pl.lit(STATES[1]))
             .when(v).then(pl.lit(STATES[2])).otherwise(pl.lit(STATES[3])))
 
@@ -75,11 +80,33 @@ def coverage_frame(result: BuildResult, indicator: str = "dti") -> pl.DataFrame:
         pred = pred.join(key, on=["year", "code"], how="left").with_columns(
             value_basis=pl.when(pl.col("_carried")).then(pl.lit("carried-from-34"))
             .otherwise(pl.col("value_basis"))).drop("_carried")
-    cast = {k: v for k, v in COVERAGE_SCHEMA.items() if k != "state"}
+    cast = {k: v for k, v in COVERAGE_SCHEMA.items() if k not in ("state", "rank_basis")}
     frame = pl.concat([succ.cast(cast).with_columns(_r=pl.lit(0)),
                        pred.cast(cast).with_columns(_r=pl.lit(1))])
+    frame = frame.join(_rank_bases(result, indicator), on=["year", "basis", "code"], how="left")
     return (frame.with_columns(state=_state()).sort("successor_code", "_r", "code", "year")
             .select(COVERAGE_SCHEMA.keys()))
+
+
+def _rank_bases(result: BuildResult, indicator: str) -> pl.DataFrame:
+    """year, basis, code, rank_basis of the shipped record's ranks known other than as a printed
+    number (:data:`RANK_NOTES`), for the cells where the build used the shipped record."""
+    from mergetool.record import read_record
+
+    schema = {"year": pl.Int32, "basis": pl.String, "code": pl.String, "rank_basis": pl.String}
+    keys = ["year", "basis", "code", "indicator"]
+    shipped = result.scores.filter(pl.col("file") == "shipped:dti_record.csv")
+    if shipped.is_empty():
+        return pl.DataFrame(schema=schema)
+    rec = read_record().filter((pl.col("indicator") == indicator)
+                               & pl.col("rank_basis").is_in(list(RANK_NOTES)))
+    ranked = rec.join(shipped.select(keys).unique(), on=keys, how="semi")
+    # a bottom-3 row has neither value nor rank, so no score frame holds it: kept unless the
+    # user's files give that cell
+    theirs = result.scores.filter(pl.col("file") != "shipped:dti_record.csv").select(keys).unique()
+    bottom = rec.filter(pl.col("rank_basis") == "bottom3_unordered").join(theirs, on=keys, how="anti")
+    return pl.concat([ranked, bottom]).unique(["year", "basis", "code"], keep="first",
+                                               maintain_order=True).select(schema.keys()).cast(schema)
 
 
 def coverage_sheet(frame: pl.DataFrame) -> pl.DataFrame:
@@ -89,7 +116,7 @@ def coverage_sheet(frame: pl.DataFrame) -> pl.DataFrame:
     for year in sorted(frame["year"].unique().to_list()):
         y = frame.filter(pl.col("year") == year).select(
             *keys, pl.col("state").alias(f"{year}"), round4("value").alias(f"{year} value"),
-            pl.col("rank").alias(f"{year} rank"))
+            pl.col("rank").alias(f"{year} rank"), pl.col("rank_basis").alias(f"{year} rank note"))
         base = base.join(y, on=keys, how="left", maintain_order="left")
     return base.rename({"successor_code": "Mã (34)", "successor_name": "Đơn vị (34)",
                         "role": "role", "basis": "basis", "code": "Mã", "unit_name": "Tỉnh, thành phố"})

@@ -22,7 +22,7 @@ import polars as pl
 
 from mergetool.charts import bump_chart, fmt4, merger_chart, slope_chart, slope_years
 from mergetool.comparable import SOURCE_BASIS, TARGET_BASIS, BuildResult
-from mergetool.coverage import coverage_frame
+from mergetool.coverage import RANK_NOTES, coverage_frame
 
 LABELS: dict[str, dict[str, str]] = {
     "vi": {
@@ -72,6 +72,11 @@ LABELS: dict[str, dict[str, str]] = {
         "cov_value only": "chỉ có giá trị", "cov_none": "không có gì",
         "cov_rebased": "R = tính lại từ giá trị của mọi tỉnh cũ", "cov_carried": "C = chép từ bảng 34 đơn vị",
         "cov_counts": "{y}: cơ sở 34 — {new}; cơ sở 63 — {old}",
+        "rn_list_order": "L = vị trí trong danh sách top công bố (không in số hạng)",
+        "rn_derived_change": "D = suy ra từ hạng năm liền kề và mức tăng/giảm bậc đã công bố",
+        "rn_published_basis_unstated": "U = nguồn không nói hạng trên 34 hay 63 đơn vị",
+        "rn_bottom3_unordered": "cuối 3 = nằm trong ba đơn vị cuối, không rõ thứ tự",
+        "bottom3": "cuối 3",
         "basis34": "34 đơn vị", "basis63": "63 đơn vị",
         "audit_independent": "Khớp độc lập", "audit_mismatch": "Không khớp",
         "audit_circular": "Khớp vòng (không phải bằng chứng độc lập)",
@@ -149,6 +154,11 @@ LABELS: dict[str, dict[str, str]] = {
         "cov_rebased": "R = rebased from every former province's value",
         "cov_carried": "C = carried over from the 34-unit table",
         "cov_counts": "{y}: 34-unit basis — {new}; 63-unit basis — {old}",
+        "rn_list_order": "L = position in a published top list (no rank number printed)",
+        "rn_derived_change": "D = derived from an adjacent year's rank and a published change in places",
+        "rn_published_basis_unstated": "U = the source does not say whether the rank is of 34 or 63 units",
+        "rn_bottom3_unordered": "bottom 3 = among the last three, order not published",
+        "bottom3": "bottom 3",
         "basis34": "34 units", "basis63": "63 units",
         "audit_independent": "Independent matches", "audit_mismatch": "Mismatches",
         "audit_circular": "Circular matches (not independent evidence)",
@@ -291,7 +301,8 @@ def _coverage(result: BuildResult, t: dict[str, str]) -> str:
     states = ("value+rank", "rank only", "value only", "none")
     out = [f"<p>{_e(t['cov_intro'].format(n_new=n_new, n_old=n_old))}</p><p class='legend'>"]
     out.extend(f"<span class='cov cov-{i}'>{_e(t['cov_' + s])}</span> " for i, s in enumerate(states))
-    out.append(f"<span>{_e(t['cov_rebased'])}; {_e(t['cov_carried'])}</span></p><ul class='cov-counts'>")
+    notes = [t["cov_rebased"], t["cov_carried"], *(t[f"rn_{n}"] for n in RANK_NOTES)]
+    out.append(f"<span>{_e('; '.join(notes))}</span></p><ul class='cov-counts'>")
     for y in years:
         d = cov.filter(pl.col("year") == y)
 
@@ -320,12 +331,18 @@ def _coverage(result: BuildResult, t: dict[str, str]) -> str:
                 mark = {"rebased-from-63": "<sup>R</sup>", "carried-from-34": "<sup>C</sup>"}.get(
                     r["value_basis"] or "", "")
                 bits.append(f"{fmt4(r['value'])}{mark}")
+            mark = {"list_order": "L", "derived_change": "D", "published_basis_unstated": "U"}.get(
+                r["rank_basis"] or "")
             if r["rank"] is not None:
-                bits.append(f"#{r['rank']}")
+                bits.append(f"#{r['rank']}" + (f"<sup>{mark}</sup>" if mark else ""))
+            elif r["rank_basis"] == "bottom3_unordered":
+                bits.append(_e(t["bottom3"]))
             text = " ".join(bits) or "–"
             tip = f"{r['year']} · {basis} · {t['cov_' + r['state']]}"
             if r["value_basis"]:
                 tip += f" · {_tr(t, 'vb_', r['value_basis'])}"
+            if r["rank_basis"]:
+                tip += f" · {t['rn_' + r['rank_basis']]}"
             out.append(f"<td class='num cov cov-{idx[r['state']]}' data-state='{r['state']}' "
                        f"title='{_e(tip)}'>{text}</td>")
         out.append("</tr>")

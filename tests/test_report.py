@@ -192,6 +192,7 @@ def test_charts_take_their_years_from_the_data(shipped: MappingSet) -> None:
     result = build(panel.with_columns(rank=pl.lit(None, pl.Int32)), shipped)
     dti = result.comparable.filter(pl.col("indicator") == "dti")
     assert slope_years(dti) == (2021, 2022)
+    assert coverage_frame(result)["rank_basis"].is_null().all()  # the shipped record's notes are not used
     text = render_report(result, {}, "en")
     heads = re.findall(r'<text class="axis col"[^>]*>([^<]*)</text>', _svg_of(text, "merger-chart"))
     assert heads == ["2021 (63)", "2022 (63)", "2022 (34)"]  # ranks computed from complete values
@@ -235,6 +236,12 @@ def test_coverage_lists_the_63_predecessors_under_their_34_successors(shipped_re
     assert cell("successor", "12", 2023)["state"] == "none"
     assert cell("predecessor", "01", 2024)["value_basis"] == "carried-from-34"
     assert (pred.filter(pl.col("year") == 2022)["rank"].is_not_null()).all()  # 2022 is complete
+    # how a rank was known, where not printed as a number
+    assert cell("predecessor", "24", 2020)["rank_basis"] == "list_order"
+    assert cell("predecessor", "84", 2021)["rank_basis"] == "derived_change"
+    assert cell("successor", "19", 2024)["rank_basis"] == "published_basis_unstated"
+    hy = cell("successor", "33", 2024)  # Hưng Yên: among the last three of 34, order not published
+    assert (hy["rank"], hy["rank_basis"], hy["state"]) == (None, "bottom3_unordered", "rank only")
     # in the sheet, every successor row comes before its predecessors
     sheet = coverage_sheet(cov)
     assert sheet.height == 97
