@@ -45,7 +45,8 @@ LABELS: dict[str, dict[str, str]] = {
                            "chỗ các đường gặp nhau là sáp nhập. Màu, kiểu nét và hình điểm cùng "
                            "nhau phân biệt từng tỉnh (10 màu × 4 kiểu nét × 4 hình)."),
         "merger_band": "sáp nhập 1/7/2025", "col_old": "{y} (63)", "col_new": "{y} (34)",
-        "merger_empty": "Không có thứ hạng công bố trên cơ sở 63 đơn vị để vẽ.",
+        "merger_empty": ("Không có gì để vẽ: cần thứ hạng trên cơ sở 63 đơn vị (công bố, hoặc tính từ đủ "
+                         "63 giá trị) và thứ hạng trên cơ sở 34 đơn vị."),
         "slope_title": "Giá trị DTI {a} → {b} trên cơ sở 34 đơn vị",
         "slope_caption": ("Đơn vị có giá trị trong cả {a} và {b} (hai năm gần nhất có giá trị chung). "
                           "Bên phải: giá trị {b} và mức thay đổi. Ô vuông: đơn vị sáp nhập."),
@@ -127,7 +128,8 @@ LABELS: dict[str, dict[str, str]] = {
                            "(black marker): where lines meet is the merger. Colour, dash and marker "
                            "together identify a province (10 colours × 4 dashes × 4 markers)."),
         "merger_band": "merger 1 July 2025", "col_old": "{y} (63)", "col_new": "{y} (34)",
-        "merger_empty": "No published ranks on the 63-unit basis to draw.",
+        "merger_empty": ("Nothing to draw: this needs ranks on the 63-unit basis (published, or computed "
+                         "from all 63 values) and ranks on the 34-unit basis."),
         "slope_title": "DTI value {a} → {b} on the 34-unit basis",
         "slope_caption": ("Units with a value in both {a} and {b} (the latest two years with values in "
                           "common). Right: the {b} value and the change. Squares: merged units."),
@@ -191,6 +193,23 @@ LABELS: dict[str, dict[str, str]] = {
         "chk_published-ranks": "published ranks", "chk_rank-order-consistency": "rank order consistency",
         "chk_rank-change-claims": "rank-change claims",
     },
+}
+
+#: The checks' one-line descriptions in Vietnamese (English: :data:`mergetool.checks.CHECKS`).
+CHECK_DESCRIPTIONS_VI: dict[str, str] = {
+    "same-unit-set": "hai năm xếp hạng cùng một tập đơn vị (cả 34 đơn vị có giá trị)",
+    "complete-coverage": "mọi đơn vị trong năm có giá trị (công bố, hoặc biết đủ giá trị các tỉnh cũ)",
+    "one-aggregation-method": "giá trị sáp nhập của hai năm dùng cùng một phương pháp gộp",
+    "value-range": "mọi giá trị nằm trong [0, 1], thang đo duy nhất của chỉ số",
+    "methodology-change": "chỉ số có cùng cấu trúc (chỉ số thành phần, chỉ tiêu) trong hai năm",
+    "rank-rounding": ("không thứ hạng nào phụ thuộc làm tròn (bằng nhau ở 4 chữ số, hoặc chênh "
+                      "dưới 0.0001)"),
+    "aggregate-comparability": ("số trung bình công bố là trung bình của 63 đơn vị hay của 34 đơn vị "
+                                "sáp nhập"),
+    "published-vs-recomputed": "giá trị sáp nhập công bố bằng trung bình cộng giá trị các tỉnh cũ",
+    "published-ranks": "thứ hạng tính lại từ đủ giá trị bằng thứ hạng công bố",
+    "rank-order-consistency": "khi biết cả giá trị và hạng công bố, giá trị cao hơn thì hạng cao hơn",
+    "rank-change-claims": "nhận định đổi hạng đã đăng báo, đối chiếu với dữ liệu",
 }
 
 CLAIMS_CHECK = "rank-change-claims"
@@ -459,11 +478,16 @@ def _table(dti: pl.DataFrame, years: list[int], merged: set[str], t: dict[str, s
 
 
 def _checks(result: BuildResult, t: dict[str, str]) -> str:
+    from mergetool.checks import CHECKS
+
     out = [f"<p>{_e(t['details_note'])}</p><div class='wrap'><table class='sortable' id='checks-table'>"
            f"<thead><tr><th>{_e(t['check'])}</th><th>{_e(t['years'])}</th><th>{_e(t['indicator'])}</th>"
            f"<th>{_e(t['unit'])}</th><th>{_e(t['verdict'])}</th><th>{_e(t['details'])}</th></tr></thead><tbody>"]
     for c in result.checks.filter(pl.col("indicator").is_in(["dti", ""])).iter_rows(named=True):
-        out.append(f"<tr><td>{_e(_tr(t, 'chk_', c['check']))}<br><code>{_e(c['check'])}</code></td>"
+        desc = ((CHECK_DESCRIPTIONS_VI if t is LABELS["vi"] else {}).get(c["check"])
+                or CHECKS.get(c["check"], ""))
+        out.append(f"<tr><td title='{_e(desc)}'>{_e(_tr(t, 'chk_', c['check']))}<br>"
+                   f"<code>{_e(c['check'])}</code></td>"
                    f"<td>{_e(c['years'])}</td><td>{_e(c['indicator'])}</td><td>{_e(c['unit'])}</td>"
                    f"<td class='verdict-{c['verdict']}'>{_e(_tr(t, 'v_', c['verdict']))}</td>"
                    f"<td class='details'>{_linked(c['details'])}</td></tr>")

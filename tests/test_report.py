@@ -321,7 +321,12 @@ def test_press_claims_are_rendered_from_the_check_rows(shipped_result) -> None:
 
 
 def test_vietnamese_report_is_vietnamese_throughout(shipped_result) -> None:
+    from mergetool.checks import CHECKS
+    from mergetool.report import CHECK_DESCRIPTIONS_VI
+
     assert set(LABELS["vi"]) == set(LABELS["en"])
+    assert set(CHECKS) <= set(CHECK_DESCRIPTIONS_VI)
+    assert all(f"chk_{name}" in LABELS["vi"] for name in CHECKS)
     text = render_report(shipped_result, {}, "vi")
     # what is data, not wording: verbatim check details, identifiers, the manifest, unit names
     own = re.sub(r"<td class='details'>.*?</td>|<code>.*?</code>|<pre id='manifest'>.*?</pre>"
