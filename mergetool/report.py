@@ -59,6 +59,7 @@ LABELS: dict[str, dict[str, str]] = {
         "years": "Năm", "indicator": "Chỉ số", "verdict": "Kết luận", "details": "Chi tiết",
         "details_note": "Cột Chi tiết giữ nguyên văn checks.csv (tiếng Anh, để đối chiếu).",
         "sort_hint": "Bấm vào tiêu đề cột để sắp xếp.",
+        "scroll_hint": "Biểu đồ mở ở các năm gần nhất; các năm trước ở bên trái (cuộn ngang).",
         "with_value": "đơn vị có giá trị", "ranked": "có hạng",
         "vb_published-34": "công bố (34)", "vb_rebased-from-63": "tính lại từ 63",
         "vb_published-63": "công bố (63)", "vb_carried-from-34": "chép từ bảng 34",
@@ -141,6 +142,7 @@ LABELS: dict[str, dict[str, str]] = {
         "years": "Years", "indicator": "Indicator", "verdict": "Verdict", "details": "Details",
         "details_note": "The Details column is checks.csv verbatim.",
         "sort_hint": "Click a column heading to sort.",
+        "scroll_hint": "Charts open at the latest years; earlier years are to the left (scroll sideways).",
         "with_value": "units with a value", "ranked": "ranked",
         "vb_published-34": "published (34)", "vb_rebased-from-63": "rebased from 63",
         "vb_published-63": "published (63)", "vb_carried-from-34": "carried from the 34 table",
@@ -270,10 +272,12 @@ def render_report(result: BuildResult, manifest: dict[str, Any], lang: str = "vi
     parts.append(_section("summary", t["summary"], _summary(result, dti, years, manifest, t)))
     parts.append(_section("coverage", t["coverage"], _coverage(result, t)))
     ranks = (f"<div class='charts'><figure id='merger-chart'><figcaption><strong>{_e(t['merger_title'])}"
-             f"</strong><br>{_e(t['merger_caption'])}</figcaption><div class='scroll'>"
+             f"</strong><br>{_e(t['merger_caption'])}</figcaption>"
+             f"<p class='hint'>{_e(t['scroll_hint'])}</p><div class='scroll'>"
              f"{merger_chart(result.scores, dti, ms, SOURCE_BASIS, TARGET_BASIS, t)}</div></figure>"
              f"<figure id='bump-chart'><figcaption><strong>{_e(t['bump_title'])}</strong><br>"
-             f"{_e(t['bump_caption'])}</figcaption><div class='scroll'>{bump_chart(dti, merged, t)}"
+             f"{_e(t['bump_caption'])}</figcaption>"
+             f"<p class='hint'>{_e(t['scroll_hint'])}</p><div class='scroll'>{bump_chart(dti, merged, t)}"
              "</div></figure></div>")
     parts.append(_section("ranks", t["ranks"], ranks))
     parts.append(_section("audit", t["audit"], _audit(result, t)))
@@ -281,7 +285,8 @@ def render_report(result: BuildResult, manifest: dict[str, Any], lang: str = "vi
     sy = slope_years(dti)
     a, b = sy if sy else ("", "")
     slope = (f"<figure id='slope-chart'><figcaption><strong>{_e(t['slope_title'].format(a=a, b=b))}</strong>"
-             f"<br>{_e(t['slope_caption'].format(a=a, b=b))}</figcaption><div class='scroll'>"
+             f"<br>{_e(t['slope_caption'].format(a=a, b=b))}</figcaption>"
+             f"<p class='hint'>{_e(t['scroll_hint'])}</p><div class='scroll'>"
              f"{slope_chart(dti, merged, t, sy)}</div></figure>")
     parts.append(_section("slope", t["slope"].format(a=a, b=b) if sy else t["slope_h"], slope))
     parts.append(_section("table", t["table"], _table(dti, years, merged, t)))
@@ -333,7 +338,7 @@ def _coverage(result: BuildResult, t: dict[str, str]) -> str:
                                       old=cnt(d.filter(pl.col("role") == "predecessor")))
         out.append(f"<li>{_e(line)}</li>")
     out.append("</ul><div class='wrap tall'><table id='coverage-map'><thead><tr>"
-               f"<th>{_e(t['code'])}</th><th>{_e(t['unit'])}</th>")
+               f"<th class='unit'>{_e(t['unit'])}</th>")
     out.extend(f"<th class='num'>{y}</th>" for y in years)
     out.append("</tr></thead><tbody>")
     idx = {s: i for i, s in enumerate(states)}
@@ -342,8 +347,8 @@ def _coverage(result: BuildResult, t: dict[str, str]) -> str:
         cls = "cov-succ" if role == "successor" else "cov-pred"
         basis = t["basis34"] if role == "successor" else t["basis63"]
         out.append(f"<tr class='{cls}' data-successor='{succ}' data-basis='{first['basis']}' "
-                   f"data-code='{code}' data-role='{role}'><td>{code}</td>"
-                   f"<td title='{_e(basis)}'>{_e(first['unit_name'])}</td>")
+                   f"data-code='{code}' data-role='{role}'><td class='unit' title='{_e(basis)}'>"
+                   f"<span class='code'>{code}</span> {_e(first['unit_name'])}</td>")
         for r in grp.sort("year").iter_rows(named=True):
             bits = []
             if r["value"] is not None:

@@ -103,9 +103,42 @@ def test_report_in_a_real_browser(which: str, request) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     for width, name in ((1280, "desktop"), (390, "phone")):
         shot = ARTIFACTS / f"{which}-{name}.png"
-        r = _chromium(page, f"--screenshot={shot}", width=width)
+        # headless Chromium lays out at least 500 px wide: a phone is a 390 px frame in a page
+        target = page if width >= 500 else _phone_frame(page, width)
+        r = _chromium(target, f"--screenshot={shot}", width=max(width, 500))
         assert r.returncode == 0, r.stderr[-2000:]
         assert shot.stat().st_size > 10_000
+
+
+def _phone_frame(page: Path, width: int) -> Path:
+    """A page showing ``page`` in a ``width``-px frame that reports the frame's layout widths."""
+    frame = page.parent / f"phone-{width}.html"
+    frame.write_text(
+        "<!DOCTYPE html><html><head><style>body{margin:0}iframe{border:0;display:block;"
+        f"width:{width}px;height:2400px}}</style></head><body><iframe id='f' src='{page.name}'></iframe>"
+        "<script>document.getElementById('f').addEventListener('load',function(){"
+        "var d=this.contentDocument,e=d.documentElement,p=document.createElement('pre');p.id='phone';"
+        "p.textContent=JSON.stringify({scroll:e.scrollWidth,client:e.clientWidth,"
+        "ready:d.body.dataset.ready||''});document.body.appendChild(p);});</script></body></html>",
+        encoding="utf-8")
+    return frame
+
+
+@needs_chromium
+@pytest.mark.parametrize("which", ["shipped_report", "panel_report"])
+def test_report_fits_a_phone(which: str, request) -> None:
+    """At 360 px the page itself never scrolls sideways: wide tables and charts scroll in their boxes."""
+    import json
+
+    page: Path = request.getfixturevalue(which)
+    dom = _chromium(_phone_frame(page, 360), "--allow-file-access-from-files", "--dump-dom", width=500)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    found = re.search(r'<pre id="phone">(.*?)</pre>', dom.stdout)
+    assert found, "the frame's page could not be measured"
+    res = json.loads(found.group(1).replace("&quot;", '"'))
+    assert res["ready"] == "1"
+    assert 300 < res["client"] <= 360
+    assert res["scroll"] <= res["client"], res
 
 
 # --- charts: geometry computed in code -------------------------------------------------------
