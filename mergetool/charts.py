@@ -24,8 +24,12 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING
 
 import polars as pl
+
+if TYPE_CHECKING:
+    from mergetool.mapping import MappingSet
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
            "#e377c2", "#4d4d4d", "#a6a600")
@@ -80,6 +84,7 @@ def style(i: int, marker: str | None = None) -> Style:
 
 def marker_svg(kind: str, x: float, y: float, color: str, *, hollow: bool = False,
                r: float = 3.6, extra: str = "") -> str:
+    """A marker (circle, square, triangle, diamond) centred on (x, y)."""
     fill = "#fff" if hollow else color
     common = f'fill="{fill}" stroke="{color}" stroke-width="1.3"{extra}'
     if kind == "square":
@@ -144,6 +149,7 @@ def place_column(labels: list[Label], lo: float = float("-inf"), hi: float = flo
 
 
 def labels_svg(labels: list[Label]) -> str:
+    """Placed labels as text, each with a leader line to its point where it was moved."""
     out = []
     for lab in labels:
         if lab.point is not None and abs(lab.y_final - lab.y) > 0.5:
@@ -389,7 +395,7 @@ def merger_svg(data: MergerData, labels: dict[str, str]) -> str:
     return _svg(width, height, labels["merger_title"], "".join(body))
 
 
-def merger_data(scores: pl.DataFrame, dti34: pl.DataFrame, mappings, old_basis: str,  # type: ignore[no-untyped-def]
+def merger_data(scores: pl.DataFrame, dti34: pl.DataFrame, mappings: MappingSet, old_basis: str,
                 new_basis: str, labels: dict[str, str]) -> MergerData | None:
     """The old-basis ranks (published, or computed where a year's values are complete) and
     the successors' ranks in the first new-basis year that has them.
@@ -440,8 +446,9 @@ def merger_data(scores: pl.DataFrame, dti34: pl.DataFrame, mappings, old_basis: 
     return MergerData(cols, old, new, links, n_old, dti34["code"].n_unique())
 
 
-def merger_chart(scores: pl.DataFrame, dti34: pl.DataFrame, mappings, old_basis: str,  # type: ignore[no-untyped-def]
+def merger_chart(scores: pl.DataFrame, dti34: pl.DataFrame, mappings: MappingSet, old_basis: str,
                  new_basis: str, labels: dict[str, str]) -> str:
+    """The chart across the merger (:func:`merger_svg`), or a message saying why there is none."""
     data = merger_data(scores, dti34, mappings, old_basis, new_basis, labels)
     if data is None:
         return _message_svg(labels["merger_empty"], labels["merger_title"])

@@ -171,6 +171,22 @@ def test_dodge_keeps_labels_apart_in_order(wanted: list[float], gap: float) -> N
         assert got == pytest.approx(wanted)  # nothing moves that need not
 
 
+@given(st.lists(st.lists(st.integers(1, 34), min_size=1, max_size=5), min_size=1, max_size=34))
+@settings(max_examples=60, deadline=None)
+def test_bump_labels_never_share_a_row(ranks: list[list[int]]) -> None:
+    """Whatever the ranks (ties included), labels of one column are a line apart, inside the chart."""
+    from mergetool.charts import RankSeries, bump_svg
+
+    series = [RankSeries(f"{i:02d}", f"Đơn vị số {i}", dict(enumerate(rs)),
+                         "merged" if i % 2 else "unchanged") for i, rs in enumerate(ranks)]
+    svg = bump_svg([str(2020 + k) for k in range(5)], series, 34, LABELS["vi"], lane=[], counts=None)
+    height = float(re.search(r'height="([\d.]+)"', svg).group(1))
+    _assert_label_columns_apart(svg)
+    assert all(0 < y < height for _x, y, _a, _s in _labels(svg))
+    styles = re.findall(r'data-style="([^"]+)"', svg)
+    assert len(styles) == len(set(styles)) == len(series)
+
+
 def test_line_styles_are_unique() -> None:
     assert len({style(i).key for i in range(160)}) == 160
     assert len({style(i, "square").key for i in range(40)}) == 40
