@@ -98,6 +98,8 @@ LABELS: dict[str, dict[str, str]] = {
         "claims_intro": ("Mỗi nhận định về thay đổi thứ hạng đã đăng báo, đối chiếu với dữ liệu: xác nhận, "
                          "bị bác bỏ, tạm thời/chưa chắc chắn, hoặc không thể kết luận (kèm dữ liệu cần có)."),
         "claims_none": "Không có nhận định báo chí nào được đánh giá trong lần chạy này.",
+        "claims_note": ("Nhận định được trích nguyên văn trong ngoặc kép; phần đánh giá và dữ liệu cần có "
+                        "là nguyên văn checks.csv (tiếng Anh)."),
         "c_pass": "xác nhận", "c_fail": "bị bác bỏ", "c_warn": "tạm thời / chưa chắc chắn",
         "c_cannot-check": "không thể kết luận",
         "claim": "Nhận định, đánh giá và nguồn",
@@ -184,6 +186,7 @@ LABELS: dict[str, dict[str, str]] = {
                          "contradicted, provisional or uncertain, or cannot tell (with the data that "
                          "would settle it)."),
         "claims_none": "No press claims were evaluated in this run.",
+        "claims_note": "Claims are quoted verbatim; the assessment is checks.csv verbatim.",
         "c_pass": "confirmed", "c_fail": "contradicted", "c_warn": "provisional / uncertain",
         "c_cannot-check": "cannot tell",
         "claim": "Claim, assessment and source",
@@ -448,7 +451,7 @@ def _claims(result: BuildResult, t: dict[str, str]) -> str:
     out = [f"<p>{_e(t['claims_intro'])}</p><p class='legend'>"]
     out.extend(f"<span class='verdict-{v}'>{_e(t['c_' + v])}: {counts.get(v, 0)}</span> "
                for v in VERDICT_ORDER)
-    out.append(f"</p><p>{_e(t['details_note'])}</p><div class='wrap'><table id='claims-table'><thead><tr>"
+    out.append(f"</p><p>{_e(t['claims_note'])}</p><div class='wrap'><table id='claims-table'><thead><tr>"
                f"<th>{_e(t['years'])}</th><th>{_e(t['unit'])}</th><th>{_e(t['indicator'])}</th>"
                f"<th>{_e(t['verdict'])}</th><th>{_e(t['claim'])}</th></tr></thead><tbody>")
     order = {v: i for i, v in enumerate(VERDICT_ORDER)}
