@@ -26,7 +26,7 @@ from mergetool.coverage import RANK_NOTES, coverage_frame
 
 LABELS: dict[str, dict[str, str]] = {
     "vi": {
-        "title": "Chỉ số chuyển đổi số cấp tỉnh (DTI) 2020–2024 trên cơ sở 34 đơn vị",
+        "title": "Chỉ số chuyển đổi số cấp tỉnh (DTI) {a}–{b} trên cơ sở 34 đơn vị",
         "summary": "Tóm tắt", "coverage": "Dữ liệu công khai có gì: bản đồ độ phủ",
         "ranks": "Thứ hạng trên từng cơ sở", "slope": "Thay đổi {a} → {b}", "slope_h": "Thay đổi giá trị",
         "table": "Bảng so sánh (DTI)", "checks": "Kiểm tra tính so sánh được",
@@ -112,7 +112,7 @@ LABELS: dict[str, dict[str, str]] = {
         "chk_rank-change-claims": "nhận định về đổi hạng",
     },
     "en": {
-        "title": "Provincial Digital Transformation Index (DTI) 2020–2024 on the 34-unit basis",
+        "title": "Provincial Digital Transformation Index (DTI) {a}–{b} on the 34-unit basis",
         "summary": "Summary", "coverage": "What the public record holds: coverage map",
         "ranks": "Ranks on each basis", "slope": "Change {a} → {b}", "slope_h": "Change in value",
         "table": "Comparable table (DTI)", "checks": "Comparability checks",
@@ -265,10 +265,11 @@ def render_report(result: BuildResult, manifest: dict[str, Any], lang: str = "vi
     dti = result.comparable.filter(pl.col("indicator") == "dti")
     years = sorted(dti["year"].unique().to_list())
     merged = {c for c, n in dti.select("code", "predecessors_expected").unique().iter_rows() if n > 1}
+    title = t["title"].format(a=years[0], b=years[-1])
     parts = [f"<!DOCTYPE html><html lang='{lang}'><head><meta charset='utf-8'>",
              "<meta name='viewport' content='width=device-width, initial-scale=1'>",
-             f"<title>{_e(t['title'])}</title><style>{CSS}</style></head><body>",
-             f"<h1>{_e(t['title'])}</h1><p class='note'>{_e(t['partial'])}</p>"]
+             f"<title>{_e(title)}</title><style>{CSS}</style></head><body>",
+             f"<h1>{_e(title)}</h1><p class='note'>{_e(t['partial'])}</p>"]
     nav = ["summary", "coverage", "ranks", "audit", "claims", "slope", "table", "checks", "provenance"]
     parts.append("<nav>" + " · ".join(
         f"<a href='#{s}'>{_e(t['slope_h'] if s == 'slope' else t[s])}</a>" for s in nav) + "</nav>")
