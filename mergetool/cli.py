@@ -223,13 +223,13 @@ def template(units: str, output: Path, force: bool) -> None:
     """Write an empty table in the ministry's layout to fill in (name it with the year)."""
     from mergetool import render
     from mergetool.mapping import load_mappings
+    from mergetool.provenance import preflight
     from mergetool.record import BASIS_BY_SIZE, ministry_template
-    from mergetool.tables import check_outputs, output_format, write_atomic, write_frame
+    from mergetool.tables import write_atomic, write_frame
 
-    output_format(output, "-o", (".csv", ".xlsx"))
+    preflight([(output, "-o")], None, [], force, accepted=(".csv", ".xlsx"))
     ms = load_mappings(click.get_current_context().find_root().params.get("mappings"))
     frame = ministry_template(ms, BASIS_BY_SIZE[units])
-    check_outputs([output], [], force)
     write_atomic(output, lambda p: write_frame(p, frame))
     render.message(f"wrote {output}: {frame.height} units x {frame.width - 2} indicators")
 
@@ -256,11 +256,12 @@ def verify(ctx: click.Context, published: Path, predecessors: Path, published_ba
     nothing could be verified."""
     from mergetool import render
     from mergetool.errors import UsageError
-    from mergetool.tables import output_format
+    from mergetool.provenance import preflight, sibling_manifest
     from mergetool.verify import verify_files, verify_shipped, write_verify
 
-    if output is not None:
-        output_format(output, "-o")
+    if output is not None:  # the output's problems before any work (again when writing)
+        preflight([(output, "-o")], sibling_manifest(output),
+                  [p for p in (published, predecessors) if p is not None], force)
     ms = _mappings(ctx)
     if (published is None) != (predecessors is None):
         raise UsageError("give both --published and --predecessors, or neither (shipped record)")

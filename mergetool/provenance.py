@@ -107,8 +107,17 @@ def recorded_outputs(manifest_path: Path) -> dict[str, str] | None:
     return owned
 
 
-def plan_outputs(outputs: list[Path], manifest_path: Path, inputs: list[Path], force: bool
-                 ) -> list[Path]:
+def sibling_manifest(output: Path, option: str = "-o") -> Path:
+    """``<output>.manifest.json``, the manifest of a single-file output; refuses a directory name."""
+    if output.name in ("", ".", "..") or output.is_dir():
+        raise InputError.single(Problem(
+            "output-unwritable", f"{option} names a directory, not a file", file=str(output),
+            column=option, hint=f"name a file, e.g. {output / 'out.csv'}"))
+    return output.with_name(output.name + ".manifest.json")
+
+
+def plan_outputs(outputs: list[Path], manifest_path: Path, inputs: list[Path], force: bool,
+                 labels: list[str] | None = None) -> list[Path]:
     """Check a run's outputs (and its manifest) before any work; returns the stale files to remove.
 
     A previous run's outputs, named by the mergetool manifest at ``manifest_path`` and unchanged
@@ -118,7 +127,8 @@ def plan_outputs(outputs: list[Path], manifest_path: Path, inputs: list[Path], f
     owned = recorded_outputs(manifest_path) if manifest_path.is_file() else None
     if owned is not None:
         owned = owned | {os.path.realpath(manifest_path): sha256_file(manifest_path)}
-    check_outputs([*outputs, manifest_path], inputs, force, owned=owned)
+    check_outputs([*outputs, manifest_path], inputs, force, owned=owned,
+                  labels=[*(labels or map(str, outputs)), f"the manifest {manifest_path}"])
     writing = {os.path.realpath(p) for p in (*outputs, manifest_path)}
     stale = []
     for real, sha in (owned or {}).items():
@@ -127,6 +137,35 @@ def plan_outputs(outputs: list[Path], manifest_path: Path, inputs: list[Path], f
                 and not any(os.path.realpath(i) == real for i in inputs):
             stale.append(p)
     return sorted(stale)
+
+
+def preflight(outputs: list[tuple[Path, str]], manifest_path: Path | None, inputs: list[Path],
+              force: bool, accepted: tuple[str, ...] | None = None) -> list[Path]:
+    """Every problem with a run's outputs at once, before any work: suffixes (``outputs`` pairs a
+    path with the option that named it), clashes, inputs, placement, foreign files. Returns the
+    stale files to remove (see :func:`plan_outputs`)."""
+    from mergetool.tables import OUTPUT_SUFFIXES, output_format
+
+    problems: list[Problem] = []
+    for path, option in outputs:
+        try:
+            output_format(path, option, accepted or tuple(OUTPUT_SUFFIXES))
+        except InputError as exc:
+            problems += exc.problems
+    stale: list[Path] = []
+    try:
+        if manifest_path is None:
+            check_outputs([p for p, _ in outputs], inputs, force,
+                          labels=[f"{opt} {p}" for p, opt in outputs])
+        else:
+            labels = [f"{opt} {p}" for p, opt in outputs]
+            stale = plan_outputs([p for p, _ in outputs], manifest_path, inputs, force, labels)
+    except InputError as exc:
+        problems += exc.problems
+    if problems:
+        n = len(problems)
+        raise InputError(f"refusing to write outputs: {n} problem{'s' if n != 1 else ''}", problems)
+    return stale
 
 
 def write_set(outputs: dict[Path, Callable[[Path], None]], manifest_path: Path,

@@ -330,19 +330,17 @@ def rebase_file(scores_path: Path, mappings: MappingSet, to_basis: str, *,
     Writes ``output`` and the optional ``audit`` (CSV, XLSX or Parquet by suffix) and
     ``<output>.manifest.json`` as one set; all or nothing, never over an input or each other.
     """
-    from mergetool.provenance import build_manifest, plan_outputs, write_set
+    from mergetool.provenance import build_manifest, preflight, sibling_manifest, write_set
     from mergetool.scores import read_scores
-    from mergetool.tables import output_format, write_frame
+    from mergetool.tables import write_frame
 
     mappings.require_valid()
-    output_format(output, "-o")
-    if audit is not None:
-        output_format(audit, "--audit")
-    manifest_path = output.with_name(output.name + ".manifest.json")
+    manifest_path = sibling_manifest(output)
     outputs = [output, *([audit] if audit else [])]
     inputs = [scores_path, *([weights] if weights else [])]
     mapping_files = [Path(mappings.root) / f for f in mappings.files] if mappings.root else []
-    stale = plan_outputs(outputs, manifest_path, [*inputs, *mapping_files], force)
+    stale = preflight([(output, "-o"), *([(audit, "--audit")] if audit else [])], manifest_path,
+                      [*inputs, *mapping_files], force)
     method_map = parse_methods(methods)
     scores = read_scores(scores_path, mappings, basis=from_basis, year=year, sheet=sheet)
     weight_frame = (read_weights(str(weights), mappings, scores["basis"][0])

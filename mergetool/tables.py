@@ -260,9 +260,8 @@ def output_format(path: Path, option: str = "-o",
     if suffix not in accepted:
         names = ", ".join(f"{s} ({OUTPUT_SUFFIXES[s]})" for s in accepted)
         raise InputError.single(Problem(
-            "output-format", f"{option} {path}: the suffix decides the format, and "
-            f"{suffix or 'no suffix'!r} is not one", file=str(path), column=option,
-            expected=names, found=suffix or path.name,
+            "output-format", "the suffix decides the format, and this one names none",
+            file=str(path), column=option, expected=names, found=suffix or "no suffix",
             hint=f"name the output e.g. {path.stem or 'out'}{accepted[0]}"))
     return suffix
 
@@ -321,22 +320,25 @@ def _placement_problem(out: Path) -> Problem | None:
 
 
 def check_outputs(outputs: list[Path], inputs: list[Path], force: bool,
-                  owned: dict[str, str] | None = None) -> None:
+                  owned: dict[str, str] | None = None, labels: list[str] | None = None) -> None:
     """Refuse outputs that cannot be written, that overwrite each other or an input, or that
     would replace an existing file mergetool did not write (without ``force``).
 
     ``owned`` maps real paths to the SHA-256 a manifest recorded for them: such a file, if it
-    still has that hash, is a previous run's output and may be rebuilt in place.
+    still has that hash, is a previous run's output and may be rebuilt in place. ``labels`` names
+    outputs in messages (``-o``, ``--audit``, ``the manifest``).
     """
     log = ProblemLog()
-    seen: dict[str, Path] = {}
-    for out in outputs:
+    names = labels or [str(p) for p in outputs]
+    seen: dict[str, str] = {}
+    for out, label in zip(outputs, names, strict=True):
         real = _real(out)
         if real in seen:
-            log.add("output-clash", f"two outputs are the same file: {seen[real]} and {out}",
-                    file=str(out), hint="give every output its own path")
+            first, second = seen[real], label
+            log.add("output-clash", f"two outputs would overwrite each other: {first} and {second} "
+                    f"are the same file", file=str(out), hint="give every output its own path")
             continue
-        seen[real] = out
+        seen[real] = label
         hit = next((p for p in inputs if p.exists() and _same_file(out, p)), None)
         if hit is not None:
             log.add("output-is-input", f"the output would overwrite an input ({hit})", file=str(out),
@@ -443,6 +445,10 @@ class OutputSet:
     def __init__(self, targets: list[Path], *, stale: list[Path] | None = None,
                  lock_timeout: float | None = None) -> None:
         self.targets = [Path(t) for t in targets]
+        if len({_real(t) for t in self.targets}) != len(self.targets):
+            raise InputError.single(Problem("output-clash", "two outputs of one run are the same "
+                                            "file", found=", ".join(map(str, self.targets)),
+                                            hint="give every output its own path"))
         self.stale = stale or []
         self.lock_timeout = LOCK_TIMEOUT if lock_timeout is None else lock_timeout
         self._staging: dict[Path, Path] = {}
@@ -452,7 +458,7 @@ class OutputSet:
 
     def __enter__(self) -> OutputSet:
         try:
-            for directory in sorted({t.parent.absolute() for t in self.targets}):
+            for directory in sorted({self._dir(t) for t in self.targets}):
                 self._make_dir(directory)
                 lock = _DirLock(directory, self.lock_timeout)
                 lock.acquire()
@@ -468,6 +474,10 @@ class OutputSet:
             raise
         return self
 
+    @staticmethod
+    def _dir(target: Path) -> Path:
+        return Path(os.path.realpath(target.parent))
+
     def _make_dir(self, directory: Path) -> None:
         missing = [d for d in (directory, *directory.parents) if not d.exists()]
         for d in reversed(missing):
@@ -479,7 +489,7 @@ class OutputSet:
         """The staging path for ``target`` (one of the set's targets)."""
         target = Path(target)
         self._current = target
-        return self._staging[target.parent.absolute()] / target.name
+        return self._staging[self._dir(target)] / target.name
 
     def _error(self, exc: OSError, target: Path) -> InputError:
         reason = exc.strerror or str(exc)

@@ -175,12 +175,11 @@ def verify_files(published: Path, predecessors: Path, mappings: MappingSet, *,
 def write_verify(result: VerifyResult, mappings: MappingSet, output: Path, *,
                  inputs: list[Path], force: bool = False) -> None:
     """The verification report (CSV, XLSX or Parquet by suffix) and ``<output>.manifest.json``."""
-    from mergetool.provenance import build_manifest, plan_outputs, write_set
-    from mergetool.tables import output_format, write_frame
+    from mergetool.provenance import build_manifest, preflight, sibling_manifest, write_set
+    from mergetool.tables import write_frame
 
-    output_format(output, "-o")
-    manifest = output.with_name(output.name + ".manifest.json")
-    stale = plan_outputs([output], manifest, inputs, force)
+    manifest = sibling_manifest(output)
+    stale = preflight([(output, "-o")], manifest, inputs, force)
     write_set({output: lambda p: write_frame(p, result.rows)}, manifest, lambda staged: build_manifest(
         command="verify", mappings=mappings, inputs=inputs, outputs=[output], base=output.parent,
         staged=staged,
