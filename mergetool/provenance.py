@@ -124,14 +124,27 @@ def plan_outputs(outputs: list[Path], manifest_path: Path, inputs: list[Path], f
     since, are rebuilt in place; any other existing file needs ``force``. Stale files are those the
     old manifest lists that this run does not write and that still have their recorded hash.
     """
-    owned = recorded_outputs(manifest_path) if manifest_path.is_file() else None
-    if owned is not None:
-        owned = owned | {os.path.realpath(manifest_path): sha256_file(manifest_path)}
+    from mergetool.tables import STAGING_PREFIX
+
+    owned: dict[str, set[str]] | None = None
+    recorded = recorded_outputs(manifest_path) if manifest_path.is_file() else None
+    if recorded is not None:
+        owned = {real: {sha} for real, sha in recorded.items()}
+        owned[os.path.realpath(manifest_path)] = {sha256_file(manifest_path)}
+    # A run killed while swapping its set in leaves its manifest staged (it is renamed last): the
+    # files it had already moved are mergetool's too, and are rebuilt in place.
+    base = os.path.realpath(manifest_path.parent)
+    for staging in sorted(manifest_path.parent.glob(STAGING_PREFIX + "*")):
+        interrupted = recorded_outputs(staging / manifest_path.name) or {}
+        for real, sha in interrupted.items():
+            final = os.path.normpath(os.path.join(base, os.path.relpath(real, os.path.realpath(staging))))
+            owned = owned if owned is not None else {}
+            owned.setdefault(final, set()).add(sha)
     check_outputs([*outputs, manifest_path], inputs, force, owned=owned,
                   labels=[*(labels or map(str, outputs)), f"the manifest {manifest_path}"])
     writing = {os.path.realpath(p) for p in (*outputs, manifest_path)}
     stale = []
-    for real, sha in (owned or {}).items():
+    for real, sha in (recorded or {}).items():
         p = Path(real)
         if real not in writing and p.is_file() and sha256_file(p) == sha \
                 and not any(os.path.realpath(i) == real for i in inputs):

@@ -21,7 +21,7 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 
 import polars as pl
@@ -320,11 +320,12 @@ def _placement_problem(out: Path) -> Problem | None:
 
 
 def check_outputs(outputs: list[Path], inputs: list[Path], force: bool,
-                  owned: dict[str, str] | None = None, labels: list[str] | None = None) -> None:
+                  owned: Mapping[str, Collection[str]] | None = None,
+                  labels: list[str] | None = None) -> None:
     """Refuse outputs that cannot be written, that overwrite each other or an input, or that
     would replace an existing file mergetool did not write (without ``force``).
 
-    ``owned`` maps real paths to the SHA-256 a manifest recorded for them: such a file, if it
+    ``owned`` maps real paths to the SHA-256s manifests recorded for them: such a file, if it
     still has that hash, is a previous run's output and may be rebuilt in place. ``labels`` names
     outputs in messages (``-o``, ``--audit``, ``the manifest``).
     """
@@ -353,7 +354,7 @@ def check_outputs(outputs: list[Path], inputs: list[Path], force: bool,
                 log.add("output-exists", "the file exists and mergetool did not write it "
                         "(no manifest beside it names it)", file=str(out),
                         hint="pass --force to replace it, or choose another path")
-            elif not out.is_file() or sha256_file(out) != recorded:
+            elif not out.is_file() or sha256_file(out) not in recorded:
                 log.add("output-exists", "the file was changed since mergetool wrote it "
                         "(its hash differs from the manifest's)", file=str(out),
                         hint="pass --force to replace it, or choose another path")

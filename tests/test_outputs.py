@@ -237,6 +237,31 @@ def test_a_failed_build_keeps_the_previous_set(built: Path, tmp_path: Path, monk
     assert leftovers(tmp_path) == []
 
 
+def test_a_run_killed_during_the_swap_is_rolled_forward(built: Path, tmp_path: Path) -> None:
+    """kill -9 between the renames leaves part of the new set in place and the new manifest staged
+    (it is renamed last): manifest check says mixed set; the next run recognises both sets' files
+    as mergetool's and rebuilds in place without --force."""
+    scores = tmp_path / "dti_2023_63.csv"
+    scores.write_text("year,code,dti\n2023,48,0.7\n2023,49,0.6\n", encoding="utf-8")
+    args = ("--scores", scores, "--basis", "vn-province-2024")
+    assert build(tmp_path / "new", *args).exit_code == 0
+    out = copy_of(built, tmp_path / "out")
+    staging = out / f"{tables.STAGING_PREFIX}killed"
+    staging.mkdir()
+    for name in BUILD_OUTPUTS:
+        dest = out if name in ("comparable.csv", "checks.csv") else staging
+        shutil.copy(tmp_path / "new" / name, dest / name)
+    mixed = run("manifest", "check", out)
+    assert mixed.exit_code == 1
+    assert "mixed set: 2 of 5 outputs" in mixed.output
+    again = build(out, *args)
+    assert again.exit_code == 0, again.output
+    assert run("manifest", "check", out).exit_code == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(BUILD_OUTPUTS)
+    for name in BUILD_OUTPUTS:
+        assert (out / name).read_bytes() == (tmp_path / "new" / name).read_bytes(), name
+
+
 def test_leftover_staging_from_a_killed_run_is_cleared(built: Path, tmp_path: Path) -> None:
     out = copy_of(built, tmp_path / "out")
     (out / f"{tables.STAGING_PREFIX}dead").mkdir()
