@@ -38,9 +38,15 @@ class Group(click.Group):
         except OSError as exc:
             import errno
 
-            if exc.errno != errno.EPIPE or ctx.find_root().params.get("debug"):
+            if ctx.find_root().params.get("debug"):
                 raise
-            ctx.exit(_closed_pipe(exc))
+            if exc.errno == errno.EPIPE:
+                ctx.exit(_closed_pipe(exc))
+            from mergetool import render  # an I/O failure no check foresaw: one line, not a traceback
+
+            where = f"{str(exc.filename)[:200]}: " if exc.filename else ""
+            render.message(f"error: {where}{exc.strerror or exc}", "bold red")
+            ctx.exit(EXIT_INPUT)
 
 
 def _mappings(ctx: click.Context):  # type: ignore[no-untyped-def]

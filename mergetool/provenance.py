@@ -94,6 +94,8 @@ def recorded_outputs(manifest_path: Path) -> dict[str, str] | None:
     """Real path -> SHA-256 of every output a mergetool manifest at ``manifest_path`` records;
     ``None`` if there is no readable mergetool manifest there."""
     try:
+        if not manifest_path.is_file():
+            return None
         data = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
@@ -109,7 +111,15 @@ def recorded_outputs(manifest_path: Path) -> dict[str, str] | None:
 
 def sibling_manifest(output: Path, option: str = "-o") -> Path:
     """``<output>.manifest.json``, the manifest of a single-file output; refuses a directory name."""
-    if output.name in ("", ".", "..") or output.is_dir():
+    try:
+        is_dir = output.is_dir()
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InputError.single(Problem(
+            "output-unwritable", f"{option}: the output path cannot be used: {reason}",
+            file=str(output)[:200], column=option, hint="choose a shorter or simpler output path"),
+        ) from None
+    if output.name in ("", ".", "..") or is_dir:
         raise InputError.single(Problem(
             "output-unwritable", f"{option} names a directory, not a file", file=str(output),
             column=option, hint=f"name a file, e.g. {output / 'out.csv'}"))
@@ -127,14 +137,18 @@ def plan_outputs(outputs: list[Path], manifest_path: Path, inputs: list[Path], f
     from mergetool.tables import STAGING_PREFIX
 
     owned: dict[str, set[str]] | None = None
-    recorded = recorded_outputs(manifest_path) if manifest_path.is_file() else None
+    recorded = recorded_outputs(manifest_path)
     if recorded is not None:
         owned = {real: {sha} for real, sha in recorded.items()}
         owned[os.path.realpath(manifest_path)] = {sha256_file(manifest_path)}
     # A run killed while swapping its set in leaves its manifest staged (it is renamed last): the
     # files it had already moved are mergetool's too, and are rebuilt in place.
     base = os.path.realpath(manifest_path.parent)
-    for staging in sorted(manifest_path.parent.glob(STAGING_PREFIX + "*")):
+    try:
+        leftovers = sorted(manifest_path.parent.glob(STAGING_PREFIX + "*"))
+    except OSError:
+        leftovers = []
+    for staging in leftovers:
         interrupted = recorded_outputs(staging / manifest_path.name) or {}
         for real, sha in interrupted.items():
             final = os.path.normpath(os.path.join(base, os.path.relpath(real, os.path.realpath(staging))))
@@ -267,7 +281,7 @@ def _is_sha(value: object) -> bool:
 def _hash_or_none(p: Path) -> str | None:
     try:
         return sha256_file(p) if p.is_file() else None
-    except OSError:
+    except (OSError, ValueError):  # unreadable, a name too long, a NUL byte in a recorded path
         return None
 
 

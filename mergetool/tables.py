@@ -319,6 +319,27 @@ def _placement_problem(out: Path) -> Problem | None:
     return None
 
 
+def _check_one(out: Path, inputs: list[Path], force: bool, recorded: Collection[str] | None,
+               log: ProblemLog) -> None:
+    hit = next((p for p in inputs if p.exists() and _same_file(out, p)), None)
+    if hit is not None:
+        log.add("output-is-input", f"the output would overwrite an input ({hit})", file=str(out),
+                hint="choose another output path")
+        return
+    problem = _placement_problem(out)
+    if problem is not None:
+        log.extend([problem])
+    elif out.exists() and not force:
+        if recorded is None:
+            log.add("output-exists", "the file exists and mergetool did not write it "
+                    "(no manifest beside it names it)", file=str(out),
+                    hint="pass --force to replace it, or choose another path")
+        elif not out.is_file() or sha256_file(out) not in recorded:
+            log.add("output-exists", "the file was changed since mergetool wrote it "
+                    "(its hash differs from the manifest's)", file=str(out),
+                    hint="pass --force to replace it, or choose another path")
+
+
 def check_outputs(outputs: list[Path], inputs: list[Path], force: bool,
                   owned: Mapping[str, Collection[str]] | None = None,
                   labels: list[str] | None = None) -> None:
@@ -340,24 +361,12 @@ def check_outputs(outputs: list[Path], inputs: list[Path], force: bool,
                     f"are the same file", file=str(out), hint="give every output its own path")
             continue
         seen[real] = label
-        hit = next((p for p in inputs if p.exists() and _same_file(out, p)), None)
-        if hit is not None:
-            log.add("output-is-input", f"the output would overwrite an input ({hit})", file=str(out),
-                    hint="choose another output path")
-            continue
-        problem = _placement_problem(out)
-        if problem is not None:
-            log.extend([problem])
-        elif out.exists() and not force:
-            recorded = (owned or {}).get(real)
-            if recorded is None:
-                log.add("output-exists", "the file exists and mergetool did not write it "
-                        "(no manifest beside it names it)", file=str(out),
-                        hint="pass --force to replace it, or choose another path")
-            elif not out.is_file() or sha256_file(out) not in recorded:
-                log.add("output-exists", "the file was changed since mergetool wrote it "
-                        "(its hash differs from the manifest's)", file=str(out),
-                        hint="pass --force to replace it, or choose another path")
+        try:
+            _check_one(out, inputs, force, (owned or {}).get(real), log)
+        except (OSError, ValueError) as exc:  # a name too long, a NUL byte, a dead NFS mount...
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            log.add("output-unwritable", f"the output path cannot be used: {reason}",
+                    file=str(out)[:200], hint="choose a shorter or simpler output path")
     log.raise_if_any("refusing to write outputs")
 
 

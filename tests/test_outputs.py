@@ -451,6 +451,16 @@ def test_output_name_without_a_directory_part(scores: Path, monkeypatch) -> None
                    "output-unwritable", "names a directory")
 
 
+@pytest.mark.parametrize("which", [0, 1, 2, 3])
+def test_output_name_too_long(scores: Path, which: int) -> None:
+    d = scores.parent
+    name = "a" * 300
+    command = [*commands_writing(d, scores, f"{name}.csv"), ["build", "--out", d / name]][which]
+    result = run(*command)
+    assert_refused(result, "output-unwritable", "File name too long")
+    assert sorted(p.name for p in d.iterdir()) == ["dti.csv"]
+
+
 MALFORMED = [
     ("empty list", b"[]", "a manifest is a JSON object"),
     ("empty object", b"{}", "not a mergetool manifest"),
