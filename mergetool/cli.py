@@ -119,7 +119,8 @@ def mappings_show(ctx: click.Context, unit: str | None, basis: str | None) -> No
               help="Rebased values; the suffix decides: .csv, .xlsx or .parquet.")
 @click.option("--audit", type=click.Path(path_type=Path), default=None,
               help="Audit of every contribution (.csv, .xlsx or .parquet).")
-@click.option("--force", is_flag=True, help="Replace existing outputs.")
+@click.option("--force", is_flag=True,
+              help="Replace existing files mergetool did not write (its own are rebuilt in place).")
 @click.pass_context
 def rebase(ctx: click.Context, scores: Path, to_basis: str, from_basis: str | None,
            methods: tuple[str, ...], policy: str, weights: Path | None, year: int | None,
@@ -170,7 +171,8 @@ def _build_inputs(fn):  # type: ignore[no-untyped-def]
                      default=Path("out"), show_default=True, help="Output directory."),
         click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True,
                      help="Language of report.html: Vietnamese or English."),
-        click.option("--force", is_flag=True, help="Replace existing outputs."),
+        click.option("--force", is_flag=True,
+                     help="Replace existing files mergetool did not write (its own are rebuilt in place)."),
     ]):
         fn = option(fn)
     return fn
@@ -209,7 +211,7 @@ def build_cmd(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool,
 @click.pass_context
 def report(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool, basis: str | None,
            out_dir: Path, lang: str, force: bool) -> None:
-    """Write report.html: charts, tables, checks and provenance in one offline page."""
+    """Write report.html (charts, tables, checks and provenance in one offline page) and its manifest."""
     from mergetool import render
     from mergetool.reports import write_report
 
@@ -253,7 +255,8 @@ def template(units: str, output: Path, force: bool) -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Write the rows to this file (.csv, .xlsx or .parquet) and a manifest beside it. "
                    "Default: no file.")
-@click.option("--force", is_flag=True, help="Replace existing outputs.")
+@click.option("--force", is_flag=True,
+              help="Replace existing files mergetool did not write (its own are rebuilt in place).")
 @click.pass_context
 def verify(ctx: click.Context, published: Path, predecessors: Path, published_basis: str | None,
            predecessors_basis: str | None, year: int | None, tolerance: float | None,
