@@ -126,6 +126,40 @@ def test_same_inputs_in_two_places_give_byte_identical_outputs(tmp_path: Path) -
     assert run("manifest", "check", b).exit_code == 0
 
 
+LAYOUTS = {
+    "rebase": (["rebase", "data/dti.csv", "--to", "vn-province-2025", "-o", "results/x.parquet",
+                "--audit", "results/a.xlsx"],
+               ["results/x.parquet", "results/a.xlsx", "results/x.parquet.manifest.json"]),
+    "verify": (["verify", "--published", "data/pub.csv", "--predecessors", "data/dti.csv",
+                "--published-basis", "vn-province-2025", "--predecessors-basis", "vn-province-2024",
+                "-o", "results/deeper/v.csv"],
+               ["results/deeper/v.csv", "results/deeper/v.csv.manifest.json"]),
+    "template": (["template", "--units", "34", "-o", "results/t.xlsx"], ["results/t.xlsx"]),
+}
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_single_file_outputs_are_byte_identical_in_two_places(tmp_path: Path, layout: str,
+                                                             monkeypatch) -> None:
+    command, outputs = LAYOUTS[layout]
+    for place in ("one", "two/levels"):
+        root = tmp_path / place
+        (root / "data").mkdir(parents=True)
+        (root / "data" / "dti.csv").write_text(DTI_63, encoding="utf-8")
+        (root / "data" / "pub.csv").write_text("year,code,dti\n2024,48,0.7069\n", encoding="utf-8")
+        monkeypatch.chdir(root)
+        r = run(*command)
+        assert r.exit_code == 0, r.output
+    for name in outputs:
+        data = (tmp_path / "one" / name).read_bytes()
+        assert data == (tmp_path / "two/levels" / name).read_bytes(), name
+        assert str(tmp_path).encode() not in data, name
+    if layout != "template":
+        m = json.loads((tmp_path / "one" / outputs[-1]).read_text(encoding="utf-8"))
+        assert all(e["path"].startswith("../") for e in m["inputs"])
+        assert run("manifest", "check", tmp_path / "two/levels" / outputs[-1]).exit_code == 0
+
+
 def test_shipped_build_names_the_shipped_mappings_portably(built: Path) -> None:
     m = json.loads((built / "manifest.json").read_text(encoding="utf-8"))
     assert m["mappings"]["root"] == "shipped"
