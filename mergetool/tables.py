@@ -277,10 +277,12 @@ def write_frame(target: Path, frame: pl.DataFrame) -> None:
     elif suffix == ".xlsx":
         import xlsxwriter
 
-        wb = xlsxwriter.Workbook(str(target))
+        buffer = io.BytesIO()  # built in memory: a failing disk then fails one plain write
+        wb = xlsxwriter.Workbook(buffer)
         wb.set_properties({"created": FIXED_DATE, "comments": "mergetool"})
         frame.write_excel(wb, autofit=True)
         wb.close()
+        target.write_bytes(buffer.getvalue())
     else:
         frame.write_csv(target)
 
@@ -444,6 +446,30 @@ _ERRNO_HINTS = {
 }
 
 
+def io_failure(exc: BaseException | None) -> OSError | None:
+    """The operating-system error behind a failed write, if that is what it was.
+
+    Writers report it in their own ways: ``OSError`` (with or without ``errno``), xlsxwriter's
+    ``FileCreateError`` wrapping one, polars' ``ComputeError`` saying ``(os error 28)``.
+    """
+    import re
+
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno:
+            return exc
+        match = re.search(r"\(os error (\d+)\)", str(exc))
+        if match and isinstance(exc, (OSError, pl.exceptions.PolarsError)):
+            code = int(match.group(1))
+            return OSError(code, os.strerror(code))
+        if isinstance(exc, OSError):
+            return exc
+        wrapped = next((a for a in getattr(exc, "args", ()) if isinstance(a, BaseException)), None)
+        exc = exc.__cause__ or wrapped or exc.__context__
+    return None
+
+
 class OutputSet:
     """Stage every output of one run, then rename them into place together (manifest last).
 
@@ -502,6 +528,7 @@ class OutputSet:
         return self._staging[self._dir(target)] / target.name
 
     def _error(self, exc: OSError, target: Path) -> InputError:
+        exc = io_failure(exc) or exc
         reason = exc.strerror or str(exc)
         hint = _ERRNO_HINTS.get(exc.errno or 0, "check the output path and the disk")
         return InputError.single(Problem("output-unwritable", f"cannot write {target}: {reason}",
@@ -511,8 +538,8 @@ class OutputSet:
         try:
             if kind is None:
                 self._commit()
-            elif isinstance(exc, OSError):
-                raise self._error(exc, self._current or self.targets[0]) from None
+            elif (io := io_failure(exc)) is not None:
+                raise self._error(io, self._current or self.targets[0]) from None
         finally:
             self._abort(keep_dirs=kind is None)
         return False

@@ -455,6 +455,28 @@ def test_disk_full_leaves_no_partial_file(scores: Path, which: int, monkeypatch)
     assert sorted(p.name for p in d.iterdir()) == ["dti.csv", "x.csv"]
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".xlsx"])
+def test_a_real_disk_full_in_every_writer(scores: Path, suffix: str, monkeypatch) -> None:
+    """The staged file is a link to /dev/full, where every write fails with ENOSPC, as on a full
+    disk: each writer reports it its own way (OSError without errno, polars ComputeError,
+    xlsxwriter FileCreateError), and each is one line."""
+    d = scores.parent
+    stage = tables.OutputSet.stage
+
+    def full(self, target):  # type: ignore[no-untyped-def]
+        staged = stage(self, target)
+        if target.name == f"x{suffix}" and not staged.is_symlink():
+            staged.symlink_to("/dev/full")
+        return staged
+
+    monkeypatch.setattr(tables.OutputSet, "stage", full)
+    result = rebase(scores, "-o", d / f"x{suffix}")
+    assert_refused(result, "output-unwritable", "No space left on device")
+    assert "the disk is full" in result.output
+    assert sorted(p.name for p in d.iterdir()) == ["dti.csv"]
+
+
 def test_disk_full_during_a_build(built: Path, tmp_path: Path, monkeypatch) -> None:
     out = copy_of(built, tmp_path / "out")
     before = {n: (out / n).read_bytes() for n in BUILD_OUTPUTS}
