@@ -14,6 +14,7 @@ OutputSet`): staged, locked, renamed into place together, the manifest last.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable
@@ -102,10 +103,14 @@ def recorded_outputs(manifest_path: Path) -> dict[str, str] | None:
     if not isinstance(data, dict) or data.get("tool") != "mergetool":
         return None
     owned: dict[str, str] = {}
-    for entry in data.get("outputs") or []:
+    entries = data.get("outputs")
+    for entry in entries if isinstance(entries, list) else []:
         if isinstance(entry, dict) and isinstance(entry.get("path"), str) \
                 and isinstance(entry.get("sha256"), str):
-            owned[os.path.realpath(manifest_path.parent / entry["path"])] = entry["sha256"]
+            try:
+                owned[os.path.realpath(manifest_path.parent / entry["path"])] = entry["sha256"]
+            except ValueError:  # a NUL byte: names no file
+                continue
     return owned
 
 
@@ -156,11 +161,17 @@ def plan_outputs(outputs: list[Path], manifest_path: Path, inputs: list[Path], f
             owned.setdefault(final, set()).add(sha)
     check_outputs([*outputs, manifest_path], inputs, force, owned=owned,
                   labels=[*(labels or map(str, outputs)), f"the manifest {manifest_path}"])
+    if manifest_path.name != MANIFEST_NAME:
+        return []
+    from mergetool.reports import BUILD_OUTPUTS
+
+    # Only a build directory's own file names are ever removed, whatever a manifest lists.
     writing = {os.path.realpath(p) for p in (*outputs, manifest_path)}
     stale = []
     for real, sha in (recorded or {}).items():
         p = Path(real)
-        if real not in writing and p.is_file() and sha256_file(p) == sha \
+        if real not in writing and p.name in BUILD_OUTPUTS and str(p.parent) == base \
+                and p.is_file() and sha256_file(p) == sha \
                 and not any(os.path.realpath(i) == real for i in inputs):
             stale.append(p)
     return sorted(stale)
@@ -234,6 +245,8 @@ def read_manifest(manifest_path: Path) -> dict[str, Any]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise _bad(manifest_path, f"not valid JSON ({exc.msg})", row=exc.lineno) from None
+    except RecursionError:
+        raise _bad(manifest_path, "not a manifest: JSON nested too deeply") from None
     if not isinstance(data, dict):
         raise _bad(manifest_path, f"a manifest is a JSON object, found a JSON {type(data).__name__}",
                    expected="{\"tool\": \"mergetool\", \"outputs\": [...], ...}")
@@ -335,7 +348,10 @@ def check_manifest(path: str | Path) -> pl.DataFrame:
     if manifest_path.name == MANIFEST_NAME:
         from mergetool.reports import BUILD_OUTPUTS
 
-        listed = {os.path.realpath(locate(e["path"])) for e in data["outputs"]}
+        listed = set()
+        for e in data["outputs"]:
+            with contextlib.suppress(ValueError):
+                listed.add(os.path.realpath(locate(e["path"])))
         extra = [(n, _hash_or_none(base / n)) for n in BUILD_OUTPUTS
                  if n != MANIFEST_NAME and (base / n).is_file()
                  and os.path.realpath(base / n) not in listed]

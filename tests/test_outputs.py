@@ -530,6 +530,7 @@ MALFORMED = [
     ("invalid JSON", b'{"tool": "mergetool",', "not valid JSON"),
     ("not UTF-8", b'{"tool": "merget\xff\xfeool"}', "not UTF-8"),
     ("empty file", b"", "not valid JSON"),
+    ("nested too deeply", b"[" * 100_000, "nested too deeply"),
 ]
 
 
@@ -540,6 +541,35 @@ def test_malformed_manifest_is_refused(tmp_path: Path, case: str, data: bytes, f
         result = run("manifest", "check", target)
         assert_refused(result, "bad-manifest", fragment)
         assert "ok" not in result.output.split()
+
+
+def test_manifest_naming_odd_paths_reports_them_missing(tmp_path: Path) -> None:
+    zero = "0" * 64
+    for path in ("a\u0000b.csv", "/nonexistent/x.csv", "sub/", "a" * 400):
+        (tmp_path / "manifest.json").write_text(json.dumps(
+            {"tool": "mergetool", "outputs": [{"path": path, "sha256": zero}]}), encoding="utf-8")
+        result = run("manifest", "check", tmp_path)
+        assert result.exit_code == 1, (path, result.output)
+        assert "Traceback" not in result.output
+        assert "missing" in result.output
+
+
+def test_a_manifest_never_makes_a_build_delete_files_outside_its_set(built: Path,
+                                                                    tmp_path: Path) -> None:
+    """A crafted manifest listing a file beside the directory (with its true hash) does not make
+    the next run remove it as a stale output, nor any file whose name a build does not write."""
+    out = copy_of(built, tmp_path / "out")
+    victim, notes = tmp_path / "thesis.csv", out / "notes.csv"
+    victim.write_text("years of work\n", encoding="utf-8")
+    notes.write_text("mine\n", encoding="utf-8")
+    m = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    m["outputs"] += [{"path": "../thesis.csv", "sha256": tables.sha256_file(victim)},
+                     {"path": "notes.csv", "sha256": tables.sha256_file(notes)}]
+    (out / "manifest.json").write_text(json.dumps(m), encoding="utf-8")
+    assert run("report", "--out", out).exit_code == 0
+    assert victim.read_text(encoding="utf-8") == "years of work\n"
+    assert notes.read_text(encoding="utf-8") == "mine\n"
+    assert not (out / "comparable.csv").exists()  # the build's own stale table is removed
 
 
 def test_no_manifest_in_the_directory(tmp_path: Path) -> None:
