@@ -333,8 +333,8 @@ def _check_one(out: Path, inputs: list[Path], force: bool, recorded: Collection[
         log.extend([problem])
     elif out.exists() and not force:
         if recorded is None:
-            log.add("output-exists", "the file exists and mergetool did not write it "
-                    "(no manifest beside it names it)", file=str(out),
+            log.add("output-exists", "the file exists and no manifest beside it says mergetool "
+                    "wrote it: it is not replaced", file=str(out),
                     hint="pass --force to replace it, or choose another path")
         elif not out.is_file() or sha256_file(out) not in recorded:
             log.add("output-exists", "the file was changed since mergetool wrote it "

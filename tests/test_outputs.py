@@ -653,7 +653,7 @@ def test_build_into_a_foreign_directory_is_refused_and_says_so(tmp_path: Path) -
         (out / name).write_text("not mergetool's\n", encoding="utf-8")
         (out / "notes.txt").write_text("mine\n", encoding="utf-8")
         result = build(out)
-        assert_refused(result, "output-exists", "mergetool did not write it")
+        assert_refused(result, "output-exists", "no manifest beside it says mergetool wrote it")
         assert "--force" in result.output
         assert sorted(p.name for p in out.iterdir()) == sorted([name, "notes.txt"])
         assert (out / name).read_text(encoding="utf-8") == "not mergetool's\n"
@@ -667,6 +667,16 @@ def test_build_with_force_replaces_foreign_files_but_keeps_unrelated_ones(tmp_pa
     assert build(out, "--force").exit_code == 0
     assert (out / "notes.txt").read_text(encoding="utf-8") == "mine\n"
     assert run("manifest", "check", out).exit_code == 0
+
+
+def test_template_twice_needs_force(tmp_path: Path) -> None:
+    """A template has no manifest: nothing says the file is mergetool's, so it is kept."""
+    out = tmp_path / "t.csv"
+    assert run("template", "-o", out).exit_code == 0
+    out.write_text("filled in\n", encoding="utf-8")
+    assert_refused(run("template", "-o", out), "output-exists", "it is not replaced")
+    assert out.read_text(encoding="utf-8") == "filled in\n"
+    assert run("template", "-o", out, "--force").exit_code == 0
 
 
 def test_rebase_twice_rebuilds_its_own_output(scores: Path) -> None:
