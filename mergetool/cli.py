@@ -194,8 +194,9 @@ def build_cmd(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool,
     """
     from mergetool import render
     from mergetool.checks import findings
-    from mergetool.reports import write_build
+    from mergetool.reports import check_out_dir, write_build
 
+    check_out_dir(out_dir, list(scores_files), force)
     result = _build(ctx, scores_files, replace, basis, methods)
     paths = write_build(result, out_dir, force=force, inputs=list(scores_files),
                         shipped_record=not replace, lang=lang)
@@ -213,8 +214,9 @@ def report(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool, ba
            out_dir: Path, lang: str, force: bool) -> None:
     """Write report.html (charts, tables, checks and provenance in one offline page) and its manifest."""
     from mergetool import render
-    from mergetool.reports import write_report
+    from mergetool.reports import check_out_dir, write_report
 
+    check_out_dir(out_dir, list(scores_files), force, report_only=True)
     result = _build(ctx, scores_files, replace, basis)
     path = write_report(result, out_dir, force=force, inputs=list(scores_files),
                         shipped_record=not replace, lang=lang)

@@ -86,6 +86,16 @@ def build_inputs(result: BuildResult, inputs: list[Path]) -> list[Path]:
     return [*inputs, *mapping_files]
 
 
+def check_out_dir(out_dir: Path, inputs: list[Path], force: bool, *, report_only: bool = False
+                  ) -> None:
+    """Refuse, before any work, a ``--out`` whose outputs could not be written or would replace
+    an input or a file mergetool did not write (checked again when writing)."""
+    from mergetool.provenance import plan_outputs
+
+    names = ["report.html"] if report_only else list(BUILD_OUTPUTS[:-1])
+    plan_outputs([out_dir / n for n in names], out_dir / "manifest.json", inputs, force)
+
+
 def write_build(result: BuildResult, out_dir: Path, *, force: bool = False,
                 inputs: list[Path] | None = None, shipped_record: bool = True,
                 lang: str = "vi", lock_timeout: float | None = None) -> list[Path]:

@@ -408,6 +408,21 @@ def test_build_out_under_a_regular_file(scores: Path) -> None:
     assert_refused(build(scores / "out"), "output-unwritable", "which is a file, not a directory")
 
 
+@pytest.mark.parametrize("command", ["build", "report"])
+def test_build_checks_its_out_dir_before_any_work(scores: Path, command: str, monkeypatch) -> None:
+    import mergetool.comparable
+
+    def no_work(*a, **k):
+        raise AssertionError("the build ran although its outputs cannot be written")
+
+    monkeypatch.setattr(mergetool.comparable, "build", no_work)
+    assert_refused(run(command, "--out", scores / "out"), "output-unwritable", "which is a file")
+    out = scores.parent / "foreign"
+    out.mkdir()
+    (out / "report.html").write_text("x", encoding="utf-8")
+    assert_refused(run(command, "--out", out), "output-exists", "no manifest beside it")
+
+
 @pytest.mark.parametrize("which", [0, 1, 2])
 def test_read_only_directory(scores: Path, which: int, monkeypatch) -> None:
     """Simulated (tests may run as root, who may write anywhere): the staging directory cannot be
