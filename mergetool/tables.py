@@ -433,6 +433,10 @@ def _try_lock(fd: int) -> bool:
         return True
     except BlockingIOError:
         return False
+    except OSError as exc:  # a file system without locks (some network mounts): write unlocked
+        if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
+            return True
+        raise
 
 
 _ERRNO_HINTS = {
