@@ -1,8 +1,9 @@
 """The ``mergetool`` command: thin wrappers over the library.
 
 Exit codes: 0 ok; 1 checks or verification found problems; 2 bad input or usage.
-Domain errors (:class:`MergetoolError`) are translated here, once; anything else
-is a bug and keeps its traceback.
+Domain errors (:class:`MergetoolError`) are translated here, once, and so are I/O
+errors (a closed pipe, a failing disk) as one line with exit 2; anything else is a
+bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -327,7 +328,8 @@ def manifest() -> None:
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.pass_context
 def manifest_check(ctx: click.Context, path: Path) -> None:
-    """Re-hash the outputs and inputs a manifest names (PATH: the manifest or its directory)."""
+    """Re-hash the outputs, inputs and mapping files a manifest names (PATH: the manifest or its
+    directory); exit 1 if any changed, is missing, or the directory holds a mixed set."""
     from mergetool import render
     from mergetool.provenance import check_manifest, mixed_set_summary
 
