@@ -249,9 +249,17 @@ def test_a_lock_released_while_waiting_lets_the_waiter_in(tmp_path: Path) -> Non
     out.mkdir()
     lock = tables._DirLock(out.absolute(), 0)
     lock.acquire()
-    threading.Timer(0.5, lock.release).start()
+    seen_while_locked: list[list[str]] = []
+
+    def release() -> None:  # what the waiting build had written while another run held the lock
+        seen_while_locked.append(sorted(p.name for p in out.iterdir()))
+        lock.release()
+
+    threading.Timer(1.0, release).start()
     result = build(out)
     assert result.exit_code == 0, result.output
+    assert seen_while_locked == [[tables.LOCK_NAME]]
+    assert sorted(p.name for p in out.iterdir()) == sorted(BUILD_OUTPUTS)
     assert leftovers(tmp_path) == []
 
 
