@@ -1,12 +1,14 @@
 """The ``mergetool`` command: thin wrappers over the library.
 
 Exit codes: 0 ok; 1 checks or verification found problems; 2 bad input or usage.
-Domain errors (:class:`MergetoolError`) are translated here, once; anything else
-is a bug and keeps its traceback.
+Domain errors (:class:`MergetoolError`) are translated here, once, and so are I/O
+errors (a closed pipe, a failing disk) as one line with exit 2; anything else is a
+bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -34,6 +36,18 @@ class Group(click.Group):
             else:
                 render.message(f"error: {exc}", "bold red")
             ctx.exit(exc.exit_code)
+        except OSError as exc:
+            import errno
+
+            if ctx.find_root().params.get("debug"):
+                raise
+            if exc.errno == errno.EPIPE:
+                ctx.exit(_closed_pipe(exc))
+            from mergetool import render  # an I/O failure no check foresaw: one line, not a traceback
+
+            where = f"{str(exc.filename)[:200]}: " if exc.filename else ""
+            render.message(f"error: {where}{exc.strerror or exc}", "bold red")
+            ctx.exit(EXIT_INPUT)
 
 
 def _mappings(ctx: click.Context):  # type: ignore[no-untyped-def]
@@ -103,10 +117,11 @@ def mappings_show(ctx: click.Context, unit: str | None, basis: str | None) -> No
 @click.option("--year", type=int, default=None, help="Year of a table without a year column.")
 @click.option("--sheet", default=None, help="Sheet of an Excel workbook.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
-              help="Rebased values (CSV, or Parquet by suffix).")
+              help="Rebased values; the suffix decides: .csv, .xlsx or .parquet.")
 @click.option("--audit", type=click.Path(path_type=Path), default=None,
-              help="Audit of every contribution (CSV).")
-@click.option("--force", is_flag=True, help="Replace existing outputs.")
+              help="Audit of every contribution (.csv, .xlsx or .parquet).")
+@click.option("--force", is_flag=True,
+              help="Replace existing files mergetool did not write (its own are rebuilt in place).")
 @click.pass_context
 def rebase(ctx: click.Context, scores: Path, to_basis: str, from_basis: str | None,
            methods: tuple[str, ...], policy: str, weights: Path | None, year: int | None,
@@ -135,8 +150,12 @@ _scores_option = click.option(
 def _build(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool,
            basis: str | None, methods: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
     from mergetool.comparable import build, gather_scores
+    from mergetool.errors import UsageError
     from mergetool.rebase import parse_methods
 
+    if replace and not scores_files:
+        raise UsageError("--replace uses only the --scores files, and none was given: "
+                         "add --scores FILE, or drop --replace to build from the shipped record")
     ms = _mappings(ctx)
     scores = gather_scores(ms, scores_files, replace=replace, basis=basis)
     return build(scores, ms, methods=parse_methods(methods))
@@ -153,7 +172,8 @@ def _build_inputs(fn):  # type: ignore[no-untyped-def]
                      default=Path("out"), show_default=True, help="Output directory."),
         click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True,
                      help="Language of report.html: Vietnamese or English."),
-        click.option("--force", is_flag=True, help="Replace existing outputs."),
+        click.option("--force", is_flag=True,
+                     help="Replace existing files mergetool did not write (its own are rebuilt in place)."),
     ]):
         fn = option(fn)
     return fn
@@ -175,8 +195,9 @@ def build_cmd(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool,
     """
     from mergetool import render
     from mergetool.checks import findings
-    from mergetool.reports import write_build
+    from mergetool.reports import check_out_dir, write_build
 
+    check_out_dir(out_dir, list(scores_files), force)
     result = _build(ctx, scores_files, replace, basis, methods)
     paths = write_build(result, out_dir, force=force, inputs=list(scores_files),
                         shipped_record=not replace, lang=lang)
@@ -192,10 +213,11 @@ def build_cmd(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool,
 @click.pass_context
 def report(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool, basis: str | None,
            out_dir: Path, lang: str, force: bool) -> None:
-    """Write report.html: charts, tables, checks and provenance in one offline page."""
+    """Write report.html (charts, tables, checks and provenance in one offline page) and its manifest."""
     from mergetool import render
-    from mergetool.reports import write_report
+    from mergetool.reports import check_out_dir, write_report
 
+    check_out_dir(out_dir, list(scores_files), force, report_only=True)
     result = _build(ctx, scores_files, replace, basis)
     path = write_report(result, out_dir, force=force, inputs=list(scores_files),
                         shipped_record=not replace, lang=lang)
@@ -206,22 +228,20 @@ def report(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool, ba
 @click.option("--units", type=click.Choice(["63", "34"]), default="63", show_default=True,
               help="63 pre-merger units or the 34 units from July 2025.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
-              help="CSV or XLSX (by suffix).")
+              help="The suffix decides: .csv or .xlsx.")
 @click.option("--force", is_flag=True, help="Replace an existing file.")
 def template(units: str, output: Path, force: bool) -> None:
     """Write an empty table in the ministry's layout to fill in (name it with the year)."""
     from mergetool import render
     from mergetool.mapping import load_mappings
+    from mergetool.provenance import preflight
     from mergetool.record import BASIS_BY_SIZE, ministry_template
-    from mergetool.tables import check_outputs, write_atomic, write_csv_atomic
+    from mergetool.tables import write_atomic, write_frame
 
+    preflight([(output, "-o")], None, [], force, accepted=(".csv", ".xlsx"))
     ms = load_mappings(click.get_current_context().find_root().params.get("mappings"))
     frame = ministry_template(ms, BASIS_BY_SIZE[units])
-    check_outputs([output], [], force)
-    if output.suffix.lower() == ".xlsx":
-        write_atomic(output, lambda p: frame.write_excel(p, autofit=True))
-    else:
-        write_csv_atomic(output, frame)
+    write_atomic(output, lambda p: write_frame(p, frame))
     render.message(f"wrote {output}: {frame.height} units x {frame.width - 2} indicators")
 
 
@@ -235,18 +255,25 @@ def template(units: str, output: Path, force: bool) -> None:
 @click.option("--year", type=int, default=None, help="Year of tables without a year column.")
 @click.option("--tolerance", type=float, default=None,
               help="Largest difference counted as a match (default 0.0001, from 4-decimal rounding).")
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("verify.csv"),
-              show_default=True, help="Report (CSV); a manifest is written beside it.")
-@click.option("--force", is_flag=True, help="Replace existing outputs.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Write the rows to this file (.csv, .xlsx or .parquet) and a manifest beside it. "
+                   "Default: no file.")
+@click.option("--force", is_flag=True,
+              help="Replace existing files mergetool did not write (its own are rebuilt in place).")
 @click.pass_context
 def verify(ctx: click.Context, published: Path, predecessors: Path, published_basis: str | None,
            predecessors_basis: str | None, year: int | None, tolerance: float | None,
-           output: Path, force: bool) -> None:
-    """Recompute every published merged value independently; exit 1 on any mismatch."""
+           output: Path | None, force: bool) -> None:
+    """Recompute every published merged value independently; exit 1 on any mismatch, or if
+    nothing could be verified."""
     from mergetool import render
     from mergetool.errors import UsageError
+    from mergetool.provenance import preflight, sibling_manifest
     from mergetool.verify import verify_files, verify_shipped, write_verify
 
+    if output is not None:  # the output's problems before any work (again when writing)
+        preflight([(output, "-o")], sibling_manifest(output),
+                  [p for p in (published, predecessors) if p is not None], force)
     ms = _mappings(ctx)
     if (published is None) != (predecessors is None):
         raise UsageError("give both --published and --predecessors, or neither (shipped record)")
@@ -257,9 +284,16 @@ def verify(ctx: click.Context, published: Path, predecessors: Path, published_ba
         result = verify_files(published, predecessors, ms, published_basis=published_basis,
                               predecessors_basis=predecessors_basis, tolerance=tolerance, year=year)
         inputs = [published, predecessors]
-    write_verify(result, ms, output, inputs=inputs, force=force)
+    if output is not None:
+        write_verify(result, ms, output, inputs=inputs, force=force)
     render.verify_summary(result, output)
     if not result.valid:
+        ctx.exit(EXIT_FINDINGS)
+    checked = result.rows.filter(result.rows["verdict"].is_in(["match", "mismatch"])).height
+    if checked == 0:
+        render.message(f"exit 1: nothing could be verified: none of the {result.rows.height} "
+                       "published merged value(s) could be recomputed from the predecessors given "
+                       "(see the verdicts above)", "bold red")
         ctx.exit(EXIT_FINDINGS)
 
 
@@ -294,19 +328,47 @@ def manifest() -> None:
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.pass_context
 def manifest_check(ctx: click.Context, path: Path) -> None:
-    """Re-hash the outputs and inputs a manifest names (PATH: the manifest or its directory)."""
+    """Re-hash the outputs, inputs and mapping files a manifest names (PATH: the manifest or its
+    directory); exit 1 if any changed, is missing, or the directory holds a mixed set."""
     from mergetool import render
-    from mergetool.provenance import check_manifest
+    from mergetool.provenance import check_manifest, mixed_set_summary
 
     rows = check_manifest(path)
-    render.frame_table(rows.select("role", "path", "verdict"), f"manifest {path}")
-    if (rows["verdict"] != "ok").any():
+    render.frame_table(rows.select("role", "path", "verdict"), f"manifest {path}", limit=200)
+    bad = rows.filter(rows["verdict"] != "ok")
+    if bad.height:
+        mixed = mixed_set_summary(rows)
+        render.message(f"exit 1: {bad.height} of {rows.height} file(s) are not as recorded"
+                       + (f"; {mixed}" if mixed else ""), "bold red")
         ctx.exit(EXIT_FINDINGS)
+    render.message(f"ok: all {rows.height} file(s) as recorded, one consistent set", "green")
 
 
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="mergetool")
+
+
+def _closed_pipe(exc: OSError) -> int:
+    """A reader stopped early (``mergetool explain 48 --format json | head -c 10``): exit 2 with
+    one line on stderr (when stderr is still open), never a traceback or a second error at exit."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except OSError:
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(devnull, stream.fileno())
+    try:
+        sys.stderr.write("mergetool: the output pipe was closed before all output was written "
+                         f"({exc.strerror or 'broken pipe'})\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(devnull, sys.stderr.fileno())
+    return EXIT_INPUT
 
 
 if __name__ == "__main__":  # pragma: no cover

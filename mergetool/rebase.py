@@ -327,33 +327,32 @@ def rebase_file(scores_path: Path, mappings: MappingSet, to_basis: str, *,
                 force: bool = False) -> RebaseResult:
     """Read, rebase and write: the ``mergetool rebase`` command as a function.
 
-    Writes ``output`` (CSV or Parquet), the optional ``audit`` CSV and
-    ``<output>.manifest.json``; all or nothing, never over an input.
+    Writes ``output`` and the optional ``audit`` (CSV, XLSX or Parquet by suffix) and
+    ``<output>.manifest.json`` as one set; all or nothing, never over an input or each other.
     """
-    from mergetool.provenance import build_manifest, write_manifest
+    from mergetool.provenance import build_manifest, preflight, sibling_manifest, write_set
     from mergetool.scores import read_scores
-    from mergetool.tables import check_outputs, write_atomic, write_csv_atomic
+    from mergetool.tables import write_frame
 
     mappings.require_valid()
-    manifest_path = output.with_name(output.name + ".manifest.json")
-    outputs = [output, *([audit] if audit else []), manifest_path]
+    manifest_path = sibling_manifest(output)
+    outputs = [output, *([audit] if audit else [])]
     inputs = [scores_path, *([weights] if weights else [])]
-    check_outputs(outputs, [p for p in inputs if p.exists()], force)
+    mapping_files = [Path(mappings.root) / f for f in mappings.files] if mappings.root else []
+    stale = preflight([(output, "-o"), *([(audit, "--audit")] if audit else [])], manifest_path,
+                      [*inputs, *mapping_files], force)
     method_map = parse_methods(methods)
     scores = read_scores(scores_path, mappings, basis=from_basis, year=year, sheet=sheet)
     weight_frame = (read_weights(str(weights), mappings, scores["basis"][0])
                     if weights is not None else None)
     result = rebase(scores, mappings, to_basis, methods=method_map, policy=policy,
                     weights=weight_frame)
-    if output.suffix.lower() in {".parquet", ".pq"}:
-        write_atomic(output, lambda p: result.values.write_parquet(p))
-    else:
-        write_csv_atomic(output, result.values)
-    if audit is not None:
-        write_csv_atomic(audit, result.audit)
-    write_manifest(manifest_path, build_manifest(
-        command="rebase", mappings=mappings, inputs=inputs, outputs=outputs[:-1],
-        base=output.parent,
-        options={"from_basis": result.from_basis, "to_basis": to_basis, "methods": method_map,
-                 "policy": policy, "year": year, "sheet": sheet}))
+    frames = {output: result.values, **({audit: result.audit} if audit is not None else {})}
+    write_set({p: (lambda staged, f=f: write_frame(staged, f)) for p, f in frames.items()},
+              manifest_path, lambda staged: build_manifest(
+                  command="rebase", mappings=mappings, inputs=inputs, outputs=outputs,
+                  base=output.parent, staged=staged,
+                  options={"from_basis": result.from_basis, "to_basis": to_basis,
+                           "methods": method_map, "policy": policy, "year": year, "sheet": sheet}),
+              stale=stale)
     return result

@@ -14,8 +14,18 @@ from mergetool.errors import Problem
 from mergetool.mapping import MappingSet
 from mergetool.units import UnitRef
 
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """Rich would exit 1 ("problems found"); let the CLI turn a closed pipe into exit 2."""
+        import errno
+
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+
 # Markup off: unit names, file names and messages are data, and "[...]" in them must print as is.
-console = Console(stderr=True, highlight=False, markup=False)
+console = _Console(stderr=True, highlight=False, markup=False)
 
 
 def problems(items: Iterable[Problem], title: str) -> None:
@@ -136,7 +146,8 @@ def verify_summary(result, output) -> None:  # type: ignore[no-untyped-def]
     if shown.height:
         frame_table(shown.select("year", "code", "unit_name", "indicator", "recomputed", "published",
                                  "difference", "verdict"), "recomputed vs published")
-    console.print(f"wrote {output}")
+    if output is not None:
+        console.print(f"wrote {output}")
 
 
 def explain_tree(data: dict) -> None:

@@ -6,16 +6,14 @@ date is fixed, so identical inputs give byte-identical files.
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import polars as pl
 
 from mergetool.comparable import BuildResult
 from mergetool.indicators import BY_ID, INDICATOR_IDS
-from mergetool.tables import check_outputs, write_atomic, write_csv_atomic, write_text_atomic
+from mergetool.tables import FIXED_DATE, write_atomic
 
-FIXED_DATE = dt.datetime(2025, 7, 1)  # the merger's effective date; never the run's date
 BUILD_OUTPUTS = ("comparable.csv", "comparable.xlsx", "checks.csv", "audit.csv", "report.html",
                  "manifest.json")
 
@@ -100,38 +98,59 @@ def build_options(result: BuildResult) -> dict:
             "record": "partial public record: values not published are left empty"}
 
 
+def build_inputs(result: BuildResult, inputs: list[Path]) -> list[Path]:
+    """Every file a build read that an output must never replace: scores and mapping files."""
+    root = result.mappings.root
+    mapping_files = [Path(root) / name for name in result.mappings.files] if root else []
+    return [*inputs, *mapping_files]
+
+
+def check_out_dir(out_dir: Path, inputs: list[Path], force: bool, *, report_only: bool = False
+                  ) -> None:
+    """Refuse, before any work, a ``--out`` whose outputs could not be written or would replace
+    an input or a file mergetool did not write (checked again when writing)."""
+    from mergetool.provenance import plan_outputs
+
+    names = ["report.html"] if report_only else list(BUILD_OUTPUTS[:-1])
+    plan_outputs([out_dir / n for n in names], out_dir / "manifest.json", inputs, force)
+
+
 def write_build(result: BuildResult, out_dir: Path, *, force: bool = False,
                 inputs: list[Path] | None = None, shipped_record: bool = True,
-                lang: str = "vi") -> list[Path]:
-    """Write every build output into ``out_dir``; returns their paths (manifest last).
+                lang: str = "vi", lock_timeout: float | None = None) -> list[Path]:
+    """Write every build output into ``out_dir`` as one set; returns their paths (manifest last).
 
-    The report embeds the manifest of the tables it shows; ``manifest.json`` then covers
-    the report too.
+    The outputs are staged and swapped in together under a lock on ``out_dir``
+    (:class:`mergetool.tables.OutputSet`). A directory a previous run wrote (its manifest names
+    the files, unchanged since) is rebuilt in place; other existing files need ``force``. The
+    report embeds the manifest of the tables it shows; ``manifest.json`` then covers the report too.
     """
-    from mergetool.provenance import build_manifest, write_manifest
+    from mergetool.provenance import build_manifest, manifest_text, plan_outputs
     from mergetool.record import shipped_file_hashes
     from mergetool.report import render_report
+    from mergetool.tables import OutputSet
 
     inputs = inputs or []
     paths = [out_dir / name for name in BUILD_OUTPUTS]
-    check_outputs(paths, inputs, force)
-    comparable, xlsx, checks, audit, report, manifest = (out_dir / n for n in (
-        "comparable.csv", "comparable.xlsx", "checks.csv", "audit.csv", "report.html",
-        "manifest.json"))
-    write_csv_atomic(comparable, result.comparable)
-    write_csv_atomic(checks, result.checks)
-    write_csv_atomic(audit, result.audit)
-    write_workbook(xlsx, result)
+    comparable, xlsx, checks, audit, report, manifest = paths
+    stale = plan_outputs(paths[:-1], manifest, build_inputs(result, inputs), force)
     hashes = shipped_file_hashes() if shipped_record else {}
     tables = [comparable, xlsx, checks, audit]
+    with OutputSet(paths, stale=stale, lock_timeout=lock_timeout) as out:
 
-    def manifest_of(outputs: list[Path]) -> dict:
-        return build_manifest(command="build", mappings=result.mappings, inputs=inputs,
-                              outputs=outputs, base=out_dir, shipped_inputs=hashes,
-                              options=build_options(result))
+        def manifest_of(outputs: list[Path]) -> dict:
+            return build_manifest(command="build", mappings=result.mappings, inputs=inputs,
+                                  outputs=outputs, base=out_dir, shipped_inputs=hashes,
+                                  options=build_options(result), staged=out.stage)
 
-    write_text_atomic(report, render_report(result, manifest_of(tables), lang))
-    write_manifest(manifest, manifest_of([*tables, report]))
+        result.comparable.write_csv(out.stage(comparable))
+        result.checks.write_csv(out.stage(checks))
+        result.audit.write_csv(out.stage(audit))
+        write_workbook(out.stage(xlsx), result)
+        out.stage(report).write_text(render_report(result, manifest_of(tables), lang),
+                                     encoding="utf-8", newline="\n")
+        out.stage(manifest).write_text(manifest_text(manifest_of([*tables, report])),
+                                       encoding="utf-8", newline="\n")
     return paths
 
 
@@ -144,16 +163,29 @@ def _tolerance() -> float:
 def write_report(result: BuildResult, out_dir: Path, *, force: bool = False,
                  inputs: list[Path] | None = None, shipped_record: bool = True,
                  lang: str = "vi") -> Path:
-    """Only ``report.html`` (its provenance section records the inputs and options)."""
-    from mergetool.provenance import build_manifest
+    """Only ``report.html`` and the ``manifest.json`` that covers it, written as one set.
+
+    Its provenance section records the inputs and options. A previous build's tables in
+    ``out_dir`` (unchanged since) are removed: the directory then holds this run's set only.
+    """
+    from mergetool.provenance import build_manifest, manifest_text, plan_outputs
     from mergetool.record import shipped_file_hashes
     from mergetool.report import render_report
+    from mergetool.tables import OutputSet
 
     inputs = inputs or []
-    path = out_dir / "report.html"
-    check_outputs([path], inputs, force)
-    manifest = build_manifest(command="report", mappings=result.mappings, inputs=inputs, outputs=[],
-                              base=out_dir, options=build_options(result),
-                              shipped_inputs=shipped_file_hashes() if shipped_record else {})
-    write_text_atomic(path, render_report(result, manifest, lang))
+    path, manifest = out_dir / "report.html", out_dir / "manifest.json"
+    stale = plan_outputs([path], manifest, build_inputs(result, inputs), force)
+    hashes = shipped_file_hashes() if shipped_record else {}
+
+    def manifest_of(outputs: list[Path], staged=None) -> dict:  # type: ignore[no-untyped-def]
+        return build_manifest(command="report", mappings=result.mappings, inputs=inputs,
+                              outputs=outputs, base=out_dir, options=build_options(result),
+                              shipped_inputs=hashes, staged=staged)
+
+    with OutputSet([path, manifest], stale=stale) as out:
+        out.stage(path).write_text(render_report(result, manifest_of([]), lang), encoding="utf-8",
+                                   newline="\n")
+        out.stage(manifest).write_text(manifest_text(manifest_of([path], out.stage)),
+                                       encoding="utf-8", newline="\n")
     return path

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import datetime as dt
+import errno
 import hashlib
 import io
 import math
 import os
+import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 
 import polars as pl
@@ -235,33 +238,349 @@ def parse_numbers(frame: pl.DataFrame, column: str, path: str | Path, delimiter:
 
 
 # --- writing -------------------------------------------------------------------------------------
+#
+# Outputs are written as a *set*: every file of a run is staged in a hidden directory beside its
+# target, and only when all are complete are they renamed into place (the manifest last). A lock
+# per output directory keeps two runs from interleaving their renames. A failure anywhere leaves
+# the previous outputs untouched and removes the staging directory: no partial file, no temp file.
 
-def check_outputs(outputs: list[Path], inputs: list[Path], force: bool) -> None:
-    """Refuse to overwrite an input, or an existing output without ``force``."""
-    log = ProblemLog()
-    resolved_inputs = {p.resolve() for p in inputs}
-    for out in outputs:
-        if out.resolve() in resolved_inputs:
-            log.add("output-is-input", "an output would overwrite an input", file=str(out),
-                    hint="choose another output path")
-        elif out.exists() and not force:
-            log.add("output-exists", "output exists", file=str(out),
+#: Output formats by suffix (the suffix alone decides; anything else is refused).
+OUTPUT_SUFFIXES: dict[str, str] = {".csv": "CSV", ".xlsx": "XLSX", ".parquet": "Parquet"}
+LOCK_NAME = ".mergetool.lock"
+STAGING_PREFIX = ".mergetool-staging-"
+#: How long a run waits for another run writing into the same directory before refusing.
+LOCK_TIMEOUT = 10.0
+FIXED_DATE = dt.datetime(2025, 7, 1)  # workbook creation date: the merger's, never the run's
+
+
+def output_format(path: Path, option: str = "-o",
+                  accepted: tuple[str, ...] = tuple(OUTPUT_SUFFIXES)) -> str:
+    """The format an output's suffix selects (``.csv``, ``.xlsx``, ``.parquet``); refuses others."""
+    suffix = path.suffix.lower()
+    if suffix not in accepted:
+        names = ", ".join(f"{s} ({OUTPUT_SUFFIXES[s]})" for s in accepted)
+        raise InputError.single(Problem(
+            "output-format", "the suffix decides the format, and this one names none",
+            file=str(path), column=option, expected=names, found=suffix or "no suffix",
+            hint=f"name the output e.g. {path.stem or 'out'}{accepted[0]}"))
+    return suffix
+
+
+def write_frame(target: Path, frame: pl.DataFrame) -> None:
+    """Write ``frame`` to ``target`` in the format its suffix names (see :func:`output_format`).
+
+    Deterministic: an XLSX gets fixed document properties (no creation time).
+    """
+    suffix = output_format(target)
+    if suffix == ".parquet":
+        frame.write_parquet(target)
+    elif suffix == ".xlsx":
+        import xlsxwriter
+
+        buffer = io.BytesIO()  # built in memory: a failing disk then fails one plain write
+        wb = xlsxwriter.Workbook(buffer)
+        wb.set_properties({"created": FIXED_DATE, "comments": "mergetool"})
+        frame.write_excel(wb, autofit=True)
+        wb.close()
+        target.write_bytes(buffer.getvalue())
+    else:
+        frame.write_csv(target)
+
+
+def _real(path: Path) -> str:
+    return os.path.realpath(path)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if _real(a) == _real(b):
+        return True
+    try:
+        return os.path.samefile(a, b)  # hard links
+    except OSError:
+        return False
+
+
+def _unwritable(path: Path, message: str, hint: str) -> Problem:
+    return Problem("output-unwritable", message, file=str(path), hint=hint)
+
+
+def _placement_problem(out: Path) -> Problem | None:
+    """Why ``out`` cannot be created where it is named, if it cannot (checked before any work)."""
+    if out.is_dir():
+        return _unwritable(out, "the output path is a directory",
+                           "name a file inside it, e.g. " + str(out / f"out{out.suffix or '.csv'}"))
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                return _unwritable(out, f"the output would be under {parent}, which is a file, "
+                                   "not a directory", "choose an output path in a directory")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                return _unwritable(out, f"the directory {parent} is not writable",
+                                   "choose an output path in a writable directory")
+            break
+    return None
+
+
+def _check_one(out: Path, inputs: list[Path], force: bool, recorded: Collection[str] | None,
+               log: ProblemLog) -> None:
+    hit = next((p for p in inputs if p.exists() and _same_file(out, p)), None)
+    if hit is not None:
+        log.add("output-is-input", f"the output would overwrite an input ({hit})", file=str(out),
+                hint="choose another output path")
+        return
+    problem = _placement_problem(out)
+    if problem is not None:
+        log.extend([problem])
+    elif out.exists() and not force:
+        if recorded is None:
+            log.add("output-exists", "the file exists and no manifest beside it says mergetool "
+                    "wrote it: it is not replaced", file=str(out),
                     hint="pass --force to replace it, or choose another path")
+        elif not out.is_file() or sha256_file(out) not in recorded:
+            log.add("output-exists", "the file was changed since mergetool wrote it "
+                    "(its hash differs from the manifest's)", file=str(out),
+                    hint="pass --force to replace it, or choose another path")
+
+
+def check_outputs(outputs: list[Path], inputs: list[Path], force: bool,
+                  owned: Mapping[str, Collection[str]] | None = None,
+                  labels: list[str] | None = None) -> None:
+    """Refuse outputs that cannot be written, that overwrite each other or an input, or that
+    would replace an existing file mergetool did not write (without ``force``).
+
+    ``owned`` maps real paths to the SHA-256s manifests recorded for them: such a file, if it
+    still has that hash, is a previous run's output and may be rebuilt in place. ``labels`` names
+    outputs in messages (``-o``, ``--audit``, ``the manifest``).
+    """
+    log = ProblemLog()
+    names = labels or [str(p) for p in outputs]
+    seen: dict[str, str] = {}
+    for out, label in zip(outputs, names, strict=True):
+        real = _real(out)
+        if real in seen:
+            first, second = seen[real], label
+            log.add("output-clash", f"two outputs would overwrite each other: {first} and {second} "
+                    f"are the same file", file=str(out), hint="give every output its own path")
+            continue
+        seen[real] = label
+        try:
+            _check_one(out, inputs, force, (owned or {}).get(real), log)
+        except (OSError, ValueError) as exc:  # a name too long, a NUL byte, a dead NFS mount...
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            log.add("output-unwritable", f"the output path cannot be used: {reason}",
+                    file=str(out)[:200], hint="choose a shorter or simpler output path")
     log.raise_if_any("refusing to write outputs")
+
+
+class _DirLock:
+    """An exclusive lock on one output directory (``.mergetool.lock``), removed on release.
+
+    POSIX ``flock``: the kernel releases it when the process dies, so a killed run never leaves
+    a stale lock. After locking, the file must still be the one at the path (a releasing run
+    unlinks it), otherwise the lock is taken again.
+    """
+
+    def __init__(self, directory: Path, timeout: float) -> None:
+        self.path = directory / LOCK_NAME
+        self.timeout = timeout
+        self.fd: int | None = None
+
+    def acquire(self) -> None:
+        import time
+
+        deadline = time.monotonic() + self.timeout
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            if _try_lock(fd):
+                try:
+                    same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+                except FileNotFoundError:
+                    same = False
+                if same:
+                    os.ftruncate(fd, 0)
+                    os.write(fd, f"{os.getpid()}\n".encode())
+                    self.fd = fd
+                    return
+            os.close(fd)
+            if time.monotonic() >= deadline:
+                raise InputError.single(Problem(
+                    "output-locked", f"another mergetool run is writing to {self.path.parent} "
+                    f"(waited {self.timeout:g} s for {self.path})", file=str(self.path.parent),
+                    hint="wait for it to finish and run again, or choose another output directory"))
+            time.sleep(0.05)
+
+    def release(self) -> None:
+        if self.fd is not None:
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+            os.close(self.fd)
+            self.fd = None
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        import msvcrt
+
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
+            return True
+        except OSError:
+            return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    except OSError as exc:  # a file system without locks (some network mounts): write unlocked
+        if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
+            return True
+        raise
+
+
+_ERRNO_HINTS = {
+    errno.ENOSPC: "the disk is full: free some space or write elsewhere",
+    errno.EDQUOT: "the disk quota is exceeded: free some space or write elsewhere",
+    errno.EACCES: "the directory is not writable: choose another output path",
+    errno.EPERM: "the directory is not writable: choose another output path",
+    errno.EROFS: "the file system is read-only: choose another output path",
+    errno.EISDIR: "the output path is a directory: name a file",
+    errno.ENOTDIR: "a parent of the output path is a file: choose a path in a directory",
+}
+
+
+def io_failure(exc: BaseException | None) -> OSError | None:
+    """The operating-system error behind a failed write, if that is what it was.
+
+    Writers report it in their own ways: ``OSError`` (with or without ``errno``), xlsxwriter's
+    ``FileCreateError`` wrapping one, polars' ``ComputeError`` saying ``(os error 28)``.
+    """
+    import re
+
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno:
+            return exc
+        match = re.search(r"\(os error (\d+)\)", str(exc))
+        if match and isinstance(exc, (OSError, pl.exceptions.PolarsError)):
+            code = int(match.group(1))
+            return OSError(code, os.strerror(code))
+        if isinstance(exc, OSError):
+            return exc
+        wrapped = next((a for a in getattr(exc, "args", ()) if isinstance(a, BaseException)), None)
+        exc = exc.__cause__ or wrapped or exc.__context__
+    return None
+
+
+class OutputSet:
+    """Stage every output of one run, then rename them into place together (manifest last).
+
+    Use as a context manager; :meth:`stage` gives the temporary path to write a target to.
+    Outputs an earlier run's manifest listed (``stale``) that this run does not write, and that
+    are unchanged since, are removed on commit, so a directory never holds two runs' files.
+    """
+
+    def __init__(self, targets: list[Path], *, stale: list[Path] | None = None,
+                 lock_timeout: float | None = None) -> None:
+        self.targets = [Path(t) for t in targets]
+        if len({_real(t) for t in self.targets}) != len(self.targets):
+            raise InputError.single(Problem("output-clash", "two outputs of one run are the same "
+                                            "file", found=", ".join(map(str, self.targets)),
+                                            hint="give every output its own path"))
+        self.stale = stale or []
+        self.lock_timeout = LOCK_TIMEOUT if lock_timeout is None else lock_timeout
+        self._staging: dict[Path, Path] = {}
+        self._locks: list[_DirLock] = []
+        self._created: list[Path] = []
+        self._current: Path | None = None
+
+    def __enter__(self) -> OutputSet:
+        try:
+            for directory in sorted({self._dir(t) for t in self.targets}):
+                self._make_dir(directory)
+                lock = _DirLock(directory, self.lock_timeout)
+                lock.acquire()
+                self._locks.append(lock)
+                for leftover in directory.glob(STAGING_PREFIX + "*"):  # from a killed run
+                    shutil.rmtree(leftover, ignore_errors=True)
+                self._staging[directory] = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=directory))
+        except OSError as exc:
+            self._abort()
+            raise self._error(exc, self._current or self.targets[0]) from None
+        except BaseException:
+            self._abort()
+            raise
+        return self
+
+    @staticmethod
+    def _dir(target: Path) -> Path:
+        return Path(os.path.realpath(target.parent))
+
+    def _make_dir(self, directory: Path) -> None:
+        missing = [d for d in (directory, *directory.parents) if not d.exists()]
+        for d in reversed(missing):
+            self._current = d
+            d.mkdir()
+            self._created.append(d)
+
+    def stage(self, target: Path) -> Path:
+        """The staging path for ``target`` (one of the set's targets)."""
+        target = Path(target)
+        self._current = target
+        return self._staging[self._dir(target)] / target.name
+
+    def _error(self, exc: OSError, target: Path) -> InputError:
+        exc = io_failure(exc) or exc
+        reason = exc.strerror or str(exc)
+        hint = _ERRNO_HINTS.get(exc.errno or 0, "check the output path and the disk")
+        return InputError.single(Problem("output-unwritable", f"cannot write {target}: {reason}",
+                                         file=str(target), hint=hint))
+
+    def __exit__(self, kind, exc, tb) -> bool:  # type: ignore[no-untyped-def]
+        try:
+            if kind is None:
+                self._commit()
+            elif (io := io_failure(exc)) is not None:
+                raise self._error(io, self._current or self.targets[0]) from None
+        finally:
+            self._abort(keep_dirs=kind is None)
+        return False
+
+    def _commit(self) -> None:
+        for target in self.targets:
+            staged = self.stage(target)
+            if not staged.exists():
+                raise RuntimeError(f"output {target} was not written")  # a bug, not an input
+        try:
+            for target in self.targets:
+                staged = self.stage(target)
+                os.chmod(staged, 0o644)
+                os.replace(staged, target)
+            for old in self.stale:
+                old.unlink(missing_ok=True)
+        except OSError as exc:
+            raise self._error(exc, self._current or self.targets[0]) from None
+
+    def _abort(self, keep_dirs: bool = False) -> None:
+        for staging in self._staging.values():
+            shutil.rmtree(staging, ignore_errors=True)
+        self._staging.clear()
+        for lock in reversed(self._locks):
+            lock.release()
+        self._locks.clear()
+        if not keep_dirs:
+            for d in reversed(self._created):
+                with contextlib.suppress(OSError):
+                    d.rmdir()
+        self._created.clear()
 
 
 @contextlib.contextmanager
 def _atomic_path(target: Path) -> Iterator[Path]:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        os.chmod(tmp_path, 0o644)
-        os.replace(tmp_path, target)
-    finally:
-        tmp_path.unlink(missing_ok=True)
+    with OutputSet([target]) as outputs:
+        yield outputs.stage(target)
 
 
 def write_atomic(target: str | Path, write: Callable[[Path], None]) -> None:

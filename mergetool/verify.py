@@ -174,13 +174,14 @@ def verify_files(published: Path, predecessors: Path, mappings: MappingSet, *,
 
 def write_verify(result: VerifyResult, mappings: MappingSet, output: Path, *,
                  inputs: list[Path], force: bool = False) -> None:
-    """The verification report (CSV) and its manifest (``<output>.manifest.json``)."""
-    from mergetool.provenance import build_manifest, write_manifest
-    from mergetool.tables import check_outputs, write_csv_atomic
+    """The verification report (CSV, XLSX or Parquet by suffix) and ``<output>.manifest.json``."""
+    from mergetool.provenance import build_manifest, preflight, sibling_manifest, write_set
+    from mergetool.tables import write_frame
 
-    manifest = output.with_name(output.name + ".manifest.json")
-    check_outputs([output, manifest], inputs, force)
-    write_csv_atomic(output, result.rows)
-    write_manifest(manifest, build_manifest(
+    manifest = sibling_manifest(output)
+    stale = preflight([(output, "-o")], manifest, inputs, force)
+    write_set({output: lambda p: write_frame(p, result.rows)}, manifest, lambda staged: build_manifest(
         command="verify", mappings=mappings, inputs=inputs, outputs=[output], base=output.parent,
-        options=result.options | {"implementation": "mergetool.oracle (independent of rebase)"}))
+        staged=staged,
+        options=result.options | {"implementation": "mergetool.oracle (independent of rebase)"}),
+        stale=stale)

@@ -55,14 +55,26 @@ def test_manifest_check_detects_a_changed_output(tmp_path: Path) -> None:
     assert "changed" in bad.output
 
 
-def test_build_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
+def test_build_twice_rebuilds_its_own_directory_in_place(tmp_path: Path) -> None:
+    """Issue 11 daily loop: the README's main command run twice works (it used to refuse)."""
     assert _build(tmp_path).exit_code == 0
-    before = (tmp_path / "comparable.csv").read_bytes()
+    before = {n: (tmp_path / n).read_bytes() for n in BUILD_OUTPUTS}
+    again = _build(tmp_path)
+    assert again.exit_code == 0, again.output
+    assert {n: (tmp_path / n).read_bytes() for n in BUILD_OUTPUTS} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(BUILD_OUTPUTS)
+
+
+def test_build_refuses_to_overwrite_a_file_mergetool_did_not_write(tmp_path: Path) -> None:
+    assert _build(tmp_path).exit_code == 0
+    (tmp_path / "comparable.csv").write_text("my own edits\n", encoding="utf-8")
     again = _build(tmp_path)
     assert again.exit_code == 2
     assert "output-exists" in again.output
-    assert (tmp_path / "comparable.csv").read_bytes() == before
+    assert "changed since mergetool wrote it" in again.output
+    assert (tmp_path / "comparable.csv").read_text(encoding="utf-8") == "my own edits\n"
     assert _build(tmp_path, "--force").exit_code == 0
+    assert (tmp_path / "comparable.csv").read_text(encoding="utf-8") != "my own edits\n"
 
 
 def test_interrupted_write_keeps_the_old_output(tmp_path: Path, monkeypatch) -> None:
