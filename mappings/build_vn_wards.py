@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the generated Markdown and TOML templates keep their lines whole)
 """Regenerate mappings/vn-2025-wards/ from the data of the PyPI package ``vietnamadminunits``.
 
     pip install -e ".[mappings-build]"
@@ -21,7 +22,7 @@ import io
 import json
 import sqlite3
 import sys
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 PACKAGE = "vietnamadminunits"
