@@ -31,6 +31,7 @@ PROBLEM_CODES: dict[str, str] = {
     "empty-file": "the file has no data rows",
     "missing-column": "a required column is absent",
     "missing-file": "a file that does not exist",
+    "missing-share": "a divided unit without real shares, for the sum or weighted method",
     "missing-weight": "a predecessor without a weight, for the weighted method",
     "mixed-basis": "units from different bases in one table",
     "nesting": "a fine-level edge that leaves the coarse-level edge containing it",
