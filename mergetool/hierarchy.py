@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from mergetool.errors import InputError, Problem, ProblemLog
-from mergetool.names import ascii_key, name_key, normalise_code
+from mergetool.names import _OLD_STYLE, _OLD_TO_NEW, clean, normalise_code
 from mergetool.tables import ROW
 
 if TYPE_CHECKING:
@@ -35,8 +35,7 @@ if TYPE_CHECKING:
 
 #: Separator of the parts of a combined ``province / district / ward`` unit cell.
 SEP = "\x1f"
-_TYPE_PREFIX = re.compile(r"^(thị trấn|đặc khu|phường|xã|thị xã|quận|huyện|thành phố|tp|tx|tt|p|q)"
-                          r"(\.\s*|\s+)", re.IGNORECASE)
+_TYPE_PREFIX = re.compile(r"^(thị trấn|đặc khu|phường|xã|thị xã|quận|huyện|thành phố)\s+")
 #: Headings of the columns a commune table may use, by level (compared casefolded).
 HEADINGS = {
     "ward": ("ward", "commune", "ward_name", "commune_name", "xã", "phường", "xã/phường",
@@ -47,11 +46,36 @@ HEADINGS = {
 }
 
 
+_ABBREVIATIONS = {"tp": "thành phố", "tx": "thị xã", "tt": "thị trấn", "q": "quận", "h": "huyện",
+                  "p": "phường", "x": "xã"}
+_ABBREVIATED = re.compile(r"^(tp|tx|tt|q|h|p|x)(\s*\.\s*|\s+)(?=\S)")
+_PUNCT = re.compile(r"[-.,]+")
+_SPACES = re.compile(r"\s+")
+
+
+def full_key(text: str) -> str:
+    """Comparison key that keeps the unit-type word (``Thành phố Cao Lãnh`` and ``Huyện Cao
+    Lãnh`` are two districts): case-, tone-placement- and punctuation-insensitive, with
+    ``TP.``, ``TX.``, ``Q.``, ``P.`` ... spelled out."""
+    key = clean(text).casefold()
+    key = _OLD_STYLE.sub(lambda m: _OLD_TO_NEW[m.group(1)], key)
+    key = _ABBREVIATED.sub(lambda m: _ABBREVIATIONS[m.group(1)] + " ", key, count=1)
+    return _SPACES.sub(" ", _PUNCT.sub(" ", key)).strip()
+
+
 def short_key(text: str) -> str:
-    """:func:`name_key` without a leading unit-type word (``Phường``, ``Xã``, ``Huyện``, ...)."""
-    key = name_key(text)
+    """:func:`full_key` without a leading unit-type word (``Phường``, ``Xã``, ``Huyện``, ...)."""
+    key = full_key(text)
     stripped = _TYPE_PREFIX.sub("", key, count=1).strip()
     return stripped or key
+
+
+def ascii_key(text: str) -> str:
+    """A key without diacritics (``đ`` -> ``d``): the loosest, used only where unambiguous."""
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d"))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def levels(basis: Basis) -> list[str]:
@@ -101,12 +125,12 @@ def index(basis: Basis) -> Index:
                                     if c in pos]
     stages: list[dict[str, list[int]]] = [{}, {}, {}, {}]
     for i, name in enumerate(names):
-        stages[0].setdefault(name_key(name), []).append(i)
+        stages[0].setdefault(full_key(name), []).append(i)
     for i, name in [*enumerate(names), *extra]:
-        for key in {name_key(name), short_key(name)} - {name_key(names[i])}:
+        for key in {full_key(name), short_key(name)} - {full_key(names[i])}:
             stages[1].setdefault(key, []).append(i)
     for i, name in enumerate(names):
-        stages[2].setdefault(ascii_key(name), []).append(i)
+        stages[2].setdefault(ascii_key(full_key(name)), []).append(i)
     for i, name in [*enumerate(names), *extra]:
         stages[3].setdefault(ascii_key(short_key(name)), []).append(i)
     idx = Index(basis.id, units, stages, codes, set(codes))
@@ -117,9 +141,9 @@ def index(basis: Basis) -> Index:
             table: dict[tuple[str | None, str], list[str]] = {}
             pairs = units.select("province_code", "district_code", "district_name").unique()
             for prov, dcode, dname in pairs.iter_rows():
-                for key in {name_key(dname), short_key(dname), ascii_key(dname),
-                            ascii_key(short_key(dname))}:
-                    table.setdefault((prov, key), []).append(dcode)
+                for stage, key in enumerate((full_key(dname), short_key(dname),
+                                             ascii_key(full_key(dname)), ascii_key(short_key(dname)))):
+                    table.setdefault((prov, f"{stage}:{key}"), []).append(dcode)
             idx.parent_keys[lv] = table
     basis.__dict__["_hierarchy_index"] = idx
     return idx
@@ -147,16 +171,17 @@ def _resolve_parent(ms: MappingSet | None, basis: Basis, level: str, text: str,
         hit = parent.resolver.resolve(text) if parent is not None else None
         if hit is None and "province_name" in basis.units.columns:
             names = basis.units.select("province_code", "province_name").unique()
-            hits = {c for c, n in names.iter_rows() if name_key(n) == name_key(text)}
+            hits = {c for c, n in names.iter_rows() if short_key(n) == short_key(text)}
             hit = next(iter(hits)) if len(hits) == 1 else None
         if hit is None:
             return Outcome(problem="unknown", message=f"province {text!r} is not a province of "
                            f"{parent_id or basis.id}")
         return Outcome(hit)
     table = index(basis).parent_keys.get(level, {})
-    if code is not None:
-        return Outcome(code)
-    for key in (name_key(text), short_key(text), ascii_key(text), ascii_key(short_key(text))):
+    if code is not None and len(text.strip()) >= 3:  # "760" is a district code, "3" is Quận 3
+        return Outcome(text.strip().zfill(3))
+    for key in (f"0:{full_key(text)}", f"1:{short_key(text)}", f"1:{full_key(text)}",
+                f"2:{ascii_key(full_key(text))}", f"3:{ascii_key(short_key(text))}"):
         if province is None:
             found = sorted({c for (_p, k), cs in table.items() if k == key for c in cs})
         else:
@@ -199,7 +224,7 @@ def resolve(basis: Basis, ward: str, *, province: str | None = None, district: s
         if code not in idx.code_set:
             return Outcome(problem="unknown", message=f"code {code} is not a unit of {basis.id}")
         return Outcome(code)
-    keys = ((name_key(ward),), (name_key(ward), short_key(ward)), (ascii_key(ward),),
+    keys = ((full_key(ward),), (full_key(ward), short_key(ward)), (ascii_key(full_key(ward)),),
             (ascii_key(short_key(ward)),))
     for stage, stage_keys in zip(idx.stages, keys, strict=True):
         hits = sorted({i for key in stage_keys for i in stage.get(key, [])

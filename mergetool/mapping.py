@@ -49,8 +49,8 @@ class Transition:
     file: str | None = None
 
     def predecessors(self) -> pl.DataFrame:
-        """Successor code -> sorted list of predecessor codes (shares > 0)."""
-        return (self.edges.filter(pl.col("share") > 0).group_by("to_code")
+        """Successor code -> sorted list of predecessor codes (shares > 0 or unknown)."""
+        return (self.edges.filter(pl.col("share").is_null() | (pl.col("share") > 0)).group_by("to_code")
                 .agg(pl.col("from_code").sort()).sort("to_code"))
 
 

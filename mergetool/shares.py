@@ -42,7 +42,7 @@ def require_shares(step: Transition, methods: dict[str, str], indicators: list[s
     if not unknown:
         return step
     if shares is not None:
-        return apply_shares(step, shares)
+        return apply_shares(step, shares, unknown)
     needing = sorted({m for ind in indicators
                       if (m := methods.get(ind, methods.get("*", "mean"))) in NEEDS_SHARES})
     if not needing:
@@ -60,9 +60,11 @@ def require_shares(step: Transition, methods: dict[str, str], indicators: list[s
                  "population of each part), or use --method mean, which needs no shares")])
 
 
-def apply_shares(step: Transition, shares: pl.DataFrame) -> Transition:
-    """Fill the step's unknown shares from ``shares``; every divided unit must be covered, each
-    one's shares must sum to 1, and a row must name an edge of the step."""
+def apply_shares(step: Transition, shares: pl.DataFrame,
+                 required: list[str] | None = None) -> Transition:
+    """Fill the step's unknown shares from ``shares``; every divided unit in ``required`` (default:
+    all) must be covered, each one's shares must sum to 1, and a row must name an edge of the
+    step. Divided units outside ``required`` (no data) keep unknown shares."""
     log = ProblemLog()
     edges = step.edges
     keyed = shares.select("from_code", "to_code", supplied="share", **(
@@ -74,13 +76,15 @@ def apply_shares(step: Transition, shares: pl.DataFrame) -> Transition:
                 found=f"{row['from_code']} -> {row['to_code']}")
     filled = edges.join(keyed.select("from_code", "to_code", "supplied"),
                         on=["from_code", "to_code"], how="left")
-    lacking = filled.filter(pl.col("share").is_null() & pl.col("supplied").is_null())
+    need = (pl.col("from_code").is_in(required) if required is not None else pl.lit(True))
+    lacking = filled.filter(pl.col("share").is_null() & pl.col("supplied").is_null() & need)
     for a, b in lacking.select("from_code", "to_code").unique().sort("from_code", "to_code").iter_rows():
         log.add("missing-share", f"no share for the part of {a} that went to {b}",
                 column="share", expected="a share for every part of a divided unit",
                 found=f"{a} -> {b}")
     filled = filled.with_columns(share=pl.coalesce("supplied", "share")).drop("supplied")
-    sums = filled.group_by("from_code").agg(pl.col("share").sum())
+    sums = filled.filter(pl.col("share").is_not_null()).group_by("from_code").agg(
+        pl.col("share").sum())
     for code, total in sums.filter((pl.col("share") - 1).abs() > SHARE_TOLERANCE).sort(
             "from_code").iter_rows():
         log.add("share-sum", f"the shares of {code} sum to {total:.6g}, not 1", column="share",
