@@ -19,6 +19,7 @@ The module also checks **nesting**: a fine mapping (communes) must agree with th
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -51,6 +52,7 @@ _ABBREVIATIONS = {"tp": "thành phố", "tx": "thị xã", "tt": "thị trấn",
 _ABBREVIATED = re.compile(r"^(tp|tx|tt|q|h|p|x)(\s*\.\s*|\s+)(?=\S)")
 _PUNCT = re.compile(r"[-.,]+")
 _SPACES = re.compile(r"\s+")
+_COMBINING = re.compile("[\u0300-\u036f]")
 
 
 def full_key(text: str) -> str:
@@ -63,19 +65,19 @@ def full_key(text: str) -> str:
     return _SPACES.sub(" ", _PUNCT.sub(" ", key)).strip()
 
 
-def short_key(text: str) -> str:
-    """:func:`full_key` without a leading unit-type word (``Phường``, ``Xã``, ``Huyện``, ...)."""
-    key = full_key(text)
+def _strip_type(key: str) -> str:
     stripped = _TYPE_PREFIX.sub("", key, count=1).strip()
     return stripped or key
 
 
+def short_key(text: str) -> str:
+    """:func:`full_key` without a leading unit-type word (``Phường``, ``Xã``, ``Huyện``, ...)."""
+    return _strip_type(full_key(text))
+
+
 def ascii_key(text: str) -> str:
     """A key without diacritics (``đ`` -> ``d``): the loosest, used only where unambiguous."""
-    import unicodedata
-
-    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d"))
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return _COMBINING.sub("", unicodedata.normalize("NFD", text.replace("đ", "d")))
 
 
 def levels(basis: Basis) -> list[str]:
@@ -124,15 +126,16 @@ def index(basis: Basis) -> Index:
     extra: list[tuple[int, str]] = [(pos[c], a) for c, a in basis.__dict__.get("_code_aliases", [])
                                     if c in pos]
     stages: list[dict[str, list[int]]] = [{}, {}, {}, {}]
-    for i, name in enumerate(names):
-        stages[0].setdefault(full_key(name), []).append(i)
+    own = [full_key(n) for n in names]
+    for i, key in enumerate(own):
+        stages[0].setdefault(key, []).append(i)
+        stages[2].setdefault(ascii_key(key), []).append(i)
     for i, name in [*enumerate(names), *extra]:
-        for key in {full_key(name), short_key(name)} - {full_key(names[i])}:
+        fk = own[i] if name is names[i] else full_key(name)
+        sk = _strip_type(fk)
+        for key in {fk, sk} - {own[i]}:
             stages[1].setdefault(key, []).append(i)
-    for i, name in enumerate(names):
-        stages[2].setdefault(ascii_key(full_key(name)), []).append(i)
-    for i, name in [*enumerate(names), *extra]:
-        stages[3].setdefault(ascii_key(short_key(name)), []).append(i)
+        stages[3].setdefault(ascii_key(sk), []).append(i)
     idx = Index(basis.id, units, stages, codes, set(codes))
     for lv in levels(basis):
         col = f"{lv}_code"

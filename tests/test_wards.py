@@ -355,3 +355,19 @@ def test_explain_a_rebased_ward(wards: MappingSet, tmp_path: Path) -> None:
     r = run("explain", "Phường Ba Đình, Hà Nội", "--scores", str(path), "--format", "json")
     assert r.exit_code == 0, r.output
     assert re.search(r'"verdict": "match"', r.output)
+
+
+def test_readme_commune_example_runs(tmp_path: Path) -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    (block,) = [b for b in re.findall(r"```bash\n(.+?)\n```", text, flags=re.S) if "vn-2025-wards" in b]
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "LANG": "C.UTF-8"}
+    r = subprocess.run(["bash", "-e", "-c", block], cwd=tmp_path, capture_output=True, text=True,
+                       env=env)
+    assert r.returncode == 0, r.stderr
+    assert "predecessors (10)" in r.stderr
+    out = pl.read_csv(tmp_path / "communes-2025.csv", schema_overrides={"code": pl.String})
+    row = out.filter(pl.col("code") == "00004").row(0, named=True)
+    assert row["status"] == "partial"
+    assert row["value"] == pytest.approx((0.012 + 0.009) / 2)
+    assert len(row["missing"].split()) == 8
+    assert "verdict" in r.stderr
