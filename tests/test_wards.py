@@ -371,3 +371,15 @@ def test_readme_commune_example_runs(tmp_path: Path) -> None:
     assert row["value"] == pytest.approx((0.012 + 0.009) / 2)
     assert len(row["missing"].split()) == 8
     assert "verdict" in r.stderr
+
+
+def test_every_mapping_directory_ships_in_the_wheel() -> None:
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    shipped = config["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]
+    dirs = {p.parent.name for p in (ROOT / "mappings").glob("*/mapping.toml")}
+    assert {f"mappings/{d}": f"mergetool/_mappings/{d}" for d in dirs}.items() <= shipped.items()
+    assert dirs == {"vn-2025", "vn-2025-wards"}
+    assert "vietnamadminunits==1.0.4" in config["project"]["optional-dependencies"]["mappings-build"]
+    assert not any("vietnamadminunits" in d for d in config["project"]["dependencies"])
