@@ -303,6 +303,26 @@ def _member(root: Path, value: object, toml_path: Path, key: str) -> Path:
     return path
 
 
+def _normalise_codes(frame: pl.DataFrame, column: str, path: Path, log: ProblemLog) -> pl.Series:
+    """:func:`normalise_code` over a column: plain ASCII digit cells in one vectorised pass (a
+    commune basis has 10,000 rows), every other cell through the function itself, one by one."""
+    raw = frame[column]
+    plain = raw.str.contains(r"^[0-9]+$").fill_null(False)
+    codes = raw.str.zfill(2).zip_with(plain, pl.Series([None] * frame.height, dtype=pl.String))
+    if not plain.all():
+        rest = frame.filter(~plain).select(ROW, column)
+        fixed = {}
+        for row, value in rest.iter_rows():
+            code = normalise_code(value or "")
+            if code is None:
+                log.add("bad-code", "a unit code must be digits", file=str(path), row=row,
+                        column=column, found=value, expected="digits such as 01")
+            fixed[row] = code
+        codes = pl.Series([fixed.get(r, c) for r, c in zip(frame[ROW], codes, strict=True)],
+                          dtype=pl.String) if fixed else codes
+    return codes.alias("code")
+
+
 def _read_basis(root: Path, spec: dict, toml_path: Path) -> Basis:
     if not isinstance(spec, dict) or "id" not in spec or "file" not in spec:
         raise _meta_problem(toml_path, "every [[basis]] needs 'id' and 'file'", found=str(spec))
@@ -310,14 +330,8 @@ def _read_basis(root: Path, spec: dict, toml_path: Path) -> Basis:
     frame, _ = read_table(path)
     cols = require_columns(frame, path, {"code": ("code",), "name": ("name", "name_vi")})
     log = ProblemLog()
-    codes = []
-    for row, raw in frame.select(ROW, cols["code"]).iter_rows():
-        code = normalise_code(raw or "")
-        if code is None:
-            log.add("bad-code", "a unit code must be digits", file=str(path), row=row,
-                    column=cols["code"], found=raw, expected="digits such as 01")
-        codes.append(code)
-    frame = frame.with_columns(code=pl.Series(codes, dtype=pl.String),
+    codes = _normalise_codes(frame, cols["code"], path, log)
+    frame = frame.with_columns(code=codes,
                                name=frame[cols["name"]].map_elements(clean, return_dtype=pl.String))
     for row, code in frame.filter(pl.col("code").is_duplicated() & pl.col("code").is_not_null()
                                   ).select(ROW, "code").iter_rows():
@@ -352,14 +366,7 @@ def _read_transition(root: Path, spec: dict, toml_path: Path) -> Transition:
     log = ProblemLog()
     out: dict[str, pl.Series] = {}
     for role in ("from_code", "to_code"):
-        codes = []
-        for row, raw in frame.select(ROW, cols[role]).iter_rows():
-            code = normalise_code(raw or "")
-            if code is None:
-                log.add("bad-code", "a unit code must be digits", file=str(path), row=row,
-                        column=cols[role], found=raw, expected="digits such as 01")
-            codes.append(code)
-        out[role] = pl.Series(role, codes, dtype=pl.String)
+        out[role] = _normalise_codes(frame, cols[role], path, log).alias(role)
     if "share" in cols:
         blank_unknown = spec.get("unknown_shares") == "blank"
         out["share"] = parse_numbers(frame, cols["share"], path, delimiter, log,
