@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -55,6 +56,7 @@ _SPACES = re.compile(r"\s+")
 _COMBINING = re.compile("[\u0300-\u036f]")
 
 
+@lru_cache(maxsize=1 << 16)
 def full_key(text: str) -> str:
     """Comparison key that keeps the unit-type word (``Thành phố Cao Lãnh`` and ``Huyện Cao
     Lãnh`` are two districts): case-, tone-placement- and punctuation-insensitive, with
@@ -65,6 +67,7 @@ def full_key(text: str) -> str:
     return _SPACES.sub(" ", _PUNCT.sub(" ", key)).strip()
 
 
+@lru_cache(maxsize=1 << 16)
 def _strip_type(key: str) -> str:
     stripped = _TYPE_PREFIX.sub("", key, count=1).strip()
     return stripped or key
@@ -75,6 +78,7 @@ def short_key(text: str) -> str:
     return _strip_type(full_key(text))
 
 
+@lru_cache(maxsize=1 << 16)
 def ascii_key(text: str) -> str:
     """A key without diacritics (``đ`` -> ``d``): the loosest, used only where unambiguous."""
     return _COMBINING.sub("", unicodedata.normalize("NFD", text.replace("đ", "d")))
@@ -192,8 +196,9 @@ def _resolve_parent(ms: MappingSet | None, basis: Basis, level: str, text: str,
         if len(found) == 1:
             return Outcome(found[0])
         if len(found) > 1:
+            names = dict(basis.units.select("district_code", "district_name").unique().iter_rows())
             return Outcome(problem="ambiguous", message=f"district {text!r} is ambiguous",
-                           candidates=found)
+                           candidates=[f"{c} {names.get(c, '?')}" for c in found])
     return Outcome(problem="unknown", message=f"district {text!r} is not a district "
                    + (f"of province {province}" if province else f"of {basis.id}"))
 

@@ -383,3 +383,24 @@ def test_every_mapping_directory_ships_in_the_wheel() -> None:
     assert dirs == {"vn-2025", "vn-2025-wards"}
     assert "vietnamadminunits==1.0.4" in config["project"]["optional-dependencies"]["mappings-build"]
     assert not any("vietnamadminunits" in d for d in config["project"]["dependencies"])
+
+
+def test_every_unit_resolves_from_its_own_province_district_and_name(wards: MappingSet) -> None:
+    """No unit is unreachable or reached by another's name: (province, district, name) on the old
+    basis and (province, name) on the new one give back each unit's own code."""
+    old, new = wards.bases["vn-ward-2024"], wards.bases["vn-ward-2025"]
+    for code, name, prov, dist in old.units.select("code", "name", "province_name",
+                                                   "district_name").iter_rows():
+        assert resolve(old, name, province=prov, district=dist, ms=wards).code == code
+    for code, name, prov in new.units.select("code", "name", "province_name").iter_rows():
+        assert resolve(new, name, province=prov, ms=wards).code == code
+
+
+def test_district_abbreviations_and_types(wards: MappingSet) -> None:
+    old = wards.bases["vn-ward-2024"]
+    city = resolve(old, "Phường 1", province="Đồng Tháp", district="TP. Cao Lãnh", ms=wards)
+    assert city.code == resolve(old, "Phường 1", province="Đồng Tháp",
+                                district="Thành phố Cao Lãnh", ms=wards).code
+    assert city.code is not None
+    got = resolve(old, "Phường 1", province="Đồng Tháp", district="Cao Lãnh", ms=wards)
+    assert got.problem == "ambiguous"  # Thành phố Cao Lãnh or Huyện Cao Lãnh
