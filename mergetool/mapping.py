@@ -150,7 +150,10 @@ def compose(first: Transition, second: Transition) -> Transition:
                          f"({second.from_basis})")
     edges = (first.edges.select("from_code", mid="to_code", s1="share")
              .join(second.edges.select(mid="from_code", to_code="to_code", s2="share"), on="mid")
-             .group_by("from_code", "to_code").agg(share=(pl.col("s1") * pl.col("s2")).sum())
+             .with_columns(s=pl.col("s1") * pl.col("s2"))
+             # An unknown share (blank: a divided unit's part) stays unknown, never 0.
+             .group_by("from_code", "to_code").agg(share=pl.when(pl.col("s").null_count() > 0)
+                                                   .then(None).otherwise(pl.col("s").sum()))
              .sort("from_code", "to_code"))
     return Transition(f"{first.id}+{second.id}", first.from_basis, second.to_basis, edges)
 
