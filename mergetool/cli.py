@@ -39,7 +39,7 @@ class Group(click.Group):
 def _mappings(ctx: click.Context):  # type: ignore[no-untyped-def]
     from mergetool.mapping import load_mappings
 
-    root = ctx.find_root().params.get("mappings")
+    root = ctx.params.get("local_mappings") or ctx.find_root().params.get("mappings")
     ms = load_mappings(root)
     return ms
 
@@ -61,9 +61,15 @@ def mappings() -> None:
     """Inspect and validate mapping files."""
 
 
+_local_mappings = click.option(
+    "--mappings", "local_mappings", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Mapping directory or shipped name (same as the global option).")
+
+
 @mappings.command("check")
+@_local_mappings
 @click.pass_context
-def mappings_check(ctx: click.Context) -> None:
+def mappings_check(ctx: click.Context, local_mappings: Path | None) -> None:
     """Validate the mappings; list every problem with file, row and column (exit 1 if any)."""
     from mergetool import render
 
@@ -79,8 +85,10 @@ def mappings_check(ctx: click.Context) -> None:
 @mappings.command("show")
 @click.argument("unit", required=False)
 @click.option("--basis", help="Basis of UNIT (default: every basis where it resolves).")
+@_local_mappings
 @click.pass_context
-def mappings_show(ctx: click.Context, unit: str | None, basis: str | None) -> None:
+def mappings_show(ctx: click.Context, unit: str | None, basis: str | None,
+                  local_mappings: Path | None) -> None:
     """Show a unit's predecessors or successors as a tree (all merged units without UNIT)."""
     from mergetool import render
     from mergetool.mapping import find_units

@@ -149,6 +149,9 @@ def test_shipped_mapping_by_name_and_the_wheel_path() -> None:
 def test_mappings_check_cli_is_ok() -> None:
     r = run("mappings", "check")
     assert r.exit_code == 0, r.output
+    local = CliRunner().invoke(cli, ["mappings", "check", "--mappings", "vn-2025-wards"])
+    assert local.exit_code == 0, local.output
+    assert "vn-ward" in local.output
     assert "10040" in r.output
     assert "3321" in r.output
 
