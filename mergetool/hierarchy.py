@@ -45,6 +45,7 @@ HEADINGS = {
     "district": ("district", "district_name", "huyện", "quận/huyện", "huyện/quận", "tên huyện"),
     "province": ("province", "province_name", "tỉnh", "tỉnh/thành phố", "tỉnh/thành",
                  "tỉnh, thành phố", "tên tỉnh"),
+    "code": ("ward_code", "commune_code", "mã xã", "mã phường/xã", "mã xã/phường", "ma_xa"),
 }
 
 
@@ -161,7 +162,7 @@ class Outcome:
     """What one look-up found: a code, or why not (with candidates when ambiguous)."""
 
     code: str | None = None
-    problem: str | None = None  # "unknown" or "ambiguous"
+    problem: str | None = None  # "unknown", "ambiguous" or "mismatch" (code vs name)
     message: str = ""
     candidates: list[str] = field(default_factory=list)
 
@@ -254,7 +255,7 @@ def split_address(text: str, basis: Basis) -> tuple[str, str | None, str | None]
     """``"Phường 1, Quận 3, Hồ Chí Minh"`` (address order) -> (ward, district, province)."""
     if SEP in text:
         parts = text.split(SEP)
-        province, district, ward = [*parts, "", "", ""][:3]
+        province, district, ward = [*parts, "", "", ""][:3]  # a 4th part is a code
         return ward, district or None, province or None
     parts = [p.strip() for p in text.split(",")]
     if len(parts) == 1:
@@ -291,19 +292,50 @@ def combine_columns(frame: pl.DataFrame, ms: MappingSet) -> pl.DataFrame:
     """
     if not is_hierarchical(ms):
         return frame
-    ward = _find(frame, "ward")
-    if ward is None:
+    ward, code = _find(frame, "ward"), _find(frame, "code")
+    if ward is None and code is None:
         return frame
     if "unit" in {c.casefold() for c in frame.columns}:
         raise InputError.single(Problem(
             "ambiguous-unit", "the table has both a 'unit' and a ward column", row=1,
-            found=f"unit, {ward}", hint="keep one of them"))
+            found=f"unit, {ward or code}", hint="keep one of them"))
     cols = {lv: _find(frame, lv) for lv in ("province", "district")}
-    parts = [pl.col(c).fill_null("") if c else pl.lit("") for c in (cols["province"], cols["district"])]
-    unit = pl.concat_str([*parts, pl.col(ward).fill_null("")], separator=SEP)
-    drop = [c for c in (ward, cols["province"], cols["district"]) if c]
-    unit = pl.when(pl.col(ward).is_null() | (pl.col(ward) == "")).then(pl.lit(None)).otherwise(unit)
+    parts = [pl.col(c).fill_null("") if c else pl.lit("")
+             for c in (cols["province"], cols["district"], ward, code)]
+    unit = pl.concat_str(parts, separator=SEP)
+    drop = [c for c in (ward, code, cols["province"], cols["district"]) if c]
+    empty = pl.lit(True)
+    for c in (ward, code):
+        if c:
+            empty = empty & (pl.col(c).is_null() | (pl.col(c) == ""))
+    unit = pl.when(empty).then(pl.lit(None)).otherwise(unit)
     return frame.with_columns(unit.alias("unit")).drop(drop)
+
+
+def _code_part(unit: str) -> str:
+    parts = unit.split(SEP)
+    return parts[3] if len(parts) > 3 else ""
+
+
+def _resolve_cell(basis: Basis, unit: str, combined: bool, ms: MappingSet) -> Outcome:
+    """One distinct unit cell; with a code and names, the names must name that code."""
+    if not combined:
+        return resolve(basis, unit, ms=ms)
+    ward, district, province = split_address(unit, basis)
+    code = _code_part(unit)
+    if not code:
+        return resolve(basis, ward, province=province, district=district, ms=ms)
+    by_code = resolve(basis, code, ms=ms)
+    if by_code.code is None or not (ward or province or district):
+        return by_code
+    by_name = resolve(basis, ward or code, province=province, district=district, ms=ms)
+    if by_name.code == by_code.code or (by_name.problem == "ambiguous" and any(
+            c.startswith(by_code.code + " ") for c in by_name.candidates)):
+        return by_code
+    named = (f"{by_name.code} {basis.name_of(by_name.code)}" if by_name.code
+             else by_name.message)
+    return Outcome(problem="mismatch", message=f"code {code} is {basis.name_of(by_code.code)} on "
+                   f"{basis.id}, but the names say otherwise: {named}")
 
 
 def _show(unit: str) -> str:
@@ -329,8 +361,7 @@ def resolve_units(long: pl.DataFrame, ms: MappingSet, path: str | Path, column: 
         basis = ms.basis(b)
         outcomes[b] = {}
         for u in units:
-            ward, district, province = split_address(u, basis) if combined else (u, None, None)
-            outcomes[b][u] = resolve(basis, ward, province=province, district=district, ms=ms)
+            outcomes[b][u] = _resolve_cell(basis, u, combined, ms)
     fits = [b for b in candidates if all(o.code is not None for o in outcomes[b].values())]
     if len(fits) > 1:
         complete = [b for b in fits
@@ -355,8 +386,13 @@ def resolve_units(long: pl.DataFrame, ms: MappingSet, path: str | Path, column: 
         if o.code is not None:
             continue
         code = "ambiguous-unit" if o.problem == "ambiguous" else "unknown-unit"
-        hint = ("add province and district columns, or use codes" if o.problem == "ambiguous"
-                else _suggest(ms.bases[best], split_address(u, ms.bases[best])[0]))
+        if o.problem == "ambiguous":
+            hint = "add province and district columns, or use codes"
+        elif o.problem == "mismatch":
+            hint = ("codes are reused across bases (a 2025 code can be another 2024 unit's); "
+                    "check the code against the name")
+        else:
+            hint = _suggest(ms.bases[best], split_address(u, ms.bases[best])[0])
         log.add(code, o.message, file=str(path), row=int(rows[u]), column=shown, found=_show(u),
                 expected=("one of: " + "; ".join(o.candidates[:12])
                           + (" ..." if len(o.candidates) > 12 else "")) if o.candidates else None,

@@ -407,3 +407,24 @@ def test_district_abbreviations_and_types(wards: MappingSet) -> None:
     assert city.code is not None
     got = resolve(old, "Phường 1", province="Đồng Tháp", district="Cao Lãnh", ms=wards)
     assert got.problem == "ambiguous"  # Thành phố Cao Lãnh or Huyện Cao Lãnh
+
+
+def test_ward_code_column_with_names_is_cross_checked(wards: MappingSet, tmp_path: Path) -> None:
+    good = tmp_path / "good.csv"
+    good.write_text("year,province,ward_code,ward,indicator,value\n"
+                    "2024,Hà Nội,00004,Phường Ba Đình,x,1\n2024,Hà Nội,00008,Ngọc Hà,x,2\n",
+                    encoding="utf-8")
+    scores = read_scores(good, wards)
+    # 00004 and 00008 are codes on both bases (reused); the names say which: the 2025 one.
+    assert scores["basis"].unique().to_list() == ["vn-ward-2025"]
+    assert scores["code"].to_list() == ["00004", "00008"]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("year,province,ward_code,ward,indicator,value\n"
+                   "2024,Hà Nội,00004,Phường Kim Mã,x,1\n", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        read_scores(bad, wards, basis="vn-ward-2024")
+    (p,) = err.value.problems
+    assert p.code == "unknown-unit"
+    assert p.row == 2
+    assert "00004 is Phường Trúc Bạch" in p.message
+    assert "Kim Mã" in p.message
