@@ -2,6 +2,7 @@
 
     pip install ".[bench]"
     python benchmarks/run.py --preset communes          # one preset, printed as a table
+    python benchmarks/run.py --preset wards             # the real commune mapping (vn-2025-wards)
     python benchmarks/run.py --preset large --scale 100000 300000 1000000   # how it grows
     python benchmarks/run.py --startup                  # mergetool --help and build vs floors
     python benchmarks/run.py --preset provinces --json  # machine-readable
@@ -38,14 +39,19 @@ def make_data(preset: str, scale: int | None, seed: int, out: Path) -> dict:
     import numpy as np
     import polars as pl
 
-    from mergetool.synth import PRESETS, synth_mapping
+    from mergetool.synth import PRESETS, Preset, synth_mapping
 
-    p = PRESETS[preset]
-    n_old = scale or p.n_old
-    n_new = max(1, round(n_old * p.n_new / p.n_old))
-    ms = synth_mapping(n_old, n_new, split_fraction=p.split_fraction,
-                       identity_fraction=p.identity_fraction, seed=seed)
-    edges = ms.transitions[0].edges.select("from_code", "to_code", "share")
+    if preset == "wards":
+        edges = wards_edges(seed)
+        n_old, n_new = edges["from_code"].n_unique(), edges["to_code"].n_unique()
+        p = Preset(n_old, n_new, WARDS_YEARS, WARDS_INDICATORS, 0.0, 0.0)
+    else:
+        p = PRESETS[preset]
+        n_old = scale or p.n_old
+        n_new = max(1, round(n_old * p.n_new / p.n_old))
+        ms = synth_mapping(n_old, n_new, split_fraction=p.split_fraction,
+                           identity_fraction=p.identity_fraction, seed=seed)
+        edges = ms.transitions[0].edges.select("from_code", "to_code", "share")
     codes = edges["from_code"].unique().sort()
     rng = np.random.default_rng(seed + 1)
     years = np.arange(2015, 2015 + p.years, dtype=np.int32)
@@ -62,8 +68,28 @@ def make_data(preset: str, scale: int | None, seed: int, out: Path) -> dict:
     values.write_parquet(out / "values.parquet")
     weights.write_parquet(out / "weights.parquet")
     return {"preset": preset, "n_old": n_old, "n_new": n_new, "edges": edges.height,
-            "splits": int(edges["from_code"].is_duplicated().sum() // 2),
+            "splits": edges.group_by("from_code").len().filter(pl.col("len") > 1).height,
             "years": p.years, "indicators": p.indicators, "values": values.height}
+
+
+#: The real commune mapping: 10,040 old units, 3,321 new, 10,602 edges (471 divided units);
+#: values synthetic, 10 years x 50 indicators as the synthetic "communes" preset.
+WARDS_YEARS, WARDS_INDICATORS = 10, 50
+
+
+def wards_edges(seed: int):
+    """Real units and edges of the shipped vn-2025-wards mapping. The source gives no shares
+    for divided units, so the weighted task gets synthetic ones (seeded, random, each divided
+    unit's summing to 1): benchmark data only, never shipped."""
+    import numpy as np
+    import polars as pl
+
+    from mergetool.mapping import load_mappings
+
+    edges = load_mappings("vn-2025-wards").transitions[0].edges.select("from_code", "to_code", "share")
+    rnd = pl.Series("r", np.random.default_rng(seed).uniform(0.1, 1.0, edges.height))
+    return edges.with_columns(rnd).with_columns(
+        share=pl.coalesce("share", pl.col("r") / pl.col("r").sum().over("from_code"))).drop("r")
 
 
 # --- engines (each runs in a worker process) ----------------------------------------------------
@@ -256,7 +282,7 @@ def print_table(report: dict) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--preset", action="append", choices=["provinces", "communes", "large"])
+    ap.add_argument("--preset", action="append", choices=["provinces", "communes", "large", "wards"])
     ap.add_argument("--scale", type=int, nargs="*", help="predecessor counts to run (growth series)")
     ap.add_argument("--engines", nargs="*", default=list(ENGINES))
     ap.add_argument("--repeat", type=int, default=5)

@@ -53,7 +53,7 @@ class Group(click.Group):
 def _mappings(ctx: click.Context):  # type: ignore[no-untyped-def]
     from mergetool.mapping import load_mappings
 
-    root = ctx.find_root().params.get("mappings")
+    root = ctx.params.get("local_mappings") or ctx.find_root().params.get("mappings")
     ms = load_mappings(root)
     return ms
 
@@ -61,7 +61,8 @@ def _mappings(ctx: click.Context):  # type: ignore[no-untyped-def]
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mergetool")
 @click.option("--mappings", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Mapping directory (default: the shipped Vietnam 2025 mapping).")
+              help="Mapping directory, or a shipped mapping by name: vn-2025 (provinces, the "
+                   "default) or vn-2025-wards (communes).")
 @click.option("--debug", is_flag=True, help="Show tracebacks for input errors too.")
 def cli(mappings: Path | None, debug: bool) -> None:
     """Reconcile statistics across administrative mergers (Vietnam 2025: 63 -> 34 provinces)."""
@@ -74,9 +75,15 @@ def mappings() -> None:
     """Inspect and validate mapping files."""
 
 
+_local_mappings = click.option(
+    "--mappings", "local_mappings", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Mapping directory or shipped name (same as the global option).")
+
+
 @mappings.command("check")
+@_local_mappings
 @click.pass_context
-def mappings_check(ctx: click.Context) -> None:
+def mappings_check(ctx: click.Context, local_mappings: Path | None) -> None:
     """Validate the mappings; list every problem with file, row and column (exit 1 if any)."""
     from mergetool import render
 
@@ -92,8 +99,10 @@ def mappings_check(ctx: click.Context) -> None:
 @mappings.command("show")
 @click.argument("unit", required=False)
 @click.option("--basis", help="Basis of UNIT (default: every basis where it resolves).")
+@_local_mappings
 @click.pass_context
-def mappings_show(ctx: click.Context, unit: str | None, basis: str | None) -> None:
+def mappings_show(ctx: click.Context, unit: str | None, basis: str | None,
+                  local_mappings: Path | None) -> None:
     """Show a unit's predecessors or successors as a tree (all merged units without UNIT)."""
     from mergetool import render
     from mergetool.mapping import find_units
@@ -114,6 +123,9 @@ def mappings_show(ctx: click.Context, unit: str | None, basis: str | None) -> No
               show_default=True, help="strict: skip successors with missing predecessors.")
 @click.option("--weights", type=click.Path(path_type=Path), default=None,
               help="Weight table (unit, weight) on the source basis, for --method weighted.")
+@click.option("--shares", type=click.Path(path_type=Path), default=None,
+              help="Shares of divided units (predecessor_code, successor_code, share), for sum "
+                   "or weighted where the mapping leaves them blank.")
 @click.option("--year", type=int, default=None, help="Year of a table without a year column.")
 @click.option("--sheet", default=None, help="Sheet of an Excel workbook.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
@@ -124,8 +136,9 @@ def mappings_show(ctx: click.Context, unit: str | None, basis: str | None) -> No
               help="Replace existing files mergetool did not write (its own are rebuilt in place).")
 @click.pass_context
 def rebase(ctx: click.Context, scores: Path, to_basis: str, from_basis: str | None,
-           methods: tuple[str, ...], policy: str, weights: Path | None, year: int | None,
-           sheet: str | None, output: Path, audit: Path | None, force: bool) -> None:
+           methods: tuple[str, ...], policy: str, weights: Path | None, shares: Path | None,
+           year: int | None, sheet: str | None, output: Path, audit: Path | None,
+           force: bool) -> None:
     """Rebase SCORES to another basis (e.g. the 63-unit DTI onto the 34 units)."""
     from mergetool import render
     from mergetool.rebase import rebase_file
@@ -133,7 +146,7 @@ def rebase(ctx: click.Context, scores: Path, to_basis: str, from_basis: str | No
     ms = _mappings(ctx)
     result = rebase_file(scores, ms, to_basis, from_basis=from_basis, methods=methods,
                          policy=policy, weights=weights, year=year, sheet=sheet, output=output,
-                         audit=audit, force=force)
+                         audit=audit, force=force, shares=shares)
     render.counts(result.values, "status", f"{result.from_basis} -> {result.to_basis}: "
                   f"{result.values.height} values")
     render.message(f"wrote {output}" + (f" and {audit}" if audit else ""))
@@ -306,13 +319,30 @@ def verify(ctx: click.Context, published: Path, predecessors: Path, published_ba
 @click.pass_context
 def explain(ctx: click.Context, unit: str, year: int | None, indicator: str, fmt: str,
             scores_files: tuple[Path, ...]) -> None:
-    """Show how UNIT's merged value was derived: predecessors, values, sources, formula, verdict."""
+    """Show how UNIT's merged value was derived: predecessors, values, sources, formula, verdict.
+
+    With a commune mapping (--mappings vn-2025-wards), explains the mean rebase of one --scores
+    table onto the newest basis instead of the DTI build.
+    """
     import json
 
     from mergetool import render
     from mergetool.explain import explain as explain_unit
+    from mergetool.hierarchy import is_hierarchical
 
-    data = explain_unit(_build(ctx, scores_files, False, None), unit, year=year, indicator=indicator)
+    ms = _mappings(ctx)
+    if is_hierarchical(ms):
+        from mergetool.errors import UsageError
+        from mergetool.rebased_explain import explain_file
+
+        if len(scores_files) != 1:
+            raise UsageError("explain on a commune mapping needs one --scores table to rebase")
+        default = ctx.get_parameter_source("indicator") == click.core.ParameterSource.DEFAULT
+        data = explain_file(ms, scores_files[0], unit, year=year,
+                            indicator=None if default else indicator)
+    else:
+        data = explain_unit(_build(ctx, scores_files, False, None), unit, year=year,
+                            indicator=indicator)
     if fmt == "json":
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
     else:

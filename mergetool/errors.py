@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 #: Every problem code the tool can report, with a one-line meaning (documented in README).
 PROBLEM_CODES: dict[str, str] = {
     "ambiguous-basis": "the table's units exist on more than one basis; declare the basis",
+    "ambiguous-unit": "a unit name that denotes several units (give its province/district or code)",
     "ambiguous-delimiter": "the delimiter and decimal separator cannot be told apart",
     "ambiguous-sheet": "the workbook has several sheets and none was chosen",
     "bad-code": "a unit code that is not a short string of digits",
@@ -31,8 +32,10 @@ PROBLEM_CODES: dict[str, str] = {
     "empty-file": "the file has no data rows",
     "missing-column": "a required column is absent",
     "missing-file": "a file that does not exist",
+    "missing-share": "a divided unit without real shares, for the sum or weighted method",
     "missing-weight": "a predecessor without a weight, for the weighted method",
     "mixed-basis": "units from different bases in one table",
+    "nesting": "a fine-level edge that leaves the coarse-level edge containing it",
     "no-path": "no chain of transitions links two bases",
     "no-predecessor": "a unit of the new basis that no row maps into",
     "not-a-number": "NaN or infinite value",

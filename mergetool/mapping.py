@@ -49,8 +49,8 @@ class Transition:
     file: str | None = None
 
     def predecessors(self) -> pl.DataFrame:
-        """Successor code -> sorted list of predecessor codes (shares > 0)."""
-        return (self.edges.filter(pl.col("share") > 0).group_by("to_code")
+        """Successor code -> sorted list of predecessor codes (shares > 0 or unknown)."""
+        return (self.edges.filter(pl.col("share").is_null() | (pl.col("share") > 0)).group_by("to_code")
                 .agg(pl.col("from_code").sort()).sort("to_code"))
 
 
@@ -136,6 +136,10 @@ class MappingSet:
         code = normalise_code(text)
         if code is not None:
             return code if code in basis.codes else None
+        if basis.meta.get("levels"):  # commune names repeat: resolve in context, never first match
+            from mergetool.hierarchy import resolve_text
+
+            return resolve_text(self, basis, text)
         return basis.resolver.resolve(text)
 
 
@@ -146,7 +150,10 @@ def compose(first: Transition, second: Transition) -> Transition:
                          f"({second.from_basis})")
     edges = (first.edges.select("from_code", mid="to_code", s1="share")
              .join(second.edges.select(mid="from_code", to_code="to_code", s2="share"), on="mid")
-             .group_by("from_code", "to_code").agg(share=(pl.col("s1") * pl.col("s2")).sum())
+             .with_columns(s=pl.col("s1") * pl.col("s2"))
+             # An unknown share (blank: a divided unit's part) stays unknown, never 0.
+             .group_by("from_code", "to_code").agg(share=pl.when(pl.col("s").null_count() > 0)
+                                                   .then(None).otherwise(pl.col("s").sum()))
              .sort("from_code", "to_code"))
     return Transition(f"{first.id}+{second.id}", first.from_basis, second.to_basis, edges)
 
@@ -205,8 +212,17 @@ def _validate_transition(ms: MappingSet, t: Transition, log: ProblemLog) -> None
             ROW, "share").iter_rows():
         log.add("share-sum", "a share must lie in (0, 1]", row=row,
                 column=t.meta.get("share_column", "share"), found=str(share), **where)
-    sums = edges.group_by("from_code").agg(pl.col("share").sum(), pl.col(ROW), pl.col("to_code"))
-    for code, total, rows, succ in sums.filter(
+    sums = edges.group_by("from_code").agg(pl.col("share").sum(), pl.col(ROW), pl.col("to_code"),
+                                           unknown=pl.col("share").null_count(), n=pl.len())
+    for code, rows, unknown, n in sums.filter(
+            (pl.col("unknown") > 0) & ((pl.col("unknown") < pl.col("n")) | (pl.col("n") == 1))
+    ).sort("from_code").select("from_code", ROW, "unknown", "n").iter_rows():
+        log.add("share-sum", f"predecessor {code} has {unknown} blank share(s) among {n} successor(s)",
+                row=min(rows), column=t.meta.get("share_column", "share"),
+                expected="every share of a divided unit known, or every one blank (unknown)",
+                hint="a unit with one successor has share 1", **where)
+    sums = sums.filter(pl.col("unknown") == 0)
+    for code, total, rows, succ, *_ in sums.filter(
             (pl.col("share") - 1).abs() > SHARE_TOLERANCE).sort("from_code").iter_rows():
         parts = ", ".join(f"row {r} -> {s}" for r, s in zip(rows, succ, strict=True))
         log.add("share-sum", f"the shares of predecessor {code} sum to {total:.6g}, not 1 ({parts})",
@@ -231,6 +247,11 @@ def _validate_transition(ms: MappingSet, t: Transition, log: ProblemLog) -> None
 def _check_names(ms: MappingSet, t: Transition, edges: pl.DataFrame, log: ProblemLog) -> None:
     """Optional name columns must name the unit the code denotes (catches code-reuse slips)."""
     where = {"file": t.file}
+    if any(b in ms.bases and ms.bases[b].meta.get("levels") for b in (t.from_basis, t.to_basis)):
+        from mergetool.hierarchy import check_edge_names
+
+        log.extend(check_edge_names(ms, t, edges))
+        return
     for side, name_col, basis_id in (("from_code", "from_name", t.from_basis),
                                      ("to_code", "to_name", t.to_basis)):
         if name_col not in edges.columns or basis_id not in ms.bases:
@@ -252,12 +273,18 @@ def _check_names(ms: MappingSet, t: Transition, edges: pl.DataFrame, log: Proble
 
 # --- loading from files --------------------------------------------------------------------------
 
-def shipped_mappings_dir() -> Path:
-    """The mapping directory shipped with the package (or the source tree's, in development)."""
-    packaged = resources.files("mergetool") / "_mappings" / "vn-2025"
+def shipped_mappings_dir(name: str = "vn-2025") -> Path:
+    """A mapping directory shipped with the package (or the source tree's, in development)."""
+    packaged = resources.files("mergetool") / "_mappings" / name
     if packaged.is_dir():
         return Path(str(packaged))
-    return Path(__file__).resolve().parent.parent / "mappings" / "vn-2025"
+    return Path(__file__).resolve().parent.parent / "mappings" / name
+
+
+def shipped_mapping_names() -> list[str]:
+    """Names of the shipped mappings (``vn-2025``, ``vn-2025-wards``)."""
+    root = shipped_mappings_dir().parent
+    return sorted(p.name for p in root.iterdir() if (p / "mapping.toml").is_file())
 
 
 def _meta_problem(path: Path, message: str, **kw: object) -> InputError:
@@ -279,6 +306,26 @@ def _member(root: Path, value: object, toml_path: Path, key: str) -> Path:
     return path
 
 
+def _normalise_codes(frame: pl.DataFrame, column: str, path: Path, log: ProblemLog) -> pl.Series:
+    """:func:`normalise_code` over a column: plain ASCII digit cells in one vectorised pass (a
+    commune basis has 10,000 rows), every other cell through the function itself, one by one."""
+    raw = frame[column]
+    plain = raw.str.contains(r"^[0-9]+$").fill_null(False)
+    codes = raw.str.zfill(2).zip_with(plain, pl.Series([None] * frame.height, dtype=pl.String))
+    if not plain.all():
+        rest = frame.filter(~plain).select(ROW, column)
+        fixed = {}
+        for row, value in rest.iter_rows():
+            code = normalise_code(value or "")
+            if code is None:
+                log.add("bad-code", "a unit code must be digits", file=str(path), row=row,
+                        column=column, found=value, expected="digits such as 01")
+            fixed[row] = code
+        codes = pl.Series([fixed.get(r, c) for r, c in zip(frame[ROW], codes, strict=True)],
+                          dtype=pl.String) if fixed else codes
+    return codes.alias("code")
+
+
 def _read_basis(root: Path, spec: dict, toml_path: Path) -> Basis:
     if not isinstance(spec, dict) or "id" not in spec or "file" not in spec:
         raise _meta_problem(toml_path, "every [[basis]] needs 'id' and 'file'", found=str(spec))
@@ -286,14 +333,8 @@ def _read_basis(root: Path, spec: dict, toml_path: Path) -> Basis:
     frame, _ = read_table(path)
     cols = require_columns(frame, path, {"code": ("code",), "name": ("name", "name_vi")})
     log = ProblemLog()
-    codes = []
-    for row, raw in frame.select(ROW, cols["code"]).iter_rows():
-        code = normalise_code(raw or "")
-        if code is None:
-            log.add("bad-code", "a unit code must be digits", file=str(path), row=row,
-                    column=cols["code"], found=raw, expected="digits such as 01")
-        codes.append(code)
-    frame = frame.with_columns(code=pl.Series(codes, dtype=pl.String),
+    codes = _normalise_codes(frame, cols["code"], path, log)
+    frame = frame.with_columns(code=codes,
                                name=frame[cols["name"]].map_elements(clean, return_dtype=pl.String))
     for row, code in frame.filter(pl.col("code").is_duplicated() & pl.col("code").is_not_null()
                                   ).select(ROW, "code").iter_rows():
@@ -328,16 +369,11 @@ def _read_transition(root: Path, spec: dict, toml_path: Path) -> Transition:
     log = ProblemLog()
     out: dict[str, pl.Series] = {}
     for role in ("from_code", "to_code"):
-        codes = []
-        for row, raw in frame.select(ROW, cols[role]).iter_rows():
-            code = normalise_code(raw or "")
-            if code is None:
-                log.add("bad-code", "a unit code must be digits", file=str(path), row=row,
-                        column=cols[role], found=raw, expected="digits such as 01")
-            codes.append(code)
-        out[role] = pl.Series(role, codes, dtype=pl.String)
+        out[role] = _normalise_codes(frame, cols[role], path, log).alias(role)
     if "share" in cols:
-        out["share"] = parse_numbers(frame, cols["share"], path, delimiter, log, allow_null=False)
+        blank_unknown = spec.get("unknown_shares") == "blank"
+        out["share"] = parse_numbers(frame, cols["share"], path, delimiter, log,
+                                     allow_null=blank_unknown)
     else:
         out["share"] = pl.Series("share", [1.0] * frame.height)
     log.raise_if_any(f"{path}: bad transition rows")
@@ -351,13 +387,18 @@ def _read_transition(root: Path, spec: dict, toml_path: Path) -> Transition:
 
 
 def load_mappings(root: str | Path | None = None) -> MappingSet:
-    """Read a mapping directory (default: the shipped Vietnam 2025 one)."""
+    """Read a mapping directory, or a shipped mapping by name (default: the Vietnam 2025
+    provinces; ``vn-2025-wards`` for the communes)."""
     root = Path(root) if root is not None else shipped_mappings_dir()
+    if not root.exists() and len(root.parts) == 1 and (shipped_mappings_dir(root.name)
+                                                        / "mapping.toml").is_file():
+        root = shipped_mappings_dir(root.name)
     toml_path = root / "mapping.toml"
     if not toml_path.is_file():
         raise InputError.single(Problem("missing-file", "no mapping.toml in the mapping directory",
                                         file=str(toml_path), hint="point --mappings at a directory "
-                                        "holding mapping.toml"))
+                                        "holding mapping.toml, or name a shipped mapping: "
+                                        + ", ".join(shipped_mapping_names())))
     try:
         meta = tomllib.loads(toml_path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -383,9 +424,37 @@ def load_mappings(root: str | Path | None = None) -> MappingSet:
     transitions = [_read_transition(root, spec, toml_path) for spec in meta.get("transition", [])]
     for spec in [*meta.get("basis", []), *meta.get("transition", [])]:
         files[spec["file"]] = sha256_file(root / spec["file"])
-    return MappingSet(by_id, transitions, id=str(meta.get("id", "custom")),
-                      version=str(meta.get("version", "unversioned")), root=root,
-                      files=dict(sorted(files.items())), renames=renames)
+    ms = MappingSet(by_id, transitions, id=str(meta.get("id", "custom")),
+                    version=str(meta.get("version", "unversioned")), root=root,
+                    files=dict(sorted(files.items())), renames=renames)
+    _load_nesting(ms, meta, root, toml_path)
+    return ms
+
+
+def _load_nesting(ms: MappingSet, meta: dict, root: Path, toml_path: Path) -> None:
+    """``[[nesting]]``: this mapping refines a coarser one (communes inside provinces); load
+    the parent, keep it for name resolution, and add every edge that leaves its parent edge to
+    the problems."""
+    specs = meta.get("nesting", [])
+    if not isinstance(specs, list):
+        raise _meta_problem(toml_path, "nesting must be a table array written [[nesting]]")
+    if not specs:
+        return
+    from mergetool.hierarchy import check_nesting
+
+    found = []
+    for spec in specs:
+        if not isinstance(spec, dict) or not isinstance(spec.get("parent"), str):
+            raise _meta_problem(toml_path, "every [[nesting]] needs 'parent' (a mapping directory)",
+                                found=str(spec))
+        parent = load_mappings((root / spec["parent"]).resolve())
+        ms.__dict__["_parent_mappings"] = parent
+        for rel, digest in parent.files.items():
+            ms.files[f"{spec['parent']}/{rel}"] = digest
+        found.extend(parent.problems)
+        found.extend(check_nesting(ms, spec, parent, toml_path))
+    ms.files = dict(sorted(ms.files.items()))
+    ms.problems = sorted([*ms.problems, *found], key=Problem.sort_key)
 
 
 def _read_renames(path: Path, bases: dict[str, Basis]) -> pl.DataFrame:
@@ -416,6 +485,9 @@ def _read_renames(path: Path, bases: dict[str, Basis]) -> pl.DataFrame:
 
 def _read_aliases(path: Path, bases: dict[str, Basis]) -> None:
     frame, _ = read_table(path)
+    if "code" in frame.columns:
+        _read_code_aliases(path, frame, bases)
+        return
     cols = require_columns(frame, path, {"canonical name": ("canonical_name",),
                                          "alias": ("alias",), "basis": ("basis",)})
     log = ProblemLog()
@@ -431,6 +503,28 @@ def _read_aliases(path: Path, bases: dict[str, Basis]) -> None:
             log.add("unknown-unit", f"canonical name {canonical!r} is not a unit of "
                     f"{basis_id if basis_id != '*' else 'any basis'}", file=str(path), row=row,
                     column=cols["canonical name"], found=canonical)
+    log.raise_if_any(f"{path}: bad aliases")
+
+
+def _read_code_aliases(path: Path, frame: pl.DataFrame, bases: dict[str, Basis]) -> None:
+    """Aliases keyed by code (``basis, code, alias``): for units whose names repeat, where a
+    canonical name would not say which unit is meant."""
+    from mergetool.hierarchy import add_aliases
+
+    require_columns(frame, path, {"basis": ("basis",), "code": ("code",), "alias": ("alias",)})
+    log = ProblemLog()
+    for row, basis_id in frame.filter(~pl.col("basis").is_in(list(bases))).select(
+            ROW, "basis").iter_rows():
+        log.add("unknown-basis", f"basis {basis_id!r} is not defined", file=str(path), row=row,
+                column="basis", expected=" or ".join(bases), found=basis_id)
+    for basis_id, part in frame.filter(pl.col("basis").is_in(list(bases))).group_by(
+            "basis", maintain_order=True):
+        basis = bases[str(basis_id[0])]
+        for row, code in part.filter(~pl.col("code").is_in(list(basis.codes))).select(
+                ROW, "code").iter_rows():
+            log.add("unknown-unit", f"code {code!r} is not a unit of {basis.id}", file=str(path),
+                    row=row, column="code", found=code)
+        add_aliases(basis, list(part.select("code", "alias").iter_rows()))
     log.raise_if_any(f"{path}: bad aliases")
 
 

@@ -24,7 +24,7 @@ def simple_rebase(values: dict[Key, float], edges: Iterable[tuple[str, str, floa
     """
     preds: dict[str, list[tuple[str, float]]] = defaultdict(list)
     for a, b, share in edges:
-        if share > 0:
+        if share is None or share > 0:  # None: a divided unit's part, share unknown (mean only)
             preds[b].append((a, share))
     combos = sorted({(y, i) for (y, i, _c) in values})
     out: dict[Key, float | None] = {}

@@ -29,7 +29,7 @@ from mergetool.mapping import MappingSet, mapping_fingerprint
 from mergetool.tables import OutputSet, check_outputs, sha256_file, write_text_atomic
 
 MANIFEST_NAME = "manifest.json"
-SHIPPED = "shipped"
+SHIPPED = "shipped:"  # + the shipped mapping's name, e.g. ``shipped:vn-2025``
 
 
 def _portable(path: Path, base: Path | None) -> str:
@@ -44,12 +44,14 @@ def _portable(path: Path, base: Path | None) -> str:
 
 
 def _mapping_root(mappings: MappingSet, base: Path | None) -> str | None:
-    from mergetool.mapping import shipped_mappings_dir
+    from mergetool.mapping import shipped_mapping_names, shipped_mappings_dir
 
     if mappings.root is None:
         return None
-    if Path(mappings.root).resolve() == shipped_mappings_dir().resolve():
-        return SHIPPED
+    here = Path(mappings.root).resolve()
+    for name in shipped_mapping_names():
+        if here == shipped_mappings_dir(name).resolve():
+            return SHIPPED + name
     return _portable(Path(mappings.root), base)
 
 
@@ -332,8 +334,8 @@ def check_manifest(path: str | Path) -> pl.DataFrame:
     mapping = data.get("mappings") or {}
     root = mapping.get("root")
     for name, sha in (mapping.get("files") or {}).items():
-        if root == SHIPPED:
-            now = _hash_or_none(shipped_mappings_dir() / name)
+        if isinstance(root, str) and root.startswith(SHIPPED):
+            now = _hash_or_none(shipped_mappings_dir(root.removeprefix(SHIPPED)) / name)
         elif isinstance(root, str):
             now = _hash_or_none(locate(root) / name)
         else:

@@ -71,11 +71,16 @@ def parse_methods(specs: tuple[str, ...] | list[str], default: str = "mean") -> 
 
 def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
            methods: dict[str, str] | None = None, policy: str = "strict",
-           weights: pl.DataFrame | None = None, audit: bool = True) -> RebaseResult:
+           weights: pl.DataFrame | None = None, audit: bool = True,
+           shares: pl.DataFrame | None = None) -> RebaseResult:
     """Rebase a long score frame (one basis) to ``to_basis``.
 
     ``audit=False`` skips the per-contribution audit frame (for large batch runs).
+    ``shares`` (``from_code, to_code, share``) fills a transition's unknown shares (divided
+    units); without it, ``sum`` and ``weighted`` refuse such units (:mod:`mergetool.shares`).
     """
+    from mergetool.shares import require_shares
+
     if policy not in POLICIES:
         raise UsageError(f"unknown coverage policy {policy!r}", [Problem(
             "bad-option", f"unknown policy {policy!r}", column="--policy",
@@ -92,7 +97,10 @@ def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
         partial=pl.lit(False))
     audits = []
     values = None
+    indicators = scores["indicator"].unique().to_list()
     for step in mappings.path(from_basis, to_basis):
+        step = require_shares(step, methods, indicators, shares, mappings,
+                              present=current.filter(pl.col("value").is_not_null())["code"].unique())
         if weights is not None:
             _require_weights(weights, step)
         parts = [rebase_step(chunk, step, methods, policy, weights, audit=audit)
@@ -165,7 +173,9 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
     strings and an int. The grid of every successor x year x indicator then gets its status,
     and missing predecessors are listed only for the successors that have any.
     """
-    edges = step.edges.filter(pl.col("share") > 0).select("from_code", "to_code", "share")
+    # A blank (unknown) share is a divided unit's part: mean uses it; sum/weighted were refused.
+    edges = step.edges.filter(pl.col("share").is_null() | (pl.col("share") > 0)).select(
+        "from_code", "to_code", "share")
     expected = (edges.group_by("to_code").agg(n_expected=pl.len().cast(pl.UInt32))
                 .sort("to_code").with_row_index("ti"))
     indicators = current["indicator"].unique().sort().to_list()
@@ -324,7 +334,7 @@ def rebase_file(scores_path: Path, mappings: MappingSet, to_basis: str, *,
                 from_basis: str | None = None, methods: tuple[str, ...] = (),
                 policy: str = "strict", weights: Path | None = None, year: int | None = None,
                 sheet: str | None = None, output: Path, audit: Path | None = None,
-                force: bool = False) -> RebaseResult:
+                force: bool = False, shares: Path | None = None) -> RebaseResult:
     """Read, rebase and write: the ``mergetool rebase`` command as a function.
 
     Writes ``output`` and the optional ``audit`` (CSV, XLSX or Parquet by suffix) and
@@ -332,12 +342,13 @@ def rebase_file(scores_path: Path, mappings: MappingSet, to_basis: str, *,
     """
     from mergetool.provenance import build_manifest, preflight, sibling_manifest, write_set
     from mergetool.scores import read_scores
+    from mergetool.shares import read_shares
     from mergetool.tables import write_frame
 
     mappings.require_valid()
     manifest_path = sibling_manifest(output)
     outputs = [output, *([audit] if audit else [])]
-    inputs = [scores_path, *([weights] if weights else [])]
+    inputs = [scores_path, *([weights] if weights else []), *([shares] if shares else [])]
     mapping_files = [Path(mappings.root) / f for f in mappings.files] if mappings.root else []
     stale = preflight([(output, "-o"), *([(audit, "--audit")] if audit else [])], manifest_path,
                       [*inputs, *mapping_files], force)
@@ -346,7 +357,7 @@ def rebase_file(scores_path: Path, mappings: MappingSet, to_basis: str, *,
     weight_frame = (read_weights(str(weights), mappings, scores["basis"][0])
                     if weights is not None else None)
     result = rebase(scores, mappings, to_basis, methods=method_map, policy=policy,
-                    weights=weight_frame)
+                    weights=weight_frame, shares=read_shares(shares) if shares else None)
     frames = {output: result.values, **({audit: result.audit} if audit is not None else {})}
     write_set({p: (lambda staged, f=f: write_frame(staged, f)) for p, f in frames.items()},
               manifest_path, lambda staged: build_manifest(

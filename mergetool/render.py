@@ -73,16 +73,21 @@ def unit_tree(ms: MappingSet, refs: list[UnitRef]) -> None:
         if preds:
             branch = tree.add(f"predecessors ({len(preds)})")
             for p, share in preds:
-                branch.add(f"{ms.graph.nodes[p]['name']} {p}" + (f"  share {share:g}"
-                                                                  if share != 1 else ""))
+                branch.add(f"{ms.graph.nodes[p]['name']} {p}" + _share(share))
         if succs:
             branch = tree.add(f"successors ({len(succs)})")
             for s, share in succs:
-                branch.add(f"{ms.graph.nodes[s]['name']} {s}" + (f"  share {share:g}"
-                                                                  if share != 1 else ""))
+                branch.add(f"{ms.graph.nodes[s]['name']} {s}" + _share(share))
         if not preds and not succs:
             tree.add("no transition touches this unit")
         console.print(tree)
+
+
+def _share(share: float | None) -> str:
+    """A share beside a unit: nothing for a whole unit, "unknown" for a divided unit's part."""
+    if share is None:
+        return "  divided unit, share unknown"
+    return f"  share {share:g}" if share != 1 else ""
 
 
 def frame_table(frame: pl.DataFrame, title: str, limit: int = 40) -> None:

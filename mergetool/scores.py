@@ -21,6 +21,7 @@ from pathlib import Path
 
 import polars as pl
 
+from mergetool import hierarchy
 from mergetool.errors import InputError, Problem, ProblemLog
 from mergetool.indicators import BY_ID, indicator_id
 from mergetool.mapping import MappingSet
@@ -107,6 +108,7 @@ def read_scores(path: str | Path, mappings: MappingSet, *, basis: str | None = N
     """A score file as a long frame (:data:`SCORES_SCHEMA`) on one basis, validated."""
     path = Path(path)
     frame, delimiter = read_table(path, sheet)
+    frame = hierarchy.combine_columns(frame, mappings)  # province/district/ward -> one unit
     layout = detect_layout(frame, path)
     log = ProblemLog()
     years = _years(frame, layout, path, year, log)
@@ -200,6 +202,9 @@ def resolve_units(long: pl.DataFrame, mappings: MappingSet, path: str | Path, co
         raise InputError(f"{path}: empty units", [Problem(
             "unknown-unit", "empty unit", file=str(path), row=int(r), column=column,
             expected="a unit code or name") for r in empty["row"].unique().sort()])
+    nested = hierarchy.resolve_units(long, mappings, path, column, declared)
+    if nested is not None:  # commune names resolve within their province and district
+        return nested
     units = long["unit"].unique().drop_nulls().to_list()
     is_codes = bool(units) and all(normalise_code(u) is not None for u in units)
     candidates = [declared] if declared else list(mappings.bases)

@@ -10,6 +10,7 @@ basis, the city of Huế on the 2025 one).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import polars as pl
 
@@ -68,7 +69,7 @@ class Basis:
         for code, name in self.units.select("code", "name").iter_rows():
             self.resolver.add(name, code)
 
-    @property
+    @cached_property
     def codes(self) -> set[str]:
         return set(self.units["code"])
 

@@ -162,7 +162,7 @@ def test_single_file_outputs_are_byte_identical_in_two_places(tmp_path: Path, la
 
 def test_shipped_build_names_the_shipped_mappings_portably(built: Path) -> None:
     m = json.loads((built / "manifest.json").read_text(encoding="utf-8"))
-    assert m["mappings"]["root"] == "shipped"
+    assert m["mappings"]["root"] == "shipped:vn-2025"
     assert all(not Path(e["path"]).is_absolute() for e in m["inputs"] + m["outputs"])
 
 

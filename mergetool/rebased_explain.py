@@ -1,0 +1,115 @@
+"""How one rebased value was made, for any mapping (the commune level included).
+
+:mod:`mergetool.explain` explains the DTI build (published values, sources, ranks). A commune
+table has none of those: its explanation is the rebase itself — the unit's predecessors, their
+values and shares, the formula, and an independent recomputation from the predecessors'
+values compared with the engine's result. The output has the shape ``render.explain_tree``
+prints, so ``mergetool explain`` shows both the same way.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from mergetool.errors import InputError, Problem
+from mergetool.mapping import MappingSet
+from mergetool.rebase import RebaseResult, method_for, rebase
+from mergetool.units import UnitRef
+
+#: Independent recomputation vs the engine: both work on the same inputs, the engine in exact
+#: decimals, the loop here in floats; they agree far inside this bound.
+RECOMPUTE_TOLERANCE = 1e-9
+
+
+def final_basis(ms: MappingSet, from_basis: str) -> str:
+    """The newest basis reachable from ``from_basis`` (the end of its chain of transitions)."""
+    current = from_basis
+    while True:
+        nxt = [t.to_basis for t in ms.transitions if t.from_basis == current]
+        if not nxt:
+            return current
+        current = nxt[0]
+
+
+def explain_rebased(result: RebaseResult, ms: MappingSet, unit: str, *, indicator: str | None = None,
+                    year: int | None = None, scores: pl.DataFrame | None = None) -> dict[str, Any]:
+    """The derivation of ``unit`` (code or name on the result's target basis) as plain data."""
+    basis = ms.basis(result.to_basis)
+    code = ms.resolve(unit, basis.id)
+    if code is None:
+        near = basis.resolver.suggest(unit)
+        raise InputError.single(Problem(
+            "unknown-unit", f"{unit!r} is not a unit of {basis.id}", found=unit,
+            hint=("did you mean " + " or ".join(repr(n) for n in near) + "?") if near else None))
+    values = result.values.filter(pl.col("code") == code)
+    indicators = sorted(set(result.values["indicator"]))
+    if indicator is None and len(indicators) == 1:
+        indicator = indicators[0]
+    if indicator not in indicators:
+        raise InputError.single(Problem(
+            "unknown-indicator", f"no indicator {indicator!r} in the rebased values",
+            column="--indicator", found=str(indicator), expected=" or ".join(indicators)))
+    values = values.filter(pl.col("indicator") == indicator)
+    if year is not None:
+        values = values.filter(pl.col("year") == year)
+        if values.is_empty():
+            years = sorted(set(result.values["year"]))
+            raise InputError.single(Problem("year-out-of-range", f"no year {year}", column="--year",
+                                            expected=f"{years[0]}-{years[-1]}", found=str(year)))
+    preds = ms.predecessors_of(UnitRef(basis.id, code)) if len(ms.path(result.from_basis,
+                                                                       basis.id)) == 1 else []
+    src = scores if scores is not None else pl.DataFrame(
+        schema={"year": pl.Int32, "code": pl.String, "indicator": pl.String,
+                "value": pl.Float64, "file": pl.String, "row": pl.Int32})
+    method = method_for(indicator, result.methods)
+    out: dict[str, Any] = {"unit": {"code": code, "basis": basis.id, "name": basis.name_of(code)},
+                           "indicator": indicator, "years": []}
+    for row in values.sort("year").iter_rows(named=True):
+        y = row["year"]
+        hits = src.filter((pl.col("year") == y) & (pl.col("indicator") == indicator))
+        by_code = {c: (v, f, r) for c, v, f, r in hits.select("code", "value", "file", "row").iter_rows()}
+        pred_rows = []
+        for p, share in preds:
+            v, f, r = by_code.get(p.code, (None, None, None))
+            pred_rows.append({"ref": str(p), "name": ms.bases[p.basis].name_of(p.code),
+                              "value": v, "share": share, "source": None, "file": f, "row": r})
+        known = [(p["value"], p["share"]) for p in pred_rows if p["value"] is not None]
+        complete = bool(preds) and len(known) == len(preds)
+        recomputed = None
+        if complete and method == "mean":
+            recomputed = sum(v for v, _ in known) / len(known)
+        elif complete and method == "sum" and all(s is not None for _, s in known):
+            recomputed = sum(v * s for v, s in known)
+        if method == "mean":
+            formula = "mean(" + ", ".join("?" if p["value"] is None else f"{p['value']:.4f}"
+                                          for p in pred_rows) + ")"
+        else:
+            formula = f"{method}(" + ", ".join(
+                ("?" if p["value"] is None else f"{p['value']:.4f}")
+                + ("" if p["share"] in (1, None) else f" x {p['share']:g}") for p in pred_rows) + ")"
+        if recomputed is not None and row["value"] is not None:
+            verdict = "match" if abs(recomputed - row["value"]) <= RECOMPUTE_TOLERANCE else "mismatch"
+        else:
+            verdict = "not-computable" if row["value"] is None else "unknown"
+        out["years"].append({
+            "year": y, "method": method, "formula": formula, "recomputed": recomputed,
+            "published": None, "published_source": None, "value": row["value"],
+            "value_basis": f"rebased from {result.from_basis}", "rank": None, "rank_source": None,
+            "status": row["status"], "reason": (f"missing {row['missing']}" if row["missing"] else ""),
+            "verdict": verdict, "tolerance": RECOMPUTE_TOLERANCE, "predecessors": pred_rows})
+    return out
+
+
+def explain_file(ms: MappingSet, scores_path: Path, unit: str, *, indicator: str | None = None,
+                 year: int | None = None, basis: str | None = None) -> dict[str, Any]:
+    """Read a score table, rebase it (mean) to the newest basis, explain ``unit`` there."""
+    from mergetool.scores import read_scores
+
+    ms.require_valid()
+    scores = read_scores(scores_path, ms, basis=basis)
+    target = final_basis(ms, scores["basis"][0])
+    result = rebase(scores, ms, target)
+    return explain_rebased(result, ms, unit, indicator=indicator, year=year, scores=scores)
