@@ -36,8 +36,12 @@ AUDIT_SCHEMA: dict[str, pl.DataType] = {
     "contribution": pl.Float64(), "n_used": pl.UInt32(), "n_expected": pl.UInt32(),
     "method": pl.String(),
 }
-RESULT_COLUMNS = ("year", "basis", "code", "indicator", "value", "method", "n_expected", "n_used",
-                  "missing", "status")
+RESULT_COLUMNS = ("year", "basis", "code", "indicator", "value", "value_exact", "method",
+                  "n_expected", "n_used", "missing", "status")
+#: ``value_exact``: the exact mean / weighted mean / sum as a decimal, rounded (half-up) only at
+#: the 18th place; ``value`` is its Float64. Display and ranks round ``value_exact`` half-up to
+#: 4 places (:mod:`mergetool.ranking`).
+EXACT = pl.Decimal(38, 18)
 
 
 @dataclass
@@ -106,7 +110,7 @@ def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
             weights = _carry_weights(weights, step)
     if values is None:  # same basis: identity
         values = current.with_columns(
-            method=pl.lit("identity"), n_expected=pl.lit(1, pl.UInt32), n_used=pl.lit(1, pl.UInt32),
+            value_exact=pl.col("value").cast(EXACT), method=pl.lit("identity"), n_expected=pl.lit(1, pl.UInt32), n_used=pl.lit(1, pl.UInt32),
             missing=pl.lit(""), status=pl.lit("ok")).select(RESULT_COLUMNS)
     audit_frame = pl.concat(audits) if audits else pl.DataFrame(schema=AUDIT_SCHEMA)
     if not audits:  # identity: the input order; a rebased step is already in key order
@@ -197,7 +201,9 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
     # Sums are exact: each term is rounded to a fixed-point decimal (error < 1e-18 of a unit
     # for index values) and added as integers, so a result never depends on the order of the
     # input rows, which float addition (not associative) would; identical data, identical bytes.
-    joined = joined.with_columns(term=pl.col("raw_w") * pl.col("v"))
+    joined = joined.with_columns(term=pl.col("raw_w") * pl.col("v"),
+                                 dw=pl.col("raw_w").cast(EXACT)).with_columns(
+        dterm=pl.col("dw") * pl.col("v").cast(EXACT))
     dec = pl.Decimal(38, _decimal_scale(current, weights, edges.height))
     used_methods = set(method_of.values())
     agg = joined.group_by("k").agg(
@@ -207,6 +213,8 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
               else pl.len().cast(pl.Float64)),
         wvsum=pl.col("term").cast(dec).sum().cast(pl.Float64),
         only_v=pl.col("v").first(),
+        # Exact decimals for value_exact: each input as a decimal, products and sums in decimal.
+        dsum=pl.col("dterm").sum(), dwsum=pl.col("dw").sum(),
         only_term=(pl.col("term").first() if _METHOD_CODE["sum"] in used_methods
                    else pl.lit(None, pl.Float64)),
         any_partial=pl.col("p").any() if has_partial else pl.lit(False))
@@ -227,9 +235,13 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
              .when(pl.col("n_used") == 1).then(pl.col("only_v"))
              .when(pl.col("m") == 1).then(pl.col("wvsum"))
              .otherwise(pl.col("wvsum") / pl.col("wsum")))
+    value_exact = (pl.when(pl.col("m") == 1).then(pl.col("dsum"))
+                   .when(pl.col("n_used") == 1).then(pl.col("only_v").cast(EXACT))
+                   .otherwise(pl.col("dsum") / pl.col("dwsum")))
     names = {v: k for k, v in _METHOD_CODE.items()}
     grid = grid.with_columns(status=status).with_columns(
         value=pl.when(pl.col("status").is_in(["ok", "partial"])).then(value),
+        value_exact=pl.when(pl.col("status").is_in(["ok", "partial"])).then(value_exact),
         method=pl.col("m").replace_strict(names, return_dtype=pl.String)).sort("k").collect()
     keys3 = ["year", "indicator", "to_code"]
     gaps = grid.filter(pl.col("n_used") < pl.col("n_expected")).select("k", *keys3)
