@@ -20,9 +20,10 @@ EXACT = pl.Decimal(38, 18)
 
 
 def exact(value: str | pl.Expr) -> pl.Expr:
-    """A column as an exact decimal (a float becomes the nearest 18-place decimal)."""
+    """A column as an exact decimal: a float through its shortest repr (0.6647 -> 0.6647 exactly;
+    a direct float cast can land 1e-17 off). Values too large for 20 integer digits become null."""
     expr = pl.col(value) if isinstance(value, str) else value
-    return expr.cast(EXACT)
+    return expr.cast(pl.String).cast(EXACT, strict=False)
 
 
 def round_half_up(value: str | pl.Expr, decimals: int = PUBLISHED_DECIMALS) -> pl.Expr:

@@ -44,6 +44,11 @@ RESULT_COLUMNS = ("year", "basis", "code", "indicator", "value", "value_exact", 
 EXACT = pl.Decimal(38, 18)
 
 
+def _exact(expr: pl.Expr) -> pl.Expr:
+    """A float as an exact decimal via its shortest repr (a direct cast can land 1e-17 off)."""
+    return expr.cast(pl.String).cast(EXACT, strict=False)
+
+
 @dataclass
 class RebaseResult:
     """Rebased values (one row per successor, year, indicator) and the audit of contributions."""
@@ -110,7 +115,8 @@ def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
             weights = _carry_weights(weights, step)
     if values is None:  # same basis: identity
         values = current.with_columns(
-            value_exact=pl.col("value").cast(EXACT), method=pl.lit("identity"), n_expected=pl.lit(1, pl.UInt32), n_used=pl.lit(1, pl.UInt32),
+            value_exact=_exact(pl.col("value")),
+            method=pl.lit("identity"), n_expected=pl.lit(1, pl.UInt32), n_used=pl.lit(1, pl.UInt32),
             missing=pl.lit(""), status=pl.lit("ok")).select(RESULT_COLUMNS)
     audit_frame = pl.concat(audits) if audits else pl.DataFrame(schema=AUDIT_SCHEMA)
     if not audits:  # identity: the input order; a rebased step is already in key order
@@ -202,8 +208,8 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
     # for index values) and added as integers, so a result never depends on the order of the
     # input rows, which float addition (not associative) would; identical data, identical bytes.
     joined = joined.with_columns(term=pl.col("raw_w") * pl.col("v"),
-                                 dw=pl.col("raw_w").cast(EXACT)).with_columns(
-        dterm=pl.col("dw") * pl.col("v").cast(EXACT))
+                                 dw=_exact(pl.col("raw_w"))).with_columns(
+        dterm=pl.col("dw") * _exact(pl.col("v")))
     dec = pl.Decimal(38, _decimal_scale(current, weights, edges.height))
     used_methods = set(method_of.values())
     agg = joined.group_by("k").agg(
@@ -236,7 +242,7 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
              .when(pl.col("m") == 1).then(pl.col("wvsum"))
              .otherwise(pl.col("wvsum") / pl.col("wsum")))
     value_exact = (pl.when(pl.col("m") == 1).then(pl.col("dsum"))
-                   .when(pl.col("n_used") == 1).then(pl.col("only_v").cast(EXACT))
+                   .when(pl.col("n_used") == 1).then(_exact(pl.col("only_v")))
                    .otherwise(pl.col("dsum") / pl.col("dwsum")))
     names = {v: k for k, v in _METHOD_CODE.items()}
     grid = grid.with_columns(status=status).with_columns(
