@@ -12,6 +12,7 @@ from rich.tree import Tree
 
 from mergetool.errors import Problem
 from mergetool.mapping import MappingSet
+from mergetool.ranking import fmt4
 from mergetool.units import UnitRef
 
 # Markup off: unit names, file names and messages are data, and "[...]" in them must print as is.
@@ -81,7 +82,7 @@ def frame_table(frame: pl.DataFrame, title: str, limit: int = 40) -> None:
         justify = "right" if frame[col].dtype.is_numeric() else "left"
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for row in frame.head(limit).iter_rows():
-        table.add_row(*("" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v)
+        table.add_row(*("" if v is None else fmt4(v) if isinstance(v, float) else str(v)
                         for v in row))
     console.print(table)
     if frame.height > limit:
@@ -132,6 +133,15 @@ def verify_summary(result, output) -> None:  # type: ignore[no-untyped-def]
     console.print(f"verification {result.from_basis} -> {result.to_basis}, tolerance "
                   f"{result.tolerance:.5f}: " + ", ".join(f"{v} {k}" for k, v in counts.items()),
                   style=style)
+    independent, circular = result.matches
+    if independent or circular:
+        console.print(f"{independent} independent match(es); {circular} circular (a predecessor value "
+                      "was carried from the published table itself, so the match proves nothing)",
+                      style="green" if independent else "yellow", soft_wrap=True)
+    for code, name, year, ind in result.rows.filter(pl.col("circular") & (pl.col("verdict") == "match")
+                                                    ).select("code", "unit_name", "year",
+                                                             "indicator").iter_rows():
+        console.print(f"  circular: {year} {ind} {code} {name}", style="yellow", soft_wrap=True)
     shown = result.rows.filter(pl.col("verdict").is_in(["mismatch", "match"]))
     if shown.height:
         frame_table(shown.select("year", "code", "unit_name", "indicator", "recomputed", "published",
@@ -139,28 +149,48 @@ def verify_summary(result, output) -> None:  # type: ignore[no-untyped-def]
     console.print(f"wrote {output}")
 
 
+def _credit(p: dict) -> str:
+    """Where a value came from: the user's file and row, or the shipped record's source."""
+    if p.get("origin") == "user":
+        return f"from {p['source']}"
+    if p.get("origin") == "shipped":
+        carried = "; carried from the published 34-unit table, not printed on this basis" \
+            if p.get("carried") else ""
+        return f"shipped record: {p['source'] or 'no source URL'}{carried}"
+    return ""
+
+
 def explain_tree(data: dict) -> None:
+    from mergetool.explain import match_counts
+
     unit = data["unit"]
     for y in data["years"]:
         head = Text.assemble(
             (unit["name"], "bold"),
             f" {unit['code']}@{unit['basis']} · {data['indicator']} {y['year']}: value "
-            f"{'' if y['value'] is None else format(y['value'], '.4f')} "
-            f"({y['value_basis'] or y['status']})")
+            f"{fmt4(y['value'])} ({y['value_basis'] or y['status']})")
         tree = Tree(head)
         preds = tree.add(f"predecessors ({len(y['predecessors'])}), method {y['method']}")
         for p in y["predecessors"]:
-            v = "no value" if p["value"] is None else f"{p['value']:.4f}"
-            src = p["source"] or (f"{p['file']} row {p['row']}" if p["file"] else "")
+            v = "no value" if p["value"] is None else fmt4(p["value"])
+            src = _credit(p) if p["value"] is not None else ""
             preds.add(Text.assemble(f"{p['ref']} {p['name']}: {v}", (f"  {src}" if src else "", "dim")))
-        rec = "not computable" if y["recomputed"] is None else f"{y['recomputed']:.5f}"
+        rec = ("not computable" if y["recomputed"] is None
+               else f"{y['recomputed_exact']} (rounded half-up {fmt4(y['recomputed_exact'])})")
         tree.add(f"formula {y['formula']} = {rec}")
-        pub = "not published" if y["published"] is None else f"{y['published']:.4f}"
-        source = y["published_source"]
+        pub = "not published" if y["published"] is None else fmt4(y["published"])
+        source = _credit({"origin": y.get("published_origin"), "source": y["published_source"]}) \
+            if y["published"] is not None else ""
         tree.add(Text.assemble(f"published {pub}", (f"  {source}" if source else "", "dim")))
         tree.add(Text.assemble("verdict ", (y["verdict"], "bold"),
                                f" (tolerance {y['tolerance']:.5f})"
                                + (f"; {y['reason']}" if y["reason"] else "")))
+        if y.get("circular"):
+            tree.add(Text("circular: a predecessor value was carried from the published table, so "
+                          "this match is no independent evidence", style="yellow"))
         if y["rank"] is not None:
             tree.add(f"rank {y['rank']} ({y['rank_source']})")
         console.print(tree)
+    independent, circular = match_counts(data)
+    if independent or circular:
+        console.print(f"{independent} independent match(es), {circular} circular", soft_wrap=True)
