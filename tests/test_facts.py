@@ -179,3 +179,134 @@ def test_a_user_value_never_erases_the_published_rank(shipped: MappingSet) -> No
     result = build(user, shipped)
     assert result.facts.filter((pl.col("year") == 2022) & (pl.col("code") == "86")
                                & (pl.col("indicator") == "dti"))["rank"].to_list() == [30]
+
+
+# --- rank-change claims (item 3) --------------------------------------------------------------
+
+def _claim(result, unit: str, years_prefix: str) -> dict:
+    rows_ = rows(result, "rank-change-claims").filter(
+        (pl.col("unit") == unit) & pl.col("years").str.starts_with(years_prefix))
+    return rows_.row(0, named=True)
+
+
+def test_claims_on_the_shipped_record_say_what_would_settle_them(shipped: MappingSet) -> None:
+    from mergetool.comparable import gather_scores
+
+    result = build(gather_scores(shipped), shipped)
+    hn = _claim(result, "01 Hà Nội", "2023→2024")
+    assert (hn["years"], hn["verdict"]) == (f"2023→2024 ({NEW})", "cannot-check")
+    assert '"Compared to the 2023 DTI, the city rose four ranks from fifth place."' in hn["details"]
+    assert "https://hanoitimes.vn/" in hn["details"]
+    assert "would be settled by the 2023 ranks on vn-province-2025 (all 63 predecessors' values)" \
+        in hn["details"]
+    hp = _claim(result, "31 Hải Phòng", "2023→2024")
+    assert (hp["years"], hp["verdict"]) == (f"2023→2024 (unstated→{NEW})", "pass")
+    assert f"on {OLD} in 2023: confirmed" in hp["details"]
+    tq = _claim(result, "08 Tuyên Quang", "2022→2023")
+    assert tq["verdict"] == "pass"  # 48th (dti.gov.vn) -> 38th (doingoai.tuyenquang.gov.vn)
+
+
+def test_a_contradicted_claim_fails_and_a_provisional_one_warns(panel, shipped) -> None:
+    # Tiền Giang 2021 one place lower (24th, between two unranked units): "+3 to 20th" is wrong.
+    # Hà Tĩnh 2023 30th instead of 37th: its provisional "+12 to 25th" is wrong, a warning.
+    moved = _set(_set(panel, 2021, {"82": 0.4200}), 2023, {"42": 0.6900})
+    result = build(with_record(moved), shipped)
+    tg = _claim(result, "82 Tiền Giang", "2021→2022")
+    assert tg["verdict"] == "fail"
+    assert "2021 rank 24 (computed from all 63 values)" in tg["details"]
+    assert "a change of 4 places, not +3" in tg["details"]
+    ht = _claim(result, "42 Hà Tĩnh", "2023→2024")
+    assert ht["verdict"] == "warn"
+    assert "a provisional fact" in ht["details"]
+    others = result.checks.filter(pl.col("check").is_in(["published-ranks", "published-vs-recomputed"])
+                                  & (pl.col("verdict") == "fail"))
+    assert others.is_empty()  # the moves break no published rank
+
+
+def test_a_contradicted_provisional_rank_is_a_warning(panel, shipped) -> None:
+    # Hà Tĩnh 25/63 in 2024 is provisional. Move Đắk Lắk up between Điện Biên (24th) and Hà Tĩnh,
+    # keeping its merged unit's mean (Phú Yên takes the difference, falling below Quảng Nam's
+    # 57th), and lift Kiên Giang's partner An Giang above Quảng Nam in exchange: nothing else
+    # published moves, and Hà Tĩnh is 26th.
+    def v(code: str) -> int:
+        return round(panel.filter((pl.col("year") == 2024) & (pl.col("code") == code))["value"][0]
+                     * 10_000)
+
+    dl, py, kg, ag = v("66"), v("54"), v("91"), v("89")
+    d = (kg - ag) // 2 - 1
+    moved = _set(panel, 2024, {"66": 0.7675, "54": (dl + py - 7675) / 10_000,
+                               "91": (kg - d) / 10_000, "89": (ag + d) / 10_000})
+    result = build(with_record(moved), shipped)
+    r = rows(result, "published-ranks", f"2024 ({OLD})", "42 Hà Tĩnh").row(0, named=True)
+    assert r["verdict"] == "warn"
+    assert "(a provisional fact: a warning, not a failure)" in r["details"]
+    assert "computed rank 26" in r["details"]
+    failed = result.checks.filter(pl.col("check").is_in(FACT_CHECKS) & (pl.col("verdict") == "fail"))
+    assert failed.is_empty(), failed
+
+
+# --- rounding (item 5) and provenance (item 6) -------------------------------------------------
+
+def test_an_exact_half_rounds_up_everywhere_and_is_flagged(tmp_path, panel, shipped) -> None:
+    from mergetool.rebase import rebase
+    from mergetool.verify import recompute_published
+
+    halves = _set(panel, 2023, {"48": 0.6647, "49": 0.6648, "01": 0.6647})
+    vals = rebase(halves.filter(pl.col("year") == 2023), shipped, NEW).values
+    assert vals.schema["value_exact"] == pl.Decimal(38, 18)
+    dn = vals.filter(pl.col("code") == "48").row(0, named=True)
+    assert str(dn["value_exact"]) == "0.664750000000000000"
+    result = build(halves, shipped)
+    comp = result.comparable.filter((pl.col("year") == 2023) & (pl.col("indicator") == "dti"))
+    dn, hn = (comp.filter(pl.col("code") == c).row(0, named=True) for c in ("48", "01"))
+    assert (dn["value"], hn["value"]) == (0.6648, 0.6647)  # half-up; float rounding gives 0.6647
+    assert dn["rank"] < hn["rank"]
+    rr = rows(result, "rank-rounding", "2023").row(0, named=True)
+    assert rr["verdict"] == "warn"
+    assert "48 Đà Nẵng 0.66475 is a half: rounded up to 0.6648, its rank against 01 Hà Nội " \
+           "depends on the half" in rr["details"]
+    pub = pl.DataFrame({"year": [2023], "basis": [NEW], "code": ["48"], "indicator": ["dti"],
+                        "value": [0.6648]}, schema_overrides={"year": pl.Int32})
+    check = recompute_published(pub, halves, shipped, OLD, NEW)
+    assert "= 0.66475 (rounded half-up 0.6648)" in check.rows.filter(
+        pl.col("code") == "48")["details"][0]
+    # The written tables: 4-decimal values, never a float artefact; the exact mean in its column.
+    out = tmp_path / "out"
+    CliRunner().invoke(cli, ["build", "--replace", "--scores", str(_write(halves, tmp_path / "h.csv")),
+                             "--basis", OLD, "--out", str(out)])
+    written = pl.read_csv(out / "comparable.csv", schema_overrides={"code": pl.String},
+                          infer_schema=False)
+    assert written.filter(pl.col("value").str.contains(r"\.\d{5,}")).is_empty()
+    row = written.filter((pl.col("year") == "2023") & (pl.col("code") == "48")
+                         & (pl.col("indicator") == "dti")).row(0, named=True)
+    assert (row["value"], row["value_exact"]) == ("0.6648", "0.664750000000000000")
+    assert row["rank_change_basis"] == f"{NEW} (2022 computed -> 2023 computed)"
+
+
+def test_explain_credits_user_values_to_their_file_never_a_url(tmp_path) -> None:
+    import json
+
+    f = tmp_path / "dti_2024_63.csv"
+    f.write_text("unit,dti\nQuảng Nam,0.5803\n", encoding="utf-8")
+    r = CliRunner().invoke(cli, ["explain", "Đà Nẵng", "--year", "2024", "--format", "json",
+                                 "--scores", str(f)])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    (year,) = data["years"]
+    qn = next(p for p in year["predecessors"] if p["ref"].startswith("49@"))
+    assert (qn["origin"], qn["source"]) == ("user", f"{f} row 2")
+    dn = next(p for p in year["predecessors"] if p["ref"].startswith("48@"))
+    assert dn["origin"] == "shipped"
+    assert dn["source"].startswith("https://")
+    assert (year["verdict"], year["circular"]) == ("match", False)
+    hn = CliRunner().invoke(cli, ["explain", "Hà Nội", "--year", "2024"])
+    assert "circular" in hn.output
+    assert "0 independent match(es), 1 circular" in hn.output
+
+
+def test_verify_counts_independent_and_circular_matches_apart(tmp_path) -> None:
+    r = CliRunner().invoke(cli, ["verify", "-o", str(tmp_path / "v.csv")])
+    assert "1 independent match(es); 2 circular" in r.output
+    assert "circular: 2024 dti 01 Hà Nội" in r.output
+    report = pl.read_csv(tmp_path / "v.csv", schema_overrides={"code": pl.String})
+    assert report.filter(pl.col("circular"))["code"].sort().to_list() == ["01", "46"]
