@@ -414,7 +414,7 @@ def published_ranks(ctx: Context) -> Iterator[Row]:
                     at = [c for c, w in known.items() if c != code and 1 + sum(
                         x > w for x in known.values()) in range(lo, hi + 1)]
                     why = (f"computed rank {b.lo} from all {n} values ({_fmt(b.value)})"
-                           + (f"; ranked {_range(lo, hi)} instead: " + ", ".join(
+                           + (f"; now at rank {_range(lo, hi)}: " + ", ".join(
                                f"{c} {ctx.name(basis, c)} {_fmt(known[c])}" for c in sorted(at))
                               if at else ""))
                 elif b.lo > hi:

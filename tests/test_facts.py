@@ -119,7 +119,7 @@ def test_swapped_2022_values_are_caught_on_the_63_basis(tmp_path, panel) -> None
     assert set(bad) == {"86 Vĩnh Long", "49 Quảng Nam"}
     assert "published rank 30" in bad["86 Vĩnh Long"]
     assert "computed rank 31" in bad["86 Vĩnh Long"]
-    assert "ranked 30 instead: 49 Quảng Nam" in bad["86 Vĩnh Long"]
+    assert "now at rank 30: 49 Quảng Nam" in bad["86 Vĩnh Long"]
     assert "published rank 31" in bad["49 Quảng Nam"]
     assert "computed rank 30" in bad["49 Quảng Nam"]
 
@@ -132,7 +132,7 @@ def test_lowered_predecessor_is_caught_on_the_34_basis(tmp_path, panel) -> None:
     assert set(bad) == {"38 Thanh Hóa", "11 Điện Biên"}
     assert "published rank 5" in bad["38 Thanh Hóa"]
     assert "computed rank 6" in bad["38 Thanh Hóa"]
-    assert "ranked 5 instead: 11 Điện Biên 0.7700" in bad["38 Thanh Hóa"]
+    assert "now at rank 5: 11 Điện Biên 0.7700" in bad["38 Thanh Hóa"]
     assert "published rank 6" in bad["11 Điện Biên"]
 
 
