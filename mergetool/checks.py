@@ -16,7 +16,7 @@ from decimal import Decimal
 import polars as pl
 
 from mergetool.mapping import MappingSet
-from mergetool.ranking import fmt4, is_half, round4
+from mergetool.ranking import fmt4, is_half, round4, to_decimal
 from mergetool.rebase import RebaseResult
 from mergetool.record import WEAK_RANK_BASES, index_definitions, published_aggregates
 from mergetool.verify import TOLERANCE
@@ -29,7 +29,8 @@ CHECKS: dict[str, str] = {
     "one-aggregation-method": "merged values of both years come from the same aggregation method",
     "value-range": "every value lies in [0, 1], the index's one scale",
     "methodology-change": "the index had the same structure (indicators, sub-indicators) in both years",
-    "rank-rounding": "no rank depends on rounding (ties at 4 decimals, or values closer than 0.0001)",
+    "rank-rounding": "no rank depends on rounding (ties at 4 decimals, values closer than 0.0001, or "
+                     "an exact half rounded up)",
     "aggregate-comparability": "a published average is a mean over 63 units or over 34 merged units",
     "published-vs-recomputed": "a published merged value equals the mean of its predecessors' values",
     "published-ranks": "every published rank (63 and 34 units) agrees with the values: exactly where "
@@ -289,8 +290,11 @@ def aggregate_comparability(ctx: Context) -> Iterator[Row]:
                                     & (pl.col("basis") == SOURCE_BASIS) & pl.col("value").is_not_null())
             new = ctx.cells(year, ind).filter(pl.col("value").is_not_null())
             n_old = len(ctx.mappings.bases[SOURCE_BASIS])
-            mean63 = old["value"].mean() if old.height == n_old else None
-            mean34 = new["value"].mean() if new.height == ctx.n_units else None
+            # Exact means of the values as given (63) and as shown (34, rounded half-up).
+            mean63 = (sum(map(to_decimal, old["value"]), Decimal(0)) / n_old
+                      if old.height == n_old else None)
+            mean34 = (sum(map(to_decimal, new["value"]), Decimal(0)) / ctx.n_units
+                      if new.height == ctx.n_units else None)
             if pub.is_empty() and mean63 is None and mean34 is None:
                 continue
             not63 = f"not computable ({old.height} of {n_old} known)"
@@ -299,10 +303,10 @@ def aggregate_comparability(ctx: Context) -> Iterator[Row]:
                      f"mean over {ctx.n_units} units: " + (_fmt(mean34) if mean34 is not None else not34)]
             verdict = "cannot-check"
             if not pub.is_empty():
-                pv = pub["value"][0]
-                parts.append(f"published {pub['statistic'][0]} {pv:.4f}")
+                pv = to_decimal(pub["value"][0])
+                parts.append(f"published {pub['statistic'][0]} {_fmt(pv)}")
                 matches = [name for name, m in ((f"{n_old}-unit", mean63), (f"{ctx.n_units}-unit", mean34))
-                           if m is not None and abs(m - pv) <= TOLERANCE]
+                           if m is not None and abs(m - pv) <= Decimal(str(TOLERANCE))]
                 if matches:
                     verdict = "pass"
                     parts.append(f"the published average is the {' and '.join(matches)} mean")
