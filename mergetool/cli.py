@@ -129,7 +129,8 @@ def rebase(ctx: click.Context, scores: Path, to_basis: str, from_basis: str | No
 _scores_option = click.option(
     "--scores", "scores_files", multiple=True, type=click.Path(path_type=Path),
     help="Score file (any layout); repeatable. Values replace the shipped record's for the same "
-         "year, basis, unit and indicator. A table without a year column takes it from its file name.")
+         "year, basis, unit and indicator; its published values and ranks stay facts the checks test. "
+         "A table without a year column takes it from its file name.")
 
 
 def _build(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool,

@@ -102,7 +102,8 @@ def gather_scores(mappings: MappingSet, files: list[Path] | tuple[Path, ...] = (
                   sheet: str | None = None) -> pl.DataFrame:
     """The shipped record plus (or, with ``replace``, instead of) the user's score files.
 
-    A user value replaces a shipped one for the same year, basis, unit and indicator.
+    A user value replaces a shipped *value* for the same year, basis, unit and indicator; the
+    shipped facts (values, ranks, ties) stay facts that :func:`build` checks (:func:`facts_for`).
     """
     frames = [] if replace else [record_as_scores(read_record())]
     user = [read_scores(p, mappings, basis=basis, year=year_from_name(p), sheet=sheet)
