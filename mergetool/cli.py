@@ -135,12 +135,13 @@ _scores_option = click.option(
 
 def _build(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool,
            basis: str | None, methods: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
-    from mergetool.comparable import build, gather_scores
+    from mergetool.comparable import build, gather_facts, gather_scores
     from mergetool.rebase import parse_methods
 
     ms = _mappings(ctx)
     scores = gather_scores(ms, scores_files, replace=replace, basis=basis)
-    return build(scores, ms, methods=parse_methods(methods))
+    return build(scores, ms, methods=parse_methods(methods),
+                 facts=gather_facts(scores, replace=replace))
 
 
 def _build_inputs(fn):  # type: ignore[no-untyped-def]

@@ -64,6 +64,13 @@ def user_rank_facts(scores: pl.DataFrame) -> pl.DataFrame:
         source=pl.format("{} row {}", "file", "row"), origin=pl.lit("user"))
 
 
+def gather_facts(scores: pl.DataFrame, *, replace: bool = False) -> pl.DataFrame:
+    """The facts for a build of :func:`gather_scores` output: every shipped fact (unless
+    ``replace``: the user chose not to use the shipped record) plus the user's ranks."""
+    user = user_rank_facts(scores)
+    return user if replace else pl.concat([record_facts(), user])
+
+
 def facts_for(scores: pl.DataFrame) -> pl.DataFrame:
     """The facts a build of ``scores`` is checked against.
 
