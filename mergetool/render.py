@@ -114,7 +114,22 @@ def build_summary(result, paths) -> None:  # type: ignore[no-untyped-def]
     order = pl.DataFrame({"check": list(dict.fromkeys(result.checks["check"]))})
     frame_table(order.join(verdicts.select("check", *cols), on="check", how="left"),
                 "comparability checks (details in checks.csv)")
+    facts_contradicted(result.checks)
     console.print("wrote " + ", ".join(str(p) for p in paths))
+
+
+def facts_contradicted(checks: pl.DataFrame, limit: int = 10) -> None:
+    """The published facts the data contradict, one line each, naming the unit."""
+    bad = checks.filter(pl.col("check").is_in(["published-ranks", "published-vs-recomputed",
+                                               "rank-change-claims"])
+                        & (pl.col("verdict") == "fail") & (pl.col("unit") != ""))
+    if bad.is_empty():
+        return
+    console.print(f"{bad.height} published fact(s) contradicted:", style="bold red")
+    for check, years, ind, unit, _v, details in bad.head(limit).iter_rows():
+        console.print(f"  {check} {years} {ind} {unit}: {details}", soft_wrap=True)
+    if bad.height > limit:
+        console.print(f"  ... {bad.height - limit} more in checks.csv")
 
 
 def findings_summary(found: pl.DataFrame, fail_on: str) -> None:

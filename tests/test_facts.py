@@ -140,6 +140,7 @@ def _partial(tmp_path: Path, text: str) -> tuple[int, pl.DataFrame]:
     f.write_text(text, encoding="utf-8")
     out = tmp_path / "out"
     r = CliRunner().invoke(cli, ["build", "--scores", str(f), "--basis", OLD, "--out", str(out)])
+    _partial.output = r.output  # type: ignore[attr-defined]
     return r.exit_code, pl.read_csv(out / "checks.csv")
 
 
@@ -150,6 +151,9 @@ def test_partial_data_contradicts_a_63_unit_rank(tmp_path) -> None:
     (detail,) = _failing(checks, f"2022 ({OLD})").values()
     assert detail.startswith("published rank 11 (published, https://dti.gov.vn/xep-hang-2022) "
                              "contradicted: 13 known units are strictly above its 0.6000")
+    # The terminal names it too.
+    assert "1 published fact(s) contradicted:" in _partial.output  # type: ignore[attr-defined]
+    assert "published-ranks 2022 (vn-province-2024) dti 80 Long An" in _partial.output  # type: ignore[attr-defined]
 
 
 def test_partial_data_contradicts_a_34_unit_rank(tmp_path) -> None:
