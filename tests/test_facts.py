@@ -135,31 +135,30 @@ def test_lowered_predecessor_is_caught_on_the_34_basis(tmp_path, panel) -> None:
     assert "published rank 6" in bad["11 Điện Biên"]
 
 
-def _partial(tmp_path: Path, text: str) -> tuple[int, pl.DataFrame]:
+def _partial(tmp_path: Path, text: str) -> tuple[int, pl.DataFrame, str]:
     f = tmp_path / "one.csv"
     f.write_text(text, encoding="utf-8")
     out = tmp_path / "out"
     r = CliRunner().invoke(cli, ["build", "--scores", str(f), "--basis", OLD, "--out", str(out)])
-    _partial.output = r.output  # type: ignore[attr-defined]
-    return r.exit_code, pl.read_csv(out / "checks.csv")
+    return r.exit_code, pl.read_csv(out / "checks.csv"), r.output
 
 
 def test_partial_data_contradicts_a_63_unit_rank(tmp_path) -> None:
     # Long An is published 11th in 2022; 13 published 2022 values lie above 0.6000.
-    code, checks = _partial(tmp_path, "year,unit,indicator,value\n2022,Long An,dti,0.6000\n")
+    code, checks, output = _partial(tmp_path, "year,unit,indicator,value\n2022,Long An,dti,0.6000\n")
     assert code == 1
     (detail,) = _failing(checks, f"2022 ({OLD})").values()
     assert detail.startswith("published rank 11 (published, https://dti.gov.vn/xep-hang-2022) "
                              "contradicted: 13 known units are strictly above its 0.6000")
     # The terminal names it too.
-    assert "1 published fact(s) contradicted:" in _partial.output  # type: ignore[attr-defined]
-    assert "published-ranks 2022 (vn-province-2024) dti 80 Long An" in _partial.output  # type: ignore[attr-defined]
+    assert "1 published fact(s) contradicted:" in output
+    assert "published-ranks 2022 (vn-province-2024) dti 80 Long An" in output
 
 
 def test_partial_data_contradicts_a_34_unit_rank(tmp_path) -> None:
     # Cao Bằng (unchanged) is published last of 34 in 2024. At 0.7500 only 4 known units are
     # above it and 25 have no value: it cannot be 34th.
-    code, checks = _partial(tmp_path, "year,unit,indicator,value\n2024,Cao Bằng,dti,0.7500\n")
+    code, checks, _output = _partial(tmp_path, "year,unit,indicator,value\n2024,Cao Bằng,dti,0.7500\n")
     assert code == 1
     bad = _failing(checks, f"2024 ({NEW})")
     assert "only 4 known units are above its 0.7500 and 25 have no value, so its rank is at most " \
@@ -167,7 +166,7 @@ def test_partial_data_contradicts_a_34_unit_rank(tmp_path) -> None:
 
 
 def test_user_value_differing_from_a_published_one_is_a_finding(tmp_path) -> None:
-    code, checks = _partial(tmp_path, "year,unit,indicator,value\n2022,Trà Vinh,dti,0.6100\n")
+    code, checks, _output = _partial(tmp_path, "year,unit,indicator,value\n2022,Trà Vinh,dti,0.6100\n")
     assert code == 1
     bad = checks.filter((pl.col("check") == "published-vs-recomputed") & (pl.col("verdict") == "fail"))
     assert bad.select("years", "unit").rows() == [(f"2022 ({OLD})", "84 Trà Vinh")]
