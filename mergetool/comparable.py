@@ -83,7 +83,6 @@ def facts_for(scores: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(parts)
 
 
-
 @dataclass
 class BuildResult:
     """The comparable table, the checks, the audit of rebased values, and what went in."""
