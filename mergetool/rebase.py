@@ -192,7 +192,8 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
 
     present = current.lazy().filter(pl.col("value").is_not_null()).select(
         "year", "indicator", pl.col("indicator").cast(ind_enum).to_physical().alias("ii"),
-        from_code="code", v="value", p="partial")
+        from_code="code", v="value", p="partial",
+        dv=_exact(pl.col("value")))  # once per input value, before the join fans it out
     joined = (present.join(edges.lazy().join(expected.lazy().select("to_code", "ti"), on="to_code"),
                            on="from_code")
               .with_columns(m=method_code))
@@ -207,11 +208,15 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
     # Sums are exact: each term is rounded to a fixed-point decimal (error < 1e-18 of a unit
     # for index values) and added as integers, so a result never depends on the order of the
     # input rows, which float addition (not associative) would; identical data, identical bytes.
-    joined = joined.with_columns(term=pl.col("raw_w") * pl.col("v"),
-                                 dw=_exact(pl.col("raw_w"))).with_columns(
-        dterm=pl.col("dw") * _exact(pl.col("v")))
-    dec = pl.Decimal(38, _decimal_scale(current, weights, edges.height))
     used_methods = set(method_of.values())
+    mean_only = used_methods == {_METHOD_CODE["mean"]}
+    joined = joined.with_columns(term=pl.col("raw_w") * pl.col("v"))
+    if mean_only:  # weights all 1: the exact term is the exact value, the weight sum the count
+        joined = joined.with_columns(dterm=pl.col("dv"))
+    else:
+        joined = joined.with_columns(dw=_exact(pl.col("raw_w"))).with_columns(
+            dterm=pl.col("dw") * pl.col("dv"))
+    dec = pl.Decimal(38, _decimal_scale(current, weights, edges.height))
     agg = joined.group_by("k").agg(
         n_used=pl.len().cast(pl.UInt32),
         # The mean's weights are all 1, so its weight sum is the count: no second sum needed.
@@ -220,7 +225,8 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
         wvsum=pl.col("term").cast(dec).sum().cast(pl.Float64),
         only_v=pl.col("v").first(),
         # Exact decimals for value_exact: each input as a decimal, products and sums in decimal.
-        dsum=pl.col("dterm").sum(), dwsum=pl.col("dw").sum(),
+        dsum=pl.col("dterm").sum(), only_dv=pl.col("dv").first(),
+        dwsum=pl.len() if mean_only else pl.col("dw").sum(),
         only_term=(pl.col("term").first() if _METHOD_CODE["sum"] in used_methods
                    else pl.lit(None, pl.Float64)),
         any_partial=pl.col("p").any() if has_partial else pl.lit(False))
@@ -242,7 +248,7 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
              .when(pl.col("m") == 1).then(pl.col("wvsum"))
              .otherwise(pl.col("wvsum") / pl.col("wsum")))
     value_exact = (pl.when(pl.col("m") == 1).then(pl.col("dsum"))
-                   .when(pl.col("n_used") == 1).then(_exact(pl.col("only_v")))
+                   .when(pl.col("n_used") == 1).then(pl.col("only_dv"))
                    .otherwise(pl.col("dsum") / pl.col("dwsum")))
     names = {v: k for k, v in _METHOD_CODE.items()}
     grid = grid.with_columns(status=status).with_columns(
