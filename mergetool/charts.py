@@ -23,10 +23,11 @@ import html
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
 import polars as pl
+
+from mergetool.ranking import round4
 
 if TYPE_CHECKING:
     from mergetool.mapping import MappingSet
@@ -47,13 +48,9 @@ def _f(x: float) -> str:
 
 
 def fmt4(v: float, signed: bool = False) -> str:
-    """A value as shown everywhere: rounded half-up to 4 decimals (0.51045 -> 0.5105).
-
-    Binary noise is removed first (9 decimals), so a mean computed as 0.5104499999999999
-    shows as the exact decimal mean 0.51045 would.
-    """
-    d = Decimal(repr(v)).quantize(Decimal("1e-9"), ROUND_HALF_UP).quantize(Decimal("1e-4"), ROUND_HALF_UP)
-    d = d + 0  # -0.0000 -> 0.0000
+    """A value as shown everywhere (:func:`mergetool.ranking.round4`: half-up to 4 decimals on the
+    exact decimal), optionally with its sign; never ``-0.0000``."""
+    d = round4(v) + 0  # -0.0000 -> 0.0000
     return f"{d:+}" if signed else f"{d}"
 
 

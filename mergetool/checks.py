@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
 
 import polars as pl
 
 from mergetool.mapping import MappingSet
+from mergetool.ranking import fmt4, is_half, round4, to_decimal
 from mergetool.rebase import RebaseResult
-from mergetool.record import index_definitions, published_aggregates
+from mergetool.record import WEAK_RANK_BASES, index_definitions, published_aggregates
 from mergetool.verify import TOLERANCE
 
 SOURCE_BASIS, TARGET_BASIS = "vn-province-2024", "vn-province-2025"
@@ -26,11 +29,14 @@ CHECKS: dict[str, str] = {
     "one-aggregation-method": "merged values of both years come from the same aggregation method",
     "value-range": "every value lies in [0, 1], the index's one scale",
     "methodology-change": "the index had the same structure (indicators, sub-indicators) in both years",
-    "rank-rounding": "no rank depends on rounding (ties at 4 decimals, or values closer than 0.0001)",
+    "rank-rounding": "no rank depends on rounding (ties at 4 decimals, values closer than 0.0001, or "
+                     "an exact half rounded up)",
     "aggregate-comparability": "a published average is a mean over 63 units or over 34 merged units",
     "published-vs-recomputed": "a published merged value equals the mean of its predecessors' values",
-    "published-ranks": "ranks recomputed from a full set of values equal the published ranks",
+    "published-ranks": "every published rank (63 and 34 units) agrees with the values: exactly where "
+                       "all values are known, by bounds where only some are",
     "rank-order-consistency": "where value and published rank are both known, higher values rank higher",
+    "rank-change-claims": "published claims that a unit rose or fell N places agree with the ranks",
 }
 
 CHECK_SCHEMA = {"check": pl.String, "years": pl.String, "indicator": pl.String, "unit": pl.String,
@@ -40,9 +46,13 @@ Row = tuple[str, str, str, str, str, str]
 
 
 def run_checks(comparable: pl.DataFrame, scores: pl.DataFrame, rebased: RebaseResult,
-               mappings: MappingSet, methods: dict[str, str]) -> pl.DataFrame:
-    """Every check's rows, in the order of :data:`CHECKS`."""
-    ctx = Context(comparable, scores, rebased, mappings, methods)
+               mappings: MappingSet, methods: dict[str, str],
+               facts: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Every check's rows, in the order of :data:`CHECKS`.
+
+    ``facts``: the published facts (:data:`mergetool.comparable.FACTS_SCHEMA`) to check against.
+    """
+    ctx = Context(comparable, scores, rebased, mappings, methods, facts)
     rows: list[Row] = []
     for fn in CHECK_FUNCTIONS:
         rows.extend(fn(ctx))
@@ -51,8 +61,12 @@ def run_checks(comparable: pl.DataFrame, scores: pl.DataFrame, rebased: RebaseRe
 
 class Context:
     def __init__(self, comparable: pl.DataFrame, scores: pl.DataFrame, rebased: RebaseResult,
-                 mappings: MappingSet, methods: dict[str, str]) -> None:
+                 mappings: MappingSet, methods: dict[str, str],
+                 facts: pl.DataFrame | None = None) -> None:
+        from mergetool.comparable import FACTS_SCHEMA
+
         self.comparable = comparable
+        self.facts = pl.DataFrame(schema=FACTS_SCHEMA) if facts is None else facts
         self.scores = scores
         self.rebased = rebased
         self.mappings = mappings
@@ -60,6 +74,7 @@ class Context:
         self.defs = index_definitions()
         self.years = sorted(set(self.defs["year"]))
         self.n_units = len(mappings.bases[TARGET_BASIS])
+        self._known: dict[tuple[int, str, str], dict[str, Decimal]] = {}
 
     def indicators(self, year: int) -> list[str]:
         return self.defs.filter(pl.col("year") == year)["indicator"].to_list()
@@ -70,9 +85,67 @@ class Context:
     def pairs(self) -> Iterator[tuple[int, int]]:
         yield from zip(self.years, self.years[1:], strict=False)
 
+    def name(self, basis: str, code: str) -> str:
+        try:
+            return self.mappings.bases[basis].name_of(code)
+        except KeyError:
+            return "?"
 
-def _fmt(v: float | None) -> str:
-    return "" if v is None else f"{v:.4f}"
+    def known(self, year: int, basis: str, indicator: str) -> dict[str, Decimal]:
+        """Values known for a year on a basis, rounded half-up to 4 decimals: on the 34-unit
+        basis the comparable table's (published or averaged), on the 63-unit basis the scores'."""
+        key = (year, basis, indicator)
+        if key not in self._known:
+            if basis == TARGET_BASIS:
+                rows = self.cells(year, indicator).filter(pl.col("value").is_not_null()).select(
+                    "code", "value").rows()
+            else:
+                rows = self.scores.filter(
+                    (pl.col("year") == year) & (pl.col("basis") == basis)
+                    & (pl.col("indicator") == indicator) & pl.col("value").is_not_null()).select(
+                    "code", "value").rows()
+            self._known[key] = {c: round4(v) for c, v in rows}
+        return self._known[key]
+
+    def n(self, basis: str) -> int:
+        return len(self.mappings.bases[basis])
+
+
+def _fmt(v: float | Decimal | None) -> str:
+    return fmt4(v)
+
+
+@dataclass(frozen=True)
+class RankBounds:
+    """What the values say about one unit's rank: ``lo``..``hi`` (equal when known exactly)."""
+
+    lo: int
+    hi: int
+    above: list[tuple[str, Decimal]]  # known units strictly above
+    unknown: int                        # units without a value
+    value: Decimal
+
+    @property
+    def exact(self) -> bool:
+        return self.lo == self.hi
+
+
+def rank_bounds(known: dict[str, Decimal], n: int, code: str) -> RankBounds | None:
+    """Competition rank of ``code`` among ``n`` units, given the values ``known`` (4 decimals).
+
+    ``1 + (known units strictly above)`` at best; every unit without a value could be above too.
+    None when the unit's own value is not known.
+    """
+    if code not in known:
+        return None
+    v = known[code]
+    above = sorted(((c, w) for c, w in known.items() if w > v), key=lambda cw: (-cw[1], cw[0]))
+    unknown = n - len(known)
+    return RankBounds(1 + len(above), 1 + len(above) + unknown, above, unknown, v)
+
+
+def _range(lo: int, hi: int) -> str:
+    return str(lo) if lo == hi else f"{lo}–{hi}"
 
 
 def same_unit_set(ctx: Context) -> Iterator[Row]:
@@ -172,26 +245,40 @@ def methodology_change(ctx: Context) -> Iterator[Row]:
 
 
 def rank_rounding(ctx: Context) -> Iterator[Row]:
+    """Ties at 4 decimals, values closer than the rounding error, and ranks that hinge on a half.
+
+    A value exactly half-way between two 4-decimal values (an exact mean such as 0.66475) is
+    rounded up; its rank depends on that half when another unit's rounded value is the one it
+    would round down to, or the one it rounds up to.
+    """
     for year in ctx.years:
         for ind in ctx.indicators(year):
             vals = ctx.cells(year, ind).filter(pl.col("value").is_not_null()).sort(
-                "value", descending=True)
+                "value_exact", descending=True)
             if vals.height < 2:
                 yield ("rank-rounding", str(year), ind, "", "cannot-check", f"{vals.height} value(s)")
                 continue
             notes = []
-            rows = vals.select("code", "unit_name", "value").rows()
-            for (c0, n0, v0), (c1, n1, v1) in itertools.pairwise(rows):
-                if round(v0, 4) == round(v1, 4):
-                    notes.append(f"tie at {v0:.4f}: {c0} {n0} and {c1} {n1}")
-                elif abs(v0 - v1) < TOLERANCE:
-                    notes.append(f"{c0} {n0} {v0:.5f} and {c1} {n1} {v1:.5f} differ by less than "
-                                 "the rounding error")
+            rows = vals.select("code", "unit_name", "value", "value_exact").rows()
+            for (c0, n0, v0, e0), (c1, n1, v1, e1) in itertools.pairwise(rows):
+                if v0 == v1:
+                    notes.append(f"tie at {_fmt(v0)}: {c0} {n0} and {c1} {n1}")
+                elif abs(e0 - e1) < Decimal("0.0001"):
+                    notes.append(f"{c0} {n0} {e0.normalize()} and {c1} {n1} {e1.normalize()} differ "
+                                 "by less than the rounding error")
+            for c, n, _v, e in rows:
+                if not is_half(e):
+                    continue
+                up, down = round4(e), round4(e) - Decimal("0.0001")
+                hinge = [f"{o} {on}" for o, on, ov, _ in rows if o != c and round4(ov) in (up, down)]
+                if hinge:
+                    notes.append(f"{c} {n} {e.normalize()} is a half: rounded up to {_fmt(up)}, its "
+                                 f"rank against {', '.join(hinge[:3])} depends on the half")
             if notes:
                 yield ("rank-rounding", str(year), ind, "", "warn", "; ".join(notes))
             else:
                 yield ("rank-rounding", str(year), ind, "", "pass",
-                       f"{vals.height} values, none tied or within 0.0001")
+                       f"{vals.height} values, none tied, within 0.0001 or hinging on a half")
 
 
 def aggregate_comparability(ctx: Context) -> Iterator[Row]:
@@ -203,8 +290,11 @@ def aggregate_comparability(ctx: Context) -> Iterator[Row]:
                                     & (pl.col("basis") == SOURCE_BASIS) & pl.col("value").is_not_null())
             new = ctx.cells(year, ind).filter(pl.col("value").is_not_null())
             n_old = len(ctx.mappings.bases[SOURCE_BASIS])
-            mean63 = old["value"].mean() if old.height == n_old else None
-            mean34 = new["value"].mean() if new.height == ctx.n_units else None
+            # Exact means of the values as given (63) and as shown (34, rounded half-up).
+            mean63 = (sum(map(to_decimal, old["value"]), Decimal(0)) / n_old
+                      if old.height == n_old else None)
+            mean34 = (sum(map(to_decimal, new["value"]), Decimal(0)) / ctx.n_units
+                      if new.height == ctx.n_units else None)
             if pub.is_empty() and mean63 is None and mean34 is None:
                 continue
             not63 = f"not computable ({old.height} of {n_old} known)"
@@ -213,10 +303,10 @@ def aggregate_comparability(ctx: Context) -> Iterator[Row]:
                      f"mean over {ctx.n_units} units: " + (_fmt(mean34) if mean34 is not None else not34)]
             verdict = "cannot-check"
             if not pub.is_empty():
-                pv = pub["value"][0]
-                parts.append(f"published {pub['statistic'][0]} {pv:.4f}")
+                pv = to_decimal(pub["value"][0])
+                parts.append(f"published {pub['statistic'][0]} {_fmt(pv)}")
                 matches = [name for name, m in ((f"{n_old}-unit", mean63), (f"{ctx.n_units}-unit", mean34))
-                           if m is not None and abs(m - pv) <= TOLERANCE]
+                           if m is not None and abs(m - pv) <= Decimal(str(TOLERANCE))]
                 if matches:
                     verdict = "pass"
                     parts.append(f"the published average is the {' and '.join(matches)} mean")
@@ -250,6 +340,37 @@ def published_vs_recomputed(ctx: Context) -> Iterator[Row]:
                f"{row['code']} {row['unit_name']}", verdict, row["details"])
 
 
+def user_vs_published(ctx: Context) -> Iterator[Row]:
+    """A user's value where a value was published for the same year, basis, unit, indicator.
+
+    Equal when the user's value, rounded half-up to the printed decimals, is the printed value.
+    """
+    keys = ["year", "basis", "code", "indicator"]
+    pub = ctx.facts.filter(pl.col("value").is_not_null() & (pl.col("origin") == "shipped"))
+    mine = ctx.scores.filter((pl.col("file") != "shipped:dti_record.csv") & pl.col("value").is_not_null())
+    both = mine.join(pub.select(*keys, pub_value="value", decimals="decimals", source="source",
+                                value_origin="value_origin"), on=keys)
+    for (year, basis, ind), grp in both.sort(*keys).group_by("year", "basis", "indicator",
+                                                          maintain_order=True):
+        same = 0
+        for r in grp.iter_rows(named=True):
+            d = r["decimals"] or 4
+            if round4(r["value"], d) == round4(r["pub_value"], d):
+                same += 1
+                continue
+            carried = " (carried from the 34-unit table)" if r["value_origin"] == \
+                "carried-from-34-basis" else ""
+            yield ("published-vs-recomputed", f"{year} ({basis})", ind,
+                   f"{r['code']} {ctx.name(basis, r['code'])}", "fail",
+                   f"the given value {_fmt(r['value'])} ({r['file']} row {r['row']}) differs from "
+                   f"the published {r['pub_value']:.{d}f}{carried} "
+                   f"({(r['source'] or '').split(' | ')[0]})")
+        if same:
+            yield ("published-vs-recomputed", f"{year} ({basis})", ind, "", "pass",
+                   f"{same} given values equal the published ones (rounded half-up to the printed "
+                   "decimals)")
+
+
 def carried_keys(scores: pl.DataFrame) -> set[tuple[int, str, str, str]]:
     """Keys of shipped values that were carried over from the 34-unit table (not printed)."""
     from mergetool.record import read_record
@@ -260,44 +381,208 @@ def carried_keys(scores: pl.DataFrame) -> set[tuple[int, str, str, str]]:
     return {k for k in shipped.select("year", "basis", "code", "indicator").iter_rows() if k in keys}
 
 
-def published_ranks(ctx: Context) -> Iterator[Row]:
-    from mergetool.ranking import competition_rank
+def _fact_label(row: dict) -> str:
+    src = (row["source"] or "").split(" | ")[0]
+    return f"{row['rank_basis']}" + (f", {src}" if src else "")
 
-    for basis in (SOURCE_BASIS, TARGET_BASIS):
-        n = len(ctx.mappings.bases[basis])
-        for year in ctx.years:
-            for ind in ctx.indicators(year):
-                s = ctx.scores.filter((pl.col("year") == year) & (pl.col("indicator") == ind)
-                                      & (pl.col("basis") == basis))
-                ranked = s.filter(pl.col("rank").is_not_null())
-                if ranked.is_empty():
-                    continue
-                vals = s.filter(pl.col("value").is_not_null())
-                label = f"{year} ({basis})"
-                if vals.height < n:
-                    yield ("published-ranks", label, ind, "", "cannot-check",
-                           f"{vals.height} of {n} values known; {ranked.height} published ranks")
-                    continue
-                got = vals.with_columns(computed=competition_rank("value"))
-                bad = got.filter(pl.col("rank").is_not_null() & (pl.col("rank") != pl.col("computed")))
-                if bad.is_empty():
-                    yield ("published-ranks", label, ind, "", "pass",
-                           f"{ranked.height} published ranks equal the recomputed ones")
+
+def published_ranks(ctx: Context) -> Iterator[Row]:
+    """Every rank fact against the values, on both bases.
+
+    A published rank r (or range lo..hi) is contradicted as soon as r or more known units are
+    strictly above the unit, or fewer than r - 1 could be (known above + units without a
+    value). With every value known the rank is computed and compared exactly. A contradiction
+    of a provisional or conflicting fact is a warning; of any other, a failure.
+    """
+    ranked = ctx.facts.filter(pl.col("rank_low").is_not_null())
+    for (basis, year, ind), grp in ranked.sort("basis", "year", "indicator", "code").group_by(
+            "basis", "year", "indicator", maintain_order=True):
+        if basis not in ctx.mappings.bases or ind not in ctx.indicators(year):
+            continue
+        n = ctx.n(basis)
+        known = ctx.known(year, basis, ind)
+        label = f"{year} ({basis})"
+        confirmed, open_, contradicted, no_value, hard = 0, [], 0, [], 0
+        for row in grp.iter_rows(named=True):
+            code, lo, hi = row["code"], row["rank_low"], row["rank_high"]
+            unit = f"{code} {ctx.name(basis, code)}"
+            b = rank_bounds(known, n, code)
+            weak = row["rank_basis"] in WEAK_RANK_BASES
+            published = f"published rank {_range(lo, hi)} ({_fact_label(row)})"
+            if b is None:
+                no_value.append(unit)
+                continue
+            if b.lo > hi or b.hi < lo:
+                contradicted += 1
+                if b.exact:
+                    at = [c for c, w in known.items() if c != code and 1 + sum(
+                        x > w for x in known.values()) in range(lo, hi + 1)]
+                    why = (f"computed rank {b.lo} from all {n} values ({_fmt(b.value)})"
+                           + (f"; now at rank {_range(lo, hi)}: " + ", ".join(
+                               f"{c} {ctx.name(basis, c)} {_fmt(known[c])}" for c in sorted(at))
+                              if at else ""))
+                elif b.lo > hi:
+                    why = (f"{len(b.above)} known units are strictly above its {_fmt(b.value)}, so "
+                           f"its rank is at least {b.lo}: " + ", ".join(
+                               f"{c} {ctx.name(basis, c)} {_fmt(w)}" for c, w in b.above[:8])
+                           + (" ..." if len(b.above) > 8 else ""))
                 else:
-                    yield ("published-ranks", label, ind, "", "fail", "; ".join(
-                        f"{c}: published {r}, recomputed {k}" for c, r, k in
-                        bad.select("code", "rank", "computed").head(10).iter_rows()))
+                    why = (f"only {len(b.above)} known units are above its {_fmt(b.value)} and "
+                           f"{b.unknown} have no value, so its rank is at most {b.hi}")
+                verdict = "warn" if weak else "fail"
+                hard += verdict == "fail"
+                note = (" (a provisional fact: a warning, not a failure)" if row["rank_basis"] ==
+                        "provisional" else " (sources conflict)" if row["rank_basis"] == "conflict"
+                        else "")
+                yield ("published-ranks", label, ind, unit, verdict,
+                       f"{published} contradicted{note}: {why}")
+            elif b.lo >= lo and b.hi <= hi:
+                if row["rank_basis"] == "conflict":
+                    yield ("published-ranks", label, ind, unit, "warn",
+                           f"{published}: the sources conflict; the values give rank {b.lo}, "
+                           "which only one of them prints")
+                else:
+                    confirmed += 1
+            else:
+                open_.append(f"{unit} could rank {_range(b.lo, b.hi)}")
+        total = grp.height
+        parts = [f"{confirmed} of {total} published ranks confirmed by {len(known)} of {n} values"]
+        if contradicted:
+            parts.append(f"{contradicted} contradicted (rows naming the units)")
+        if open_:
+            parts.append(f"{len(open_)} cannot be told yet ({'; '.join(open_[:5])}"
+                         + (" ..." if len(open_) > 5 else "") + ")")
+        if no_value:
+            parts.append(f"{len(no_value)} ranked units have no value ("
+                         + ", ".join(no_value[:6]) + (" ..." if len(no_value) > 6 else "") + ")")
+        if open_ or no_value:
+            settle = ("the values of all 63 predecessors" if basis == TARGET_BASIS
+                      else f"the values of all {n} units")
+            parts.append(f"{settle} for {year} would settle them")
+        # The year's verdict is the worst of its facts'; the rows above name the units.
+        verdict = ("fail" if hard else "cannot-check" if (open_ or no_value)
+                   else "warn" if contradicted else "pass")
+        yield ("published-ranks", label, ind, "", verdict, "; ".join(parts))
+
+
+def _interval(ctx: Context, year: int, basis: str, ind: str, code: str | None
+              ) -> tuple[int, int, str, bool] | None:
+    """What is known of a rank: (lo, hi, how, rests on a provisional fact)."""
+    if code is None or basis not in ctx.mappings.bases:
+        return None
+    n = ctx.n(basis)
+    b = rank_bounds(ctx.known(year, basis, ind), n, code)
+    if b is not None and b.exact:
+        return b.lo, b.hi, f"computed from all {n} values", False
+    facts = ctx.facts.filter((pl.col("year") == year) & (pl.col("basis") == basis)
+                             & (pl.col("indicator") == ind) & (pl.col("code") == code)
+                             & pl.col("rank_low").is_not_null() & (pl.col("origin") == "shipped"))
+    for row in facts.iter_rows(named=True):
+        lo, hi = row["rank_low"], row["rank_high"]
+        if b is None or (b.lo <= hi and b.hi >= lo):
+            lo, hi = (lo, hi) if b is None else (max(lo, b.lo), min(hi, b.hi))
+            return lo, hi, f"published rank {_range(row['rank_low'], row['rank_high'])} " \
+                f"({_fact_label(row)})", row["rank_basis"] == "provisional"
+    if b is not None:
+        return b.lo, b.hi, f"between {b.lo} and {b.hi} from {n - b.unknown} of {n} values", False
+    return None
+
+
+def _code_on(ctx: Context, claim: dict, basis: str) -> str | None:
+    if basis == claim["basis_to"]:
+        return claim["code"]
+    code = ctx.mappings.resolve(claim["unit_name"], basis)
+    if code is None and claim["code"] in ctx.mappings.bases[basis].codes:
+        code = claim["code"]
+    return code
+
+
+def rank_change_claims(ctx: Context) -> Iterator[Row]:
+    """Each published rank-change claim (``data/dti/claims.csv``) against the ranks.
+
+    Ranks come from the data (computed where a year is complete, bounded where partial) or,
+    where the data cannot tell, from the published rank facts. A claim whose earlier basis is
+    not stated is tried on both bases; it holds if it holds on one.
+    """
+    from mergetool.record import read_claims
+
+    for claim in read_claims().iter_rows(named=True):
+        y0, y1, b1, ind, c = (claim["year_from"], claim["year_to"], claim["basis_to"],
+                              claim["indicator"], claim["change"])
+        if ind not in ctx.indicators(y0) or ind not in ctx.indicators(y1):
+            continue
+        candidates = [claim["basis_from"]] if claim["basis_from"] else [SOURCE_BASIS, TARGET_BASIS]
+        shown = claim["basis_from"] or "unstated"
+        years = f"{y0}→{y1} ({b1})" if shown == b1 else f"{y0}→{y1} ({shown}→{b1})"
+        unit = f"{claim['code']} {ctx.name(b1, claim['code'])}"
+        quote = f'"{claim["wording"]}" ({claim["source_url"]})'
+        said = f"claimed {c:+d} places" + (f" from rank {claim['rank_from']}" if claim["rank_from"]
+                                           else "") + (f" to rank {claim['rank_to']}"
+                                                       if claim["rank_to"] else "")
+        i1 = _interval(ctx, y1, b1, ind, claim["code"])
+        outcomes = []
+        for b0 in candidates:
+            i0 = _interval(ctx, y0, b0, ind, _code_on(ctx, claim, b0))
+            outcomes.append((b0, *_judge(claim, i0, i1, y0, y1, b0, b1, ctx)))
+        provisional = claim["provisional"] or any(o[3] for o in outcomes)
+        good = [o for o in outcomes if o[1] == "confirmed"]
+        bad = [o for o in outcomes if o[1] == "contradicted"]
+        text = "; ".join(f"on {b0} in {y0}: {kind}: {why}" if len(outcomes) > 1 else f"{kind}: {why}"
+                         for b0, kind, why, _p in outcomes)
+        if good:
+            verdict = "pass"
+        elif len(bad) == len(outcomes):
+            verdict = "warn" if provisional else "fail"
+        else:
+            verdict = "warn" if bad and provisional else "cannot-check"
+        extra = "; a provisional fact" if provisional else ""
+        yield ("rank-change-claims", years, ind, unit, verdict, f"{quote}; {said}; {text}{extra}")
+
+
+def _judge(claim: dict, i0: tuple | None, i1: tuple | None, y0: int, y1: int, b0: str, b1: str,
+           ctx: Context) -> tuple[str, str, bool]:
+    """(confirmed | contradicted | unknown, why, rests on a provisional fact)."""
+    c, r0, r1 = claim["change"], claim["rank_from"], claim["rank_to"]
+    prov = bool((i0 and i0[3]) or (i1 and i1[3]))
+    desc = []
+    if i0:
+        desc.append(f"{y0} rank {_range(i0[0], i0[1])} ({i0[2]})")
+    if i1:
+        desc.append(f"{y1} rank {_range(i1[0], i1[1])} ({i1[2]})")
+    shown = ", ".join(desc)
+    if i1 and r1 is not None and not i1[0] <= r1 <= i1[1]:
+        return "contradicted", f"{shown}: the {y1} rank is not {r1}", prov
+    if i0 and r0 is not None and not i0[0] <= r0 <= i0[1]:
+        return "contradicted", f"{shown}: the {y0} rank is not {r0}", prov
+    if i0 and i1:
+        lo, hi = i0[0] - i1[1], i0[1] - i1[0]
+        if not lo <= c <= hi:
+            return "contradicted", f"{shown}: a change of {_range(lo, hi)} places, not {c:+d}", prov
+        if lo == hi:
+            return "confirmed", shown, prov
+    need = []
+    for y, b, i in ((y0, b0, i0), (y1, b1, i1)):
+        if i is None or i[0] != i[1]:
+            n = ctx.n(b) if b in ctx.mappings.bases else 0
+            need.append(f"the {y} ranks on {b} (" + ("all 63 predecessors' values" if b == TARGET_BASIS
+                                                      else f"all {n} values") + ")")
+    return "unknown", (shown + "; " if shown else "") + "would be settled by " + " and ".join(need), prov
 
 
 def rank_order_consistency(ctx: Context) -> Iterator[Row]:
-    both = ctx.scores.filter(pl.col("value").is_not_null() & pl.col("rank").is_not_null())
+    keys = ["year", "basis", "code", "indicator"]
+    given = ctx.scores.filter(pl.col("value").is_not_null() & pl.col("rank").is_not_null()).select(
+        *keys, "value", "rank")
+    published = ctx.facts.filter(pl.col("value").is_not_null() & pl.col("rank").is_not_null()
+                                 & (pl.col("origin") == "shipped")).select(*keys, "value", "rank")
+    both = pl.concat([given, published.join(given, on=keys, how="anti")])
     for (year, ind, basis), grp in both.group_by("year", "indicator", "basis", maintain_order=True):
         if grp.height < 2:
             continue
         rows = grp.sort("rank").select("code", "rank", "value").rows()
-        bad = [f"{c0} (rank {r0}, {v0:.4f}) vs {c1} (rank {r1}, {v1:.4f})"
+        bad = [f"{c0} (rank {r0}, {_fmt(v0)}) vs {c1} (rank {r1}, {_fmt(v1)})"
                for (c0, r0, v0), (c1, r1, v1) in itertools.pairwise(rows)
-               if (r0 < r1 and round(v0, 4) < round(v1, 4)) or (r0 == r1 and round(v0, 4) != round(v1, 4))]
+               if (r0 < r1 and round4(v0) < round4(v1)) or (r0 == r1 and round4(v0) != round4(v1))]
         label = f"{year} ({basis})"
         if bad:
             yield ("rank-order-consistency", label, ind, "", "fail", "; ".join(bad))
@@ -308,8 +593,9 @@ def rank_order_consistency(ctx: Context) -> Iterator[Row]:
 
 CHECK_FUNCTIONS: list[Callable[[Context], Iterator[Row]]] = [
     same_unit_set, complete_coverage, one_aggregation_method, value_range, methodology_change,
-    rank_rounding, aggregate_comparability, published_vs_recomputed, published_ranks,
-    rank_order_consistency,
+    rank_rounding, aggregate_comparability, published_vs_recomputed, user_vs_published,
+    published_ranks,
+    rank_order_consistency, rank_change_claims,
 ]
 
 #: What ``build --fail-on`` counts as a finding: failures only, warnings too, or nothing.

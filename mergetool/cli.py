@@ -157,12 +157,13 @@ def rebase(ctx: click.Context, scores: Path, to_basis: str, from_basis: str | No
 _scores_option = click.option(
     "--scores", "scores_files", multiple=True, type=click.Path(path_type=Path),
     help="Score file (any layout); repeatable. Values replace the shipped record's for the same "
-         "year, basis, unit and indicator. A table without a year column takes it from its file name.")
+         "year, basis, unit and indicator; its published values and ranks stay facts the checks test. "
+         "A table without a year column takes it from its file name.")
 
 
 def _build(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool,
            basis: str | None, methods: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
-    from mergetool.comparable import build, gather_scores
+    from mergetool.comparable import build, gather_facts, gather_scores
     from mergetool.errors import UsageError
     from mergetool.rebase import parse_methods
 
@@ -171,7 +172,8 @@ def _build(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool,
                          "add --scores FILE, or drop --replace to build from the shipped record")
     ms = _mappings(ctx)
     scores = gather_scores(ms, scores_files, replace=replace, basis=basis)
-    return build(scores, ms, methods=parse_methods(methods))
+    return build(scores, ms, methods=parse_methods(methods),
+                 facts=gather_facts(scores, replace=replace))
 
 
 def _build_inputs(fn):  # type: ignore[no-untyped-def]

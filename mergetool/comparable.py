@@ -7,6 +7,11 @@ otherwise the mean of the predecessors' values when every predecessor has one
 recomputed (competition ranking on 4 decimals) only where all units of the year
 have a value; otherwise the published target-basis rank is shown where one
 exists. Nothing is filled in.
+
+``value`` is rounded half-up to 4 decimals (as the ministry prints and ranks);
+``value_exact`` keeps the exact mean. A user's file replaces shipped *values*
+only: every published value, rank and tie stays in :attr:`BuildResult.facts`,
+and the checks test the build against all of them.
 """
 
 from __future__ import annotations
@@ -20,16 +25,62 @@ import polars as pl
 from mergetool.errors import InputError, Problem
 from mergetool.indicators import INDICATOR_IDS
 from mergetool.mapping import MappingSet
-from mergetool.ranking import competition_rank, rank_change
+from mergetool.ranking import competition_rank, exact, rank_change, round_half_up
 from mergetool.rebase import RebaseResult, rebase
 from mergetool.record import index_definitions, read_record, record_as_scores
 from mergetool.scores import read_scores
 
 SOURCE_BASIS, TARGET_BASIS = "vn-province-2024", "vn-province-2025"
 
-COMPARABLE_COLUMNS = ("year", "code", "unit_name", "indicator", "value", "rank", "rank_source",
-                      "rank_change", "value_basis", "predecessors_expected",
-                      "predecessors_with_value", "status", "reason")
+COMPARABLE_COLUMNS = ("year", "code", "unit_name", "indicator", "value", "value_exact", "rank",
+                      "rank_source", "rank_change", "rank_change_basis", "value_basis",
+                      "predecessors_expected", "predecessors_with_value", "status", "reason")
+SHIPPED_FILE = "shipped:dti_record.csv"
+
+#: Published facts a build is checked against: values, ranks (a range: ``rank_low``..``rank_high``)
+#: and how each was known, from the shipped record and from rank columns of the user's files.
+FACTS_SCHEMA: dict[str, pl.DataType] = {
+    "year": pl.Int32(), "basis": pl.String(), "code": pl.String(), "indicator": pl.String(),
+    "value": pl.Float64(), "decimals": pl.Int32(), "value_origin": pl.String(),
+    "rank": pl.Int32(), "rank_low": pl.Int32(), "rank_high": pl.Int32(), "rank_basis": pl.String(),
+    "source": pl.String(), "origin": pl.String(),
+}
+
+
+def record_facts(record: pl.DataFrame | None = None) -> pl.DataFrame:
+    """The shipped record as facts (:data:`FACTS_SCHEMA`); ``source`` is the source URL(s)."""
+    rec = read_record() if record is None else record
+    return rec.with_columns(source=pl.col("source_url"), origin=pl.lit("shipped")).select(
+        FACTS_SCHEMA.keys())
+
+
+def user_rank_facts(scores: pl.DataFrame) -> pl.DataFrame:
+    """Ranks given in the user's own files: facts too (``rank_basis`` ``user-file``)."""
+    mine = scores.filter((pl.col("file") != SHIPPED_FILE) & pl.col("rank").is_not_null())
+    return mine.select(
+        "year", "basis", "code", "indicator", value=pl.lit(None, pl.Float64),
+        decimals=pl.lit(None, pl.Int32), value_origin=pl.lit(None, pl.String), rank="rank",
+        rank_low="rank", rank_high="rank", rank_basis=pl.lit("user-file"),
+        source=pl.format("{} row {}", "file", "row"), origin=pl.lit("user"))
+
+
+def gather_facts(scores: pl.DataFrame, *, replace: bool = False) -> pl.DataFrame:
+    """The facts for a build of :func:`gather_scores` output: every shipped fact (unless
+    ``replace``: the user chose not to use the shipped record) plus the user's ranks."""
+    user = user_rank_facts(scores)
+    return user if replace else pl.concat([record_facts(), user])
+
+
+def facts_for(scores: pl.DataFrame) -> pl.DataFrame:
+    """The facts a build of ``scores`` is checked against.
+
+    When the scores include the shipped record (any row from it), every shipped fact counts,
+    also those whose values the user replaced; ranks in the user's files are added.
+    """
+    parts = [user_rank_facts(scores)]
+    if scores.height and (scores["file"] == SHIPPED_FILE).any():
+        parts.insert(0, record_facts())
+    return pl.concat(parts)
 
 
 @dataclass
@@ -43,6 +94,7 @@ class BuildResult:
     rebased: RebaseResult
     mappings: MappingSet
     methods: dict[str, str] = field(default_factory=dict)
+    facts: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=FACTS_SCHEMA))
 
 
 def year_from_name(path: Path) -> int | None:
@@ -56,7 +108,8 @@ def gather_scores(mappings: MappingSet, files: list[Path] | tuple[Path, ...] = (
                   sheet: str | None = None) -> pl.DataFrame:
     """The shipped record plus (or, with ``replace``, instead of) the user's score files.
 
-    A user value replaces a shipped one for the same year, basis, unit and indicator.
+    A user value replaces a shipped *value* for the same year, basis, unit and indicator; the
+    shipped facts (values, ranks, ties) stay facts that :func:`build` checks (:func:`facts_for`).
     """
     frames = [] if replace else [record_as_scores(read_record())]
     user = [read_scores(p, mappings, basis=basis, year=year_from_name(p), sheet=sheet)
@@ -94,17 +147,25 @@ def _check_years(scores: pl.DataFrame) -> None:
 
 
 def build(scores: pl.DataFrame, mappings: MappingSet, *,
-          methods: dict[str, str] | None = None) -> BuildResult:
-    """The comparable tables and checks from a score frame holding both bases."""
+          methods: dict[str, str] | None = None, facts: pl.DataFrame | None = None) -> BuildResult:
+    """The comparable tables and checks from a score frame holding both bases.
+
+    ``facts`` (default :func:`facts_for` ``scores``): the published facts to check against.
+    """
     from mergetool.checks import run_checks
 
     mappings.require_valid()
+    facts = facts_for(scores) if facts is None else facts
     methods = methods or {"*": "mean"}
     target = mappings.basis(TARGET_BASIS)
     old = scores.filter((pl.col("basis") == SOURCE_BASIS) & pl.col("value").is_not_null())
     rebased = rebase(old, mappings, TARGET_BASIS, methods=methods, policy="strict")
     published = scores.filter(pl.col("basis") == TARGET_BASIS).select(
         "year", "code", "indicator", pub_value="value", pub_rank="rank")
+    pub_ranks = facts.filter((pl.col("basis") == TARGET_BASIS) & pl.col("rank").is_not_null()
+                             & (pl.col("origin") == "shipped")).select(
+        "year", "code", "indicator", fact_rank="rank").unique(["year", "code", "indicator"],
+                                                              keep="first")
     defs = index_definitions()
     (transition,) = mappings.path(SOURCE_BASIS, TARGET_BASIS)
     expected = transition.predecessors().select(
@@ -117,7 +178,10 @@ def build(scores: pl.DataFrame, mappings: MappingSet, *,
                    how="left")
              .join(expected, on="code", how="left")
              .join(published, on=["year", "code", "indicator"], how="left")
+             .join(pub_ranks, on=["year", "code", "indicator"], how="left")
+             .with_columns(pub_rank=pl.coalesce("pub_rank", "fact_rank"))
              .join(rebased.values.select("year", "code", "indicator", reb_value="value",
+                                         reb_exact="value_exact",
                                          reb_status="status", n_used="n_used", missing="missing"),
                    on=["year", "code", "indicator"], how="left"))
     names = mappings.bases[SOURCE_BASIS].units.select(pl.col("code").alias("m"), "name")
@@ -131,9 +195,11 @@ def build(scores: pl.DataFrame, mappings: MappingSet, *,
     defined = pl.col("methodology").is_not_null()
     has_pub = pl.col("pub_value").is_not_null()
     has_reb = pl.col("reb_status") == "ok"
+    exact_value = (pl.when(defined & has_pub).then(exact("pub_value"))
+                   .when(defined & has_reb).then(pl.col("reb_exact")))
     cells = cells.with_columns(
-        value=pl.when(defined & has_pub).then(pl.col("pub_value"))
-        .when(defined & has_reb).then(pl.col("reb_value")),
+        value_exact=exact_value,
+        value=round_half_up(exact_value).cast(pl.Float64),
         value_basis=pl.when(defined & has_pub).then(pl.lit("published-34"))
         .when(defined & has_reb).then(pl.lit("rebased-from-63")),
     ).with_columns(
@@ -151,8 +217,8 @@ def build(scores: pl.DataFrame, mappings: MappingSet, *,
     comparable = cells.with_columns(
         _o=pl.col("indicator").replace_strict({k: i for i, k in enumerate(INDICATOR_IDS)})
     ).sort("year", "_o", "code").select(COMPARABLE_COLUMNS)
-    checks = run_checks(comparable, scores, rebased, mappings, methods)
-    return BuildResult(comparable, checks, rebased.audit, scores, rebased, mappings, methods)
+    checks = run_checks(comparable, scores, rebased, mappings, methods, facts)
+    return BuildResult(comparable, checks, rebased.audit, scores, rebased, mappings, methods, facts)
 
 
 def _rank(cells: pl.DataFrame) -> pl.DataFrame:
@@ -170,4 +236,9 @@ def _rank(cells: pl.DataFrame) -> pl.DataFrame:
     prev = cells.select(pl.col("year") + 1, "indicator", "code", previous_rank="rank",
                         previous_source="rank_source")
     return cells.join(prev, on=["year", "indicator", "code"], how="left").with_columns(
-        rank_change=rank_change())
+        rank_change=rank_change()).with_columns(
+        # Both ranks are ranks among the 34 units: computed from the comparable values, or
+        # published on the 34-unit basis.
+        rank_change_basis=pl.when(pl.col("rank_change").is_not_null()).then(pl.format(
+            "{} ({} {} -> {} {})", pl.lit(TARGET_BASIS), pl.col("year") - 1,
+            "previous_source", "year", "rank_source")))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import polars as pl
 
 from mergetool.comparable import SOURCE_BASIS, TARGET_BASIS, BuildResult
+from mergetool.ranking import rounded
 
 #: Cell states, most informative first.
 STATES = ("value+rank", "rank only", "value only", "none")
@@ -23,16 +24,8 @@ COVERAGE_SCHEMA: dict[str, pl.DataType] = {
 }
 
 #: How the shipped record knew a rank other than as a printed number (``rank_basis``).
-RANK_NOTES = ("list_order", "derived_change", "published_basis_unstated", "bottom3_unordered")
-
-
-def round4(column: str) -> pl.Expr:
-    """``column`` rounded half-up to 4 decimals as the report shows it (polars' own ``round``
-    gives 0.5104 for the mean 0.51045)."""
-    from mergetool.charts import fmt4
-
-    return pl.col(column).map_elements(lambda v: float(fmt4(v)), return_dtype=pl.Float64,
-                                       skip_nulls=True)
+RANK_NOTES = ("list_order", "derived_change", "published_basis_unstated", "bottom3_unordered",
+              "provisional", "conflict")
 
 
 def _state() -> pl.Expr:
@@ -115,7 +108,7 @@ def coverage_sheet(frame: pl.DataFrame) -> pl.DataFrame:
     base = frame.select(keys).unique(maintain_order=True)
     for year in sorted(frame["year"].unique().to_list()):
         y = frame.filter(pl.col("year") == year).select(
-            *keys, pl.col("state").alias(f"{year}"), round4("value").alias(f"{year} value"),
+            *keys, pl.col("state").alias(f"{year}"), rounded("value").alias(f"{year} value"),
             pl.col("rank").alias(f"{year} rank"), pl.col("rank_basis").alias(f"{year} rank note"))
         base = base.join(y, on=keys, how="left", maintain_order="left")
     return base.rename({"successor_code": "Mã (34)", "successor_name": "Đơn vị (34)",

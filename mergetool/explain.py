@@ -1,16 +1,38 @@
-"""How one merged number was made: its predecessors, their values and sources, the formula."""
+"""How one merged number was made: its predecessors, their values and sources, the formula.
+
+Every value is credited to where it came from: a user's file and row, or the shipped record's
+source URL(s); a user's number never gets a news URL. A match that rests on a value the
+shipped record carried over from the published 34-unit table is marked circular: it is no
+independent evidence. Arithmetic is exact (fractions), shown rounded half-up to 4 decimals.
+"""
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 import polars as pl
 
-from mergetool.comparable import SOURCE_BASIS, TARGET_BASIS, BuildResult
+from mergetool.comparable import SHIPPED_FILE, SOURCE_BASIS, TARGET_BASIS, BuildResult
 from mergetool.errors import InputError, Problem
+from mergetool.oracle import exact
+from mergetool.ranking import fmt4
 from mergetool.record import read_record
 from mergetool.units import UnitRef
 from mergetool.verify import TOLERANCE
+
+
+def _credit(hit: pl.DataFrame, sources: dict, key: tuple) -> dict[str, Any]:
+    """Where a score row came from: the user's file and row, or the shipped source."""
+    if hit.is_empty():
+        return {"origin": None, "source": None, "file": None, "row": None, "carried": False}
+    file, row = hit["file"][0], int(hit["row"][0])
+    if file == SHIPPED_FILE:
+        url, origin = sources.get(key, (None, None))
+        return {"origin": "shipped", "source": url, "file": file, "row": row,
+                "carried": origin == "carried-from-34-basis"}
+    return {"origin": "user", "source": f"{file} row {row}", "file": file, "row": row,
+            "carried": False}
 
 
 def explain(result: BuildResult, unit: str, *, year: int | None = None,
@@ -46,42 +68,63 @@ def explain(result: BuildResult, unit: str, *, year: int | None = None,
         for p in preds:
             hit = scores.filter((pl.col("year") == y) & (pl.col("indicator") == indicator)
                                 & (pl.col("basis") == p.basis) & (pl.col("code") == p.code))
+            hit = hit.filter(pl.col("value").is_not_null())
             value = hit["value"][0] if hit.height else None
             pred_rows.append({
                 "ref": str(p), "name": ms.bases[p.basis].name_of(p.code), "value": value,
-                "source": sources.get((y, p.basis, p.code, indicator)) if value is not None else None,
-                "file": hit["file"][0] if hit.height else None,
-                "row": hit["row"][0] if hit.height else None})
-        known = [r["value"] for r in pred_rows if r["value"] is not None]
-        recomputed = sum(known) / len(known) if known and len(known) == len(preds) else None
+                **_credit(hit, sources, (y, p.basis, p.code, indicator))})
+        known = [exact(r["value"]) for r in pred_rows if r["value"] is not None]
+        mean = sum(known, Fraction(0)) / len(known) if known and len(known) == len(preds) else None
+        recomputed = None if mean is None else float(mean)
         pub = scores.filter((pl.col("year") == y) & (pl.col("indicator") == indicator)
                             & (pl.col("basis") == TARGET_BASIS) & (pl.col("code") == code)
                             & pl.col("value").is_not_null())
         published = pub["value"][0] if pub.height else None
-        if published is not None and recomputed is not None:
-            verdict = "match" if abs(published - recomputed) <= TOLERANCE else "mismatch"
+        pub_credit = _credit(pub, sources, (y, TARGET_BASIS, code, indicator))
+        circular = any(r["carried"] for r in pred_rows if r["value"] is not None)
+        if published is not None and mean is not None:
+            ok = abs(exact(published) - mean) <= exact(TOLERANCE)
+            verdict = "match" if ok else "mismatch"
         elif published is not None:
             verdict = "not-computable"
         elif recomputed is not None:
             verdict = "not-published"
         else:
             verdict = "unknown"
-        formula = ("mean(" + ", ".join(f"{v:.4f}" if v is not None else "?" for v in
+        formula = ("mean(" + ", ".join(fmt4(v) if v is not None else "?" for v in
                                         (r["value"] for r in pred_rows)) + ")")
         out["years"].append({
             "year": y, "method": result.methods.get(indicator, result.methods.get("*", "mean")),
-            "formula": formula, "recomputed": recomputed, "published": published,
-            "published_source": sources.get((y, TARGET_BASIS, code, indicator)),
+            "formula": formula, "recomputed": recomputed,
+            "recomputed_exact": None if mean is None else _decimal(mean),
+            "published": published, "published_source": pub_credit["source"],
+            "published_origin": pub_credit["origin"],
+            "circular": circular and verdict == "match",
             "value": row["value"], "value_basis": row["value_basis"], "rank": row["rank"],
             "rank_source": row["rank_source"], "status": row["status"], "reason": row["reason"],
             "verdict": verdict, "tolerance": TOLERANCE, "predecessors": pred_rows})
     return out
 
 
-def _sources() -> dict[tuple[int, str, str, str], str]:
+def _sources() -> dict[tuple[int, str, str, str], tuple[str, str]]:
     rec = read_record().filter(pl.col("value").is_not_null())
-    return {(y, b, c, i): u for y, b, c, i, u in rec.select(
-        "year", "basis", "code", "indicator", "source_url").iter_rows()}
+    return {(y, b, c, i): (u, o) for y, b, c, i, u, o in rec.select(
+        "year", "basis", "code", "indicator", "source_url", "value_origin").iter_rows()}
+
+
+def _decimal(v: Fraction) -> str:
+    """An exact value as a decimal string, to 18 places at most (half-up at the 18th)."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    d = (Decimal(v.numerator) / Decimal(v.denominator)).quantize(Decimal("1e-18"), ROUND_HALF_UP)
+    return format(d.normalize(), "f")
+
+
+def match_counts(data: dict[str, Any]) -> tuple[int, int]:
+    """(independent, circular) matches among the explained years."""
+    matches = [y for y in data["years"] if y["verdict"] == "match"]
+    circular = sum(1 for y in matches if y["circular"])
+    return len(matches) - circular, circular
 
 
 __all__ = ["SOURCE_BASIS", "explain"]

@@ -1,23 +1,70 @@
-"""Ranks as the ministry ranks: competition ranking on the published 4-decimal values.
+"""Rounding and ranks, defined once: half-up to 4 decimals on exact decimals, competition ranks.
 
-Two equal values share a rank and the next rank is skipped (2021: Thanh Hóa and
-Vĩnh Phúc both 12th at 0.4880, the next unit 14th). Values are compared after
-rounding to the published precision, so a rebased 0.70690000001 ties with a
-published 0.7069.
+The ministry prints values to 4 decimals and ranks on them; Excel's ROUND (and the printed
+tables) round a half away from zero, so ``0.66475 -> 0.6648``. Binary floats cannot hold
+``0.66475`` (it is stored as ``0.66474999...``), so every value is first made an exact decimal
+(:data:`EXACT`, 18 places) and rounded there. Two equal rounded values share a rank and the next
+rank is skipped (2021: Thanh Hóa and Vĩnh Phúc both 12th at 0.4880, the next unit 14th), so a
+rebased 0.70690000001 ties with a published 0.7069.
 """
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
+
 import polars as pl
 
 PUBLISHED_DECIMALS = 4
+#: The exact representation of a value: 38 digits, 18 after the point.
+EXACT = pl.Decimal(38, 18)
+
+
+def exact(value: str | pl.Expr) -> pl.Expr:
+    """A column as an exact decimal: a float through its shortest repr (0.6647 -> 0.6647 exactly;
+    a direct float cast can land 1e-17 off). Values too large for 20 integer digits become null."""
+    expr = pl.col(value) if isinstance(value, str) else value
+    return expr.cast(pl.String).cast(EXACT, strict=False)
+
+
+def round_half_up(value: str | pl.Expr, decimals: int = PUBLISHED_DECIMALS) -> pl.Expr:
+    """``value`` rounded half-up (away from zero, as Excel's ROUND) on its exact decimal."""
+    return exact(value).round(decimals, mode="half_away_from_zero")
+
+
+def rounded(value: str | pl.Expr, decimals: int = PUBLISHED_DECIMALS) -> pl.Expr:
+    """:func:`round_half_up` as a Float64 (shortest repr: ``0.6648``, never ``0.66480000001``)."""
+    return round_half_up(value, decimals).cast(pl.Float64)
+
+
+def to_decimal(value: float | str | Decimal) -> Decimal:
+    """A Python value as an exact Decimal: a float through its shortest repr (0.6647 -> '0.6647')."""
+    return value if isinstance(value, Decimal) else Decimal(repr(value) if isinstance(value, float)
+                                                            else str(value))
+
+
+def round4(value: float | str | Decimal, decimals: int = PUBLISHED_DECIMALS) -> Decimal:
+    """The Python twin of :func:`round_half_up`."""
+    return to_decimal(value).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+
+
+def fmt4(value: float | str | Decimal | None, decimals: int = PUBLISHED_DECIMALS) -> str:
+    """A value for display: rounded half-up to 4 decimals, always 4 digits (``''`` for None)."""
+    return "" if value is None else f"{round4(value, decimals):.{decimals}f}"
+
+
+def is_half(value: float | str | Decimal, decimals: int = PUBLISHED_DECIMALS) -> bool:
+    """True when the exact value lies exactly half-way between two 4-decimal values."""
+    d = to_decimal(value).scaleb(decimals)
+    return d - d.to_integral_value(rounding="ROUND_FLOOR") == Decimal("0.5")
 
 
 def competition_rank(value: str | pl.Expr = "value",
                      decimals: int = PUBLISHED_DECIMALS) -> pl.Expr:
-    """Rank 1 for the highest value; ties share the best rank; the next rank is skipped."""
-    expr = pl.col(value) if isinstance(value, str) else value
-    return expr.round(decimals).rank(method="min", descending=True).cast(pl.Int32)
+    """Rank 1 for the highest value; ties share the best rank; the next rank is skipped.
+
+    Values are compared rounded half-up to ``decimals`` on their exact decimals.
+    """
+    return round_half_up(value, decimals).rank(method="min", descending=True).cast(pl.Int32)
 
 
 def rank_change(rank: str = "rank", previous: str = "previous_rank") -> pl.Expr:

@@ -36,8 +36,17 @@ AUDIT_SCHEMA: dict[str, pl.DataType] = {
     "contribution": pl.Float64(), "n_used": pl.UInt32(), "n_expected": pl.UInt32(),
     "method": pl.String(),
 }
-RESULT_COLUMNS = ("year", "basis", "code", "indicator", "value", "method", "n_expected", "n_used",
-                  "missing", "status")
+RESULT_COLUMNS = ("year", "basis", "code", "indicator", "value", "value_exact", "method",
+                  "n_expected", "n_used", "missing", "status")
+#: ``value_exact``: the exact mean / weighted mean / sum as a decimal, rounded (half-up) only at
+#: the 18th place; ``value`` is its Float64. Display and ranks round ``value_exact`` half-up to
+#: 4 places (:mod:`mergetool.ranking`).
+EXACT = pl.Decimal(38, 18)
+
+
+def _exact(expr: pl.Expr) -> pl.Expr:
+    """A float as an exact decimal via its shortest repr (a direct cast can land 1e-17 off)."""
+    return expr.cast(pl.String).cast(EXACT, strict=False)
 
 
 @dataclass
@@ -114,6 +123,7 @@ def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
             weights = _carry_weights(weights, step)
     if values is None:  # same basis: identity
         values = current.with_columns(
+            value_exact=_exact(pl.col("value")),
             method=pl.lit("identity"), n_expected=pl.lit(1, pl.UInt32), n_used=pl.lit(1, pl.UInt32),
             missing=pl.lit(""), status=pl.lit("ok")).select(RESULT_COLUMNS)
     audit_frame = pl.concat(audits) if audits else pl.DataFrame(schema=AUDIT_SCHEMA)
@@ -192,7 +202,8 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
 
     present = current.lazy().filter(pl.col("value").is_not_null()).select(
         "year", "indicator", pl.col("indicator").cast(ind_enum).to_physical().alias("ii"),
-        from_code="code", v="value", p="partial")
+        from_code="code", v="value", p="partial",
+        dv=_exact(pl.col("value")))  # once per input value, before the join fans it out
     joined = (present.join(edges.lazy().join(expected.lazy().select("to_code", "ti"), on="to_code"),
                            on="from_code")
               .with_columns(m=method_code))
@@ -207,9 +218,15 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
     # Sums are exact: each term is rounded to a fixed-point decimal (error < 1e-18 of a unit
     # for index values) and added as integers, so a result never depends on the order of the
     # input rows, which float addition (not associative) would; identical data, identical bytes.
-    joined = joined.with_columns(term=pl.col("raw_w") * pl.col("v"))
-    dec = pl.Decimal(38, _decimal_scale(current, weights, edges.height))
     used_methods = set(method_of.values())
+    mean_only = used_methods == {_METHOD_CODE["mean"]}
+    joined = joined.with_columns(term=pl.col("raw_w") * pl.col("v"))
+    if mean_only:  # weights all 1: the exact term is the exact value, the weight sum the count
+        joined = joined.with_columns(dterm=pl.col("dv"))
+    else:
+        joined = joined.with_columns(dw=_exact(pl.col("raw_w"))).with_columns(
+            dterm=pl.col("dw") * pl.col("dv"))
+    dec = pl.Decimal(38, _decimal_scale(current, weights, edges.height))
     agg = joined.group_by("k").agg(
         n_used=pl.len().cast(pl.UInt32),
         # The mean's weights are all 1, so its weight sum is the count: no second sum needed.
@@ -217,6 +234,9 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
               else pl.len().cast(pl.Float64)),
         wvsum=pl.col("term").cast(dec).sum().cast(pl.Float64),
         only_v=pl.col("v").first(),
+        # Exact decimals for value_exact: each input as a decimal, products and sums in decimal.
+        dsum=pl.col("dterm").sum(), only_dv=pl.col("dv").first(),
+        dwsum=pl.len() if mean_only else pl.col("dw").sum(),
         only_term=(pl.col("term").first() if _METHOD_CODE["sum"] in used_methods
                    else pl.lit(None, pl.Float64)),
         any_partial=pl.col("p").any() if has_partial else pl.lit(False))
@@ -237,9 +257,13 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
              .when(pl.col("n_used") == 1).then(pl.col("only_v"))
              .when(pl.col("m") == 1).then(pl.col("wvsum"))
              .otherwise(pl.col("wvsum") / pl.col("wsum")))
+    value_exact = (pl.when(pl.col("m") == 1).then(pl.col("dsum"))
+                   .when(pl.col("n_used") == 1).then(pl.col("only_dv"))
+                   .otherwise(pl.col("dsum") / pl.col("dwsum")))
     names = {v: k for k, v in _METHOD_CODE.items()}
     grid = grid.with_columns(status=status).with_columns(
         value=pl.when(pl.col("status").is_in(["ok", "partial"])).then(value),
+        value_exact=pl.when(pl.col("status").is_in(["ok", "partial"])).then(value_exact),
         method=pl.col("m").replace_strict(names, return_dtype=pl.String)).sort("k").collect()
     keys3 = ["year", "indicator", "to_code"]
     gaps = grid.filter(pl.col("n_used") < pl.col("n_expected")).select("k", *keys3)

@@ -31,6 +31,18 @@ RESEARCH = DATA / "research"
 RECORD_FILE = DATA / "dti_record.csv"
 INDEX_FILE = DATA / "index_definitions.csv"
 AGGREGATES_FILE = DATA / "published_aggregates.csv"
+CLAIMS_FILE = DATA / "claims.csv"
+
+#: Published rank-change claims (``claims.csv``): a unit "rose N places" from ``year_from`` on
+#: ``basis_from`` (empty: the source does not say; the check tries both) to ``year_to`` on
+#: ``basis_to``; ``change`` is places gained (positive = up); ``rank_from``/``rank_to`` as printed.
+CLAIMS_SCHEMA: dict[str, pl.DataType] = {
+    "claim_id": pl.String(), "year_from": pl.Int32(), "year_to": pl.Int32(),
+    "basis_from": pl.String(), "basis_to": pl.String(), "code": pl.String(),
+    "unit_name": pl.String(), "indicator": pl.String(), "rank_from": pl.Int32(),
+    "rank_to": pl.Int32(), "change": pl.Int32(), "provisional": pl.Boolean(),
+    "wording": pl.String(), "source_url": pl.String(), "notes": pl.String(),
+}
 
 BASIS_BY_SIZE = {"63": "vn-province-2024", "34": "vn-province-2025"}
 
@@ -38,8 +50,15 @@ RECORD_SCHEMA: dict[str, pl.DataType] = {
     "year": pl.Int32(), "basis": pl.String(), "code": pl.String(), "unit_name": pl.String(),
     "indicator": pl.String(), "value": pl.Float64(), "decimals": pl.Int32(),
     "value_origin": pl.String(), "rank": pl.Int32(), "rank_basis": pl.String(),
+    "rank_low": pl.Int32(), "rank_high": pl.Int32(),
     "source_url": pl.String(), "notes": pl.String(),
 }
+
+#: How a rank was known (``rank_basis``). A ``provisional`` or ``conflict`` rank is still a fact
+#: to check against, but a contradiction of it is a warning, not a failure.
+RANK_BASES = ("published", "list_order", "derived_change", "bottom3_unordered",
+              "published_basis_unstated", "provisional", "conflict")
+WEAK_RANK_BASES = ("provisional", "conflict")
 
 
 def research_files() -> list[Path]:
@@ -54,7 +73,13 @@ def tidy_research(paths: list[Path], mappings: MappingSet) -> pl.DataFrame:
         if m is None:
             raise ValueError(f"unexpected research file name {path.name}")
         basis = BASIS_BY_SIZE[m.group(2)]
+        n_units = int(m.group(2))
         raw = pl.read_csv(path, infer_schema=False)
+        if "rank_alternatives" not in raw.columns:
+            raw = raw.with_columns(rank_alternatives=pl.lit(None, pl.String))
+        unknown = set(raw["rank_basis"].drop_nulls()) - set(RANK_BASES)
+        if unknown:
+            raise ValueError(f"{path.name}: unknown rank_basis {sorted(unknown)}")
         raw = raw.with_columns(
             code=pl.col("province_name_vi").map_elements(
                 lambda n, b=basis: mappings.resolve(n, b), return_dtype=pl.String))
@@ -65,6 +90,10 @@ def tidy_research(paths: list[Path], mappings: MappingSet) -> pl.DataFrame:
             text = pl.col(ind) if ind in raw.columns else pl.lit(None, pl.String)
             rank = pl.col(rank_col) if rank_col in raw.columns else pl.lit(None, pl.String)
             carried = pl.col("notes").fill_null("").str.contains("CARRIED")
+            alternatives = pl.col("rank_alternatives").str.split("|").list.eval(
+                pl.element().cast(pl.Int32))
+            is_dti = pl.lit(ind) == "dti"
+            rb = pl.col("rank_basis")
             part = raw.select(
                 year=pl.lit(int(m.group(1)), pl.Int32), basis=pl.lit(basis), code="code",
                 unit_name="province_name_vi", indicator=pl.lit(ind),
@@ -76,8 +105,18 @@ def tidy_research(paths: list[Path], mappings: MappingSet) -> pl.DataFrame:
                 .otherwise(pl.lit("printed")),
                 rank=rank.cast(pl.Int32),
                 # The dti row keeps rank_basis even without a rank (bottom3_unordered says what is known).
-                rank_basis=pl.when(pl.lit(ind) == "dti").then(pl.col("rank_basis"))
+                # An indicator rank printed with the dti rank shares its standing (provisional or not).
+                rank_basis=pl.when(is_dti).then(rb)
+                .when(rank.is_not_null() & (rb == "provisional")).then(pl.lit("provisional"))
                 .when(rank.is_not_null()).then(pl.lit("published")),
+                # The range of ranks the fact allows: one rank, the last three, or the ranks
+                # that conflicting sources print.
+                rank_low=pl.when(is_dti & (rb == "conflict")).then(alternatives.list.min())
+                .when(is_dti & (rb == "bottom3_unordered")).then(pl.lit(n_units - 2, pl.Int32))
+                .otherwise(rank.cast(pl.Int32)),
+                rank_high=pl.when(is_dti & (rb == "conflict")).then(alternatives.list.max())
+                .when(is_dti & (rb == "bottom3_unordered")).then(pl.lit(n_units, pl.Int32))
+                .otherwise(rank.cast(pl.Int32)),
                 source_url="source_url",
                 notes=pl.when(pl.lit(ind) == "dti").then(pl.col("notes")),
             ).filter(pl.col("value").is_not_null() | pl.col("rank").is_not_null()
@@ -113,9 +152,14 @@ def record_as_scores(record: pl.DataFrame) -> pl.DataFrame:
             .select(SCORES_SCHEMA.keys()))
 
 
+def read_claims(path: Path = CLAIMS_FILE) -> pl.DataFrame:
+    """The published rank-change claims (see :data:`CLAIMS_SCHEMA`)."""
+    return pl.read_csv(path, schema=CLAIMS_SCHEMA)
+
+
 def shipped_file_hashes() -> dict[str, str]:
     """SHA-256 of every shipped DTI data file, keyed by its name under ``data/dti``."""
-    files = [RECORD_FILE, INDEX_FILE, AGGREGATES_FILE]
+    files = [RECORD_FILE, INDEX_FILE, AGGREGATES_FILE, CLAIMS_FILE]
     return {f.relative_to(DATA).as_posix(): sha256_file(f) for f in files}
 
 

@@ -12,6 +12,7 @@ from rich.tree import Tree
 
 from mergetool.errors import Problem
 from mergetool.mapping import MappingSet
+from mergetool.ranking import fmt4
 from mergetool.units import UnitRef
 
 
@@ -96,7 +97,7 @@ def frame_table(frame: pl.DataFrame, title: str, limit: int = 40) -> None:
         justify = "right" if frame[col].dtype.is_numeric() else "left"
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for row in frame.head(limit).iter_rows():
-        table.add_row(*("" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v)
+        table.add_row(*("" if v is None else fmt4(v) if isinstance(v, float) else str(v)
                         for v in row))
     console.print(table)
     if frame.height > limit:
@@ -128,7 +129,22 @@ def build_summary(result, paths) -> None:  # type: ignore[no-untyped-def]
     order = pl.DataFrame({"check": list(dict.fromkeys(result.checks["check"]))})
     frame_table(order.join(verdicts.select("check", *cols), on="check", how="left"),
                 "comparability checks (details in checks.csv)")
+    facts_contradicted(result.checks)
     console.print("wrote " + ", ".join(str(p) for p in paths))
+
+
+def facts_contradicted(checks: pl.DataFrame, limit: int = 10) -> None:
+    """The published facts the data contradict, one line each, naming the unit."""
+    bad = checks.filter(pl.col("check").is_in(["published-ranks", "published-vs-recomputed",
+                                               "rank-change-claims"])
+                        & (pl.col("verdict") == "fail") & (pl.col("unit") != ""))
+    if bad.is_empty():
+        return
+    console.print(f"{bad.height} published fact(s) contradicted:", style="bold red")
+    for check, years, ind, unit, _v, details in bad.head(limit).iter_rows():
+        console.print(f"  {check} {years} {ind} {unit}: {details}", soft_wrap=True)
+    if bad.height > limit:
+        console.print(f"  ... {bad.height - limit} more in checks.csv")
 
 
 def findings_summary(found: pl.DataFrame, fail_on: str) -> None:
@@ -147,6 +163,15 @@ def verify_summary(result, output) -> None:  # type: ignore[no-untyped-def]
     console.print(f"verification {result.from_basis} -> {result.to_basis}, tolerance "
                   f"{result.tolerance:.5f}: " + ", ".join(f"{v} {k}" for k, v in counts.items()),
                   style=style)
+    independent, circular = result.matches
+    if independent or circular:
+        console.print(f"{independent} independent match(es); {circular} circular (a predecessor value "
+                      "was carried from the published table itself, so the match proves nothing)",
+                      style="green" if independent else "yellow", soft_wrap=True)
+    for code, name, year, ind in result.rows.filter(pl.col("circular") & (pl.col("verdict") == "match")
+                                                    ).select("code", "unit_name", "year",
+                                                             "indicator").iter_rows():
+        console.print(f"  circular: {year} {ind} {code} {name}", style="yellow", soft_wrap=True)
     shown = result.rows.filter(pl.col("verdict").is_in(["mismatch", "match"]))
     if shown.height:
         frame_table(shown.select("year", "code", "unit_name", "indicator", "recomputed", "published",
@@ -155,28 +180,48 @@ def verify_summary(result, output) -> None:  # type: ignore[no-untyped-def]
         console.print(f"wrote {output}")
 
 
+def _credit(p: dict) -> str:
+    """Where a value came from: the user's file and row, or the shipped record's source."""
+    if p.get("origin") == "user":
+        return f"from {p['source']}"
+    if p.get("origin") == "shipped":
+        carried = "; carried from the published 34-unit table, not printed on this basis" \
+            if p.get("carried") else ""
+        return f"shipped record: {p['source'] or 'no source URL'}{carried}"
+    return ""
+
+
 def explain_tree(data: dict) -> None:
+    from mergetool.explain import match_counts
+
     unit = data["unit"]
     for y in data["years"]:
         head = Text.assemble(
             (unit["name"], "bold"),
             f" {unit['code']}@{unit['basis']} · {data['indicator']} {y['year']}: value "
-            f"{'' if y['value'] is None else format(y['value'], '.4f')} "
-            f"({y['value_basis'] or y['status']})")
+            f"{fmt4(y['value'])} ({y['value_basis'] or y['status']})")
         tree = Tree(head)
         preds = tree.add(f"predecessors ({len(y['predecessors'])}), method {y['method']}")
         for p in y["predecessors"]:
-            v = "no value" if p["value"] is None else f"{p['value']:.4f}"
-            src = p["source"] or (f"{p['file']} row {p['row']}" if p["file"] else "")
+            v = "no value" if p["value"] is None else fmt4(p["value"])
+            src = _credit(p) if p["value"] is not None else ""
             preds.add(Text.assemble(f"{p['ref']} {p['name']}: {v}", (f"  {src}" if src else "", "dim")))
-        rec = "not computable" if y["recomputed"] is None else f"{y['recomputed']:.5f}"
+        rec = ("not computable" if y["recomputed"] is None
+               else f"{y['recomputed_exact']} (rounded half-up {fmt4(y['recomputed_exact'])})")
         tree.add(f"formula {y['formula']} = {rec}")
-        pub = "not published" if y["published"] is None else f"{y['published']:.4f}"
-        source = y["published_source"]
+        pub = "not published" if y["published"] is None else fmt4(y["published"])
+        source = _credit({"origin": y.get("published_origin"), "source": y["published_source"]}) \
+            if y["published"] is not None else ""
         tree.add(Text.assemble(f"published {pub}", (f"  {source}" if source else "", "dim")))
         tree.add(Text.assemble("verdict ", (y["verdict"], "bold"),
                                f" (tolerance {y['tolerance']:.5f})"
                                + (f"; {y['reason']}" if y["reason"] else "")))
+        if y.get("circular"):
+            tree.add(Text("circular: a predecessor value was carried from the published table, so "
+                          "this match is no independent evidence", style="yellow"))
         if y["rank"] is not None:
             tree.add(f"rank {y['rank']} ({y['rank_source']})")
         console.print(tree)
+    independent, circular = match_counts(data)
+    if independent or circular:
+        console.print(f"{independent} independent match(es), {circular} circular", soft_wrap=True)

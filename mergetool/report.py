@@ -78,6 +78,8 @@ LABELS: dict[str, dict[str, str]] = {
         "rn_derived_change": "D = suy ra từ hạng năm liền kề và mức tăng/giảm bậc đã công bố",
         "rn_published_basis_unstated": "U = nguồn không nói hạng trên 34 hay 63 đơn vị",
         "rn_bottom3_unordered": "cuối 3 = nằm trong ba đơn vị cuối, không rõ thứ tự",
+        "rn_provisional": "P = hạng tạm thời theo nguồn (chưa phải bảng chính thức)",
+        "rn_conflict": "X = các nguồn ghi hạng khác nhau; giữ nguyên mâu thuẫn, không chọn",
         "bottom3": "cuối 3",
         "basis34": "34 đơn vị", "basis63": "63 đơn vị",
         "audit_independent": "Khớp độc lập", "audit_mismatch": "Không khớp",
@@ -164,6 +166,8 @@ LABELS: dict[str, dict[str, str]] = {
         "rn_derived_change": "D = derived from an adjacent year's rank and a published change in places",
         "rn_published_basis_unstated": "U = the source does not say whether the rank is of 34 or 63 units",
         "rn_bottom3_unordered": "bottom 3 = among the last three, order not published",
+        "rn_provisional": "P = provisional per its source (not the final table)",
+        "rn_conflict": "X = sources disagree on this rank; the conflict is kept, not resolved",
         "bottom3": "bottom 3",
         "basis34": "34 units", "basis63": "63 units",
         "audit_independent": "Independent matches", "audit_mismatch": "Mismatches",
@@ -359,7 +363,8 @@ def _coverage(result: BuildResult, t: dict[str, str]) -> str:
                 mark = {"rebased-from-63": "<sup>R</sup>", "carried-from-34": "<sup>C</sup>"}.get(
                     r["value_basis"] or "", "")
                 bits.append(f"{fmt4(r['value'])}{mark}")
-            mark = {"list_order": "L", "derived_change": "D", "published_basis_unstated": "U"}.get(
+            mark = {"list_order": "L", "derived_change": "D", "published_basis_unstated": "U",
+                    "provisional": "P", "conflict": "X"}.get(
                 r["rank_basis"] or "")
             if r["rank"] is not None:
                 bits.append(f"#{r['rank']}" + (f"<sup>{mark}</sup>" if mark else ""))

@@ -12,6 +12,7 @@ import polars as pl
 
 from mergetool.comparable import BuildResult
 from mergetool.indicators import BY_ID, INDICATOR_IDS
+from mergetool.ranking import rounded
 from mergetool.tables import FIXED_DATE, write_atomic
 
 BUILD_OUTPUTS = ("comparable.csv", "comparable.xlsx", "checks.csv", "audit.csv", "report.html",
@@ -20,13 +21,11 @@ BUILD_OUTPUTS = ("comparable.csv", "comparable.xlsx", "checks.csv", "audit.csv",
 
 def wide_sheet(comparable: pl.DataFrame, indicator: str) -> pl.DataFrame:
     """One indicator as 34 units × years (value, rank and status per year)."""
-    from mergetool.coverage import round4
-
     part = comparable.filter(pl.col("indicator") == indicator)
     base = part.select("code", "unit_name").unique(maintain_order=True)
     for year in sorted(part["year"].unique()):
         y = part.filter(pl.col("year") == year).select(
-            "code", round4("value").alias(f"{year} value"),
+            "code", rounded("value").alias(f"{year} value"),
             pl.col("rank").alias(f"{year} rank"),
             pl.when(pl.col("status") == "ok").then(pl.col("value_basis"))
             .otherwise(pl.col("status")).alias(f"{year} basis/status"))

@@ -27,7 +27,7 @@ import polars as pl
 
 from mergetool.errors import InputError, Problem
 from mergetool.mapping import MappingSet
-from mergetool.oracle import simple_rebase
+from mergetool.oracle import exact, round_half_up, simple_rebase
 
 TOLERANCE = 0.0001 + 1e-9
 
@@ -35,8 +35,13 @@ VERIFY_SCHEMA = {
     "year": pl.Int32, "code": pl.String, "unit_name": pl.String, "indicator": pl.String,
     "recomputed": pl.Float64, "published": pl.Float64, "difference": pl.Float64,
     "tolerance": pl.Float64, "verdict": pl.String, "missing": pl.String, "inputs": pl.String,
-    "details": pl.String,
+    "details": pl.String, "circular": pl.Boolean,
 }
+
+
+def _show(v, places: int = 4) -> str:  # type: ignore[no-untyped-def]
+    """An exact value rounded half-up for display (``0.66475`` -> ``0.6648`` at 4 places)."""
+    return f"{float(round_half_up(exact(v), places)):.{places}f}"
 
 
 @dataclass
@@ -56,6 +61,14 @@ class VerifyResult:
     @property
     def counts(self) -> dict[str, int]:
         return dict(self.rows.group_by("verdict").len().sort("verdict").iter_rows())
+
+    @property
+    def matches(self) -> tuple[int, int]:
+        """(independent, circular) matches: a circular one rests on a value carried from the
+        published table itself, so it is no evidence."""
+        m = self.rows.filter(pl.col("verdict") == "match")
+        circular = int(m["circular"].sum())
+        return m.height - circular, circular
 
 
 def recompute_published(published: pl.DataFrame, predecessors: pl.DataFrame,
@@ -102,27 +115,33 @@ def recompute_published(published: pl.DataFrame, predecessors: pl.DataFrame,
             have = [p for p in preds if (year, ind, p) in pred_values]
             p_val = pub.get(key)
             r_val = current.get(key)
-            inputs = "; ".join(f"{p} {src_names.get(p, '?')} = {pred_values[(year, ind, p)]:.4f}"
+            inputs = "; ".join(f"{p} {src_names.get(p, '?')} = {_show(pred_values[(year, ind, p)])}"
                                for p in have)
             missing = " ".join(p for p in preds if p not in have)
-            diff = None if p_val is None or r_val is None else p_val - r_val
+            # Exact: the published value and the oracle's exact mean as fractions.
+            diff_exact = None if p_val is None or r_val is None else exact(p_val) - r_val
+            diff = None if diff_exact is None else float(diff_exact)
+            circular = False
             if r_val is None:
                 verdict = "not-computable"
                 details = "missing predecessors: " + ", ".join(
                     f"{p} {src_names.get(p, '?')}" for p in missing.split())
             elif p_val is None:
-                verdict, details = "not-published", f"recomputed {r_val:.4f}; no published value"
+                verdict, details = "not-published", f"recomputed {_show(r_val)}; no published value"
             else:
-                ok = abs(diff) <= tolerance  # type: ignore[arg-type]
+                ok = abs(diff_exact) <= exact(tolerance)  # type: ignore[arg-type]
                 verdict = "match" if ok else "mismatch"
-                formula = f"mean({', '.join(f'{pred_values[(year, ind, p)]:.4f}' for p in have)})"
-                details = (f"{formula} = {r_val:.5f}; published {p_val:.4f}; difference "
-                           f"{diff:+.5f} {'within' if ok else 'beyond'} tolerance {tolerance:.5f}")
+                formula = f"mean({', '.join(_show(pred_values[(year, ind, p)]) for p in have)})"
+                details = (f"{formula} = {_show(r_val, 5)} (rounded half-up {_show(r_val)}); "
+                           f"published {_show(p_val)}; difference {diff:+.5f} "
+                           f"{'within' if ok else 'beyond'} tolerance {tolerance:.5f}")
                 if any((year, from_basis, p, ind) in carried for p in have):
+                    circular = True
                     details += ("; circular: a predecessor value was carried from the published "
                                 "table, so this match is not independent evidence")
-            rows.append((year, code, dst_names.get(code, "?"), ind, r_val, p_val, diff, tolerance,
-                         verdict, missing, inputs, details))
+            rows.append((year, code, dst_names.get(code, "?"), ind,
+                         None if r_val is None else float(r_val), p_val, diff, tolerance,
+                         verdict, missing, inputs, details, circular))
     frame = pl.DataFrame(rows, schema=VERIFY_SCHEMA, orient="row")
     return VerifyResult(frame, tolerance, from_basis, to_basis)
 

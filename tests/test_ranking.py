@@ -27,3 +27,32 @@ def test_competition_rank_matches_definition(ints) -> None:
     values = [i / 10_000 for i in ints]
     got = pl.DataFrame({"value": values}).select(competition_rank())["value"].to_list()
     assert got == [1 + sum(w > v for w in values) for v in values]
+
+
+@given(st.lists(st.integers(0, 60), min_size=2, max_size=30), st.data())
+def test_rank_bounds_always_hold_the_true_rank(ints, data) -> None:
+    from decimal import Decimal
+
+    from mergetool.checks import rank_bounds
+
+    values = {f"{i:02d}": Decimal(v) / 100 for i, v in enumerate(ints)}
+    known_codes = data.draw(st.sets(st.sampled_from(sorted(values)), min_size=1))
+    known = {c: values[c] for c in known_codes}
+    for code in known:
+        true = 1 + sum(w > values[code] for w in values.values())
+        b = rank_bounds(known, len(values), code)
+        assert b.lo <= true <= b.hi
+        if len(known) == len(values):
+            assert b.lo == b.hi == true
+
+
+def test_half_up_is_excel_round() -> None:
+    from mergetool.ranking import fmt4, is_half, round4
+
+    assert str(round4(0.66475)) == "0.6648"  # float rounding gives 0.6647
+    assert str(round4("0.00005")) == "0.0001"
+    assert fmt4(0.7069000000000001) == "0.7069"
+    assert is_half("0.52095")
+    assert not is_half(0.5209)
+    df = pl.DataFrame({"value": [0.66475, 0.6648, 0.6647]})
+    assert df.select(competition_rank())["value"].to_list() == [1, 1, 3]

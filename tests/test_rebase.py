@@ -186,3 +186,24 @@ def test_year_chunks_give_the_same_result(monkeypatch) -> None:
     chunked = rebase(scores, two_into_one(), "new")
     assert chunked.values.equals(whole.values)
     assert chunked.audit.equals(whole.audit)
+
+
+@settings(max_examples=100, deadline=None)
+@given(random_mapping(), st.sampled_from(["mean", "sum"]))
+def test_value_exact_is_the_exact_result(case, method) -> None:
+    """``value_exact`` is the oracle's exact fraction to 18 decimal places (i14's engine keeps
+    this contract)."""
+    from fractions import Fraction
+
+    ms, pairs, rows = case
+    if not rows:
+        return
+    result = rebase(scores_from_rows(rows, "old"), ms, "new", methods={"*": method}, policy="partial")
+    assert result.values.schema["value_exact"] == pl.Decimal(38, 18)
+    expected = simple_rebase({(y, i, c): v for y, c, i, v in rows}, pairs, method, "partial")
+    for y, i, c, exact in result.values.select("year", "indicator", "code", "value_exact").iter_rows():
+        want = expected[(y, i, c)]
+        if want is None:
+            assert exact is None
+        else:
+            assert abs(Fraction(exact) - want) <= Fraction(len(rows), 10**18)

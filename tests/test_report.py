@@ -194,9 +194,21 @@ def test_line_styles_are_unique() -> None:
 
 def test_values_are_shown_rounded_half_up() -> None:
     assert fmt4(0.51045) == "0.5105"  # polars' round gives 0.5104
-    assert fmt4(0.5104499999999999) == "0.5105"  # the float mean of 0.4933 and 0.5276
+    assert fmt4(0.5104499999999999) == "0.5104"  # a float just below the half is not guessed up
     assert fmt4(-1e-12, signed=True) == "+0.0000"
     assert fmt4(0.0976, signed=True) == "+0.0976"
+
+
+def test_a_merged_half_is_rounded_up_from_its_exact_mean(shipped: MappingSet) -> None:
+    # Bắc Ninh 2021 = mean(0.4933, 0.5276) = 0.51045 exactly; binary floats give 0.51044999...
+    result = build(gather_scores(shipped), shipped)
+    cell = result.comparable.filter((pl.col("year") == 2021) & (pl.col("code") == "24")
+                                    & (pl.col("indicator") == "dti")).row(0, named=True)
+    assert str(cell["value_exact"]).rstrip("0") == "0.51045"
+    assert fmt4(cell["value"]) == "0.5105"
+    html_text = render_report(result, {}, "en")
+    assert "0.5105" in html_text
+    assert "0.5104" not in html_text
 
 
 def _svg_of(text: str, figure: str) -> str:
@@ -286,7 +298,10 @@ def test_coverage_lists_the_63_predecessors_under_their_34_successors(shipped_re
     assert cell("predecessor", "01", 2024)["value_basis"] == "carried-from-34"
     assert (pred.filter(pl.col("year") == 2022)["rank"].is_not_null()).all()  # 2022 is complete
     # how a rank was known, where not printed as a number
-    assert cell("predecessor", "24", 2020)["rank_basis"] == "list_order"
+    assert cell("predecessor", "24", 2023)["rank_basis"] == "list_order"  # Bắc Giang 9th in a top-10 list
+    assert cell("predecessor", "24", 2020)["rank_basis"] is None  # 10th, printed (FINDINGS-2)
+    assert cell("predecessor", "91", 2020)["rank_basis"] == "conflict"  # Kiên Giang: 8th tie or 9th
+    assert cell("predecessor", "42", 2024)["rank_basis"] == "provisional"  # Hà Tĩnh 25/63
     assert cell("predecessor", "84", 2021)["rank_basis"] == "derived_change"
     assert cell("successor", "19", 2024)["rank_basis"] == "published_basis_unstated"
     hy = cell("successor", "33", 2024)  # Hưng Yên: among the last three of 34, order not published
@@ -354,7 +369,8 @@ CLAIM_ROWS = [
 def test_press_claims_are_rendered_from_the_check_rows(shipped_result) -> None:
     extra = pl.DataFrame([("rank-change-claims", *r) for r in CLAIM_ROWS],
                          schema=shipped_result.checks.schema, orient="row")
-    result = replace(shipped_result, checks=pl.concat([shipped_result.checks, extra]))
+    others = shipped_result.checks.filter(pl.col("check") != "rank-change-claims")
+    result = replace(shipped_result, checks=pl.concat([others, extra]))
     for lang, words in (("vi", ["xác nhận", "bị bác bỏ", "tạm thời", "không thể kết luận"]),
                         ("en", ["confirmed", "contradicted", "provisional", "cannot tell"])):
         text = render_report(result, {}, lang)
@@ -366,7 +382,16 @@ def test_press_claims_are_rendered_from_the_check_rows(shipped_result) -> None:
         assert "&quot;Đà Nẵng tụt 16 bậc&quot;" in text
         assert "needs the 2023 values" in text
         assert "claims-none" not in text
-    assert "id='claims-none'" in render_report(shipped_result, {}, "en")
+    assert "id='claims-none'" in render_report(replace(shipped_result, checks=others), {}, "en")
+    # the shipped record's own claims (claims.csv): every one rendered, confirmed ones first
+    real = shipped_result.checks.filter(pl.col("check") == "rank-change-claims")
+    assert real.height >= 20
+    text = render_report(shipped_result, {}, "en")
+    rows = re.findall(r"<tr class='claim' data-verdict='([\w-]+)'>", text)
+    assert len(rows) == real.height
+    order = ["pass", "fail", "warn", "cannot-check"]
+    assert rows == sorted(rows, key=order.index)
+    assert "rose four ranks from fifth place" in text  # Hà Nội, Hanoi Times
 
 
 def test_vietnamese_report_is_vietnamese_throughout(shipped_result) -> None:
@@ -385,7 +410,8 @@ def test_vietnamese_report_is_vietnamese_throughout(shipped_result) -> None:
         if en != LABELS["vi"][key] and "{" not in en and len(en) > 3:
             assert en not in words, key
     verdicts = set(re.findall(r"<td class='verdict-[\w-]+'>([^<]*)</td>", own))
-    assert verdicts <= {LABELS["vi"][f"v_{v}"] for v in ("pass", "fail", "warn", "cannot-check")}
+    assert verdicts <= {LABELS["vi"][f"{p}_{v}"] for v in ("pass", "fail", "warn", "cannot-check")
+                        for p in ("v", "c")}  # check verdicts, and claim verdicts (confirmed, ...)
     statuses = set(re.findall(r"<td>(ok|incomplete|not-comparable)</td>", own))
     assert not statuses
     for word in ("pass", "warn", "cannot-check", "Summary", "Rank", "Status", "merged", "unchanged"):
@@ -415,7 +441,7 @@ document.body.appendChild(p);
 
 @needs_chromium
 @pytest.mark.parametrize(("which", "lines"),
-                         [("shipped_report", (63, 13, 1)), ("panel_report", (63, 34, 34))])
+                         [("shipped_report", (63, 13, 2)), ("panel_report", (63, 34, 34))])
 def test_every_section_renders_and_no_label_overlaps(which: str, lines: tuple[int, int, int],
                                                       request, tmp_path: Path) -> None:
     import json
