@@ -138,6 +138,27 @@ class MappingSet:
             return code if code in basis.codes else None
         return basis.resolver.resolve(text)
 
+    def resolve_many(self, texts: pl.Series, basis_id: str) -> pl.Series:
+        """:meth:`resolve` for a column of (distinct) values, vectorised: codes and names as
+        written in the basis or aliases are looked up in polars; Python folds only the rest."""
+        basis = self.basis(basis_id)
+        text = texts.cast(pl.String).str.strip_chars()
+        is_code = text.str.contains(r"^[0-9]+(\.0+)?$").fill_null(False)
+        code = text.str.replace(r"\.0+$", "").str.zfill(2)
+        frame = pl.DataFrame({"t": text, "is_code": is_code, "code": code})
+        by_code = pl.when(pl.col("is_code") & pl.col("code").is_in(sorted(basis.codes))).then("code")
+        frame = frame.with_columns(
+            hit=pl.when(pl.col("is_code")).then(by_code)
+            .otherwise(pl.col("t").replace_strict(basis.resolver.raw, default=None,
+                                                 return_dtype=pl.String)))
+        misses = frame.filter(~pl.col("is_code") & pl.col("hit").is_null()
+                              & pl.col("t").is_not_null() & (pl.col("t") != ""))["t"].unique()
+        if misses.len():
+            folded = {t: basis.resolver.resolve(t) for t in misses}
+            frame = frame.with_columns(hit=pl.coalesce(
+                "hit", pl.col("t").replace_strict(folded, default=None, return_dtype=pl.String)))
+        return frame["hit"].alias(texts.name)
+
 
 def compose(first: Transition, second: Transition) -> Transition:
     """The single transition equal to applying ``first`` then ``second`` (shares multiplied)."""

@@ -298,7 +298,7 @@ def read_weights(path: str, mappings: MappingSet, basis: str) -> pl.DataFrame:
     log.raise_if_any(f"{path}: bad weights")
     long = pl.DataFrame({"unit": frame[cols["unit"]], "weight": w, "row": frame[ROW].cast(pl.Int32),
                          "year": pl.Series([0] * frame.height, dtype=pl.Int32)})
-    long = resolve_units(long, mappings, path, cols["unit"], basis)
+    long = resolve_units(long, mappings, path, cols["unit"], declared=basis)
     dup = long.filter(pl.col("code").is_duplicated())
     if dup.height:
         raise InputError(f"{path}: duplicate units", [Problem(

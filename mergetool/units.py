@@ -10,6 +10,7 @@ basis, the city of Huế on the 2025 one).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import polars as pl
 
@@ -35,9 +36,12 @@ class NameResolver:
     exact: dict[str, str] = field(default_factory=dict)
     loose: dict[str, str | None] = field(default_factory=dict)  # None marks an ambiguous key
     names: list[str] = field(default_factory=list)
+    raw: dict[str, str] = field(default_factory=dict)  # names as written -> code (fast path)
 
     def add(self, name: str, code: str) -> None:
-        self.exact.setdefault(name_key(name), code)
+        key = name_key(name)
+        self.exact.setdefault(key, code)
+        self.raw.setdefault(name, self.exact[key])
         key = ascii_key(name)
         if key in self.loose and self.loose[key] != code:
             self.loose[key] = None
@@ -68,9 +72,10 @@ class Basis:
         for code, name in self.units.select("code", "name").iter_rows():
             self.resolver.add(name, code)
 
-    @property
-    def codes(self) -> set[str]:
-        return set(self.units["code"])
+    @cached_property
+    def codes(self) -> frozenset[str]:
+        """The basis's codes, built once (resolution asks for them per value)."""
+        return frozenset(self.units["code"])
 
     def name_of(self, code: str) -> str:
         hit = self.units.filter(pl.col("code") == code)
