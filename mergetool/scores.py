@@ -386,7 +386,8 @@ def resolve_units(long: pl.DataFrame, mappings: MappingSet, path: str | Path,
         rows.with_columns(detected=pl.lit(None, pl.String))
     rows = rows.with_columns(basis=pl.coalesce("declared", "detected"))
     chosen = sorted(rows["basis"].drop_nulls().unique().to_list())
-    if len(chosen) > 1 and not mixed_bases:
+    one_per_year = rows.drop_nulls("basis").group_by("year").agg(pl.col("basis").n_unique())
+    if len(chosen) > 1 and not mixed_bases and one_per_year["basis"].max() == 1:
         per = rows.group_by("basis").agg(pl.col("year").unique().sort(), pl.col("row").min()) \
             .drop_nulls("basis").sort("row")
         detail = "; ".join(f"{', '.join(map(str, ys))} on {b}" for b, ys, _r in per.iter_rows())
