@@ -11,6 +11,7 @@ exists. Nothing is filled in.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,11 +20,11 @@ import polars as pl
 
 from mergetool.errors import InputError, Problem
 from mergetool.indicators import INDICATOR_IDS
-from mergetool.mapping import MappingSet
+from mergetool.mapping import MappingSet, compose
 from mergetool.ranking import competition_rank, rank_change
 from mergetool.rebase import RebaseResult, rebase
 from mergetool.record import index_definitions, read_record, record_as_scores
-from mergetool.scores import read_scores
+from mergetool.scores import BUILD_OPTIONS, read_scores
 
 SOURCE_BASIS, TARGET_BASIS = "vn-province-2024", "vn-province-2025"
 
@@ -53,13 +54,14 @@ def year_from_name(path: Path) -> int | None:
 
 def gather_scores(mappings: MappingSet, files: list[Path] | tuple[Path, ...] = (),
                   *, replace: bool = False, basis: str | None = None,
-                  sheet: str | None = None) -> pl.DataFrame:
+                  sheet: str | None = None, header_row: int | None = None) -> pl.DataFrame:
     """The shipped record plus (or, with ``replace``, instead of) the user's score files.
 
     A user value replaces a shipped one for the same year, basis, unit and indicator.
     """
     frames = [] if replace else [record_as_scores(read_record())]
-    user = [read_scores(p, mappings, basis=basis, year=year_from_name(p), sheet=sheet)
+    user = [read_scores(p, mappings, basis=basis, default_year=year_from_name(p), sheet=sheet,
+                        header_row=header_row, mixed_bases=True, options=BUILD_OPTIONS)
             for p in files]
     if user:
         theirs = pl.concat(user)
@@ -106,7 +108,8 @@ def build(scores: pl.DataFrame, mappings: MappingSet, *,
     published = scores.filter(pl.col("basis") == TARGET_BASIS).select(
         "year", "code", "indicator", pub_value="value", pub_rank="rank")
     defs = index_definitions()
-    (transition,) = mappings.path(SOURCE_BASIS, TARGET_BASIS)
+    steps = mappings.path(SOURCE_BASIS, TARGET_BASIS)
+    transition = functools.reduce(compose, steps)  # a chain of reforms as one transition
     expected = transition.predecessors().select(
         code="to_code", predecessors_expected=pl.col("from_code").list.len().cast(pl.Int32),
         predecessors=pl.col("from_code"))

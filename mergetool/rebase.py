@@ -57,15 +57,39 @@ class RebaseResult:
 
 
 def parse_methods(specs: tuple[str, ...] | list[str], default: str = "mean") -> dict[str, str]:
-    """``["mean", "population=sum"]`` -> ``{"*": "mean", "population": "sum"}``."""
+    """``["mean", "awareness=sum"]`` -> ``{"*": "mean", "awareness": "sum"}``.
+
+    An indicator is named by id or label, any case (``DTI=sum`` is ``dti``); an unknown name, an
+    unknown method, or one indicator given twice is a usage error, never silently ignored.
+    """
+    from mergetool.indicators import BY_ID, indicator_id
+
     methods = {"*": default}
+    problems = []
+    given: dict[str, str] = {}
     for spec in specs:
         ind, _, method = spec.rpartition("=")
         if method not in METHODS:
-            raise UsageError(f"unknown method {method!r} in {spec!r}", [Problem(
-                "bad-option", f"unknown method {method!r}", column="--method",
-                expected=" or ".join(METHODS), found=spec)])
-        methods[ind or "*"] = method
+            problems.append(Problem("bad-option", f"unknown method {method!r}", column="--method",
+                                    expected=" or ".join(METHODS), found=spec))
+            continue
+        key = "*"
+        if ind:
+            key = indicator_id(ind) or ""
+            if not key:
+                problems.append(Problem("bad-option", f"unknown indicator {ind!r} in {spec!r}",
+                                        column="--method", expected=", ".join(BY_ID), found=spec,
+                                        hint="name an indicator by its id, e.g. dti=mean"))
+                continue
+        if key in given and given[key] != spec:
+            problems.append(Problem("bad-option", f"{spec!r} contradicts {given[key]!r}",
+                                    column="--method", found=spec,
+                                    hint="give each indicator one method"))
+            continue
+        given[key] = spec
+        methods[key] = method
+    if problems:
+        raise UsageError(f"bad --method: {problems[0].message}", problems)
     return methods
 
 
@@ -87,7 +111,13 @@ def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
                                         hint="rebase one basis at a time"))
     from_basis = bases[0]
     if "weighted" in methods.values() and weights is None:
-        raise UsageError("method 'weighted' needs a weight table (--weights FILE)")
+        raise UsageError("method 'weighted' needs a weight table (--weights FILE)", [Problem(
+            "bad-option", "method 'weighted' needs a weight table", column="--method",
+            found="weighted", hint="pass --weights FILE (unit, weight), or choose mean or sum")])
+    if weights is not None and "weighted" not in methods.values():
+        raise UsageError("--weights is used only by --method weighted", [Problem(
+            "bad-option", "a weight table is given but no indicator uses method 'weighted'",
+            column="--weights", hint="add --method weighted (or NAME=weighted), or drop --weights")])
     current = scores.select("year", "basis", "code", "indicator", "value").with_columns(
         partial=pl.lit(False))
     audits = []
@@ -323,15 +353,16 @@ __all__ = [
 def rebase_file(scores_path: Path, mappings: MappingSet, to_basis: str, *,
                 from_basis: str | None = None, methods: tuple[str, ...] = (),
                 policy: str = "strict", weights: Path | None = None, year: int | None = None,
-                sheet: str | None = None, output: Path, audit: Path | None = None,
-                force: bool = False) -> RebaseResult:
+                sheet: str | None = None, header_row: int | None = None, output: Path,
+                audit: Path | None = None, force: bool = False) -> RebaseResult:
     """Read, rebase and write: the ``mergetool rebase`` command as a function.
 
     Writes ``output`` (CSV or Parquet), the optional ``audit`` CSV and
     ``<output>.manifest.json``; all or nothing, never over an input.
     """
+    from mergetool.comparable import year_from_name
     from mergetool.provenance import build_manifest, write_manifest
-    from mergetool.scores import read_scores
+    from mergetool.scores import REBASE_OPTIONS, read_scores
     from mergetool.tables import check_outputs, write_atomic, write_csv_atomic
 
     mappings.require_valid()
@@ -340,7 +371,19 @@ def rebase_file(scores_path: Path, mappings: MappingSet, to_basis: str, *,
     inputs = [scores_path, *([weights] if weights else [])]
     check_outputs(outputs, [p for p in inputs if p.exists()], force)
     method_map = parse_methods(methods)
-    scores = read_scores(scores_path, mappings, basis=from_basis, year=year, sheet=sheet)
+    if weights is not None and "weighted" not in method_map.values():
+        raise UsageError("--weights is used only by --method weighted", [Problem(
+            "bad-option", "a weight table is given but no indicator uses method 'weighted'",
+            column="--weights", hint="add --method weighted (or NAME=weighted), or drop --weights")])
+    scores = read_scores(scores_path, mappings, basis=from_basis, year=year,
+                         default_year=year_from_name(scores_path), sheet=sheet,
+                         header_row=header_row, options=REBASE_OPTIONS)
+    absent = sorted(set(method_map) - {"*"} - set(scores["indicator"].unique()))
+    if absent:
+        raise UsageError(f"--method names indicators {scores_path} does not hold", [Problem(
+            "bad-option", f"no {', '.join(absent)} values in the input: the method would do nothing",
+            column="--method", found=", ".join(absent),
+            expected=", ".join(sorted(scores["indicator"].unique())))])
     weight_frame = (read_weights(str(weights), mappings, scores["basis"][0])
                     if weights is not None else None)
     result = rebase(scores, mappings, to_basis, methods=method_map, policy=policy,
@@ -355,5 +398,6 @@ def rebase_file(scores_path: Path, mappings: MappingSet, to_basis: str, *,
         command="rebase", mappings=mappings, inputs=inputs, outputs=outputs[:-1],
         base=output.parent,
         options={"from_basis": result.from_basis, "to_basis": to_basis, "methods": method_map,
-                 "policy": policy, "year": year, "sheet": sheet}))
+                 "policy": policy, "year": year, "sheet": sheet}
+        | ({"header_row": header_row} if header_row is not None else {})))
     return result

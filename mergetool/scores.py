@@ -58,6 +58,13 @@ class Options:
     header_row: str | None = "--header-row"
 
 
+#: The option names of each reading command.
+REBASE_OPTIONS = Options(basis="--from")
+BUILD_OPTIONS = Options(basis="--basis", year=None)
+VERIFY_OPTIONS = {"published": Options(basis="--published-basis", sheet=None, header_row=None),
+                  "predecessors": Options(basis="--predecessors-basis", sheet=None, header_row=None)}
+
+
 @dataclass(frozen=True)
 class Layout:
     """What the loader recognised in a table's header."""
