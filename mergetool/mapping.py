@@ -149,7 +149,7 @@ class MappingSet:
         by_code = pl.when(pl.col("is_code") & pl.col("code").is_in(sorted(basis.codes))).then("code")
         frame = frame.with_columns(
             hit=pl.when(pl.col("is_code")).then(by_code)
-            .otherwise(pl.col("t").replace_strict(basis.resolver.raw, default=None,
+            .otherwise(pl.col("t").replace_strict(basis.resolver.as_written(), default=None,
                                                  return_dtype=pl.String)))
         misses = frame.filter(~pl.col("is_code") & pl.col("hit").is_null()
                               & pl.col("t").is_not_null() & (pl.col("t") != ""))["t"].unique()
@@ -300,9 +300,42 @@ def _member(root: Path, value: object, toml_path: Path, key: str) -> Path:
     return path
 
 
+def _require_text(spec: dict, keys: tuple[str, ...], toml_path: Path, table: str) -> None:
+    """TOML values that name things must be non-empty strings (``id = 5`` is a slip)."""
+    for key in keys:
+        value = spec[key]
+        if not isinstance(value, str) or not value.strip():
+            raise _meta_problem(toml_path, f"{table} {key} must be a non-empty string",
+                                found=repr(value), expected=f'{key} = "..."')
+
+
+def _duplicate_specs(specs: list[dict], toml_path: Path) -> list[Problem]:
+    """Two [[basis]] with one id, or two [[transition]] with one id or one (from, to) pair:
+    the later one would silently replace or shadow the earlier."""
+    problems = []
+    seen: dict[object, int] = {}
+    for n, spec in enumerate(specs, start=1):
+        table = "[[transition]]" if "from_basis" in spec else "[[basis]]"
+        keys = [("id", table, spec["id"])]
+        if "from_basis" in spec:
+            keys.append(("path", table, (spec["from_basis"], spec["to_basis"])))
+        for kind, tbl, key in keys:
+            if (kind, tbl, key) in seen:
+                what = (f"id {key!r}" if kind == "id" else
+                        f"{key[0]} -> {key[1]}")  # type: ignore[index]
+                problems.append(Problem(
+                    "bad-mapping", f"{tbl} {what} is defined twice (entries {seen[(kind, tbl, key)]} "
+                    f"and {n})", file=str(toml_path), found=str(key),
+                    hint="keep one entry; merge the files if both hold rows"))
+            else:
+                seen[(kind, tbl, key)] = n
+    return problems
+
+
 def _read_basis(root: Path, spec: dict, toml_path: Path) -> Basis:
     if not isinstance(spec, dict) or "id" not in spec or "file" not in spec:
         raise _meta_problem(toml_path, "every [[basis]] needs 'id' and 'file'", found=str(spec))
+    _require_text(spec, ("id",), toml_path, "[[basis]]")
     path = _member(root, spec["file"], toml_path, "[[basis]] file")
     frame, _ = read_table(path)
     cols = require_columns(frame, path, {"code": ("code",), "name": ("name", "name_vi")})
@@ -338,6 +371,7 @@ def _read_transition(root: Path, spec: dict, toml_path: Path) -> Transition:
     for key in ("id", "file", "from_basis", "to_basis"):
         if not isinstance(spec, dict) or key not in spec:
             raise _meta_problem(toml_path, f"every [[transition]] needs {key!r}", found=str(spec))
+    _require_text(spec, ("id", "from_basis", "to_basis"), toml_path, "[[transition]]")
     path = _member(root, spec["file"], toml_path, "[[transition]] file")
     frame, delimiter = read_table(path)
     cols = require_columns(frame, path, _TRANSITION_COLUMNS)
@@ -387,6 +421,10 @@ def load_mappings(root: str | Path | None = None) -> MappingSet:
         if not isinstance(meta.get(key, []), list):
             raise _meta_problem(toml_path, f"{key} must be a table array written [[{key}]]",
                                 found=repr(meta[key]))
+    for key in ("id", "version", "aliases", "renames"):
+        if key in meta and not isinstance(meta[key], (str, int, float)):
+            raise _meta_problem(toml_path, f"{key} must be a string", found=repr(meta[key]),
+                                expected=f'{key} = "..."')
     bases = [_read_basis(root, spec, toml_path) for spec in meta.get("basis", [])]
     if not bases:
         raise _meta_problem(toml_path, "no [[basis]] defined")
@@ -402,11 +440,13 @@ def load_mappings(root: str | Path | None = None) -> MappingSet:
         renames = _read_renames(path, by_id)
         files[meta["renames"]] = sha256_file(path)
     transitions = [_read_transition(root, spec, toml_path) for spec in meta.get("transition", [])]
+    extra = [*_duplicate_specs(meta.get("basis", []), toml_path),
+             *_duplicate_specs(meta.get("transition", []), toml_path)]
     for spec in [*meta.get("basis", []), *meta.get("transition", [])]:
         files[spec["file"]] = sha256_file(root / spec["file"])
     return MappingSet(by_id, transitions, id=str(meta.get("id", "custom")),
                       version=str(meta.get("version", "unversioned")), root=root,
-                      files=dict(sorted(files.items())), renames=renames)
+                      files=dict(sorted(files.items())), renames=renames, problems=extra)
 
 
 def _read_renames(path: Path, bases: dict[str, Basis]) -> pl.DataFrame:

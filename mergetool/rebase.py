@@ -314,7 +314,7 @@ def _carry_weights(weights: pl.DataFrame, step: Transition) -> pl.DataFrame:
 def read_weights(path: str, mappings: MappingSet, basis: str) -> pl.DataFrame:
     """A weight table (unit, weight[, year]) on ``basis``: positive numbers, every unit once."""
     from mergetool.errors import ProblemLog
-    from mergetool.scores import resolve_units
+    from mergetool.scores import resolve_units, weights_layout
     from mergetool.tables import ROW, parse_numbers, read_table, require_columns
 
     frame, delimiter = read_table(path)
@@ -328,7 +328,10 @@ def read_weights(path: str, mappings: MappingSet, basis: str) -> pl.DataFrame:
     log.raise_if_any(f"{path}: bad weights")
     long = pl.DataFrame({"unit": frame[cols["unit"]], "weight": w, "row": frame[ROW].cast(pl.Int32),
                          "year": pl.Series([0] * frame.height, dtype=pl.Int32)})
-    long = resolve_units(long, mappings, path, cols["unit"], declared=basis)
+    layout = weights_layout(frame, cols["unit"])
+    if layout.check:  # a name beside the code must name the same unit
+        long = long.with_columns(check=frame[layout.check])
+    long = resolve_units(long, mappings, path, layout, declared=basis)
     dup = long.filter(pl.col("code").is_duplicated())
     if dup.height:
         raise InputError(f"{path}: duplicate units", [Problem(

@@ -94,6 +94,13 @@ def _find(columns: list[str], headings: Iterable[str]) -> str | None:
     return None
 
 
+def weights_layout(frame: pl.DataFrame, unit: str) -> Layout:
+    """The unit column of a weight table, with a name column beside a code column to check."""
+    columns = [c for c in frame.columns if c != ROW]
+    name = _find(columns, _NAME_HEADINGS)
+    return Layout("wide", unit, None, None, None, {}, name if name and name != unit else None)
+
+
 def looks_like_header(cells: list[str]) -> bool:
     """A header row names a unit column (a title row above it does not)."""
     keys = {name_key(h) for h in _UNIT_HEADINGS}
@@ -391,7 +398,8 @@ def resolve_units(long: pl.DataFrame, mappings: MappingSet, path: str | Path,
                                 layout, options, log)
     rows = rows.join(detected, on="year", how="left", nulls_equal=True) if detected.height else \
         rows.with_columns(detected=pl.lit(None, pl.String))
-    rows = rows.with_columns(basis=pl.coalesce("declared", "detected"))
+    basis = pl.coalesce("declared", "detected")
+    rows = rows.with_columns(basis=pl.when(basis.is_in(bases)).then(basis))  # unknown: logged
     chosen = sorted(rows["basis"].drop_nulls().unique().to_list())
     one_per_year = rows.drop_nulls("basis").group_by("year").agg(pl.col("basis").n_unique())
     if len(chosen) > 1 and not mixed_bases and one_per_year["basis"].max() == 1:
@@ -441,7 +449,8 @@ def _detect_per_year(rows: pl.DataFrame, mappings: MappingSet, bases: list[str],
                          and (f := _fate(mappings, b, c))]
                 ambiguous.append((year, [b, o], f"{len(covered[o])} of the {units.height} units "
                                   f"are the units of {o}, but {', '.join(map(repr, odd[:5]))} "
-                                  f"exist only on {b}" + (f" ({'; '.join(fates)})" if fates else "")))
+                                  f"exist{'s' if len(odd) == 1 else ''} only on {b}"
+                                  + (f" ({'; '.join(fates)})" if fates else "")))
                 out.append((year, None))
             else:
                 out.append((year, b))
@@ -507,6 +516,13 @@ def _row_problems(bad: pl.DataFrame, mappings: MappingSet, bases: list[str], pat
                     what = fate or f"{unit!r} is {oc} {mappings.bases[o].name_of(oc)} on {o}"
                     hint = f"{what} (use {opt} {o})"
                     break
+            shared = sorted(basis.resolver.codes_named(unit)) if not rec["_is_code"] else []
+            if shared:
+                log.add("unknown-unit", f"{unit!r} names {len(shared)} units of {b}: "
+                        + ", ".join(f"{c} {basis.name_of(c)}" for c in shared), file=path, row=row,
+                        column=layout.unit, found=unit,
+                        hint="a name shared by several units cannot say which: use the code")
+                continue
             if hint is None:
                 if rec["_is_code"]:
                     hint = f"codes of {b} run {min(basis.codes)}-{max(basis.codes)}"

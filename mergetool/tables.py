@@ -201,15 +201,19 @@ def _xlsx_sheet_xml(path: Path, sheet: str) -> tuple[bytes, bool] | None:
     return None
 
 
-def _xlsx_cells(path: Path, sheet: str) -> tuple[int, int, list[tuple[int, int, str]]] | None:
-    """First used row and column of a sheet (1-based, as calamine trims), and its problem cells
-    ``(row, column, what)``: error values and formulas without a usable cached value."""
+def _xlsx_cells(path: Path, sheet: str
+                ) -> tuple[int, int, list[tuple[int, int, str]], list[tuple[int, int, str]]] | None:
+    """First used row and column of a sheet (1-based, as calamine trims), its problem cells
+    ``(row, column, what)`` (error values, formulas without a usable cached value), and its
+    numeric cells ``(row, column, text)`` exactly as stored (calamine's text of a number keeps
+    only 9 decimals: 1e-25 would read as 0)."""
     got = _xlsx_sheet_xml(path, sheet)
     if got is None:
         return None
     xml, recalc = got
     r0 = c0 = None
     bad = []
+    numbers = []
     for m in _CELL.finditer(xml):
         col, row, attrs, body = m.group(1).decode(), int(m.group(2)), m.group(3), m.group(4) or b""
         v = _VALUE.search(body)
@@ -222,7 +226,9 @@ def _xlsx_cells(path: Path, sheet: str) -> tuple[int, int, list[tuple[int, int, 
             bad.append((row, c, f"an error value {(v.group(1) or b'').decode() if v else ''}".strip()))
         elif b"<f" in body and (not has_value or recalc):
             bad.append((row, c, "a formula without a calculated value"))
-    return r0 or 1, c0 or 1, bad
+        elif has_value and v is not None and v.group(1) and (b" t=" not in attrs or b't="n"' in attrs):
+            numbers.append((row, c, v.group(1).decode()))
+    return r0 or 1, c0 or 1, bad, numbers
 
 
 def _read_excel(path: Path, sheet: str | None, header_row: int | None,
@@ -253,12 +259,21 @@ def _read_excel(path: Path, sheet: str | None, header_row: int | None,
     except Exception as exc:
         raise _problem(path, "bad-file", f"sheet {sheet!r} cannot be read ({type(exc).__name__})") from None
     scan = _xlsx_cells(path, sheet)
-    r0, c0, bad = scan if scan is not None else (1, 1, [])
+    r0, c0, bad, numbers = scan if scan is not None else (1, 1, [], [])
     if grid.width == 0 or grid.height == 0:
         raise _problem(path, "empty-file", f"sheet {sheet!r} is empty",
                        hint="export the table with its header row")
-    grid = grid.rename({c: f"\x00{j}" for j, c in enumerate(grid.columns)}).with_columns(
-        pl.all().str.strip_chars(" \t\u00a0\ufeff")).with_row_index(ROW, offset=r0)
+    grid = grid.rename({c: f"\x00{j}" for j, c in enumerate(grid.columns)})
+    if numbers:  # numbers exactly as stored, in place of calamine's rounded text
+        exact = pl.DataFrame(numbers, schema={"r": pl.Int64, "c": pl.Int64, "t": pl.String},
+                             orient="row").with_columns(r=pl.col("r") - r0, c=pl.col("c") - c0)
+        exact = exact.filter((pl.col("r") >= 0) & (pl.col("r") < grid.height) & (pl.col("c") >= 0)
+                             & (pl.col("c") < grid.width))
+        for (j,), part in exact.group_by("c"):
+            name = f"\x00{j}"
+            grid = grid.with_columns(grid[name].cast(pl.String).scatter(part["r"], part["t"]))
+    grid = grid.with_columns(pl.all().cast(pl.String).str.strip_chars(" \t\u00a0\ufeff")
+                             ).with_row_index(ROW, offset=r0)
     filled = ~pl.all_horizontal(pl.exclude(ROW).is_null() | (pl.exclude(ROW) == ""))
     top = grid.filter(filled).head(HEADER_SEARCH_ROWS)
     rows = [(int(r[0]), ["" if v is None else v for v in r[1:]]) for r in top.iter_rows()]
@@ -284,7 +299,7 @@ def _read_excel(path: Path, sheet: str | None, header_row: int | None,
     return frame
 
 
-_UNSUPPORTED = (pl.List, pl.Array, pl.Struct, pl.Binary, pl.Object, pl.Duration, pl.Time, pl.Null)
+_UNSUPPORTED = (pl.List, pl.Array, pl.Struct, pl.Binary, pl.Object, pl.Duration, pl.Time)
 
 
 def _read_parquet(path: Path) -> pl.DataFrame:
