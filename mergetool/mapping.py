@@ -140,24 +140,70 @@ class MappingSet:
 
     def resolve_many(self, texts: pl.Series, basis_id: str) -> pl.Series:
         """:meth:`resolve` for a column of (distinct) values, vectorised: codes and names as
-        written in the basis or aliases are looked up in polars; Python folds only the rest."""
+        written in the basis or aliases are joined against cached lookup tables in polars;
+        Python folds only names that might resolve and are not written as the basis writes them."""
         basis = self.basis(basis_id)
-        text = texts.cast(pl.String).str.strip_chars()
-        is_code = text.str.contains(r"^[0-9]+(\.0+)?$").fill_null(False)
-        code = text.str.replace(r"\.0+$", "").str.zfill(2)
-        frame = pl.DataFrame({"t": text, "is_code": is_code, "code": code})
-        by_code = pl.when(pl.col("is_code") & pl.col("code").is_in(sorted(basis.codes))).then("code")
+        name = texts.name
+        if texts.null_count() == texts.len():
+            return pl.Series(name, [None] * texts.len(), dtype=pl.String)
+        codes, names = _lookup_tables(basis)
+        frame = pl.DataFrame({"t": texts.cast(pl.String).str.strip_chars()}).with_columns(
+            is_code=pl.col("t").str.contains(r"^[0-9]+(\.0+)?$").fill_null(False))
         frame = frame.with_columns(
-            hit=pl.when(pl.col("is_code")).then(by_code)
-            .otherwise(pl.col("t").replace_strict(basis.resolver.as_written(), default=None,
-                                                 return_dtype=pl.String)))
+            code=pl.when("is_code").then(pl.col("t").str.replace(r"\.0+$", "").str.zfill(2)))
+        frame = (frame.join(codes, on="code", how="left", maintain_order="left")
+                 .join(names, on="t", how="left", maintain_order="left")
+                 .with_columns(hit=pl.when("is_code").then("by_code").otherwise("by_name")))
         misses = frame.filter(~pl.col("is_code") & pl.col("hit").is_null()
                               & pl.col("t").is_not_null() & (pl.col("t") != ""))["t"].unique()
+        if misses.len():
+            # Only a name whose coarse key occurs among the basis's names can resolve: the rest
+            # (e.g. every name of another basis, during detection) skip Python folding.
+            coarse = _coarse_keys(misses)
+            misses = misses.filter(coarse.is_null() | coarse.is_in(_basis_coarse_keys(basis)))
         if misses.len():
             folded = {t: basis.resolver.resolve(t) for t in misses}
             frame = frame.with_columns(hit=pl.coalesce(
                 "hit", pl.col("t").replace_strict(folded, default=None, return_dtype=pl.String)))
-        return frame["hit"].alias(texts.name)
+        return frame["hit"].alias(name)
+
+
+def _lookup_tables(basis: Basis) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Cached join tables of a basis: its codes, and its names and aliases as written."""
+    cached = getattr(basis, "_lookup", None)
+    if cached is None or cached[0] != len(basis.resolver.names):
+        written = basis.resolver.as_written()
+        codes = pl.DataFrame({"code": sorted(basis.codes)}, schema={"code": pl.String}
+                             ).with_columns(by_code=pl.col("code"))
+        names = pl.DataFrame({"t": list(written), "by_name": list(written.values())},
+                             schema={"t": pl.String, "by_name": pl.String})
+        cached = (len(basis.resolver.names), codes, names)
+        basis._lookup = cached  # type: ignore[attr-defined]
+    return cached[1], cached[2]
+
+
+_COARSE_DROP = r"thanhpho|thudo|tinh|tp"
+
+
+def _coarse_keys(texts: pl.Series) -> pl.Series:
+    """A key coarser than :func:`names.name_key` and :func:`names.ascii_key` (letters and digits
+    only, no diacritics or case, administrative words dropped): two names that fold alike have
+    equal coarse keys, so a coarse key absent from a basis proves a name cannot resolve there.
+    Null where the text holds letters beyond Latin (case folding there is not lower-casing)."""
+    folded = (texts.str.normalize("NFD").str.replace_all(r"\p{M}", "")
+              .str.replace_all(r"[ĐđÐð]", "d").str.to_lowercase())
+    alnum = folded.str.replace_all(r"[^\p{L}\p{N}]", "")
+    latin = alnum.str.contains(r"^[a-z0-9]*$")
+    return pl.select(pl.when(latin).then(alnum.str.replace_all(_COARSE_DROP, ""))).to_series()
+
+
+def _basis_coarse_keys(basis: Basis) -> pl.Series:
+    cached = getattr(basis, "_coarse", None)
+    if cached is None or cached[0] != len(basis.resolver.names):
+        keys = _coarse_keys(pl.Series(basis.resolver.names, dtype=pl.String)).drop_nulls().unique()
+        cached = (len(basis.resolver.names), keys)
+        basis._coarse = cached  # type: ignore[attr-defined]
+    return cached[1]
 
 
 def compose(first: Transition, second: Transition) -> Transition:
