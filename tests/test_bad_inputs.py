@@ -97,3 +97,10 @@ def test_brackets_in_messages_print_as_written() -> None:
                                       "mappings", "check"])
     assert result.exit_code == 2
     assert result.output.splitlines()[0] == "[[transition]] file names a file that does not exist"
+
+
+def test_every_problem_code_is_documented() -> None:
+    from mergetool.errors import PROBLEM_CODES
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    assert [c for c in PROBLEM_CODES if f"`{c}`" not in readme] == []
