@@ -152,6 +152,11 @@ def detect_layout(frame: pl.DataFrame, path: str | Path,
             continue
         ind = None if long else indicator_id(col)
         if ind is not None:
+            twin = next((c for c, i in indicators.items() if i == ind), None)
+            if twin is not None:
+                log.add("bad-file", f"columns {twin!r} and {col!r} both hold {ind}", file=str(path),
+                        row=1, column=col, found=f"{twin}, {col}",
+                        hint="keep one column per indicator")
             indicators[col] = ind
             continue
         log.add("unknown-column", f"heading {col!r} is not a known column", file=str(path), row=1,
@@ -551,7 +556,7 @@ def check_duplicates(long: pl.DataFrame, layout: Layout | None = None) -> list[P
     dup = long.filter(pl.struct(keys).is_duplicated())
     if dup.is_empty():
         return []
-    groups = (dup.group_by(keys).agg(pl.col("row").unique().sort(), pl.col("unit").first(),
+    groups = (dup.group_by(keys).agg(pl.col("row").sort(), pl.col("unit").first(),
                                      pl.col("file").first())
               .group_by("year", "basis", "code", "row")
               .agg(pl.col("indicator").sort(), pl.col("unit").first(), pl.col("file").first())

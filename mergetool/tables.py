@@ -83,6 +83,12 @@ def _split_line(line: str, delimiter: str) -> list[str]:
         return line.split(delimiter)
 
 
+def _reserved(path: Path, headings: list[str]) -> None:
+    if ROW in (clean(str(h)) for h in headings):
+        raise _problem(path, "bad-file", f"the heading {ROW!r} is reserved", column=ROW,
+                       hint="rename that column")
+
+
 def _pick_header(rows: list[tuple[int, list[str]]], header_row: int | None,
                  header_test: HeaderTest | None, path: Path, option: str | None) -> int:
     """Index into ``rows`` (row number, cells) of the header: the given row, else the first of
@@ -121,6 +127,7 @@ def _read_csv(path: Path, header_row: int | None, header_test: HeaderTest | None
     header_line, headings = rows[pick]
     delimiter = delimiters[pick]
     headings = [clean(h) for h in headings]
+    _reserved(path, headings)
     dup = sorted({h for h in headings if headings.count(h) > 1})
     if dup:
         raise _problem(path, "bad-file", "duplicate column headings", row=header_line,
@@ -284,6 +291,11 @@ def _read_excel(path: Path, sheet: str | None, header_row: int | None,
     pick = _pick_header(rows, header_row, header_test, path, options.get("header_row"))
     header_at, headings = rows[pick]
     headings = [clean(h) if h else f"__UNNAMED__{j}" for j, h in enumerate(headings)]
+    _reserved(path, headings)
+    dup = sorted({h for h in headings if headings.count(h) > 1})
+    if dup:
+        raise _problem(path, "bad-file", "duplicate column headings", row=header_at,
+                       found=", ".join(dup), hint="give every column a distinct heading")
     data = grid.filter(pl.col(ROW) > header_at)
     keep = [j for j, h in enumerate(headings)
             if not h.startswith("__UNNAMED__") or data[f"\x00{j}"].drop_nulls().str.len_chars().sum()]
@@ -307,6 +319,7 @@ def _read_parquet(path: Path) -> pl.DataFrame:
         frame = pl.read_parquet(path)
     except Exception as exc:
         raise _problem(path, "bad-file", f"not a readable Parquet file ({type(exc).__name__})") from None
+    _reserved(path, frame.columns)
     log = ProblemLog()
     for name, dtype in frame.schema.items():
         if isinstance(dtype, _UNSUPPORTED) or dtype in _UNSUPPORTED:
