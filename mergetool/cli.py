@@ -85,6 +85,7 @@ def mappings_show(ctx: click.Context, unit: str | None, basis: str | None) -> No
     from mergetool.mapping import find_units
 
     ms = _mappings(ctx)
+    ms.require_valid()  # the tree of an invalid mapping could show units that do not exist
     render.unit_tree(ms, find_units(ms, unit, basis))
 
 

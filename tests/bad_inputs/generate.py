@@ -359,6 +359,15 @@ text("c9_weights_garbage.csv", "code,weight\n01,abc\n")
 text("c9_int_overflow_year.csv", "year,unit,dti\n99999999999999999999,Hà Nội,0.8\n")
 text("c9_rank_overflow.csv", "year,unit,rank,dti\n2024,Hà Nội,99999999999,0.8\n")
 
+text("c9_reserved_heading.csv", "year,unit,_row,dti\n2024,Hà Nội,1,0.8\n")
+text("c9_two_columns_one_indicator.csv", "year,unit,dti,value\n2024,Hà Nội,0.8,0.7\n")
+
+
+@builder("c9_duplicate_headings.xlsx")
+def _c9_dup_headings(p: Path) -> None:
+    _sheet(p, lambda ws: _rows(ws, 0, 0, ["year", "unit", "dti", "dti"], [[2024, "Hà Nội", 0.8, 0.7]]))
+
+
 # --- 10. every problem in one run --------------------------------------------------------------
 text("c10_four_faults.csv", "year,unit,dti\n2024,Hà Nội,0.8\n20x4,Huế,0.7\n2024,Cao Bằng,abc\n"
      "2024,Atlantis,0.5\n2024,Hà Nội,0.6\n")
