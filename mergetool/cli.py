@@ -147,6 +147,14 @@ def _build(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool,
     if not scores_files and (basis or sheet or header_row):
         raise UsageError("--basis, --sheet and --header-row apply to --scores files; none given")
     method_map = parse_methods(methods)
+    if "weighted" in method_map.values():
+        from mergetool.errors import Problem
+
+        raise UsageError("build has no weight table", [Problem(
+            "bad-option", "method 'weighted' needs weights, which build does not take",
+            column="--method", found="weighted",
+            hint="use mean (the DTI rule) or sum here; rebase --method weighted --weights FILE "
+                 "rebases with weights")])
     ms = _mappings(ctx)
     scores = gather_scores(ms, scores_files, replace=replace, basis=basis, sheet=sheet,
                            header_row=header_row)

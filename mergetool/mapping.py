@@ -230,6 +230,8 @@ def transition_from_pairs(tid: str, from_basis: str, to_basis: str,
 def validate(ms: MappingSet) -> list[Problem]:
     """Every problem in a mapping set: unknown codes, share sums, unmapped units, cycles."""
     log = ProblemLog()
+    for basis in ms.bases.values():
+        _validate_names(basis, log)
     for t in ms.transitions:
         _validate_transition(ms, t, log)
     g = ms.basis_graph()
@@ -243,6 +245,21 @@ def validate(ms: MappingSet) -> list[Problem]:
                 file=g.edges[cycle[0][0], cycle[0][1]]["transition"].file,
                 hint="a reform maps an older basis to a newer one; remove the transition that goes back")
     return log.problems
+
+
+def _validate_names(basis: Basis, log: ProblemLog) -> None:
+    """One name (canonical or alias, folded) must denote one unit of a basis, or a table naming
+    it could not say which. A basis whose names repeat by design (wards named "Phường 1" in many
+    districts) says so with ``unique_names = false`` in mapping.toml; such a name then resolves
+    to no unit and the table must use codes."""
+    if str(basis.meta.get("unique_names", "true")).lower() == "false":
+        return
+    for key, codes in sorted(basis.resolver.ambiguous.items()):
+        units = ", ".join(f"{c} {basis.name_of(c)}" for c in sorted(codes))
+        log.add("duplicate-row", f"the name {key!r} denotes {len(codes)} units of {basis.id}: {units}",
+                file=basis.meta.get("file"), column="name", found=key,
+                hint="give each unit its own name (or alias); if names repeat by design, set "
+                     "unique_names = false in the [[basis]] entry and use codes in tables")
 
 
 def _validate_transition(ms: MappingSet, t: Transition, log: ProblemLog) -> None:

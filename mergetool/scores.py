@@ -127,6 +127,8 @@ def detect_layout(frame: pl.DataFrame, path: str | Path,
     name = _find(columns, _NAME_HEADINGS)
     unit = code or generic or name
     check = name if unit is not None and unit != name else None
+    if check is None and code is not None and generic is not None:
+        check = generic  # "code" and "unit": the unit column must agree with the code
     year = _find(columns, ("year", "năm"))
     basis = _find(columns, ("basis",))
     rank = _find(columns, _RANK_HEADINGS)

@@ -404,6 +404,13 @@ MAPPING_DIRS: dict[str, dict[str, str]] = {
         "mapping.toml": TOML_HEAD + BASES + TRANSITION + TRANSITION.replace('id = "m"', 'id = "m2"')},
     "c8_two_units_one_name": {"old.csv": "code,name\n01,Alpha\n02,Alpha\n03,Gamma\n",
                               "mapping.toml": TOML_HEAD + BASES + TRANSITION},
+    "c8_two_units_one_name_by_design": {
+        "old.csv": "code,name\n01,Alpha\n02,Alpha\n03,Gamma\n",
+        "mapping.toml": TOML_HEAD + BASES.replace('file = "old.csv"\n', 'file = "old.csv"\n'
+                                                  "unique_names = false\n") + TRANSITION},
+    "c8_alias_names_another_unit": {
+        "mapping.toml": TOML_HEAD + 'aliases = "aliases.csv"\n' + BASES + TRANSITION,
+        "aliases.csv": "canonical_name,alias,basis\nAlpha,Gamma,old\n"},
     "c8_basis_id_not_text": {"mapping.toml": TOML_HEAD + BASES.replace('id = "old"', "id = 5")
                              + TRANSITION},
     "c8_from_basis_not_text": {"mapping.toml": TOML_HEAD + BASES
