@@ -54,7 +54,9 @@ def test_bad_input_is_refused_clearly(case: dict, tmp_path: Path, generated: Pat
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     if case["exit"] == "0":
         if case["fragment"]:
-            written = out.read_text(encoding="utf-8") if out.exists() else result.output
+            table = tmp_path / "build" / "comparable.csv"
+            written = (out.read_text(encoding="utf-8") if out.exists() else
+                       table.read_text(encoding="utf-8") if table.exists() else result.output)
             assert case["fragment"] in written, written[:2000]
         return
     if case["code"] == "usage":
@@ -104,3 +106,16 @@ def test_every_problem_code_is_documented() -> None:
 
     readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
     assert [c for c in PROBLEM_CODES if f"`{c}`" not in readme] == []
+
+
+def test_a_chain_of_transitions_builds_the_same_tables(generated: Path, shipped) -> None:
+    """build composes 2024 -> 2024b -> 2025 into one step: the same numbers as the direct step."""
+    from polars.testing import assert_frame_equal
+
+    from mergetool.comparable import build, gather_scores
+    from mergetool.mapping import load_mappings
+
+    chain = load_mappings(generated / "c8_multi_step")
+    assert chain.valid
+    direct = build(gather_scores(shipped), shipped).comparable
+    assert_frame_equal(build(gather_scores(chain), chain).comparable, direct)
