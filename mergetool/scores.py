@@ -44,7 +44,11 @@ _RANK_HEADINGS = ("rank", "xếp hạng", "thứ hạng", "hạng")
 #: Columns a score table may carry that hold no values: read past, never silently as data.
 DESCRIPTIVE_COLUMNS = ("stt", "no", "#", "name_en", "english name", "kind", "region", "vùng",
                        "iso_3166_2", "rank_basis", "source", "source_url", "nguồn", "notes",
-                       "note", "ghi chú")
+                       "note", "ghi chú",
+                       # what rebase and build write beside the values, so outputs read back
+                       "method", "n_expected", "n_used", "missing", "status", "reason",
+                       "rank_source", "rank_change", "value_basis", "predecessors_expected",
+                       "predecessors_with_value")
 
 
 @dataclass(frozen=True)
@@ -281,8 +285,11 @@ def _to_long(frame: pl.DataFrame, layout: Layout, path: Path, delimiter: str,
         rank = ranks
         for ind, r in own_ranks.items():
             rank = pl.select(pl.when(indicator == ind).then(r).otherwise(rank)).to_series()
-        return base.with_columns(indicator=indicator, value=values, rank=rank,
-                                 column=pl.lit(val_raw))
+        out = base.with_columns(indicator=indicator, value=values, rank=rank,
+                                column=pl.lit(val_raw))
+        # An empty cell is no value (as in a wide table): it must not replace a shipped one.
+        return out.filter(pl.col("value").is_not_null() | pl.col("rank").is_not_null()
+                          | pl.col("indicator").is_null())
     parts = []
     for col, ind in layout.indicators.items():
         values = parse_numbers(frame, col, path, delimiter, log)

@@ -401,9 +401,10 @@ def require_columns(frame: pl.DataFrame, path: str | Path, required: dict[str, t
     return found
 
 
-#: Limits within which a decimal number is held exactly (in Float64 and the exact 38-digit sums
-#: of rebasing): at most 15 significant digits, 18 decimal places, and below 10^15.
-MAX_SIGNIFICANT, MAX_PLACES, MAX_MAGNITUDE = 15, 18, 1e15
+#: Limits within which a number is held as written (in Float64 and the exact 38-digit sums of
+#: rebasing): at most 17 significant digits (what any binary64 value needs, so the tool's own
+#: outputs read back unchanged), 18 decimal places (1e-30 would sum as 0), and below 10^15.
+MAX_SIGNIFICANT, MAX_PLACES, MAX_MAGNITUDE = 17, 18, 1e15
 
 _GROUPED_COMMA = r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$"   # 1,051 or 1,051.5
 _GROUPED_DOT = r"^[+-]?\d{1,3}(\.\d{3})+,\d+$"        # 1.051,5

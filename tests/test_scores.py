@@ -126,3 +126,25 @@ def test_messy_real_world_cells(tmp_path, shipped: MappingSet) -> None:
                encoding="utf-8-sig")
     s = read_scores(p, shipped, basis="vn-province-2024")
     assert s.select("year", "code", "value").rows() == [(2024, "48", 0.7069), (2024, "49", 0.5803)]
+
+
+def test_rebase_and_build_outputs_read_back_unchanged(tmp_path, shipped: MappingSet) -> None:
+    """The daily loop: a rebased table (and the comparable table) are score tables themselves."""
+    from mergetool.comparable import build, gather_scores
+    from mergetool.rebase import rebase
+    from mergetool.synth import synth_panel
+
+    panel = synth_panel(shipped, "vn-province-2024", [2022, 2023], ["dti", "awareness"], seed=3,
+                        decimals=6)
+    values = rebase(panel, shipped, "vn-province-2025").values
+    path = tmp_path / "rebased.csv"
+    values.write_csv(path)
+    back = read_scores(path, shipped)
+    assert sorted(back.select("year", "basis", "code", "indicator", "value").rows()) == sorted(
+        values.select("year", "basis", "code", "indicator", "value").rows())
+    comparable = build(gather_scores(shipped), shipped).comparable
+    path = tmp_path / "comparable.csv"
+    comparable.write_csv(path)
+    again = read_scores(path, shipped, basis="vn-province-2025")
+    expected = comparable.filter(pl.col("value").is_not_null() | pl.col("rank").is_not_null())
+    assert again.height == expected.height
