@@ -93,6 +93,9 @@ def _pick_header(rows: list[tuple[int, list[str]]], header_row: int | None,
                  header_test: HeaderTest | None, path: Path, option: str | None) -> int:
     """Index into ``rows`` (row number, cells) of the header: the given row, else the first of
     the top rows that passes ``header_test``, else the first non-empty row."""
+    if not rows:
+        raise _problem(path, "empty-file", "the table is empty (no cell holds a value)",
+                       hint="export the table with its header row")
     if header_row is not None:
         for i, (n, _cells) in enumerate(rows):
             if n == header_row:
@@ -181,7 +184,10 @@ def _col_index(letters: str) -> int:
     return n
 
 
-_CELL = re.compile(rb'<c r="([A-Z]+)(\d+)"([^>]*?)(?:/>|>(.*?)</c>)', re.S)
+_ROW_XML = re.compile(rb"<row\b([^>]*?)(?:/>|>(.*?)</row>)", re.S)
+_CELL = re.compile(rb"<c\b([^>]*?)(?:/>|>(.*?)</c>)", re.S)
+_REF = re.compile(rb'\br="([A-Z]+)(\d+)"')
+_ROW_NUMBER = re.compile(rb'\br="(\d+)"')
 _VALUE = re.compile(rb"<v>(.*?)</v>|<is>.*?<t[^>]*>(.*?)</t>", re.S)
 
 
@@ -221,20 +227,28 @@ def _xlsx_cells(path: Path, sheet: str
     r0 = c0 = None
     bad = []
     numbers = []
-    for m in _CELL.finditer(xml):
-        col, row, attrs, body = m.group(1).decode(), int(m.group(2)), m.group(3), m.group(4) or b""
-        v = _VALUE.search(body)
-        has_value = v is not None and bool(v.group(1) or v.group(2))
-        c = _col_index(col)
-        if has_value:
-            r0 = row if r0 is None else min(r0, row)
-            c0 = c if c0 is None else min(c0, c)
-        if b't="e"' in attrs:
-            bad.append((row, c, f"an error value {(v.group(1) or b'').decode() if v else ''}".strip()))
-        elif b"<f" in body and (not has_value or recalc):
-            bad.append((row, c, "a formula without a calculated value"))
-        elif has_value and v is not None and v.group(1) and (b" t=" not in attrs or b't="n"' in attrs):
-            numbers.append((row, c, v.group(1).decode()))
+    row = 0
+    for rm in _ROW_XML.finditer(xml):
+        # Row and cell references are optional in OOXML: a missing one is the previous + 1.
+        hit = _ROW_NUMBER.search(rm.group(1))
+        row = int(hit.group(1)) if hit else row + 1
+        c = 0
+        for m in _CELL.finditer(rm.group(2) or b""):
+            attrs, body = m.group(1), m.group(2) or b""
+            ref = _REF.search(attrs)
+            c = _col_index(ref.group(1).decode()) if ref else c + 1
+            v = _VALUE.search(body)
+            has_value = v is not None and bool(v.group(1) or v.group(2))
+            if has_value:
+                r0 = row if r0 is None else min(r0, row)
+                c0 = c if c0 is None else min(c0, c)
+            if b't="e"' in attrs:
+                bad.append((row, c, f"an error value {(v.group(1) or b'').decode() if v else ''}".strip()))
+            elif b"<f" in body and (not has_value or recalc):
+                bad.append((row, c, "a formula without a calculated value"))
+            elif has_value and v is not None and v.group(1) and (b" t=" not in b" " + attrs
+                                                                 or b't="n"' in attrs):
+                numbers.append((row, c, v.group(1).decode()))
     return r0 or 1, c0 or 1, bad, numbers
 
 

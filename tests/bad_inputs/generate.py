@@ -368,6 +368,29 @@ def _c9_dup_headings(p: Path) -> None:
     _sheet(p, lambda ws: _rows(ws, 0, 0, ["year", "unit", "dti", "dti"], [[2024, "Hà Nội", 0.8, 0.7]]))
 
 
+@builder("c9_only_formulas.xlsx")
+def _c9_only_formulas(p: Path) -> None:
+    _sheet(p, lambda ws: ws.write_formula(0, 0, "=B1", None, ""))
+
+
+@builder("c6_no_cell_references.xlsx")
+def _c6_no_refs(p: Path) -> None:
+    """OOXML allows cells without an ``r`` reference (some writers omit them): positions are
+    implicit, and the error cell must still be found at its place."""
+    import re
+    import zipfile
+
+    tmp = p.with_suffix(".tmp.xlsx")
+    _c6_na(tmp)
+    with zipfile.ZipFile(tmp) as src, zipfile.ZipFile(p, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename.startswith("xl/worksheets/"):
+                data = re.sub(rb'(<c) r="[A-Z]+\d+"', rb"\1", data)
+            dst.writestr(item, data)
+    tmp.unlink()
+
+
 # --- 10. every problem in one run --------------------------------------------------------------
 text("c10_four_faults.csv", "year,unit,dti\n2024,Hà Nội,0.8\n20x4,Huế,0.7\n2024,Cao Bằng,abc\n"
      "2024,Atlantis,0.5\n2024,Hà Nội,0.6\n")
