@@ -26,8 +26,19 @@ from generate import write_corpus  # noqa: E402
 CASES = []
 for _path in sorted(CORPUS.glob("cases*.csv")):
     with _path.open(encoding="utf-8") as _fh:
-        CASES += [c | {"exit": c.get("exit") or "2", "class": c.get("class") or "base"}
-                  for c in csv.DictReader(_fh)]
+        CASES += [c | {"exit": c.get("exit") or "2", "class": c.get("class") or "base",
+                       "listing": _path.name} for c in csv.DictReader(_fh)]
+
+
+class _Fields(dict):
+    """Placeholders of a case's args; an unknown one is a path in the case's temporary dir."""
+
+    def __init__(self, tmp: Path, **known: object) -> None:
+        super().__init__(known)
+        self.tmp = tmp
+
+    def __missing__(self, key: str) -> str:
+        return str(self.tmp / key)
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +48,9 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_corpus_is_large_distinct_and_covers_every_class() -> None:
     assert len(CASES) >= 150
-    assert len({c["case"] for c in CASES}) == len(CASES)
+    for listing in {c["listing"] for c in CASES}:
+        names = [c["case"] for c in CASES if c["listing"] == listing]
+        assert len(set(names)) == len(names), listing
     per_class = Counter(c["class"] for c in CASES)
     for cls in ("1", "2", "3", "4", "6", "7", "8", "9", "10"):
         assert per_class[cls] >= 3, (cls, per_class)
@@ -46,8 +59,8 @@ def test_corpus_is_large_distinct_and_covers_every_class() -> None:
 @pytest.mark.parametrize("case", CASES, ids=[c["case"] for c in CASES])
 def test_bad_input_is_refused_clearly(case: dict, tmp_path: Path, generated: Path) -> None:
     out = tmp_path / "out.csv"
-    args = shlex.split(case["args"].format(d=CORPUS, g=generated, out=out,
-                                           outdir=tmp_path / "build"))
+    args = shlex.split(case["args"].format_map(_Fields(tmp_path, d=CORPUS, g=generated, out=out,
+                                                       outdir=tmp_path / "build")))
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == int(case["exit"]), result.output
     assert "Traceback" not in result.output
