@@ -33,6 +33,9 @@ SCORES_SCHEMA: dict[str, pl.DataType] = {
     "value": pl.Float64(), "rank": pl.Int32(), "file": pl.String(), "row": pl.Int32(),
 }
 YEAR_RANGE = (1900, 2100)
+#: A table covering at least 90 % of one basis, plus at most 10 % of its size in units that only
+#: another basis has, is ambiguous between the two (see :func:`_detect_per_year`).
+STRAY_SHARE = (0.9, 0.1)
 
 _CODE_HEADINGS = ("code", "unit_code", "province_code", "ma", "mã", "mã tỉnh", "mã đơn vị")
 _GENERIC_HEADINGS = ("unit",)
@@ -453,9 +456,12 @@ def _detect_per_year(rows: pl.DataFrame, mappings: MappingSet, bases: list[str],
         complete = [b for b in bases if covered[b] >= mappings.bases[b].codes]
         if len(fits) == 1:
             b = fits[0]
+            # Nearly every unit of another basis, and a few units only this basis has (a 34-unit
+            # table with one pre-merger name): which basis is meant is not for the tool to guess.
             strays = [o for o in bases if o != b and b not in complete
-                      and len(covered[o]) >= len(mappings.bases[o]) - (units.height - len(covered[o]))
-                      and len(covered[o]) > 0 and units.height - len(covered[o]) > 0]
+                      and len(covered[o]) >= STRAY_SHARE[0] * len(mappings.bases[o])
+                      and 0 < units.height - len(covered[o])
+                      <= max(1.0, STRAY_SHARE[1] * len(mappings.bases[o]))]
             if strays:
                 o = strays[0]
                 odd = units.filter(~pl.col(f"ok:{o}"))["unit"].to_list()
