@@ -139,13 +139,15 @@ _scores_option = click.option(
 
 def _build(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool,
            basis: str | None, methods: tuple[str, ...] = (), sheet: str | None = None,
-           header_row: int | None = None):  # type: ignore[no-untyped-def]
+           header_row: int | None = None, options=None):  # type: ignore[no-untyped-def]
     from mergetool.comparable import build, gather_scores
     from mergetool.errors import UsageError
     from mergetool.rebase import parse_methods
 
-    if not scores_files and (basis or sheet or header_row):
-        raise UsageError("--basis, --sheet and --header-row apply to --scores files; none given")
+    given = [n for n, v in (("--basis", basis), ("--sheet", sheet), ("--header-row", header_row)) if v]
+    if not scores_files and given:
+        raise UsageError(f"{' and '.join(given)} appl{'ies' if len(given) == 1 else 'y'} to "
+                         "--scores files, and none was given")
     method_map = parse_methods(methods)
     if "weighted" in method_map.values():
         from mergetool.errors import Problem
@@ -157,7 +159,7 @@ def _build(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool,
                  "rebases with weights")])
     ms = _mappings(ctx)
     scores = gather_scores(ms, scores_files, replace=replace, basis=basis, sheet=sheet,
-                           header_row=header_row)
+                           header_row=header_row, **({"options": options} if options else {}))
     return build(scores, ms, methods=method_map)
 
 
@@ -311,8 +313,10 @@ def explain(ctx: click.Context, unit: str, year: int | None, indicator: str, fmt
 
     from mergetool import render
     from mergetool.explain import explain as explain_unit
+    from mergetool.scores import EXPLAIN_OPTIONS
 
-    data = explain_unit(_build(ctx, scores_files, False, basis), unit, year=year, indicator=indicator)
+    result = _build(ctx, scores_files, False, basis, options=EXPLAIN_OPTIONS)
+    data = explain_unit(result, unit, year=year, indicator=indicator)
     if fmt == "json":
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
     else:

@@ -24,7 +24,7 @@ from mergetool.mapping import MappingSet, compose
 from mergetool.ranking import competition_rank, rank_change
 from mergetool.rebase import RebaseResult, rebase
 from mergetool.record import index_definitions, read_record, record_as_scores
-from mergetool.scores import BUILD_OPTIONS, read_scores
+from mergetool.scores import BUILD_OPTIONS, Options, read_scores
 
 SOURCE_BASIS, TARGET_BASIS = "vn-province-2024", "vn-province-2025"
 
@@ -54,14 +54,15 @@ def year_from_name(path: Path) -> int | None:
 
 def gather_scores(mappings: MappingSet, files: list[Path] | tuple[Path, ...] = (),
                   *, replace: bool = False, basis: str | None = None,
-                  sheet: str | None = None, header_row: int | None = None) -> pl.DataFrame:
+                  sheet: str | None = None, header_row: int | None = None,
+                  options: Options = BUILD_OPTIONS) -> pl.DataFrame:
     """The shipped record plus (or, with ``replace``, instead of) the user's score files.
 
     A user value replaces a shipped one for the same year, basis, unit and indicator.
     """
     frames = [] if replace else [record_as_scores(read_record())]
     user = [read_scores(p, mappings, basis=basis, default_year=year_from_name(p), sheet=sheet,
-                        header_row=header_row, mixed_bases=True, options=BUILD_OPTIONS)
+                        header_row=header_row, mixed_bases=True, options=options)
             for p in files]
     if user:
         theirs = pl.concat(user)

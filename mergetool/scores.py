@@ -68,6 +68,7 @@ class Options:
 #: The option names of each reading command.
 REBASE_OPTIONS = Options(basis="--from")
 BUILD_OPTIONS = Options(basis="--basis", year=None)
+EXPLAIN_OPTIONS = Options(basis="--basis", year=None, sheet=None, header_row=None)
 VERIFY_OPTIONS = {"published": Options(basis="--published-basis", sheet=None, header_row=None),
                   "predecessors": Options(basis="--predecessors-basis", sheet=None, header_row=None)}
 
