@@ -224,8 +224,8 @@ def read_scores(path: str | Path, mappings: MappingSet, *, basis: str | None = N
     log.extend(check_duplicates(ok, layout))
     if check_range:
         log.extend(check_ranges(ok))
-    if not log and long.filter(pl.col("value").is_not_null()).height == 0:
-        log.add("no-values", "the file contributes no values: every indicator cell is empty",
+    if not log and long.filter(pl.col("value").is_not_null() | pl.col("rank").is_not_null()).height == 0:
+        log.add("no-values", "the file contributes no values (nor ranks): every cell is empty",
                 file=str(path), hint="fill in the values, or check that the columns are the "
                 "indicators (" + ", ".join(layout.indicators) + ")" if layout.indicators else None)
     log.raise_if_any(f"{path}: bad input")
@@ -301,10 +301,13 @@ def _to_long(frame: pl.DataFrame, layout: Layout, path: Path, delimiter: str,
         parts.append(base.with_columns(indicator=pl.lit(ind), value=values,
                                        rank=rank if rank is not None else pl.lit(None, pl.Int32),
                                        column=pl.lit(col)))
+    if layout.rank and "dti" not in layout.indicators.values():
+        own_ranks = {"dti": ranks, **own_ranks}  # the DTI's rank, printed without its value
     for ind, r in own_ranks.items():  # a rank without a value column of its own
         if ind not in layout.indicators.values():
-            parts.append(base.with_columns(indicator=pl.lit(ind), value=pl.lit(None, pl.Float64),
-                                           rank=r, column=pl.lit(ind + "_rank")))
+            parts.append(base.with_columns(
+                indicator=pl.lit(ind), value=pl.lit(None, pl.Float64), rank=r,
+                column=pl.lit(layout.rank if r is ranks else ind + "_rank")))
     out = pl.concat(parts)
     return out.filter(pl.col("value").is_not_null() | pl.col("rank").is_not_null())
 

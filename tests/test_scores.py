@@ -182,3 +182,11 @@ def test_years_on_two_bases_read_per_year_when_allowed(tmp_path, shipped: Mappin
         2023: "vn-province-2024", 2024: "vn-province-2025"}
     with pytest.raises(InputError, match="the years are on different bases"):
         read_scores(p, shipped)
+
+
+def test_no_rank_is_dropped(tmp_path, shipped: MappingSet) -> None:
+    """The DTI's rank without a DTI column, and an indicator's own rank, are both read."""
+    p = _write(tmp_path, "year,unit,rank,awareness,awareness_rank\n2024,Hà Nội,1,0.9,2\n")
+    s = read_scores(p, shipped, basis="vn-province-2025")
+    assert sorted(s.select("indicator", "value", "rank").rows()) == [
+        ("awareness", 0.9, 2), ("dti", None, 1)]
