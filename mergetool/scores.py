@@ -356,7 +356,7 @@ def _declared_bases(frame: pl.DataFrame, layout: Layout, path: Path, declared: s
     return col.alias("declared")
 
 
-def _fate(mappings: MappingSet, basis: str, code: str) -> str | None:
+def fate(mappings: MappingSet, basis: str, code: str) -> str | None:
     """"Quảng Nam merged into Đà Nẵng on 1 July 2025": what a transition did to a unit."""
     for t in mappings.transitions:
         if t.from_basis != basis or t.to_basis not in mappings.bases:
@@ -470,7 +470,7 @@ def _detect_per_year(rows: pl.DataFrame, mappings: MappingSet, bases: list[str],
                 o = strays[0]
                 odd = units.filter(~pl.col(f"ok:{o}"))["unit"].to_list()
                 fates = [f for u in odd[:3] if (c := mappings.resolve(u, b))
-                         and (f := _fate(mappings, b, c))]
+                         and (f := fate(mappings, b, c))]
                 ambiguous.append((year, [b, o], f"{len(covered[o])} of the {units.height} units "
                                   f"are the units of {o}, but {', '.join(map(repr, odd[:5]))} "
                                   f"exist{'s' if len(odd) == 1 else ''} only on {b}"
@@ -536,8 +536,8 @@ def _row_problems(bad: pl.DataFrame, mappings: MappingSet, bases: list[str], pat
             for o in others:
                 oc = rec[f"u:{o}"]
                 if oc is not None:
-                    fate = _fate(mappings, o, oc)
-                    what = fate or f"{unit!r} is {oc} {mappings.bases[o].name_of(oc)} on {o}"
+                    became = fate(mappings, o, oc)
+                    what = became or f"{unit!r} is {oc} {mappings.bases[o].name_of(oc)} on {o}"
                     hint = f"{what} (use {opt} {o})"
                     break
             shared = sorted(basis.resolver.codes_named(unit)) if not rec["_is_code"] else []
