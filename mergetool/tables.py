@@ -14,6 +14,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import hashlib
+import io
 import os
 import re
 import tempfile
@@ -143,9 +144,7 @@ def _read_csv(path: Path, header_row: int | None, header_test: HeaderTest | None
     plain = body.filter(~quoted).select(ROW, fields=pl.col("line").str.split(delimiter))
     parts = [plain]
     if quoted.any():
-        q = body.filter(quoted)
-        parts.append(pl.DataFrame({ROW: q[ROW], "fields": [_split_line(x, delimiter) for x in q["line"]]},
-                                  schema={ROW: pl.Int64, "fields": pl.List(pl.String)}))
+        parts.extend(_quoted_lines(body.filter(quoted), delimiter, width))
     cells = pl.concat(parts).sort(ROW)
     n = pl.col("fields").list.len()
     filled = pl.col("fields").list.eval(pl.element().str.strip_chars().str.len_chars() > 0).list.any()
@@ -166,6 +165,34 @@ def _read_csv(path: Path, header_row: int | None, header_test: HeaderTest | None
         ROW)
     frame = frame.rename({f"\x00{i}": h for i, h in enumerate(headings)})
     return frame, delimiter
+
+
+def _quoted_lines(q: pl.DataFrame, delimiter: str, width: int) -> list[pl.DataFrame]:
+    """Fields of lines holding quotes (R and many exporters quote every text field): well-formed
+    lines (balanced quotes, ``width`` fields once quoted parts are set aside) are parsed by polars
+    in one go; only the rest go through the csv module, so their errors can be reported."""
+    schema = {ROW: pl.Int64, "fields": pl.List(pl.String)}
+    stripped = q["line"].str.replace_all(r'"(?:[^"]|"")*"', "")
+    n = stripped.str.count_matches(delimiter, literal=True) + 1
+    ok = (n == width) & ~stripped.str.contains('"', literal=True)
+    good, bad = q.filter(ok), q.filter(~ok)
+    parts = []
+    if good.height:
+        try:
+            parsed = pl.read_csv(io.BytesIO("\n".join(good["line"]).encode("utf-8")),
+                                 has_header=False, separator=delimiter, infer_schema=False,
+                                 new_columns=[f"f{i}" for i in range(width)])
+            if parsed.height != good.height or parsed.width != width:
+                raise ValueError("line count changed")
+            parts.append(pl.DataFrame({ROW: good[ROW]}).with_columns(
+                fields=parsed.select(pl.concat_list(pl.all().fill_null(""))).to_series()))
+        except (pl.exceptions.PolarsError, ValueError):
+            bad = q
+            parts = []
+    if bad.height:
+        parts.append(pl.DataFrame({ROW: bad[ROW], "fields": [_split_line(x, delimiter)
+                                                             for x in bad["line"]]}, schema=schema))
+    return [p.cast(schema) for p in parts]  # type: ignore[arg-type]
 
 
 def _col_letters(index: int) -> str:
