@@ -434,7 +434,7 @@ def merger_data(scores: pl.DataFrame, dti34: pl.DataFrame, mappings: MappingSet,
     new = [RankSeries(c, n, {len(years): r}, "merged" if c in merged else "unchanged")
            for c, n, r in ranked34.filter(pl.col("year") == new_year).sort("code")
            .select("code", "unit_name", "rank").iter_rows()]
-    (transition,) = mappings.path(old_basis, new_basis)
+    transition = mappings.composed(old_basis, new_basis)
     edges = transition.edges.select("from_code", "to_code").iter_rows()
     have_old = {s.code for s in old}
     have_new = {s.code for s in new}

@@ -108,6 +108,7 @@ def mappings_show(ctx: click.Context, unit: str | None, basis: str | None,
     from mergetool.mapping import find_units
 
     ms = _mappings(ctx)
+    ms.require_valid()  # the tree of an invalid mapping could show units that do not exist
     render.unit_tree(ms, find_units(ms, unit, basis))
 
 
@@ -128,6 +129,8 @@ def mappings_show(ctx: click.Context, unit: str | None, basis: str | None,
                    "or weighted where the mapping leaves them blank.")
 @click.option("--year", type=int, default=None, help="Year of a table without a year column.")
 @click.option("--sheet", default=None, help="Sheet of an Excel workbook.")
+@click.option("--header-row", type=click.IntRange(min=1), default=None,
+              help="Row of the header (default: found below any title rows).")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="Rebased values; the suffix decides: .csv, .xlsx or .parquet.")
 @click.option("--audit", type=click.Path(path_type=Path), default=None,
@@ -137,7 +140,8 @@ def mappings_show(ctx: click.Context, unit: str | None, basis: str | None,
 @click.pass_context
 def rebase(ctx: click.Context, scores: Path, to_basis: str, from_basis: str | None,
            methods: tuple[str, ...], policy: str, weights: Path | None, shares: Path | None,
-           year: int | None, sheet: str | None, output: Path, audit: Path | None,
+           year: int | None, sheet: str | None, header_row: int | None, output: Path,
+           audit: Path | None,
            force: bool) -> None:
     """Rebase SCORES to another basis (e.g. the 63-unit DTI onto the 34 units)."""
     from mergetool import render
@@ -145,7 +149,8 @@ def rebase(ctx: click.Context, scores: Path, to_basis: str, from_basis: str | No
 
     ms = _mappings(ctx)
     result = rebase_file(scores, ms, to_basis, from_basis=from_basis, methods=methods,
-                         policy=policy, weights=weights, year=year, sheet=sheet, output=output,
+                         policy=policy, weights=weights, year=year, sheet=sheet,
+                         header_row=header_row, output=output,
                          audit=audit, force=force, shares=shares)
     render.counts(result.values, "status", f"{result.from_basis} -> {result.to_basis}: "
                   f"{result.values.height} values")
@@ -162,7 +167,8 @@ _scores_option = click.option(
 
 
 def _build(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool,
-           basis: str | None, methods: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
+           basis: str | None, methods: tuple[str, ...] = (), sheet: str | None = None,
+           header_row: int | None = None, options=None):  # type: ignore[no-untyped-def]
     from mergetool.comparable import build, gather_facts, gather_scores
     from mergetool.errors import UsageError
     from mergetool.rebase import parse_methods
@@ -170,10 +176,23 @@ def _build(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool,
     if replace and not scores_files:
         raise UsageError("--replace uses only the --scores files, and none was given: "
                          "add --scores FILE, or drop --replace to build from the shipped record")
+    given = [n for n, v in (("--basis", basis), ("--sheet", sheet), ("--header-row", header_row)) if v]
+    if not scores_files and given:
+        raise UsageError(f"{' and '.join(given)} appl{'ies' if len(given) == 1 else 'y'} to "
+                         "--scores files, and none was given")
+    method_map = parse_methods(methods)
+    if "weighted" in method_map.values():
+        from mergetool.errors import Problem
+
+        raise UsageError("build has no weight table", [Problem(
+            "bad-option", "method 'weighted' needs weights, which build does not take",
+            column="--method", found="weighted",
+            hint="use mean (the DTI rule) or sum here; rebase --method weighted --weights FILE "
+                 "rebases with weights")])
     ms = _mappings(ctx)
-    scores = gather_scores(ms, scores_files, replace=replace, basis=basis)
-    return build(scores, ms, methods=parse_methods(methods),
-                 facts=gather_facts(scores, replace=replace))
+    scores = gather_scores(ms, scores_files, replace=replace, basis=basis, sheet=sheet,
+                           header_row=header_row, **({"options": options} if options else {}))
+    return build(scores, ms, methods=method_map, facts=gather_facts(scores, replace=replace))
 
 
 def _build_inputs(fn):  # type: ignore[no-untyped-def]
@@ -183,6 +202,9 @@ def _build_inputs(fn):  # type: ignore[no-untyped-def]
         click.option("--replace", is_flag=True,
                      help="Use only the --scores files, not the shipped record."),
         click.option("--basis", default=None, help="Basis of the --scores files (default: detected)."),
+        click.option("--sheet", default=None, help="Sheet of --scores workbooks."),
+        click.option("--header-row", type=click.IntRange(min=1), default=None,
+                     help="Row of the header in --scores files (default: found below title rows)."),
         click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
                      default=Path("out"), show_default=True, help="Output directory."),
         click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True,
@@ -203,7 +225,8 @@ def _build_inputs(fn):  # type: ignore[no-untyped-def]
               help="Exit 1 when a comparability check fails (or also warns); outputs are written either way.")
 @click.pass_context
 def build_cmd(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool, basis: str | None,
-              out_dir: Path, lang: str, force: bool, methods: tuple[str, ...], fail_on: str) -> None:
+              sheet: str | None, header_row: int | None, out_dir: Path, lang: str, force: bool,
+              methods: tuple[str, ...], fail_on: str) -> None:
     """Build the comparable tables (2020-2024 on the 34-unit basis) with checks and manifest.
 
     Exit 1 when checks find comparisons that can mislead (on the partial public record they do).
@@ -213,7 +236,7 @@ def build_cmd(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool,
     from mergetool.reports import check_out_dir, write_build
 
     check_out_dir(out_dir, list(scores_files), force)
-    result = _build(ctx, scores_files, replace, basis, methods)
+    result = _build(ctx, scores_files, replace, basis, methods, sheet, header_row)
     paths = write_build(result, out_dir, force=force, inputs=list(scores_files),
                         shipped_record=not replace, lang=lang)
     render.build_summary(result, paths)
@@ -227,13 +250,13 @@ def build_cmd(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool,
 @_build_inputs
 @click.pass_context
 def report(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool, basis: str | None,
-           out_dir: Path, lang: str, force: bool) -> None:
+           sheet: str | None, header_row: int | None, out_dir: Path, lang: str, force: bool) -> None:
     """Write report.html (charts, tables, checks and provenance in one offline page) and its manifest."""
     from mergetool import render
     from mergetool.reports import check_out_dir, write_report
 
     check_out_dir(out_dir, list(scores_files), force, report_only=True)
-    result = _build(ctx, scores_files, replace, basis)
+    result = _build(ctx, scores_files, replace, basis, (), sheet, header_row)
     path = write_report(result, out_dir, force=force, inputs=list(scores_files),
                         shipped_record=not replace, lang=lang)
     render.message(f"wrote {path}")
@@ -260,6 +283,16 @@ def template(units: str, output: Path, force: bool) -> None:
     render.message(f"wrote {output}: {frame.height} units x {frame.width - 2} indicators")
 
 
+def _tolerance(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """A tolerance is a finite number >= 0: NaN would make every comparison false (nothing
+    matches, nothing mismatches), infinity would accept anything."""
+    import math
+
+    if value is not None and (math.isnan(value) or math.isinf(value) or value < 0):
+        raise click.BadParameter(f"{value} is not a finite number >= 0")
+    return value
+
+
 @cli.command()
 @click.option("--published", type=click.Path(path_type=Path), default=None,
               help="The merged table as published (new basis). Default: the shipped record.")
@@ -268,7 +301,7 @@ def template(units: str, output: Path, force: bool) -> None:
 @click.option("--published-basis", default=None, help="Basis of --published (default: detected).")
 @click.option("--predecessors-basis", default=None, help="Basis of --predecessors (default: detected).")
 @click.option("--year", type=int, default=None, help="Year of tables without a year column.")
-@click.option("--tolerance", type=float, default=None,
+@click.option("--tolerance", type=float, default=None, callback=_tolerance,
               help="Largest difference counted as a match (default 0.0001, from 4-decimal rounding).")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Write the rows to this file (.csv, .xlsx or .parquet) and a manifest beside it. "
@@ -318,9 +351,10 @@ def verify(ctx: click.Context, published: Path, predecessors: Path, published_ba
 @click.option("--indicator", default="dti", show_default=True, help="Indicator id.")
 @click.option("--format", "fmt", type=click.Choice(["tree", "json"]), default="tree", show_default=True)
 @_scores_option
+@click.option("--basis", default=None, help="Basis of the --scores files (default: detected).")
 @click.pass_context
 def explain(ctx: click.Context, unit: str, year: int | None, indicator: str, fmt: str,
-            scores_files: tuple[Path, ...]) -> None:
+            scores_files: tuple[Path, ...], basis: str | None) -> None:
     """Show how UNIT's merged value was derived: predecessors, values, sources, formula, verdict.
 
     With a commune mapping (--mappings vn-2025-wards), explains the mean rebase of one --scores
@@ -331,6 +365,7 @@ def explain(ctx: click.Context, unit: str, year: int | None, indicator: str, fmt
     from mergetool import render
     from mergetool.explain import explain as explain_unit
     from mergetool.hierarchy import is_hierarchical
+    from mergetool.scores import EXPLAIN_OPTIONS
 
     ms = _mappings(ctx)
     if is_hierarchical(ms):
@@ -343,8 +378,8 @@ def explain(ctx: click.Context, unit: str, year: int | None, indicator: str, fmt
         data = explain_file(ms, scores_files[0], unit, year=year,
                             indicator=None if default else indicator)
     else:
-        data = explain_unit(_build(ctx, scores_files, False, None), unit, year=year,
-                            indicator=indicator)
+        data = explain_unit(_build(ctx, scores_files, False, basis, options=EXPLAIN_OPTIONS), unit,
+                            year=year, indicator=indicator)
     if fmt == "json":
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
     else:

@@ -28,7 +28,7 @@ from mergetool.mapping import MappingSet
 from mergetool.ranking import competition_rank, exact, rank_change, round_half_up
 from mergetool.rebase import RebaseResult, rebase
 from mergetool.record import index_definitions, read_record, record_as_scores
-from mergetool.scores import read_scores
+from mergetool.scores import BUILD_OPTIONS, Options, read_scores
 
 SOURCE_BASIS, TARGET_BASIS = "vn-province-2024", "vn-province-2025"
 
@@ -105,14 +105,16 @@ def year_from_name(path: Path) -> int | None:
 
 def gather_scores(mappings: MappingSet, files: list[Path] | tuple[Path, ...] = (),
                   *, replace: bool = False, basis: str | None = None,
-                  sheet: str | None = None) -> pl.DataFrame:
+                  sheet: str | None = None, header_row: int | None = None,
+                  options: Options = BUILD_OPTIONS) -> pl.DataFrame:
     """The shipped record plus (or, with ``replace``, instead of) the user's score files.
 
     A user value replaces a shipped *value* for the same year, basis, unit and indicator; the
     shipped facts (values, ranks, ties) stay facts that :func:`build` checks (:func:`facts_for`).
     """
     frames = [] if replace else [record_as_scores(read_record())]
-    user = [read_scores(p, mappings, basis=basis, year=year_from_name(p), sheet=sheet)
+    user = [read_scores(p, mappings, basis=basis, default_year=year_from_name(p), sheet=sheet,
+                        header_row=header_row, mixed_bases=True, options=options)
             for p in files]
     if user:
         theirs = pl.concat(user)
@@ -167,7 +169,7 @@ def build(scores: pl.DataFrame, mappings: MappingSet, *,
         "year", "code", "indicator", fact_rank="rank").unique(["year", "code", "indicator"],
                                                               keep="first")
     defs = index_definitions()
-    (transition,) = mappings.path(SOURCE_BASIS, TARGET_BASIS)
+    transition = mappings.composed(SOURCE_BASIS, TARGET_BASIS)  # a chain of reforms as one
     expected = transition.predecessors().select(
         code="to_code", predecessors_expected=pl.col("from_code").list.len().cast(pl.Int32),
         predecessors=pl.col("from_code"))

@@ -45,7 +45,7 @@ def coverage_frame(result: BuildResult, indicator: str = "dti") -> pl.DataFrame:
     ms = result.mappings
     comp = result.comparable.filter(pl.col("indicator") == indicator)
     years = pl.DataFrame({"year": sorted(comp["year"].unique().to_list())}, schema={"year": pl.Int32})
-    (transition,) = ms.path(SOURCE_BASIS, TARGET_BASIS)
+    transition = ms.composed(SOURCE_BASIS, TARGET_BASIS)
     new_names = dict(ms.bases[TARGET_BASIS].units.select("code", "name").iter_rows())
     old_names = ms.bases[SOURCE_BASIS].units.select(code="code", unit_name="name")
     succ = comp.select(

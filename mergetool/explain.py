@@ -41,10 +41,15 @@ def explain(result: BuildResult, unit: str, *, year: int | None = None,
     ms = result.mappings
     code = ms.resolve(unit, TARGET_BASIS)
     if code is None:
+        from mergetool.scores import fate
+
         near = ms.bases[TARGET_BASIS].resolver.suggest(unit)
+        old = ms.resolve(unit, SOURCE_BASIS) if SOURCE_BASIS in ms.bases else None
+        became = fate(ms, SOURCE_BASIS, old) if old else None
+        hint = (f"{became}: explain the unit it became part of" if became else
+                ("did you mean " + " or ".join(repr(n) for n in near) + "?") if near else None)
         raise InputError.single(Problem(
-            "unknown-unit", f"{unit!r} is not a unit of {TARGET_BASIS}", found=unit,
-            hint=("did you mean " + " or ".join(repr(n) for n in near) + "?") if near else None))
+            "unknown-unit", f"{unit!r} is not a unit of {TARGET_BASIS}", found=unit, hint=hint))
     cells = result.comparable.filter((pl.col("code") == code) & (pl.col("indicator") == indicator))
     if cells.is_empty():
         raise InputError.single(Problem("unknown-indicator", f"no indicator {indicator!r}",

@@ -7,6 +7,7 @@ column headings seen in real tables, matched after :func:`names.name_key` foldin
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from mergetool.names import name_key
@@ -23,7 +24,8 @@ class Indicator:
 
 INDICATORS: tuple[Indicator, ...] = (
     Indicator("dti", "Chuyển đổi số cấp tỉnh (PDTI)", "Provincial DTI", "index",
-              ("CHUYỂN ĐỔI SỐ CẤP TỈNH (PDTI)", "PDTI", "DTI", "Chỉ số DTI", "Điểm", "value")),
+              ("CHUYỂN ĐỔI SỐ CẤP TỈNH (PDTI)", "Chuyển đổi số cấp tỉnh", "Chỉ số chuyển đổi số cấp tỉnh",
+               "Chỉ số chuyển đổi số", "PDTI", "DTI", "Chỉ số DTI", "Chỉ số PDTI", "Điểm", "value")),
     Indicator("pillar_gov", "Chính quyền số", "Digital government", "pillar", ("CQS",)),
     Indicator("pillar_econ", "Kinh tế số", "Digital economy", "pillar", ("KTS",)),
     Indicator("pillar_society", "Xã hội số", "Digital society", "pillar", ("XHS",)),
@@ -50,9 +52,19 @@ def _keys(ind: Indicator) -> set[str]:
 _BY_KEY: dict[str, str] = {k: ind.id for ind in INDICATORS for k in _keys(ind)}
 
 
+_ABBREVIATION = re.compile(r"\s*\((p?dti|cqs|kts|xhs)\)\s*$", re.IGNORECASE)
+
+
 def indicator_id(heading: str) -> str | None:
-    """The indicator id a column heading or long-format label denotes, or None."""
-    return _BY_KEY.get(name_key(heading))
+    """The indicator id a column heading or long-format label denotes, or None.
+
+    A trailing abbreviation in parentheses is optional: ``CHỈ SỐ CHUYỂN ĐỔI SỐ CẤP TỈNH`` and
+    ``... (PDTI)`` are the same column (the ministry prints both).
+    """
+    hit = _BY_KEY.get(name_key(heading))
+    if hit is None and _ABBREVIATION.search(heading):
+        hit = _BY_KEY.get(name_key(_ABBREVIATION.sub("", heading)))
+    return hit
 
 
 def sort_key(indicator: str) -> int:

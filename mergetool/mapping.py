@@ -17,6 +17,7 @@ reforms compose by multiplying shares along paths (:func:`compose`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import tomllib
@@ -124,6 +125,11 @@ class MappingSet:
                 hint="rebase goes forward in time only; add a transition file")) from None
         return [g.edges[a, b]["transition"] for a, b in itertools.pairwise(steps)]
 
+    def composed(self, from_basis: str, to_basis: str) -> Transition:
+        """The chain of transitions from one basis to another as one transition (:func:`compose`):
+        who went where, across every step (a one-step path is its transition)."""
+        return functools.reduce(compose, self.path(from_basis, to_basis))
+
     def successors_of(self, ref: UnitRef) -> list[tuple[UnitRef, float]]:
         return sorted((s, d["share"]) for s, d in self.graph.succ[ref].items())
 
@@ -141,6 +147,73 @@ class MappingSet:
 
             return resolve_text(self, basis, text)
         return basis.resolver.resolve(text)
+
+    def resolve_many(self, texts: pl.Series, basis_id: str) -> pl.Series:
+        """:meth:`resolve` for a column of (distinct) values, vectorised: codes and names as
+        written in the basis or aliases are joined against cached lookup tables in polars;
+        Python folds only names that might resolve and are not written as the basis writes them."""
+        basis = self.basis(basis_id)
+        name = texts.name
+        if texts.null_count() == texts.len():
+            return pl.Series(name, [None] * texts.len(), dtype=pl.String)
+        codes, names = _lookup_tables(basis)
+        frame = pl.DataFrame({"t": texts.cast(pl.String).str.strip_chars()}).with_columns(
+            is_code=pl.col("t").str.contains(r"^[0-9]+(\.0+)?$").fill_null(False))
+        frame = frame.with_columns(
+            code=pl.when("is_code").then(pl.col("t").str.replace(r"\.0+$", "").str.zfill(2)))
+        frame = (frame.join(codes, on="code", how="left", maintain_order="left")
+                 .join(names, on="t", how="left", maintain_order="left")
+                 .with_columns(hit=pl.when("is_code").then("by_code").otherwise("by_name")))
+        misses = frame.filter(~pl.col("is_code") & pl.col("hit").is_null()
+                              & pl.col("t").is_not_null() & (pl.col("t") != ""))["t"].unique()
+        if misses.len():
+            # Only a name whose coarse key occurs among the basis's names can resolve: the rest
+            # (e.g. every name of another basis, during detection) skip Python folding.
+            coarse = _coarse_keys(misses)
+            misses = misses.filter(coarse.is_null() | coarse.is_in(_basis_coarse_keys(basis)))
+        if misses.len():
+            folded = {t: basis.resolver.resolve(t) for t in misses}
+            frame = frame.with_columns(hit=pl.coalesce(
+                "hit", pl.col("t").replace_strict(folded, default=None, return_dtype=pl.String)))
+        return frame["hit"].alias(name)
+
+
+def _lookup_tables(basis: Basis) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Cached join tables of a basis: its codes, and its names and aliases as written."""
+    cached = getattr(basis, "_lookup", None)
+    if cached is None or cached[0] != len(basis.resolver.names):
+        written = basis.resolver.as_written()
+        codes = pl.DataFrame({"code": sorted(basis.codes)}, schema={"code": pl.String}
+                             ).with_columns(by_code=pl.col("code"))
+        names = pl.DataFrame({"t": list(written), "by_name": list(written.values())},
+                             schema={"t": pl.String, "by_name": pl.String})
+        cached = (len(basis.resolver.names), codes, names)
+        basis._lookup = cached  # type: ignore[attr-defined]
+    return cached[1], cached[2]
+
+
+_COARSE_DROP = r"thanhpho|thudo|tinh|tp"
+
+
+def _coarse_keys(texts: pl.Series) -> pl.Series:
+    """A key coarser than :func:`names.name_key` and :func:`names.ascii_key` (letters and digits
+    only, no diacritics or case, administrative words dropped): two names that fold alike have
+    equal coarse keys, so a coarse key absent from a basis proves a name cannot resolve there.
+    Null where the text holds letters beyond Latin (case folding there is not lower-casing)."""
+    folded = (texts.str.normalize("NFD").str.replace_all(r"\p{M}", "")
+              .str.replace_all(r"[ĐđÐð]", "d").str.to_lowercase())
+    alnum = folded.str.replace_all(r"[^\p{L}\p{N}]", "")
+    latin = alnum.str.contains(r"^[a-z0-9]*$")
+    return pl.select(pl.when(latin).then(alnum.str.replace_all(_COARSE_DROP, ""))).to_series()
+
+
+def _basis_coarse_keys(basis: Basis) -> pl.Series:
+    cached = getattr(basis, "_coarse", None)
+    if cached is None or cached[0] != len(basis.resolver.names):
+        keys = _coarse_keys(pl.Series(basis.resolver.names, dtype=pl.String)).drop_nulls().unique()
+        cached = (len(basis.resolver.names), keys)
+        basis._coarse = cached  # type: ignore[attr-defined]
+    return cached[1]
 
 
 def compose(first: Transition, second: Transition) -> Transition:
@@ -170,6 +243,8 @@ def transition_from_pairs(tid: str, from_basis: str, to_basis: str,
 def validate(ms: MappingSet) -> list[Problem]:
     """Every problem in a mapping set: unknown codes, share sums, unmapped units, cycles."""
     log = ProblemLog()
+    for basis in ms.bases.values():
+        _validate_names(basis, log)
     for t in ms.transitions:
         _validate_transition(ms, t, log)
     g = ms.basis_graph()
@@ -183,6 +258,23 @@ def validate(ms: MappingSet) -> list[Problem]:
                 file=g.edges[cycle[0][0], cycle[0][1]]["transition"].file,
                 hint="a reform maps an older basis to a newer one; remove the transition that goes back")
     return log.problems
+
+
+def _validate_names(basis: Basis, log: ProblemLog) -> None:
+    """One name (canonical or alias, folded) must denote one unit of a basis, or a table naming
+    it could not say which. A basis whose names repeat by design (wards named "Phường 1" in many
+    districts) says so with ``unique_names = false`` in mapping.toml; such a name then resolves
+    to no unit and the table must use codes. A basis with ``levels`` (communes inside districts
+    and provinces) names its units within their parents (:mod:`mergetool.hierarchy`), where a
+    bare name shared by several units is refused as ``ambiguous-unit`` when a table uses it."""
+    if str(basis.meta.get("unique_names", "true")).lower() == "false" or basis.meta.get("levels"):
+        return
+    for key, codes in sorted(basis.resolver.ambiguous.items()):
+        units = ", ".join(f"{c} {basis.name_of(c)}" for c in sorted(codes))
+        log.add("duplicate-row", f"the name {key!r} denotes {len(codes)} units of {basis.id}: {units}",
+                file=basis.meta.get("file"), column="name", found=key,
+                hint="give each unit its own name (or alias); if names repeat by design, set "
+                     "unique_names = false in the [[basis]] entry and use codes in tables")
 
 
 def _validate_transition(ms: MappingSet, t: Transition, log: ProblemLog) -> None:
@@ -324,11 +416,42 @@ def _normalise_codes(frame: pl.DataFrame, column: str, path: Path, log: ProblemL
         codes = pl.Series([fixed.get(r, c) for r, c in zip(frame[ROW], codes, strict=True)],
                           dtype=pl.String) if fixed else codes
     return codes.alias("code")
+def _require_text(spec: dict, keys: tuple[str, ...], toml_path: Path, table: str) -> None:
+    """TOML values that name things must be non-empty strings (``id = 5`` is a slip)."""
+    for key in keys:
+        value = spec[key]
+        if not isinstance(value, str) or not value.strip():
+            raise _meta_problem(toml_path, f"{table} {key} must be a non-empty string",
+                                found=repr(value), expected=f'{key} = "..."')
+
+
+def _duplicate_specs(specs: list[dict], toml_path: Path) -> list[Problem]:
+    """Two [[basis]] with one id, or two [[transition]] with one id or one (from, to) pair:
+    the later one would silently replace or shadow the earlier."""
+    problems = []
+    seen: dict[object, int] = {}
+    for n, spec in enumerate(specs, start=1):
+        table = "[[transition]]" if "from_basis" in spec else "[[basis]]"
+        keys = [("id", table, spec["id"])]
+        if "from_basis" in spec:
+            keys.append(("path", table, (spec["from_basis"], spec["to_basis"])))
+        for kind, tbl, key in keys:
+            if (kind, tbl, key) in seen:
+                what = (f"id {key!r}" if kind == "id" else
+                        f"{key[0]} -> {key[1]}")  # type: ignore[index]
+                problems.append(Problem(
+                    "bad-mapping", f"{tbl} {what} is defined twice (entries {seen[(kind, tbl, key)]} "
+                    f"and {n})", file=str(toml_path), found=str(key),
+                    hint="keep one entry; merge the files if both hold rows"))
+            else:
+                seen[(kind, tbl, key)] = n
+    return problems
 
 
 def _read_basis(root: Path, spec: dict, toml_path: Path) -> Basis:
     if not isinstance(spec, dict) or "id" not in spec or "file" not in spec:
         raise _meta_problem(toml_path, "every [[basis]] needs 'id' and 'file'", found=str(spec))
+    _require_text(spec, ("id",), toml_path, "[[basis]]")
     path = _member(root, spec["file"], toml_path, "[[basis]] file")
     frame, _ = read_table(path)
     cols = require_columns(frame, path, {"code": ("code",), "name": ("name", "name_vi")})
@@ -358,6 +481,7 @@ def _read_transition(root: Path, spec: dict, toml_path: Path) -> Transition:
     for key in ("id", "file", "from_basis", "to_basis"):
         if not isinstance(spec, dict) or key not in spec:
             raise _meta_problem(toml_path, f"every [[transition]] needs {key!r}", found=str(spec))
+    _require_text(spec, ("id", "from_basis", "to_basis"), toml_path, "[[transition]]")
     path = _member(root, spec["file"], toml_path, "[[transition]] file")
     frame, delimiter = read_table(path)
     cols = require_columns(frame, path, _TRANSITION_COLUMNS)
@@ -407,6 +531,10 @@ def load_mappings(root: str | Path | None = None) -> MappingSet:
         if not isinstance(meta.get(key, []), list):
             raise _meta_problem(toml_path, f"{key} must be a table array written [[{key}]]",
                                 found=repr(meta[key]))
+    for key in ("id", "version", "aliases", "renames"):
+        if key in meta and not isinstance(meta[key], (str, int, float)):
+            raise _meta_problem(toml_path, f"{key} must be a string", found=repr(meta[key]),
+                                expected=f'{key} = "..."')
     bases = [_read_basis(root, spec, toml_path) for spec in meta.get("basis", [])]
     if not bases:
         raise _meta_problem(toml_path, "no [[basis]] defined")
@@ -422,11 +550,13 @@ def load_mappings(root: str | Path | None = None) -> MappingSet:
         renames = _read_renames(path, by_id)
         files[meta["renames"]] = sha256_file(path)
     transitions = [_read_transition(root, spec, toml_path) for spec in meta.get("transition", [])]
+    extra = [*_duplicate_specs(meta.get("basis", []), toml_path),
+             *_duplicate_specs(meta.get("transition", []), toml_path)]
     for spec in [*meta.get("basis", []), *meta.get("transition", [])]:
         files[spec["file"]] = sha256_file(root / spec["file"])
     ms = MappingSet(by_id, transitions, id=str(meta.get("id", "custom")),
                     version=str(meta.get("version", "unversioned")), root=root,
-                    files=dict(sorted(files.items())), renames=renames)
+                    files=dict(sorted(files.items())), renames=renames, problems=extra)
     _load_nesting(ms, meta, root, toml_path)
     return ms
 

@@ -65,16 +65,44 @@ class RebaseResult:
         return self.values.filter(pl.col("status") != "ok")
 
 
-def parse_methods(specs: tuple[str, ...] | list[str], default: str = "mean") -> dict[str, str]:
-    """``["mean", "population=sum"]`` -> ``{"*": "mean", "population": "sum"}``."""
+def parse_methods(specs: tuple[str, ...] | list[str], default: str = "mean", *,
+                  free: bool = False) -> dict[str, str]:
+    """``["mean", "awareness=sum"]`` -> ``{"*": "mean", "awareness": "sum"}``.
+
+    An indicator is named by id or label, any case (``DTI=sum`` is ``dti``); an unknown name, an
+    unknown method, or one indicator given twice is a usage error, never silently ignored.
+    ``free``: a name that is no DTI indicator is kept as written (``population=sum`` for a table
+    of any statistic); the caller must then refuse a name its input does not hold.
+    """
+    from mergetool.indicators import BY_ID, indicator_id
+    from mergetool.names import clean
+
     methods = {"*": default}
+    problems = []
+    given: dict[str, str] = {}
     for spec in specs:
         ind, _, method = spec.rpartition("=")
         if method not in METHODS:
-            raise UsageError(f"unknown method {method!r} in {spec!r}", [Problem(
-                "bad-option", f"unknown method {method!r}", column="--method",
-                expected=" or ".join(METHODS), found=spec)])
-        methods[ind or "*"] = method
+            problems.append(Problem("bad-option", f"unknown method {method!r}", column="--method",
+                                    expected=" or ".join(METHODS), found=spec))
+            continue
+        key = "*"
+        if ind:
+            key = indicator_id(ind) or (clean(ind) if free else "")
+            if not key:
+                problems.append(Problem("bad-option", f"unknown indicator {ind!r} in {spec!r}",
+                                        column="--method", expected=", ".join(BY_ID), found=spec,
+                                        hint="name an indicator by its id, e.g. dti=mean"))
+                continue
+        if key in given and given[key] != spec:
+            problems.append(Problem("bad-option", f"{spec!r} contradicts {given[key]!r}",
+                                    column="--method", found=spec,
+                                    hint="give each indicator one method"))
+            continue
+        given[key] = spec
+        methods[key] = method
+    if problems:
+        raise UsageError(f"bad --method: {problems[0].message}", problems)
     return methods
 
 
@@ -101,7 +129,13 @@ def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
                                         hint="rebase one basis at a time"))
     from_basis = bases[0]
     if "weighted" in methods.values() and weights is None:
-        raise UsageError("method 'weighted' needs a weight table (--weights FILE)")
+        raise UsageError("method 'weighted' needs a weight table (--weights FILE)", [Problem(
+            "bad-option", "method 'weighted' needs a weight table", column="--method",
+            found="weighted", hint="pass --weights FILE (unit, weight), or choose mean or sum")])
+    if weights is not None and "weighted" not in methods.values():
+        raise UsageError("--weights is used only by --method weighted", [Problem(
+            "bad-option", "a weight table is given but no indicator uses method 'weighted'",
+            column="--weights", hint="add --method weighted (or NAME=weighted), or drop --weights")])
     current = scores.select("year", "basis", "code", "indicator", "value").with_columns(
         partial=pl.lit(False))
     audits = []
@@ -318,7 +352,7 @@ def _carry_weights(weights: pl.DataFrame, step: Transition) -> pl.DataFrame:
 def read_weights(path: str, mappings: MappingSet, basis: str) -> pl.DataFrame:
     """A weight table (unit, weight[, year]) on ``basis``: positive numbers, every unit once."""
     from mergetool.errors import ProblemLog
-    from mergetool.scores import resolve_units
+    from mergetool.scores import resolve_units, weights_layout
     from mergetool.tables import ROW, parse_numbers, read_table, require_columns
 
     frame, delimiter = read_table(path)
@@ -332,7 +366,10 @@ def read_weights(path: str, mappings: MappingSet, basis: str) -> pl.DataFrame:
     log.raise_if_any(f"{path}: bad weights")
     long = pl.DataFrame({"unit": frame[cols["unit"]], "weight": w, "row": frame[ROW].cast(pl.Int32),
                          "year": pl.Series([0] * frame.height, dtype=pl.Int32)})
-    long = resolve_units(long, mappings, path, cols["unit"], basis)
+    layout = weights_layout(frame, cols["unit"])
+    if layout.check:  # a name beside the code must name the same unit
+        long = long.with_columns(check=frame[layout.check])
+    long = resolve_units(long, mappings, path, layout, declared=basis)
     dup = long.filter(pl.col("code").is_duplicated())
     if dup.height:
         raise InputError(f"{path}: duplicate units", [Problem(
@@ -357,15 +394,17 @@ __all__ = [
 def rebase_file(scores_path: Path, mappings: MappingSet, to_basis: str, *,
                 from_basis: str | None = None, methods: tuple[str, ...] = (),
                 policy: str = "strict", weights: Path | None = None, year: int | None = None,
-                sheet: str | None = None, output: Path, audit: Path | None = None,
-                force: bool = False, shares: Path | None = None) -> RebaseResult:
+                sheet: str | None = None, header_row: int | None = None, output: Path,
+                audit: Path | None = None, force: bool = False,
+                shares: Path | None = None) -> RebaseResult:
     """Read, rebase and write: the ``mergetool rebase`` command as a function.
 
     Writes ``output`` and the optional ``audit`` (CSV, XLSX or Parquet by suffix) and
     ``<output>.manifest.json`` as one set; all or nothing, never over an input or each other.
     """
+    from mergetool.comparable import year_from_name
     from mergetool.provenance import build_manifest, preflight, sibling_manifest, write_set
-    from mergetool.scores import read_scores
+    from mergetool.scores import REBASE_OPTIONS, read_scores
     from mergetool.shares import read_shares
     from mergetool.tables import write_frame
 
@@ -376,18 +415,32 @@ def rebase_file(scores_path: Path, mappings: MappingSet, to_basis: str, *,
     mapping_files = [Path(mappings.root) / f for f in mappings.files] if mappings.root else []
     stale = preflight([(output, "-o"), *([(audit, "--audit")] if audit else [])], manifest_path,
                       [*inputs, *mapping_files], force)
-    method_map = parse_methods(methods)
-    scores = read_scores(scores_path, mappings, basis=from_basis, year=year, sheet=sheet)
+    method_map = parse_methods(methods, free=True)  # names the input lacks are refused below
+    if weights is not None and "weighted" not in method_map.values():
+        raise UsageError("--weights is used only by --method weighted", [Problem(
+            "bad-option", "a weight table is given but no indicator uses method 'weighted'",
+            column="--weights", hint="add --method weighted (or NAME=weighted), or drop --weights")])
+    scores = read_scores(scores_path, mappings, basis=from_basis, year=year,
+                         default_year=year_from_name(scores_path), sheet=sheet,
+                         header_row=header_row, options=REBASE_OPTIONS)
+    absent = sorted(set(method_map) - {"*"} - set(scores["indicator"].unique()))
+    if absent:
+        raise UsageError(f"--method names indicators {scores_path} does not hold", [Problem(
+            "bad-option", f"no {', '.join(absent)} values in the input: the method would do nothing",
+            column="--method", found=", ".join(absent),
+            expected=", ".join(sorted(scores["indicator"].unique())))])
     weight_frame = (read_weights(str(weights), mappings, scores["basis"][0])
                     if weights is not None else None)
     result = rebase(scores, mappings, to_basis, methods=method_map, policy=policy,
                     weights=weight_frame, shares=read_shares(shares) if shares else None)
     frames = {output: result.values, **({audit: result.audit} if audit is not None else {})}
+    options = {"from_basis": result.from_basis, "to_basis": to_basis, "methods": method_map,
+               "policy": policy, "year": year, "sheet": sheet}
+    if header_row is not None:
+        options["header_row"] = header_row
     write_set({p: (lambda staged, f=f: write_frame(staged, f)) for p, f in frames.items()},
               manifest_path, lambda staged: build_manifest(
                   command="rebase", mappings=mappings, inputs=inputs, outputs=outputs,
-                  base=output.parent, staged=staged,
-                  options={"from_basis": result.from_basis, "to_basis": to_basis,
-                           "methods": method_map, "policy": policy, "year": year, "sheet": sheet}),
+                  base=output.parent, staged=staged, options=options),
               stale=stale)
     return result

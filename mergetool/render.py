@@ -59,9 +59,10 @@ def mapping_summary(ms: MappingSet) -> None:
         in_deg = t.edges.group_by("to_code").len()
         merged = in_deg.filter(pl.col("len") > 1).height
         split = out_deg.filter(pl.col("len") > 1).height
-        table.add_row(t.id, t.from_basis, t.to_basis, str(len(ms.bases[t.from_basis])),
-                      str(len(ms.bases[t.to_basis])), str(in_deg.height - merged), str(merged),
-                      str(split))
+        size = {b: str(len(ms.bases[b])) if b in ms.bases else "? (undefined)"
+                for b in (t.from_basis, t.to_basis)}
+        table.add_row(t.id, t.from_basis, t.to_basis, size[t.from_basis], size[t.to_basis],
+                      str(in_deg.height - merged), str(merged), str(split))
     console.print(table)
 
 

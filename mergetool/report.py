@@ -403,7 +403,7 @@ def _audit(result: BuildResult, t: dict[str, str]) -> str:
         old_vals = {(y, i, c): v for y, i, c, v in scores.filter(
             (pl.col("basis") == SOURCE_BASIS) & pl.col("value").is_not_null()).select(
             "year", "indicator", "code", "value").iter_rows()}
-        preds = dict(next(iter(ms.path(SOURCE_BASIS, TARGET_BASIS))).predecessors().iter_rows())
+        preds = dict(ms.composed(SOURCE_BASIS, TARGET_BASIS).predecessors().iter_rows())
         groups: dict[str, list[str]] = {"independent": [], "mismatch": [], "circular": [], "missing": []}
         for r in rows.iter_rows(named=True):
             year, ind, code = r["year"], r["indicator"], r["code"]

@@ -16,16 +16,16 @@ Every problem found is reported together, with file, row and column.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
 from mergetool import hierarchy
-from mergetool.errors import InputError, Problem, ProblemLog
+from mergetool.errors import Problem, ProblemLog
 from mergetool.indicators import BY_ID, indicator_id
 from mergetool.mapping import MappingSet
-from mergetool.names import name_key, normalise_code
+from mergetool.names import clean, name_key, nearest
 from mergetool.tables import ROW, parse_numbers, read_table
 
 #: The long frame every loader returns.
@@ -34,14 +34,52 @@ SCORES_SCHEMA: dict[str, pl.DataType] = {
     "value": pl.Float64(), "rank": pl.Int32(), "file": pl.String(), "row": pl.Int32(),
 }
 YEAR_RANGE = (1900, 2100)
+#: A table covering at least 90 % of one basis, plus at most 10 % of its size in units that only
+#: another basis has, is ambiguous between the two (see :func:`_detect_per_year`).
+STRAY_SHARE = (0.9, 0.1)
 
-_UNIT_HEADINGS = ("unit", "unit_code", "code", "province_code", "ma", "mã", "unit_name", "name",
-                  "province", "province_name", "province_name_vi", "name_vi", "tỉnh/thành phố",
-                  "tỉnh, thành phố", "tỉnh thành phố", "tỉnh/thành", "địa phương", "tên tỉnh",
-                  "tên đơn vị", "đơn vị")
+_CODE_HEADINGS = ("code", "unit_code", "province_code", "ma", "mã", "mã tỉnh", "mã đơn vị")
+_GENERIC_HEADINGS = ("unit",)
+_NAME_HEADINGS = ("unit_name", "name", "province", "province_name", "province_name_vi", "name_vi",
+                  "tỉnh/thành phố", "tỉnh, thành phố", "tỉnh thành phố", "tỉnh/thành", "địa phương",
+                  "tên tỉnh", "tên đơn vị", "đơn vị", "tỉnh")
+_UNIT_HEADINGS = _CODE_HEADINGS + _GENERIC_HEADINGS + _NAME_HEADINGS
 _RANK_HEADINGS = ("rank", "xếp hạng", "thứ hạng", "hạng")
-_RESERVED = {"year", "năm", "basis", "indicator", "value", "rank_basis", "source_url", "notes",
-             "stt", "source"}
+#: Columns a score table may carry that hold no values: read past, never silently as data.
+DESCRIPTIVE_COLUMNS = ("stt", "no", "#", "name_en", "english name", "kind", "region", "vùng",
+                       "iso_3166_2", "rank_basis", "source", "source_url", "nguồn", "notes",
+                       "note", "ghi chú",
+                       # what rebase and build write beside the values, so outputs read back
+                       "method", "n_expected", "n_used", "missing", "status", "reason",
+                       "rank_source", "rank_change", "rank_change_basis", "value_basis",
+                       "predecessors_expected", "predecessors_with_value",
+                       # the exact mean beside ``value``: the value read back is ``value``
+                       "value_exact")
+
+
+@dataclass(frozen=True)
+class Options:
+    """The names of the reading command's options, so every hint names one that exists there
+    (None: the command has no such option)."""
+
+    basis: str | None = "--basis"
+    year: str | None = "--year"
+    sheet: str | None = "--sheet"
+    header_row: str | None = "--header-row"
+    #: Long-table indicator labels outside the DTI's are kept as written (the library and
+    #: ``rebase`` rebase any statistic: ``poverty_rate``, ``population``); the DTI commands
+    #: (build, report, explain, verify) refuse them, listing the DTI's indicators.
+    free_labels: bool = True
+
+
+#: The option names of each reading command.
+REBASE_OPTIONS = Options(basis="--from")
+BUILD_OPTIONS = Options(basis="--basis", year=None, free_labels=False)
+EXPLAIN_OPTIONS = Options(basis="--basis", year=None, sheet=None, header_row=None, free_labels=False)
+VERIFY_OPTIONS = {"published": Options(basis="--published-basis", sheet=None, header_row=None,
+                                       free_labels=False),
+                  "predecessors": Options(basis="--predecessors-basis", sheet=None, header_row=None,
+                                          free_labels=False)}
 
 
 @dataclass(frozen=True)
@@ -54,84 +92,173 @@ class Layout:
     basis: str | None
     rank: str | None
     indicators: dict[str, str]  # column -> indicator id (wide) / {} (long)
+    check: str | None = None  # a name column checked against the code column
+    ranks: dict[str, str] = field(default_factory=dict)  # "<indicator>_rank" column -> indicator
 
 
 def empty_scores() -> pl.DataFrame:
     return pl.DataFrame(schema=SCORES_SCHEMA)
 
 
-def detect_layout(frame: pl.DataFrame, path: str | Path) -> Layout:
-    """Recognise the columns of a score table, or say which are missing."""
-    by_key = {name_key(c): c for c in frame.columns if c != ROW}
-    lower = {c.casefold(): c for c in frame.columns if c != ROW}
+def _find(columns: list[str], headings: Iterable[str]) -> str | None:
+    lower = {c.casefold(): c for c in columns}
+    by_key = {name_key(c): c for c in columns}
+    for h in headings:
+        if h in lower:
+            return lower[h]
+        if name_key(h) in by_key:
+            return by_key[name_key(h)]
+    return None
 
-    def first(headings: Iterable[str]) -> str | None:
-        for h in headings:
-            if h in lower:
-                return lower[h]
-            if name_key(h) in by_key:
-                return by_key[name_key(h)]
-        return None
 
-    unit = first(_UNIT_HEADINGS)
-    year = first(("year", "năm"))
-    basis = first(("basis",))
-    log = ProblemLog()
-    found = ", ".join(c for c in frame.columns if c != ROW)
+def weights_layout(frame: pl.DataFrame, unit: str) -> Layout:
+    """The unit column of a weight table, with a name column beside a code column to check."""
+    columns = [c for c in frame.columns if c != ROW]
+    name = _find(columns, _NAME_HEADINGS)
+    return Layout("wide", unit, None, None, None, {}, name if name and name != unit else None)
+
+
+def looks_like_header(cells: list[str]) -> bool:
+    """A header row names a unit column (a title row above it does not)."""
+    keys = {name_key(h) for h in _UNIT_HEADINGS}
+    return any(c and (c.casefold() in _UNIT_HEADINGS or name_key(c) in keys) for c in cells)
+
+
+def known_headings() -> str:
+    """The indicator headings and descriptive columns a wide table may carry (for messages)."""
+    return ", ".join(BY_ID) + "; descriptive: " + ", ".join(DESCRIPTIVE_COLUMNS)
+
+
+def detect_layout(frame: pl.DataFrame, path: str | Path,
+                  log: ProblemLog | None = None) -> Layout:
+    """Recognise the columns of a score table, or say which are missing or unknown.
+
+    Unknown headings go to ``log`` (raised at once without it); a missing unit or indicator
+    column raises with everything logged so far.
+    """
+    own = log is None
+    log = ProblemLog() if log is None else log
+    columns = [c for c in frame.columns if c != ROW]
+    code = _find(columns, _CODE_HEADINGS)
+    generic = _find(columns, _GENERIC_HEADINGS)
+    name = _find(columns, _NAME_HEADINGS)
+    unit = code or generic or name
+    check = name if unit is not None and unit != name else None
+    if check is None and code is not None and generic is not None:
+        check = generic  # "code" and "unit": the unit column must agree with the code
+    year = _find(columns, ("year", "năm"))
+    basis = _find(columns, ("basis",))
+    rank = _find(columns, _RANK_HEADINGS)
+    found = ", ".join(columns)
+    fatal = ProblemLog()
     if unit is None:
-        log.add("missing-column", "no unit column", file=str(path), row=1,
-                expected="a column headed unit, code, province or name", found=found,
-                hint="head the unit column 'unit'")
-    if "indicator" in lower and "value" in lower:
-        log.raise_if_any(f"{path}: missing columns")
-        return Layout("long", unit, year, basis, first(_RANK_HEADINGS), {})  # type: ignore[arg-type]
-    rank = first(_RANK_HEADINGS)
-    taken = {unit, year, basis, rank}
-    indicators = {}
-    for col in frame.columns:
-        if col == ROW or col in taken or col.casefold() in _RESERVED or col.endswith("_rank"):
+        fatal.add("missing-column", "no unit column", file=str(path), row=1,
+                  expected="a column headed unit, code, province or name", found=found,
+                  hint="head the unit column 'unit'")
+    descriptive = {name_key(d) for d in DESCRIPTIVE_COLUMNS}
+    taken = {unit, check, year, basis, rank}
+    lower = {c.casefold(): c for c in columns}
+    long = "indicator" in lower and "value" in lower
+    if long:
+        taken |= {lower["indicator"], lower["value"]}
+    indicators: dict[str, str] = {}
+    ranks: dict[str, str] = {}
+    for col in columns:
+        if col in taken or name_key(col) in descriptive or col.casefold() in DESCRIPTIVE_COLUMNS:
             continue
-        ind = indicator_id(col)
+        if col.casefold().endswith("_rank") and indicator_id(col[:-5]) is not None:
+            ranks[col] = indicator_id(col[:-5])  # type: ignore[assignment]
+            continue
+        ind = None if long else indicator_id(col)
         if ind is not None:
+            twin = next((c for c, i in indicators.items() if i == ind), None)
+            if twin is not None:
+                log.add("bad-file", f"columns {twin!r} and {col!r} both hold {ind}", file=str(path),
+                        row=1, column=col, found=f"{twin}, {col}",
+                        hint="keep one column per indicator")
             indicators[col] = ind
-    if not indicators:
-        log.add("missing-column", "no indicator columns", file=str(path), row=1,
-                expected="indicator and value columns (long), or one column per indicator "
-                "(wide) such as dti, awareness or 'Chỉ số Nhận thức số'", found=found)
-    log.raise_if_any(f"{path}: missing columns")
-    return Layout("wide", unit, year, basis, rank, indicators)  # type: ignore[arg-type]
+            continue
+        log.add("unknown-column", f"heading {col!r} is not a known column", file=str(path), row=1,
+                column=col, found=col,
+                expected=("year, unit, indicator, value, basis, rank, a name column or a "
+                          "descriptive column" if long else "an indicator heading"),
+                hint=_nearest_heading(col) + "known: " + known_headings())
+    if not long and not indicators:
+        fatal.add("missing-column", "no indicator columns", file=str(path), row=1,
+                  expected="indicator and value columns (long), or one column per indicator "
+                  "(wide) such as dti, awareness or 'Chỉ số Nhận thức số'", found=found)
+    if fatal:
+        log.extend(fatal.problems)
+        log.raise_if_any(f"{path}: missing columns")
+    if own:
+        log.raise_if_any(f"{path}: unknown columns")
+    if long:
+        return Layout("long", unit, year, basis, rank, {}, check, ranks)  # type: ignore[arg-type]
+    return Layout("wide", unit, year, basis, rank, indicators, check, ranks)  # type: ignore[arg-type]
+
+
+def _nearest_heading(col: str) -> str:
+    labels = {i.label_vi: i.id for i in BY_ID.values()} | {i: i for i in BY_ID}
+    near = nearest(col, list(labels), 1)
+    return f"did you mean {near[0]!r} ({labels[near[0]]})? " if near else ""
 
 
 def read_scores(path: str | Path, mappings: MappingSet, *, basis: str | None = None,
-                year: int | None = None, sheet: str | None = None,
-                check_range: bool = True) -> pl.DataFrame:
-    """A score file as a long frame (:data:`SCORES_SCHEMA`) on one basis, validated."""
+                year: int | None = None, default_year: int | None = None,
+                sheet: str | None = None, header_row: int | None = None,
+                check_range: bool = True, mixed_bases: bool = False,
+                options: Options = Options()) -> pl.DataFrame:
+    """A score file as a long frame (:data:`SCORES_SCHEMA`), validated, every problem at once.
+
+    ``year`` is the user's option (an error when the file has a year column, which it would
+    contradict or duplicate); ``default_year`` (e.g. from the file name) is used only when the
+    file has no year column. The basis is ``basis``, a ``basis`` column, or detected per year;
+    ``mixed_bases`` allows years on different bases in one file (``build`` reads them so),
+    otherwise such a file is refused.
+    """
     path = Path(path)
-    frame, delimiter = read_table(path, sheet)
-    frame = hierarchy.combine_columns(frame, mappings)  # province/district/ward -> one unit
-    layout = detect_layout(frame, path)
+
     log = ProblemLog()
-    years = _years(frame, layout, path, year, log)
-    long = _to_long(frame, layout, path, delimiter, years, log)
-    log.raise_if_any(f"{path}: bad values")
-    declared = basis
-    if layout.basis is not None:
-        declared = _basis_column(frame, layout.basis, path, basis)
-    long = resolve_units(long, mappings, path, layout.unit, declared)
-    problems = [*check_duplicates(long, layout), *(check_ranges(long) if check_range else [])]
-    if problems:
-        raise InputError(f"{path}: bad values", problems)
+    frame, delimiter = read_table(path, sheet, header_row=header_row, header_test=looks_like_header,
+                                  problems=log, options={"sheet": options.sheet,
+                                                         "header_row": options.header_row})
+    frame = hierarchy.combine_columns(frame, mappings)  # province/district/ward -> one unit
+    layout = detect_layout(frame, path, log)
+    years = _years(frame, layout, path, year, default_year, options, log)
+    long = _to_long(frame, layout, path, delimiter, years, log, free_labels=options.free_labels)
+    declared = _declared_bases(frame, layout, path, basis, mappings, options, log)
+    long = long.join(pl.DataFrame({"row": frame[ROW].cast(pl.Int32), "declared": declared}),
+                     on="row", how="left", maintain_order="left")
+    long = resolve_units(long, mappings, path, layout, log, options=options,
+                         mixed_bases=mixed_bases)
+    ok = long.filter(pl.col("code").is_not_null())
+    log.extend(check_duplicates(ok, layout))
+    if check_range:
+        log.extend(check_ranges(ok))
+    if not log and long.filter(pl.col("value").is_not_null() | pl.col("rank").is_not_null()).height == 0:
+        log.add("no-values", "the file contributes no values (nor ranks): every cell is empty",
+                file=str(path), hint="fill in the values, or check that the columns are the "
+                "indicators (" + ", ".join(layout.indicators) + ")" if layout.indicators else None)
+    log.raise_if_any(f"{path}: bad input")
     return long.select(SCORES_SCHEMA.keys())
 
 
 def _years(frame: pl.DataFrame, layout: Layout, path: Path, year: int | None,
-           log: ProblemLog) -> pl.Series:
+           default_year: int | None, options: Options, log: ProblemLog) -> pl.Series:
     if layout.year is None:
-        if year is None:
+        chosen = year if year is not None else default_year
+        if chosen is None:
+            how = (f"add a year column, pass {options.year} or put the year in the file name "
+                   "(dti_2024.csv)" if options.year else
+                   "add a year column or put the year in the file name (dti_2024.csv)")
             log.add("missing-column", "no year column and no year given", file=str(path), row=1,
-                    expected="a column headed year", hint="add a year column or pass --year")
-            return pl.Series("year", [None] * frame.height, dtype=pl.Int32)
-        return pl.Series("year", [year] * frame.height, dtype=pl.Int32)
+                    expected="a column headed year", hint=how)
+        return pl.Series("year", [chosen] * frame.height, dtype=pl.Int32)
+    if year is not None:
+        log.add("bad-option", f"the file has a year column ({layout.year!r}): {options.year or 'the year'} "
+                f"{year} would be ignored", file=str(path), column=options.year or "year",
+                found=str(year), hint=f"drop {options.year or 'the year option'}, or drop the "
+                "year column to give the year on the command line")
     raw = frame[layout.year]
     parsed = raw.str.strip_chars().str.replace(r"\.0+$", "").cast(pl.Int32, strict=False)
     for i in (parsed.is_null() | (parsed < YEAR_RANGE[0]) | (parsed > YEAR_RANGE[1])).arg_true():
@@ -142,30 +269,58 @@ def _years(frame: pl.DataFrame, layout: Layout, path: Path, year: int | None,
 
 
 def _to_long(frame: pl.DataFrame, layout: Layout, path: Path, delimiter: str,
-             years: pl.Series, log: ProblemLog) -> pl.DataFrame:
-    base = pl.DataFrame({"year": years, "unit": frame[layout.unit], "row": frame[ROW].cast(pl.Int32)})
+             years: pl.Series, log: ProblemLog, *, free_labels: bool = False) -> pl.DataFrame:
+    base = pl.DataFrame({"year": years, "unit": frame[layout.unit],
+                         "check": frame[layout.check] if layout.check else
+                         pl.Series([None] * frame.height, dtype=pl.String),
+                         "row": frame[ROW].cast(pl.Int32)})
     ranks = (_ranks(frame, layout.rank, path, log) if layout.rank
              else pl.Series("rank", [None] * frame.height, dtype=pl.Int32))
+    own_ranks = {ind: _ranks(frame, col, path, log) for col, ind in layout.ranks.items()}
     if layout.kind == "long":
-        ind_raw = frame.columns[[c.casefold() for c in frame.columns].index("indicator")]
-        val_raw = frame.columns[[c.casefold() for c in frame.columns].index("value")]
-        names = frame[ind_raw]
-        ids = [indicator_id(n) if n else None for n in names]
-        for i, (n, ind) in enumerate(zip(names, ids, strict=True)):
-            if not n:
-                log.add("unknown-indicator", "empty indicator", file=str(path),
-                        row=int(frame[ROW][i]), column=ind_raw)
-            elif ind is None:
-                ids[i] = n  # a user's own indicator: kept as written
+        lower = {c.casefold(): c for c in frame.columns}
+        ind_raw, val_raw = lower["indicator"], lower["value"]
+        labels = frame[ind_raw]
+        distinct = labels.drop_nulls().unique()
+        ids = {lab: indicator_id(lab) for lab in distinct.to_list()}  # once per distinct label
+        if free_labels:  # any statistic, kept as written (DTI labels still canonicalised)
+            ids = {lab: v if v is not None else (clean(lab) or None) for lab, v in ids.items()}
+        for lab in sorted(k for k, v in ids.items() if v is None and k != ""):
+            rows = frame.filter(pl.col(ind_raw) == lab)[ROW]
+            near = nearest(lab, list(BY_ID), 1)
+            log.add("unknown-indicator", f"indicator {lab!r} is not known (rows "
+                    f"{', '.join(map(str, rows.head(8).to_list()))}{' ...' if rows.len() > 8 else ''})",
+                    file=str(path), row=int(rows[0]), column=ind_raw, found=lab,
+                    expected=", ".join(BY_ID),
+                    hint=(f"did you mean {near[0]!r}? " if near else "") + "the indicators are the "
+                    "DTI's: " + ", ".join(BY_ID))
+        for i in (labels.is_null() | (labels == "")).arg_true():
+            log.add("unknown-indicator", "empty indicator", file=str(path),
+                    row=int(frame[ROW][i]), column=ind_raw, expected=", ".join(BY_ID))
+        indicator = labels.replace_strict(ids, default=None, return_dtype=pl.String)
         values = parse_numbers(frame, val_raw, path, delimiter, log)
-        return base.with_columns(indicator=pl.Series(ids, dtype=pl.String), value=values,
-                                 rank=ranks, column=pl.lit(val_raw))
+        rank = ranks
+        for ind, r in own_ranks.items():
+            rank = pl.select(pl.when(indicator == ind).then(r).otherwise(rank)).to_series()
+        out = base.with_columns(indicator=indicator, value=values, rank=rank,
+                                column=pl.lit(val_raw))
+        # An empty cell is no value (as in a wide table): it must not replace a shipped one.
+        return out.filter(pl.col("value").is_not_null() | pl.col("rank").is_not_null()
+                          | pl.col("indicator").is_null())
     parts = []
     for col, ind in layout.indicators.items():
         values = parse_numbers(frame, col, path, delimiter, log)
+        rank = own_ranks.get(ind, ranks if ind == "dti" else None)
         parts.append(base.with_columns(indicator=pl.lit(ind), value=values,
-                                       rank=ranks if ind == "dti" else pl.lit(None, pl.Int32),
+                                       rank=rank if rank is not None else pl.lit(None, pl.Int32),
                                        column=pl.lit(col)))
+    if layout.rank and "dti" not in layout.indicators.values():
+        own_ranks = {"dti": ranks, **own_ranks}  # the DTI's rank, printed without its value
+    for ind, r in own_ranks.items():  # a rank without a value column of its own
+        if ind not in layout.indicators.values():
+            parts.append(base.with_columns(
+                indicator=pl.lit(ind), value=pl.lit(None, pl.Float64), rank=r,
+                column=pl.lit(layout.rank if r is ranks else ind + "_rank")))
     out = pl.concat(parts)
     return out.filter(pl.col("value").is_not_null() | pl.col("rank").is_not_null())
 
@@ -176,112 +331,282 @@ def _ranks(frame: pl.DataFrame, column: str, path: Path, log: ProblemLog) -> pl.
     for i in (parsed.is_null() & raw.is_not_null() & (raw != "")).arg_true():
         log.add("bad-number", "a rank must be a whole number", file=str(path),
                 row=int(frame[ROW][i]), column=column, found=raw[i])
+    for i in (parsed < 1).fill_null(False).arg_true():
+        log.add("bad-number", "a rank must be 1 or more", file=str(path),
+                row=int(frame[ROW][i]), column=column, found=raw[i])
     return parsed.alias("rank")
 
 
-def _basis_column(frame: pl.DataFrame, column: str, path: Path, declared: str | None) -> str:
-    values = sorted({v for v in frame[column].drop_nulls() if v})
-    if len(values) > 1:
-        rows = frame.filter(pl.col(column) != values[0])[ROW].to_list()[:10]
-        raise InputError.single(Problem(
-            "mixed-basis", f"the basis column holds several bases: {', '.join(values)}",
-            file=str(path), row=rows[0], column=column, found=", ".join(values),
-            hint="split the table into one file per basis"))
-    if declared is not None and values and values[0] != declared:
-        raise InputError.single(Problem(
-            "mixed-basis", f"the table says basis {values[0]} but {declared} was declared",
-            file=str(path), column=column, found=values[0], expected=declared))
-    return values[0] if values else declared  # type: ignore[return-value]
+def _declared_bases(frame: pl.DataFrame, layout: Layout, path: Path, declared: str | None,
+                    mappings: MappingSet, options: Options, log: ProblemLog) -> pl.Series:
+    """Per row: the basis the option or a ``basis`` column declares, or null (detect)."""
+    if declared is not None:
+        mappings.basis(declared)
+    if layout.basis is None:
+        return pl.Series("declared", [declared] * frame.height, dtype=pl.String)
+    col = frame[layout.basis].replace("", None)
+    values = sorted(col.drop_nulls().unique().to_list())
+    unknown = [v for v in values if v not in mappings.bases]
+    for v in unknown:
+        rows = frame.filter(pl.col(layout.basis) == v)[ROW]
+        log.add("unknown-basis", f"basis {v!r} is not defined", file=str(path), row=int(rows[0]),
+                column=layout.basis, found=v, expected=" or ".join(mappings.bases))
+    if declared is not None:
+        for v in values:
+            if v != declared:
+                rows = frame.filter(pl.col(layout.basis) == v)[ROW]
+                log.add("mixed-basis", f"the table says basis {v} but {declared} was declared",
+                        file=str(path), row=int(rows[0]), column=layout.basis, found=v,
+                        expected=declared, hint=f"drop {options.basis} or fix the basis column")
+        return pl.Series("declared", [declared] * frame.height, dtype=pl.String)
+    per_year = (layout.year is not None and pl.DataFrame({"y": frame[layout.year], "b": col})
+                .drop_nulls().group_by("y").agg(pl.col("b").n_unique())["b"].max() == 1)
+    if len(values) > 1 and not per_year:
+        rows = frame.filter(pl.col(layout.basis) != values[0])[ROW].to_list()[:10]
+        log.add("mixed-basis", f"the basis column holds several bases: {', '.join(values)}",
+                file=str(path), row=rows[0], column=layout.basis, found=", ".join(values),
+                hint="split the table into one file per basis")
+    return col.alias("declared")
 
 
-def resolve_units(long: pl.DataFrame, mappings: MappingSet, path: str | Path, column: str,
-                  declared: str | None) -> pl.DataFrame:
-    """Attach ``basis`` and ``code`` to each row; detect the basis when not declared."""
-    empty = long.filter(pl.col("unit").is_null() | (pl.col("unit").str.strip_chars() == ""))
-    if empty.height:
-        raise InputError(f"{path}: empty units", [Problem(
-            "unknown-unit", "empty unit", file=str(path), row=int(r), column=column,
-            expected="a unit code or name") for r in empty["row"].unique().sort()])
-    nested = hierarchy.resolve_units(long, mappings, path, column, declared)
+def fate(mappings: MappingSet, basis: str, code: str) -> str | None:
+    """"Quảng Nam merged into Đà Nẵng on 1 July 2025": what a transition did to a unit."""
+    for t in mappings.transitions:
+        if t.from_basis != basis or t.to_basis not in mappings.bases:
+            continue
+        succ = t.edges.filter(pl.col("from_code") == code)["to_code"].to_list()
+        if not succ:
+            continue
+        old = mappings.bases[basis].name_of(code)
+        new = [mappings.bases[t.to_basis].name_of(c) for c in succ]
+        when = _date_text(t.meta.get("effective") or t.meta.get("in_force") or "")
+        verb = "merged into " + new[0] if len(new) == 1 else "was split among " + ", ".join(new)
+        return f"{old} {verb}{' on ' + when if when else ''}"
+    return None
+
+
+def _date_text(iso: str) -> str:
+    import datetime as dt
+
+    try:
+        d = dt.date.fromisoformat(iso)
+    except ValueError:
+        return iso
+    return f"{d.day} {d.strftime('%B')} {d.year}"
+
+
+def resolve_units(long: pl.DataFrame, mappings: MappingSet, path: str | Path,
+                  layout: Layout | str, log: ProblemLog | None = None,
+                  declared: str | None = None, *, options: Options = Options(),
+                  mixed_bases: bool = False) -> pl.DataFrame:
+    """Attach ``basis`` and ``code`` to each row; detect the basis per year when not declared.
+
+    Units are resolved once per distinct (unit, name) pair, in polars (no per-row Python).
+    A row whose code and name denote different units is a ``unit-mismatch``. Rows that
+    cannot be placed get ``code`` null and a problem in ``log`` (raised at once without it).
+    """
+    own = log is None
+    log = ProblemLog() if log is None else log
+    if isinstance(layout, str):
+        layout = Layout("wide", layout, None, None, None, {})
+    one_declared = declared
+    if one_declared is None and "declared" in long.columns:
+        named = long["declared"].drop_nulls().unique().to_list()
+        one_declared = named[0] if len(named) == 1 else None
+    nested = hierarchy.resolve_units(long, mappings, path, layout.unit, one_declared)
     if nested is not None:  # commune names resolve within their province and district
         return nested
-    units = long["unit"].unique().drop_nulls().to_list()
-    is_codes = bool(units) and all(normalise_code(u) is not None for u in units)
-    candidates = [declared] if declared else list(mappings.bases)
-    resolved = {b: {u: mappings.resolve(u, b) for u in units} for b in candidates}
-    fits = [b for b in candidates if all(resolved[b][u] is not None for u in units)]
-    if declared is None and len(fits) > 1:
-        fits = _prefer_complete(long, resolved, fits, mappings)
-    if len(fits) == 1:
-        basis = fits[0]
-        codes = resolved[basis]
-        return long.with_columns(
-            basis=pl.lit(basis), code=pl.col("unit").replace_strict(codes, default=None),
-            file=pl.lit(str(path)))
-    if len(fits) > 1:
-        raise InputError.single(Problem(
-            "ambiguous-basis", f"every unit exists on {' and '.join(fits)}; the basis cannot be "
-            "told from the units", file=str(path), column=column, found=", ".join(fits),
-            hint="declare it: --basis " + fits[0] + " (or a 'basis' column)"))
-    _raise_unresolved(long, mappings, path, column, candidates, resolved, is_codes)
-    raise AssertionError("unreachable")
+    if "check" not in long.columns:
+        long = long.with_columns(check=pl.lit(None, pl.String))
+    if "declared" not in long.columns:
+        long = long.with_columns(declared=pl.lit(declared, pl.String))
+    path = str(path)
+    bases = list(mappings.bases)
+    pairs = long.select("unit", "check").unique()
+    fit = pairs
+    for b in bases:
+        u = mappings.resolve_many(pairs["unit"], b)
+        c = mappings.resolve_many(pairs["check"], b)
+        has_check = pairs["check"].is_not_null() & (pairs["check"] != "")
+        fit = fit.with_columns(pl.Series(f"u:{b}", u), pl.Series(f"c:{b}", c),
+                               (u.is_not_null() & (~has_check | (c == u)).fill_null(False))
+                               .alias(f"ok:{b}"))
+    rows = long.join(fit, on=["unit", "check"], how="left", nulls_equal=True)
+    is_code = rows["unit"].str.strip_chars().str.contains(r"^[0-9]+(\.0+)?$").fill_null(False)
+    rows = rows.with_columns(_is_code=is_code)
+    # The basis of each row: declared, or detected per year.
+    detected = _detect_per_year(rows.filter(pl.col("declared").is_null()), mappings, bases, path,
+                                layout, options, log)
+    rows = rows.join(detected, on="year", how="left", nulls_equal=True) if detected.height else \
+        rows.with_columns(detected=pl.lit(None, pl.String))
+    basis = pl.coalesce("declared", "detected")
+    rows = rows.with_columns(basis=pl.when(basis.is_in(bases)).then(basis))  # unknown: logged
+    chosen = sorted(rows["basis"].drop_nulls().unique().to_list())
+    one_per_year = rows.drop_nulls("basis").group_by("year").agg(pl.col("basis").n_unique())
+    if len(chosen) > 1 and not mixed_bases and one_per_year["basis"].max() == 1:
+        per = rows.group_by("basis").agg(pl.col("year").unique().sort(), pl.col("row").min()) \
+            .drop_nulls("basis").sort("row")
+        detail = "; ".join(f"{', '.join(map(str, ys))} on {b}" for b, ys, _r in per.iter_rows())
+        log.add("mixed-basis", f"the years are on different bases: {detail}", file=path,
+                row=int(per["row"][1]), column=layout.year,
+                hint="split the file by year (the build command reads such a file per year)")
+    code = pl.lit(None, pl.String)
+    for b in bases:
+        code = pl.when((pl.col("basis") == b) & pl.col(f"ok:{b}")).then(pl.col(f"u:{b}")).otherwise(code)
+    rows = rows.with_columns(code=code, file=pl.lit(path))
+    _row_problems(rows.filter(pl.col("basis").is_not_null() & pl.col("code").is_null()),
+                  mappings, bases, path, layout, options, log)
+    if own:
+        log.raise_if_any(f"{path}: unknown units")
+    return rows.drop([c for c in rows.columns if ":" in c] + ["_is_code", "detected"])
 
 
-def _prefer_complete(long: pl.DataFrame, resolved: dict, fits: list[str],
-                     mappings: MappingSet) -> list[str]:
-    """Among bases on which every unit resolves, those that the table covers completely."""
-    per_year = long.group_by("year").agg(pl.col("unit").unique())
-    complete = []
-    for b in fits:
-        codes = mappings.bases[b].codes
-        if all({resolved[b][u] for u in us if u} == codes for us in per_year["unit"]):
-            complete.append(b)
-    return complete if len(complete) == 1 else fits
-
-
-def _raise_unresolved(long: pl.DataFrame, mappings: MappingSet, path: str | Path, column: str,
-                      candidates: list[str], resolved: dict, is_codes: bool) -> None:
-    rows = long.select("row", "unit").unique(maintain_order=True)
-    if len(candidates) > 1:
-        only = {b: [r for r, u in rows.iter_rows() if resolved[b].get(u) is not None
-                    and all(resolved[o].get(u) is None for o in candidates if o != b)]
-                for b in candidates}
-        with_rows = [b for b in candidates if only[b]]
-        if len(with_rows) > 1:
-            detail = "; ".join(f"rows {', '.join(map(str, only[b][:8]))}"
-                               f"{' ...' if len(only[b]) > 8 else ''} exist only on {b}"
-                               for b in with_rows)
-            raise InputError.single(Problem(
-                "mixed-basis", f"the table mixes units of different bases: {detail}",
-                file=str(path), row=min(only[b][0] for b in with_rows), column=column,
-                hint="split the table by basis, or rebase one part first"))
-    best = max(candidates, key=lambda b: sum(v is not None for v in resolved[b].values()))
-    basis = mappings.bases[best]
-    log = ProblemLog()
-    for row, unit in rows.iter_rows():
-        if unit is None or unit == "":
-            log.add("unknown-unit", "empty unit", file=str(path), row=row, column=column)
-        elif resolved[best].get(unit) is None:
-            if is_codes:
-                hint = f"codes of {best} run {min(basis.codes)}-{max(basis.codes)}"
+def _detect_per_year(rows: pl.DataFrame, mappings: MappingSet, bases: list[str], path: str,
+                     layout: Layout, options: Options, log: ProblemLog) -> pl.DataFrame:
+    """Year -> basis, from the units only where one basis explains them; otherwise a problem."""
+    out: list[tuple[int | None, str | None]] = []
+    ambiguous: list[tuple[int | None, list[str], str]] = []
+    opt = options.basis or "--basis"
+    for (year,), grp in rows.group_by("year", maintain_order=True):
+        units = grp.select("unit", "check", "_is_code", *[c for c in grp.columns if ":" in c]
+                           ).unique(subset=["unit", "check"])
+        units = units.filter(pl.col("unit").is_not_null() & (pl.col("unit") != ""))
+        if units.height == 0:
+            out.append((year, None))
+            continue
+        fits = [b for b in bases if units[f"ok:{b}"].all()]
+        codes_only = bool(units["_is_code"].all())
+        covered = {b: set(units.filter(pl.col(f"ok:{b}"))[f"u:{b}"].to_list()) for b in bases}
+        complete = [b for b in bases if covered[b] >= mappings.bases[b].codes]
+        if len(fits) == 1:
+            b = fits[0]
+            # Nearly every unit of another basis, and a few units only this basis has (a 34-unit
+            # table with one pre-merger name): which basis is meant is not for the tool to guess.
+            strays = [o for o in bases if o != b and b not in complete
+                      and len(covered[o]) >= STRAY_SHARE[0] * len(mappings.bases[o])
+                      and 0 < units.height - len(covered[o])
+                      <= max(1.0, STRAY_SHARE[1] * len(mappings.bases[o]))]
+            if strays:
+                o = strays[0]
+                odd = units.filter(~pl.col(f"ok:{o}"))["unit"].to_list()
+                fates = [f for u in odd[:3] if (c := mappings.resolve(u, b))
+                         and (f := fate(mappings, b, c))]
+                ambiguous.append((year, [b, o], f"{len(covered[o])} of the {units.height} units "
+                                  f"are the units of {o}, but {', '.join(map(repr, odd[:5]))} "
+                                  f"exist{'s' if len(odd) == 1 else ''} only on {b}"
+                                  + (f" ({'; '.join(fates)})" if fates else "")))
+                out.append((year, None))
             else:
-                near = basis.resolver.suggest(unit)
-                hint = ("did you mean " + " or ".join(repr(n) for n in near) + "?") if near else None
-            log.add("unknown-unit", f"not a unit of {best}", file=str(path), row=row,
-                    column=column, found=unit, hint=hint)
-    log.raise_if_any(f"{path}: unknown units")
+                out.append((year, b))
+        elif len(fits) > 1:
+            if not codes_only and len([b for b in fits if b in complete]) == 1:
+                out.append((year, next(b for b in fits if b in complete)))
+            else:
+                why = ("the table has codes only, and every code exists on " + " and ".join(fits)
+                       if codes_only else "every unit exists on " + " and ".join(fits))
+                ambiguous.append((year, fits, why))
+                out.append((year, None))
+        else:
+            best = max(bases, key=lambda b: (units[f"ok:{b}"].sum(), -bases.index(b)))
+            only = {b: grp.filter(pl.col(f"ok:{b}") & ~pl.any_horizontal(
+                [pl.col(f"ok:{o}") for o in bases if o != b] or [pl.lit(False)])
+                & pl.col("check").is_null())["row"].unique().sort().to_list() for b in bases}
+            with_rows = [b for b in bases if only[b]]
+            if len(with_rows) > 1:
+                detail = "; ".join(f"rows {', '.join(map(str, only[b][:8]))}"
+                                   f"{' ...' if len(only[b]) > 8 else ''} exist only on {b}"
+                                   for b in with_rows)
+                log.add("mixed-basis", f"the table mixes units of different bases: {detail}",
+                        file=path, row=min(only[b][0] for b in with_rows), column=layout.unit,
+                        hint=f"split the table by basis, or rebase one part first; or declare "
+                        f"the basis ({opt} {best}) to see each row that is not on it")
+                out.append((year, None))
+            else:
+                out.append((year, best))
+    if ambiguous:
+        fits = sorted({b for _, bs, _ in ambiguous for b in bs})
+        years = ", ".join(str(y) for y, _, _ in ambiguous if y is not None)
+        log.add("ambiguous-basis", "the basis cannot be told from the units"
+                + (f" ({years})" if years else "") + ": " + "; ".join(w for _, _, w in ambiguous),
+                file=path, column=layout.unit, found=", ".join(fits),
+                hint=f"declare it: {opt} {fits[0]} or {opt} {fits[-1]} (or a 'basis' column)")
+    return pl.DataFrame(out, schema={"year": pl.Int32, "detected": pl.String}, orient="row")
+
+
+def _row_problems(bad: pl.DataFrame, mappings: MappingSet, bases: list[str], path: str,
+                  layout: Layout, options: Options, log: ProblemLog) -> None:
+    """One problem per distinct bad row: empty, unknown (with what became of it), or code and
+    name that disagree (with the basis on which they agree, if any)."""
+    opt = options.basis or "--basis"
+    seen: set[int] = set()
+    for rec in bad.unique(subset=["row"], keep="first").sort("row").iter_rows(named=True):
+        row, unit, check, b = rec["row"], rec["unit"], rec["check"], rec["basis"]
+        if row in seen:
+            continue
+        seen.add(row)
+        basis = mappings.bases[b]
+        if unit is None or unit.strip() == "":
+            log.add("unknown-unit", "empty unit", file=path, row=row, column=layout.unit,
+                    expected="a unit code or name")
+            continue
+        code = rec[f"u:{b}"]
+        others = [o for o in bases if o != b]
+        if code is None:
+            hint = None
+            for o in others:
+                oc = rec[f"u:{o}"]
+                if oc is not None:
+                    became = fate(mappings, o, oc)
+                    what = became or f"{unit!r} is {oc} {mappings.bases[o].name_of(oc)} on {o}"
+                    hint = f"{what} (use {opt} {o})"
+                    break
+            shared = sorted(basis.resolver.codes_named(unit)) if not rec["_is_code"] else []
+            if shared:
+                log.add("unknown-unit", f"{unit!r} names {len(shared)} units of {b}: "
+                        + ", ".join(f"{c} {basis.name_of(c)}" for c in shared), file=path, row=row,
+                        column=layout.unit, found=unit,
+                        hint="a name shared by several units cannot say which: use the code")
+                continue
+            if hint is None:
+                if rec["_is_code"]:
+                    hint = f"codes of {b} run {min(basis.codes)}-{max(basis.codes)}"
+                else:
+                    near = basis.resolver.suggest(unit)
+                    hint = ("did you mean " + " or ".join(repr(n) for n in near) + "?") if near else None
+            log.add("unknown-unit", f"not a unit of {b}", file=path, row=row, column=layout.unit,
+                    found=unit, hint=hint)
+            continue
+        named = rec[f"c:{b}"]
+        what = (f"{check!r} is {named} {basis.name_of(named)} there" if named
+                else f"{check!r} is not a unit of {b}")
+        agree = [o for o in others if rec[f"ok:{o}"]]
+        hint = (f"on {agree[0]}, code {rec[f'u:{agree[0]}']} is "
+                f"{mappings.bases[agree[0]].name_of(rec[f'u:{agree[0]}'])} (codes were reused in "
+                f"the reform): if the table is on {agree[0]}, use {opt} {agree[0]}"
+                if agree else "check the code against the basis list, or fix the name")
+        log.add("unit-mismatch", f"code {code} is {basis.name_of(code)} on {b}, but the name "
+                f"says otherwise: {what}", file=path, row=row, column=layout.check,
+                expected=basis.name_of(code), found=check, hint=hint)
 
 
 def check_duplicates(long: pl.DataFrame, layout: Layout | None = None) -> list[Problem]:
-    """A unit may appear once per year and indicator."""
-    dup = long.filter(pl.struct("year", "code", "indicator").is_duplicated())
+    """A unit may appear once per year and indicator; a duplicated row is reported once."""
+    keys = ["year", "basis", "code", "indicator"]
+    dup = long.filter(pl.struct(keys).is_duplicated())
+    if dup.is_empty():
+        return []
+    groups = (dup.group_by(keys).agg(pl.col("row").sort(), pl.col("unit").first(),
+                                     pl.col("file").first())
+              .group_by("year", "basis", "code", "row")
+              .agg(pl.col("indicator").sort(), pl.col("unit").first(), pl.col("file").first())
+              .with_columns(first=pl.col("row").list.get(1)).sort("first"))
     problems = []
-    for (year, code, ind), grp in dup.group_by("year", "code", "indicator", maintain_order=True):
-        rows = sorted(grp["row"].to_list())
+    for year, _b, code, rows, inds, unit, file, _f in groups.iter_rows():
+        what = inds[0] if len(inds) == 1 else f"{len(inds)} indicators"
         problems.append(Problem(
-            "duplicate-row", f"unit {code} appears {len(rows)} times for {year} {ind} "
-            f"(rows {', '.join(map(str, rows))})", file=grp["file"][0], row=rows[1],
-            column=layout.unit if layout else "unit", found=str(grp["unit"][0]),
+            "duplicate-row", f"unit {code} appears {len(rows)} times for {year} {what} "
+            f"(rows {', '.join(map(str, rows))})", file=file, row=rows[1],
+            column=layout.unit if layout else "unit", found=str(unit),
             hint="keep one row per unit and year"))
     return problems
 

@@ -17,8 +17,8 @@ import datetime as dt
 import errno
 import hashlib
 import io
-import math
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Collection, Iterator, Mapping
@@ -72,55 +72,219 @@ def sniff_delimiter(header: str) -> str:
     return best if counts[best] else ","
 
 
-def _read_csv(path: Path) -> tuple[pl.DataFrame, str]:
-    text = decode_text(path.read_bytes(), path).replace("\r\n", "\n").replace("\r", "\n")
-    lines = text.split("\n")
-    if not text.strip():
-        raise _problem(path, "empty-file", "the file is empty", hint="export the table with its header row")
-    delimiter = sniff_delimiter(lines[0])
-    _check_shape(path, text, delimiter)
-    try:
-        frame = pl.read_csv(
-            io.BytesIO(text.encode("utf-8")), separator=delimiter, infer_schema=False,
-            truncate_ragged_lines=False, raise_if_empty=False,
-        )
-    except pl.exceptions.PolarsError:
-        raise _problem(path, "bad-file", "the file cannot be parsed as a delimited table") from None
-    # Polars counts a quoted multi-line record as one row; row numbers here assume one line per row,
-    # which holds for every table this tool reads (names and numbers carry no line breaks).
-    return frame, delimiter
+#: A predicate telling a header row from a title row above it (cells as written).
+HeaderTest = Callable[[list[str]], bool]
+#: How many non-empty rows from the top are searched for the header.
+HEADER_SEARCH_ROWS = 10
 
 
-def _check_shape(path: Path, text: str, delimiter: str) -> None:
-    """Every row has as many fields as the header, and the headings are distinct."""
+def _split_line(line: str, delimiter: str) -> list[str]:
     import csv
 
     try:
-        rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
-    except csv.Error as exc:
-        raise _problem(path, "bad-file", f"not a delimited table ({exc})") from None
+        return next(csv.reader([line], delimiter=delimiter), [])
+    except csv.Error:
+        return line.split(delimiter)
+
+
+def _reserved(path: Path, headings: list[str]) -> None:
+    if ROW in (clean(str(h)) for h in headings):
+        raise _problem(path, "bad-file", f"the heading {ROW!r} is reserved", column=ROW,
+                       hint="rename that column")
+
+
+def _pick_header(rows: list[tuple[int, list[str]]], header_row: int | None,
+                 header_test: HeaderTest | None, path: Path, option: str | None) -> int:
+    """Index into ``rows`` (row number, cells) of the header: the given row, else the first of
+    the top rows that passes ``header_test``, else the first non-empty row."""
     if not rows:
-        raise _problem(path, "empty-file", "the file is empty")
-    headings = [clean(h) for h in rows[0]]
+        raise _problem(path, "empty-file", "the table is empty (no cell holds a value)",
+                       hint="export the table with its header row")
+    if header_row is not None:
+        for i, (n, _cells) in enumerate(rows):
+            if n == header_row:
+                return i
+        raise _problem(path, "bad-option", f"row {header_row} is empty or outside the table",
+                       column=option or "--header-row", found=str(header_row),
+                       expected=f"a row from {rows[0][0]} to {rows[-1][0]}" if rows else None)
+    if header_test is not None:
+        for i, (_n, cells) in enumerate(rows[:HEADER_SEARCH_ROWS]):
+            if header_test(cells):
+                return i
+    return 0
+
+
+def _read_csv(path: Path, header_row: int | None, header_test: HeaderTest | None,
+              header_option: str | None) -> tuple[pl.DataFrame, str]:
+    """Lines are split in polars (no per-row Python); only lines holding a quote go through
+    the csv module. ``_row`` is the line number, so rows are numbered as an editor shows them."""
+    text = decode_text(path.read_bytes(), path).replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        raise _problem(path, "empty-file", "the file is empty", hint="export the table with its header row")
+    lines = pl.Series("line", text.split("\n"), dtype=pl.String)
+    nonblank = (lines.str.strip_chars().str.len_chars() > 0).arg_true()
+    top = [(int(i) + 1, lines[int(i)]) for i in nonblank[: max(HEADER_SEARCH_ROWS, 1)]]
+    if header_row is not None and not any(n == header_row for n, _ in top):
+        idx = header_row - 1
+        if 0 <= idx < len(lines) and lines[idx].strip():
+            top = [(header_row, lines[idx])]
+    delimiters = [sniff_delimiter(line) for _, line in top]
+    rows = [(n, _split_line(line, d)) for (n, line), d in zip(top, delimiters, strict=True)]
+    pick = _pick_header(rows, header_row, header_test, path, header_option)
+    header_line, headings = rows[pick]
+    delimiter = delimiters[pick]
+    headings = [clean(h) for h in headings]
+    _reserved(path, headings)
     dup = sorted({h for h in headings if headings.count(h) > 1})
     if dup:
-        raise _problem(path, "bad-file", "duplicate column headings", row=1, found=", ".join(dup),
-                       hint="give every column a distinct heading")
-    width = len(rows[0])
+        raise _problem(path, "bad-file", "duplicate column headings", row=header_line,
+                       found=", ".join(dup), hint="give every column a distinct heading")
+    width = len(headings)
+    body = pl.DataFrame({ROW: pl.int_range(header_line + 1, len(lines) + 1, eager=True,
+                                           dtype=pl.Int64),
+                         "line": lines[header_line:]})
+    quoted = body["line"].str.contains('"', literal=True)
+    plain = body.filter(~quoted).select(ROW, fields=pl.col("line").str.split(delimiter))
+    parts = [plain]
+    if quoted.any():
+        parts.extend(_quoted_lines(body.filter(quoted), delimiter, width))
+    cells = pl.concat(parts).sort(ROW)
+    n = pl.col("fields").list.len()
+    filled = pl.col("fields").list.eval(pl.element().str.strip_chars().str.len_chars() > 0).list.any()
+    bad = cells.filter((n != width) & filled)
     log = ProblemLog()
-    for n, row in enumerate(rows[1:], start=2):
-        if row and len(row) != width and any(cell.strip() for cell in row):
-            hint = None
-            if delimiter == "," and len(row) > width:
-                hint = ("values look like comma decimals in a comma-delimited file: save with ';' "
-                        "as delimiter, or quote the values, or use dot decimals")
-            log.add("ambiguous-delimiter" if hint else "bad-file",
-                    f"row has {len(row)} fields but the header has {width}", file=str(path),
-                    row=n, expected=f"{width} fields", found=delimiter.join(row)[:60], hint=hint)
+    for row, fields in bad.iter_rows():
+        hint = None
+        if delimiter == "," and len(fields) > width:
+            hint = ("values look like comma decimals in a comma-delimited file: save with ';' "
+                    "as delimiter, or quote the values, or use dot decimals")
+        log.add("ambiguous-delimiter" if hint else "bad-file",
+                f"row has {len(fields)} fields but the header has {width}", file=str(path),
+                row=row, expected=f"{width} fields", found=delimiter.join(fields)[:60], hint=hint)
     log.raise_if_any(f"{path}: cannot read the table")
+    cells = cells.filter(filled)
+    frame = cells.select(
+        *[pl.col("fields").list.get(i, null_on_oob=True).alias(f"\x00{i}") for i in range(width)],
+        ROW)
+    frame = frame.rename({f"\x00{i}": h for i, h in enumerate(headings)})
+    return frame, delimiter
 
 
-def _read_excel(path: Path, sheet: str | None) -> pl.DataFrame:
+def _quoted_lines(q: pl.DataFrame, delimiter: str, width: int) -> list[pl.DataFrame]:
+    """Fields of lines holding quotes (R and many exporters quote every text field): well-formed
+    lines (balanced quotes, ``width`` fields once quoted parts are set aside) are parsed by polars
+    in one go; only the rest go through the csv module, so their errors can be reported."""
+    schema = {ROW: pl.Int64, "fields": pl.List(pl.String)}
+    stripped = q["line"].str.replace_all(r'"(?:[^"]|"")*"', "")
+    n = stripped.str.count_matches(delimiter, literal=True) + 1
+    ok = (n == width) & ~stripped.str.contains('"', literal=True)
+    good, bad = q.filter(ok), q.filter(~ok)
+    parts = []
+    if good.height:
+        try:
+            parsed = pl.read_csv(io.BytesIO("\n".join(good["line"]).encode("utf-8")),
+                                 has_header=False, separator=delimiter, infer_schema=False,
+                                 new_columns=[f"f{i}" for i in range(width)])
+            if parsed.height != good.height or parsed.width != width:
+                raise ValueError("line count changed")
+            parts.append(pl.DataFrame({ROW: good[ROW]}).with_columns(
+                fields=parsed.select(pl.concat_list(pl.all().fill_null(""))).to_series()))
+        except (pl.exceptions.PolarsError, ValueError):
+            bad = q
+            parts = []
+    if bad.height:
+        parts.append(pl.DataFrame({ROW: bad[ROW], "fields": [_split_line(x, delimiter)
+                                                             for x in bad["line"]]}, schema=schema))
+    return [p.cast(schema) for p in parts]  # type: ignore[arg-type]
+
+
+def _col_letters(index: int) -> str:
+    """1 -> A, 27 -> AA."""
+    out = ""
+    while index:
+        index, rem = divmod(index - 1, 26)
+        out = chr(65 + rem) + out
+    return out
+
+
+def _col_index(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+_ROW_XML = re.compile(rb"<row\b([^>]*?)(?:/>|>(.*?)</row>)", re.S)
+_CELL = re.compile(rb"<c\b([^>]*?)(?:/>|>(.*?)</c>)", re.S)
+_REF = re.compile(rb'\br="([A-Z]+)(\d+)"')
+_ROW_NUMBER = re.compile(rb'\br="(\d+)"')
+_VALUE = re.compile(rb"<v>(.*?)</v>|<is>.*?<t[^>]*>(.*?)</t>", re.S)
+
+
+def _xlsx_sheet_xml(path: Path, sheet: str) -> tuple[bytes, bool] | None:
+    """The XML of one worksheet and whether the workbook asks for recalculation on load."""
+    import zipfile
+    from xml.etree import ElementTree as ET
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+                  "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships"}
+            book = zf.read("xl/workbook.xml")
+            rels = ET.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+            targets = {r.get("Id"): r.get("Target") for r in rels}
+            root = ET.fromstring(book)
+            for s in root.iter(f"{{{ns['m']}}}sheet"):
+                if s.get("name") == sheet:
+                    target = targets[s.get(f"{{{ns['r']}}}id")]
+                    member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+                    return zf.read(member), b'fullCalcOnLoad="1"' in book
+    except Exception:  # not an OOXML package (.xls) or an unusual layout: no cell scan
+        return None
+    return None
+
+
+def _xlsx_cells(path: Path, sheet: str
+                ) -> tuple[int, int, list[tuple[int, int, str]], list[tuple[int, int, str]]] | None:
+    """First used row and column of a sheet (1-based, as calamine trims), its problem cells
+    ``(row, column, what)`` (error values, formulas without a usable cached value), and its
+    numeric cells ``(row, column, text)`` exactly as stored (calamine's text of a number keeps
+    only 9 decimals: 1e-25 would read as 0)."""
+    got = _xlsx_sheet_xml(path, sheet)
+    if got is None:
+        return None
+    xml, recalc = got
+    r0 = c0 = None
+    bad = []
+    numbers = []
+    row = 0
+    for rm in _ROW_XML.finditer(xml):
+        # Row and cell references are optional in OOXML: a missing one is the previous + 1.
+        hit = _ROW_NUMBER.search(rm.group(1))
+        row = int(hit.group(1)) if hit else row + 1
+        c = 0
+        for m in _CELL.finditer(rm.group(2) or b""):
+            attrs, body = m.group(1), m.group(2) or b""
+            ref = _REF.search(attrs)
+            c = _col_index(ref.group(1).decode()) if ref else c + 1
+            v = _VALUE.search(body)
+            has_value = v is not None and bool(v.group(1) or v.group(2))
+            if has_value:
+                r0 = row if r0 is None else min(r0, row)
+                c0 = c if c0 is None else min(c0, c)
+            if b't="e"' in attrs:
+                bad.append((row, c, f"an error value {(v.group(1) or b'').decode() if v else ''}".strip()))
+            elif b"<f" in body and (not has_value or recalc):
+                bad.append((row, c, "a formula without a calculated value"))
+            elif has_value and v is not None and v.group(1) and (b" t=" not in b" " + attrs
+                                                                 or b't="n"' in attrs):
+                numbers.append((row, c, v.group(1).decode()))
+    return r0 or 1, c0 or 1, bad, numbers
+
+
+def _read_excel(path: Path, sheet: str | None, header_row: int | None,
+                header_test: HeaderTest | None, log: ProblemLog,
+                options: dict[str, str | None]) -> pl.DataFrame:
     try:
         import fastexcel
 
@@ -129,20 +293,69 @@ def _read_excel(path: Path, sheet: str | None) -> pl.DataFrame:
     except Exception as exc:
         raise _problem(path, "bad-file", f"not a readable Excel workbook ({type(exc).__name__})",
                        hint="open it in Excel and save as .xlsx") from None
+    sheet_option = options.get("sheet")
     if sheet is None:
         if len(sheets) > 1:
+            hint = (f"choose one, e.g. {sheet_option} {sheets[0]!r}" if sheet_option
+                    else "keep one sheet in the workbook, or save the sheet you mean as its own file")
             raise _problem(path, "ambiguous-sheet", f"the workbook has {len(sheets)} sheets",
-                           expected="one sheet, or --sheet NAME", found=", ".join(sheets),
-                           hint=f"choose one, e.g. --sheet {sheets[0]!r}")
+                           expected=f"one sheet{', or ' + sheet_option + ' NAME' if sheet_option else ''}",
+                           found=", ".join(sheets), hint=hint)
         sheet = sheets[0]
     elif sheet not in sheets:
         raise _problem(path, "unknown-sheet", f"no sheet named {sheet!r}",
                        found=", ".join(sheets), hint="choose one of the sheets listed")
     try:
-        return pl.read_excel(path, sheet_name=sheet, infer_schema_length=0, drop_empty_rows=False,
-                             raise_if_empty=False)
+        grid = reader.load_sheet(sheet, header_row=None, dtypes="string").to_polars()
     except Exception as exc:
         raise _problem(path, "bad-file", f"sheet {sheet!r} cannot be read ({type(exc).__name__})") from None
+    scan = _xlsx_cells(path, sheet)
+    r0, c0, bad, numbers = scan if scan is not None else (1, 1, [], [])
+    if grid.width == 0 or grid.height == 0:
+        raise _problem(path, "empty-file", f"sheet {sheet!r} is empty",
+                       hint="export the table with its header row")
+    grid = grid.rename({c: f"\x00{j}" for j, c in enumerate(grid.columns)})
+    if numbers:  # numbers exactly as stored, in place of calamine's rounded text
+        exact = pl.DataFrame(numbers, schema={"r": pl.Int64, "c": pl.Int64, "t": pl.String},
+                             orient="row").with_columns(r=pl.col("r") - r0, c=pl.col("c") - c0)
+        exact = exact.filter((pl.col("r") >= 0) & (pl.col("r") < grid.height) & (pl.col("c") >= 0)
+                             & (pl.col("c") < grid.width))
+        for (j,), part in exact.group_by("c"):
+            name = f"\x00{j}"
+            grid = grid.with_columns(grid[name].cast(pl.String).scatter(part["r"], part["t"]))
+    grid = grid.with_columns(pl.all().cast(pl.String).str.strip_chars(" \t\u00a0\ufeff")
+                             ).with_row_index(ROW, offset=r0)
+    filled = ~pl.all_horizontal(pl.exclude(ROW).is_null() | (pl.exclude(ROW) == ""))
+    top = grid.filter(filled).head(HEADER_SEARCH_ROWS)
+    rows = [(int(r[0]), ["" if v is None else v for v in r[1:]]) for r in top.iter_rows()]
+    if header_row is not None and not any(n == header_row for n, _ in rows):
+        hit = grid.filter(pl.col(ROW) == header_row)
+        if hit.height:
+            rows = [(header_row, ["" if v is None else v for v in hit.row(0)[1:]])]
+    pick = _pick_header(rows, header_row, header_test, path, options.get("header_row"))
+    header_at, headings = rows[pick]
+    headings = [clean(h) if h else f"__UNNAMED__{j}" for j, h in enumerate(headings)]
+    _reserved(path, headings)
+    dup = sorted({h for h in headings if headings.count(h) > 1})
+    if dup:
+        raise _problem(path, "bad-file", "duplicate column headings", row=header_at,
+                       found=", ".join(dup), hint="give every column a distinct heading")
+    data = grid.filter(pl.col(ROW) > header_at)
+    keep = [j for j, h in enumerate(headings)
+            if not h.startswith("__UNNAMED__") or data[f"\x00{j}"].drop_nulls().str.len_chars().sum()]
+    for row, col, what in bad:
+        j = col - c0
+        if row < header_at or not 0 <= j < len(headings):
+            continue
+        address = f"{sheet}!{_col_letters(col)}{row}"
+        log.add("bad-cell", f"cell {address} holds {what}", file=str(path), row=row,
+                column=headings[j], expected="a value (open the file in Excel, let it calculate, "
+                "and save; or paste the values)", found=address)
+    frame = data.select(*[pl.col(f"\x00{j}").alias(headings[j]) for j in keep], ROW)
+    return frame
+
+
+_UNSUPPORTED = (pl.List, pl.Array, pl.Struct, pl.Binary, pl.Object, pl.Duration, pl.Time)
 
 
 def _read_parquet(path: Path) -> pl.DataFrame:
@@ -150,36 +363,60 @@ def _read_parquet(path: Path) -> pl.DataFrame:
         frame = pl.read_parquet(path)
     except Exception as exc:
         raise _problem(path, "bad-file", f"not a readable Parquet file ({type(exc).__name__})") from None
-    return frame.with_columns(pl.all().cast(pl.String))
+    _reserved(path, frame.columns)
+    log = ProblemLog()
+    for name, dtype in frame.schema.items():
+        if isinstance(dtype, _UNSUPPORTED) or dtype in _UNSUPPORTED:
+            log.add("bad-file", f"column of type {dtype} cannot hold a code, name, year or value",
+                    file=str(path), row=1, column=name, found=str(dtype),
+                    expected="text, integer or decimal columns",
+                    hint="store one value per cell (flatten lists and structs, cast durations)")
+    log.raise_if_any(f"{path}: unsupported column types")
+    try:
+        frame = frame.with_columns(pl.all().cast(pl.String))
+    except pl.exceptions.PolarsError as exc:
+        raise _problem(path, "bad-file", f"a column cannot be read as text ({type(exc).__name__})") from None
+    return frame.with_row_index(ROW, offset=2)
 
 
-def read_table(path: str | Path, sheet: str | None = None) -> tuple[pl.DataFrame, str]:
+def read_table(path: str | Path, sheet: str | None = None, *, header_row: int | None = None,
+               header_test: HeaderTest | None = None, problems: ProblemLog | None = None,
+               options: dict[str, str | None] | None = None) -> tuple[pl.DataFrame, str]:
     """A table as strings with cleaned headers and a ``_row`` column; also its delimiter.
 
-    The delimiter is ``""`` for Excel and Parquet files (their numbers are typed cells).
+    ``_row`` is the row number the sheet or editor shows (line number for CSV, sheet row for
+    XLSX even below a title row; header + 1 for Parquet). The header is ``header_row``, else the
+    first of the top rows that passes ``header_test`` (title rows above it are skipped), else
+    the first non-empty row. Spreadsheet cells holding errors or uncalculated formulas are
+    added to ``problems`` (raised at once without it). ``options`` names the calling command's
+    options (``sheet``, ``header_row``) so hints name options that exist. The delimiter is
+    ``""`` for Excel and Parquet files (their numbers are typed cells).
     """
     path = Path(path)
+    options = options or {}
     if not path.is_file():
         raise _problem(path, "missing-file", "no such file", hint="check the path")
     suffix = path.suffix.lower()
     delimiter = ""
+    log = problems if problems is not None else ProblemLog()
     if suffix in EXCEL_SUFFIXES:
-        frame = _read_excel(path, sheet)
+        frame = _read_excel(path, sheet, header_row, header_test, log, options)
     elif suffix in PARQUET_SUFFIXES:
         frame = _read_parquet(path)
     else:
-        frame, delimiter = _read_csv(path)
-    names = [clean(str(c)) for c in frame.columns]
+        frame, delimiter = _read_csv(path, header_row, header_test, options.get("header_row"))
+    if problems is None:
+        log.raise_if_any(f"{path}: unreadable cells")
+    names = [c if c == ROW else clean(str(c)) for c in frame.columns]
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
         raise _problem(path, "bad-file", "duplicate column headings", row=1, found=", ".join(dup),
                        hint="give every column a distinct heading")
     frame = frame.rename(dict(zip(frame.columns, names, strict=True)))
     frame = frame.with_columns(pl.col(pl.String).str.strip_chars(" \t\u00a0\ufeff"))
+    frame = frame.with_columns(pl.col(ROW).cast(pl.Int64))
     # Rows with every cell empty are layout, not data.
-    frame = frame.with_row_index(ROW, offset=2).filter(
-        ~pl.all_horizontal(pl.exclude(ROW).is_null() | (pl.exclude(ROW) == ""))
-    )
+    frame = frame.filter(~pl.all_horizontal(pl.exclude(ROW).is_null() | (pl.exclude(ROW) == "")))
     if frame.height == 0:
         raise _problem(path, "empty-file", "the table has a header but no data rows", row=1,
                        hint="add data rows under the header")
@@ -208,30 +445,82 @@ def require_columns(frame: pl.DataFrame, path: str | Path, required: dict[str, t
     return found
 
 
+#: Limits within which a number is held as written (in Float64 and the exact 38-digit sums of
+#: rebasing): at most 17 significant digits (what any binary64 value needs, so the tool's own
+#: outputs read back unchanged), 18 decimal places (1e-30 would sum as 0), and below 10^15.
+MAX_SIGNIFICANT, MAX_PLACES, MAX_MAGNITUDE = 17, 18, 1e15
+
+_GROUPED_COMMA = r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$"   # 1,051 or 1,051.5
+_GROUPED_DOT = r"^[+-]?\d{1,3}(\.\d{3})+,\d+$"        # 1.051,5
+_DOT_DECIMAL = r"^[+-]?\d*\.\d+([eE][+-]?\d+)?$"
+_COMMA_DECIMAL = r"^[+-]?\d*,\d+$"
+
+
 def parse_numbers(frame: pl.DataFrame, column: str, path: str | Path, delimiter: str,
                   log: ProblemLog, *, allow_null: bool = True) -> pl.Series:
-    """A string column as Float64; every unparsable, NaN or infinite cell is logged with its row.
+    """A string column as Float64; every unparsable, ambiguous, inexact, NaN or infinite cell is
+    logged with its row (vectorised: Python runs only for the bad cells).
 
-    Comma decimals (``0,8241``) are accepted when the file's delimiter is not a comma.
+    Comma decimals (``0,8241``) are accepted when the file's delimiter is not a comma. A
+    grouped ``1,051`` is a thousands separator when the column's other values use dot decimals,
+    and an ``ambiguous-number`` otherwise; it is never read as 1.051.
     """
     raw = frame[column].str.replace_all("\u00a0", "").str.strip_chars()
-    text = raw.str.replace(",", ".", literal=True) if delimiter != "," else raw
+    grouped = raw.str.contains(_GROUPED_COMMA).fill_null(False)
+    grouped_dot = raw.str.contains(_GROUPED_DOT).fill_null(False)
+    dot_column = bool(raw.str.contains(_DOT_DECIMAL).any())
+    comma_column = bool((raw.str.contains(_COMMA_DECIMAL) & ~grouped).any())
+    thousands = dot_column and not comma_column
+    text = (pl.DataFrame({"r": raw, "g": grouped, "gd": grouped_dot}).select(
+        pl.when(pl.col("g") & pl.lit(thousands)).then(pl.col("r").str.replace_all(",", "", literal=True))
+        .when(pl.col("g")).then(pl.lit(None, pl.String))
+        .when(pl.col("gd") & pl.lit(delimiter != ","))
+        .then(pl.col("r").str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True))
+        .when(pl.lit(delimiter != ",")).then(pl.col("r").str.replace(",", ".", literal=True))
+        .otherwise(pl.col("r")))).to_series()
     values = text.cast(pl.Float64, strict=False)
     rows = frame[ROW]
-    for i in (values.is_null() & raw.is_not_null() & (raw != "")).arg_true():
+    empty = raw.is_null() | (raw == "")
+    for i in (grouped if not thousands else grouped & False).arg_true():
+        found = raw[i]
+        log.add("ambiguous-number", "a comma that may group thousands or mark decimals",
+                file=str(path), row=int(rows[i]), column=column,
+                expected="1051 or 1.051 written without ambiguity", found=found,
+                hint=f"{found!r} could be {found.replace(',', '')} or {found.replace(',', '.')}: "
+                "write the number without a thousands separator")
+    for i in (values.is_null() & ~empty & ~grouped).arg_true():
         found = raw[i]
         hint = None
         if delimiter == "," and found.count(",") == 1 and found.replace(",", "").isdigit():
             hint = "comma decimal in a comma-delimited file: use dot decimals or ';' as delimiter"
         log.add("bad-number", "not a number", file=str(path), row=int(rows[i]), column=column,
                 expected="a decimal number such as 0.8241", found=found, hint=hint)
-    for i in values.is_not_null().arg_true():
-        v = values[i]
-        if math.isnan(v) or math.isinf(v):
-            log.add("not-a-number", "NaN or infinite value", file=str(path), row=int(rows[i]),
-                    column=column, expected="a finite number", found=raw[i])
+    for i in (values.is_nan() | values.is_infinite()).fill_null(False).arg_true():
+        log.add("not-a-number", "NaN or infinite value", file=str(path), row=int(rows[i]),
+                column=column, expected="a finite number", found=raw[i])
+    finite = values.is_not_null() & ~values.is_nan() & ~values.is_infinite()
+    mantissa = text.str.replace(r"[eE].*$", "").str.replace_all(r"[^0-9.]", "")
+    digits = mantissa.str.replace_all(".", "", literal=True).str.strip_chars_start("0") \
+        .str.strip_chars_end("0").str.len_chars()
+    frac = mantissa.str.extract(r"\.(\d*)$").fill_null("").str.strip_chars_end("0").str.len_chars()
+    exp = text.str.extract(r"[eE]([+-]?\d+)$").cast(pl.Int64, strict=False).fill_null(0)
+    places = frac.cast(pl.Int64) - exp
+    too_big = finite & (values.abs() >= MAX_MAGNITUDE)
+    inexact = places > MAX_PLACES
+    if delimiter != "":  # typed cells (XLSX, Parquet) are binary already: only the scale counts
+        inexact = inexact | (digits > MAX_SIGNIFICANT)
+    inexact = finite & ~too_big & inexact
+    for i in too_big.fill_null(False).arg_true():
+        log.add("number-not-exact", f"too large to be held exactly (limit {MAX_MAGNITUDE:.0e})",
+                file=str(path), row=int(rows[i]), column=column, found=raw[i],
+                hint="rescale the indicator (e.g. thousands or millions)")
+    for i in inexact.fill_null(False).arg_true():
+        log.add("number-not-exact", f"more than {MAX_SIGNIFICANT} significant digits or "
+                f"{MAX_PLACES} decimal places: cannot be held exactly", file=str(path),
+                row=int(rows[i]), column=column, found=raw[i],
+                hint="round the value, or rescale the indicator")
     if not allow_null:
-        for i in (raw.is_null() | (raw == "")).arg_true():
+        for i in empty.arg_true():
             log.add("bad-number", "empty cell", file=str(path), row=int(rows[i]), column=column,
                     expected="a number")
     return values.fill_nan(None)

@@ -36,9 +36,22 @@ class NameResolver:
     exact: dict[str, str] = field(default_factory=dict)
     loose: dict[str, str | None] = field(default_factory=dict)  # None marks an ambiguous key
     names: list[str] = field(default_factory=list)
+    raw: dict[str, str] = field(default_factory=dict)  # names as written -> their key
+    ambiguous: dict[str, set[str]] = field(default_factory=dict)  # key -> the codes it names
 
     def add(self, name: str, code: str) -> None:
-        self.exact.setdefault(name_key(name), code)
+        key = name_key(name)
+        known = self.exact.get(key)
+        if key in self.ambiguous:
+            self.ambiguous[key].add(code)
+        elif known is not None and known != code:
+            # Two units with one name: the name alone cannot say which; only the code can.
+            self.ambiguous[key] = {known, code}
+            del self.exact[key]
+        elif known is None:
+            self.exact[key] = code
+        self.raw.setdefault(name, key)
+        self._fast = None
         key = ascii_key(name)
         if key in self.loose and self.loose[key] != code:
             self.loose[key] = None
@@ -46,10 +59,24 @@ class NameResolver:
             self.loose[key] = code
         self.names.append(name)
 
+    def as_written(self) -> dict[str, str]:
+        """Names exactly as the basis and aliases write them -> code (the vectorised fast path;
+        same answers as :meth:`resolve`), built once per change."""
+        if getattr(self, "_fast", None) is None:
+            self._fast = {n: self.exact[k] for n, k in self.raw.items() if k in self.exact}
+        return self._fast  # type: ignore[return-value]
+
     def resolve(self, name: str) -> str | None:
-        """The code ``name`` denotes on this basis, or None."""
-        code = self.exact.get(name_key(name))
+        """The code ``name`` denotes on this basis, or None (unknown, or naming several units)."""
+        key = name_key(name)
+        if key in self.ambiguous:
+            return None
+        code = self.exact.get(key)
         return code if code is not None else self.loose.get(ascii_key(name))
+
+    def codes_named(self, name: str) -> set[str]:
+        """The codes of the units that share ``name`` (empty unless the name is ambiguous)."""
+        return set(self.ambiguous.get(name_key(name), set()))
 
     def suggest(self, name: str, n: int = 3) -> list[str]:
         return nearest(name, self.names, n)
@@ -70,8 +97,9 @@ class Basis:
             self.resolver.add(name, code)
 
     @cached_property
-    def codes(self) -> set[str]:
-        return set(self.units["code"])
+    def codes(self) -> frozenset[str]:
+        """The basis's codes, built once (resolution asks for them per value)."""
+        return frozenset(self.units["code"])
 
     def name_of(self, code: str) -> str:
         hit = self.units.filter(pl.col("code") == code)

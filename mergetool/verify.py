@@ -168,20 +168,21 @@ def verify_files(published: Path, predecessors: Path, mappings: MappingSet, *,
                  tolerance: float | None = None, year: int | None = None) -> VerifyResult:
     """Read both tables (any supported layout) and recompute the published values."""
     from mergetool.comparable import year_from_name
-    from mergetool.scores import read_scores
+    from mergetool.scores import VERIFY_OPTIONS, read_scores
 
     mappings.require_valid()
-    pub = read_scores(published, mappings, basis=published_basis,
-                      year=year or year_from_name(published))
-    pre = read_scores(predecessors, mappings, basis=predecessors_basis,
-                      year=year or year_from_name(predecessors))
+    pub = read_scores(published, mappings, basis=published_basis, year=year,
+                      default_year=year_from_name(published), options=VERIFY_OPTIONS["published"])
+    pre = read_scores(predecessors, mappings, basis=predecessors_basis, year=year,
+                      default_year=year_from_name(predecessors),
+                      options=VERIFY_OPTIONS["predecessors"])
     b_pub, b_pre = pub["basis"][0], pre["basis"][0]
     if b_pub == b_pre:
         raise InputError.single(Problem(
             "mixed-basis", f"both tables are on {b_pub}", file=str(published),
             hint="--published is the merged (new-basis) table, --predecessors the old-basis one; "
                  "declare their bases with --published-basis / --predecessors-basis"))
-    if tolerance is not None and tolerance < 0:
+    if tolerance is not None and not 0 <= tolerance < float("inf"):  # NaN fails too
         raise InputError.single(Problem("bad-option", "tolerance must be >= 0", column="--tolerance",
                                         found=str(tolerance)))
     result = recompute_published(pub, pre, mappings, b_pre, b_pub,

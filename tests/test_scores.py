@@ -126,3 +126,67 @@ def test_messy_real_world_cells(tmp_path, shipped: MappingSet) -> None:
                encoding="utf-8-sig")
     s = read_scores(p, shipped, basis="vn-province-2024")
     assert s.select("year", "code", "value").rows() == [(2024, "48", 0.7069), (2024, "49", 0.5803)]
+
+
+def test_rebase_and_build_outputs_read_back_unchanged(tmp_path, shipped: MappingSet) -> None:
+    """The daily loop: a rebased table (and the comparable table) are score tables themselves."""
+    from mergetool.comparable import build, gather_scores
+    from mergetool.rebase import rebase
+    from mergetool.synth import synth_panel
+
+    panel = synth_panel(shipped, "vn-province-2024", [2022, 2023], ["dti", "awareness"], seed=3,
+                        decimals=6)
+    values = rebase(panel, shipped, "vn-province-2025").values
+    path = tmp_path / "rebased.csv"
+    values.write_csv(path)
+    back = read_scores(path, shipped)
+    assert sorted(back.select("year", "basis", "code", "indicator", "value").rows()) == sorted(
+        values.select("year", "basis", "code", "indicator", "value").rows())
+    comparable = build(gather_scores(shipped), shipped).comparable
+    path = tmp_path / "comparable.csv"
+    comparable.write_csv(path)
+    again = read_scores(path, shipped, basis="vn-province-2025")
+    expected = comparable.filter(pl.col("value").is_not_null() | pl.col("rank").is_not_null())
+    assert again.height == expected.height
+
+
+def test_stray_rule_needs_a_nearly_complete_other_basis(tmp_path, shipped: MappingSet) -> None:
+    """A partial 63-unit table holding the 34 new names and six more is read on the 63 basis;
+    the 34 names plus one pre-merger name is ambiguous (one stray among a complete 34)."""
+    new = shipped.bases["vn-province-2025"].units["name"].to_list()
+    old_only = [n for n in shipped.bases["vn-province-2024"].units["name"]
+                if shipped.resolve(n, "vn-province-2025") is None]
+    p = _write(tmp_path, "year,unit,dti\n" + "".join(f"2024,{n},0.5\n" for n in new + old_only[:6]))
+    assert read_scores(p, shipped)["basis"].unique().to_list() == ["vn-province-2024"]
+    p = _write(tmp_path, "year,unit,dti\n" + "".join(f"2024,{n},0.5\n" for n in new + old_only[:1]))
+    with pytest.raises(InputError) as exc:
+        read_scores(p, shipped)
+    assert [x.code for x in exc.value.problems] == ["ambiguous-basis"]
+
+
+def test_code_and_name_must_agree(tmp_path, shipped: MappingSet) -> None:
+    p = _write(tmp_path, "year,code,name,dti\n2024,48,Quảng Nam,0.58\n2024,49,Đà Nẵng,0.83\n")
+    with pytest.raises(InputError) as exc:
+        read_scores(p, shipped, basis="vn-province-2024")
+    assert [(x.code, x.row, x.column) for x in exc.value.problems] == [
+        ("unit-mismatch", 2, "name"), ("unit-mismatch", 3, "name")]
+
+
+def test_years_on_two_bases_read_per_year_when_allowed(tmp_path, shipped: MappingSet) -> None:
+    old = shipped.bases["vn-province-2024"].units["name"].to_list()
+    new = shipped.bases["vn-province-2025"].units["name"].to_list()
+    p = _write(tmp_path, "year,unit,dti\n" + "".join(f"2023,{n},0.5\n" for n in old)
+               + "".join(f"2024,{n},0.6\n" for n in new))
+    s = read_scores(p, shipped, mixed_bases=True)
+    assert dict(s.group_by("year").agg(pl.col("basis").first()).iter_rows()) == {
+        2023: "vn-province-2024", 2024: "vn-province-2025"}
+    with pytest.raises(InputError, match="the years are on different bases"):
+        read_scores(p, shipped)
+
+
+def test_no_rank_is_dropped(tmp_path, shipped: MappingSet) -> None:
+    """The DTI's rank without a DTI column, and an indicator's own rank, are both read."""
+    p = _write(tmp_path, "year,unit,rank,awareness,awareness_rank\n2024,Hà Nội,1,0.9,2\n")
+    s = read_scores(p, shipped, basis="vn-province-2025")
+    assert sorted(s.select("indicator", "value", "rank").rows()) == [
+        ("awareness", 0.9, 2), ("dti", None, 1)]
