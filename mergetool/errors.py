@@ -43,6 +43,7 @@ PROBLEM_CODES: dict[str, str] = {
     "unknown-sheet": "the named sheet is not in the workbook",
     "unknown-unit": "a unit code or name not on its basis",
     "unmapped-unit": "a unit of the old basis that no row maps from",
+    "value-not-exact": "a value or weight beyond what the engine sums exactly (see mergetool.exact)",
     "value-out-of-range": "a value outside the index's range [0, 1]",
     "year-out-of-range": "a year outside the data's range",
 }

@@ -19,9 +19,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from mergetool.errors import InputError, Problem, UsageError
+from mergetool.exact import (
+    FLOAT_EXACT,
+    exact_series,
+    mean_quotient,
+    read_decimal,
+    round_quotient,
+    to_decimal,
+)
 from mergetool.mapping import MappingSet, Transition
 from mergetool.scores import SCORES_SCHEMA
 
@@ -37,7 +46,7 @@ AUDIT_SCHEMA: dict[str, pl.DataType] = {
     "method": pl.String(),
 }
 RESULT_COLUMNS = ("year", "basis", "code", "indicator", "value", "method", "n_expected", "n_used",
-                  "missing", "status")
+                  "missing", "status", "value_exact")
 
 
 @dataclass
@@ -107,7 +116,8 @@ def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
     if values is None:  # same basis: identity
         values = current.with_columns(
             method=pl.lit("identity"), n_expected=pl.lit(1, pl.UInt32), n_used=pl.lit(1, pl.UInt32),
-            missing=pl.lit(""), status=pl.lit("ok")).select(RESULT_COLUMNS)
+            missing=pl.lit(""), status=pl.lit("ok"), value_exact=exact_series(current["value"])
+        ).select(RESULT_COLUMNS)
     audit_frame = pl.concat(audits) if audits else pl.DataFrame(schema=AUDIT_SCHEMA)
     if not audits:  # identity: the input order; a rebased step is already in key order
         values = values.sort("year", "indicator", "code")
@@ -142,127 +152,369 @@ def method_for(indicator: str, methods: dict[str, str]) -> str:
 
 
 _METHOD_CODE = {"mean": 0, "sum": 1, "weighted": 2}
+_METHOD_NAMES = tuple(sorted(_METHOD_CODE, key=_METHOD_CODE.get))
 
 
-def _decimal_scale(current: pl.DataFrame, weights: pl.DataFrame | None, n_edges: int) -> int:
-    """Decimal places for exact sums: 18, fewer only when terms are so large that 38 digits
-    would not hold their sum (shares are <= 1, so a term is at most |value| x weight)."""
-    top_v = current["value"].abs().max() or 0.0
-    top_w = (weights["weight"].abs().max() or 0.0) if weights is not None else 0.0
-    biggest = float(top_v) * max(1.0, float(top_w)) + max(1.0, float(top_w))
-    digits = len(str(int(biggest))) + len(str(max(current.height, n_edges, 1))) + 1
-    return max(0, min(18, 38 - digits))
+@dataclass(frozen=True)
+class TransitionIndex:
+    """A transition's edges as dense integer ids: computed once per transition (at load time for
+    a batch run), so the engine joins and groups on integers, never on strings.
+
+    Ids are positions in the sorted code lists, so id order is code order.
+    """
+
+    from_codes: pl.Series   # sorted codes of the predecessor basis (String)
+    to_codes: pl.Series     # sorted codes of successors with a positive share (String)
+    from_enum: pl.Enum
+    e_from: np.ndarray      # positive-share edges sorted by (from, to): ids and shares
+    e_to: np.ndarray
+    share: np.ndarray
+    start: np.ndarray       # e_from CSR: edges of predecessor f are start[f]:start[f + 1]
+    degree: np.ndarray
+    expected: np.ndarray    # n_expected of each successor
+    t_start: np.ndarray     # edges ordered by (to, from): t_edge[t_start[t]:t_start[t + 1]]
+    t_edge: np.ndarray
+
+
+def transition_index(step: Transition) -> TransitionIndex:
+    """The integer index of ``step``, cached on the transition (rebuilt if its edges change)."""
+    cached = step.__dict__.get("_mergetool_index")
+    if cached is not None and cached[0] is step.edges:
+        return cached[1]
+    from_codes = step.edges["from_code"].unique().sort()
+    edges = step.edges.filter(pl.col("share") > 0)
+    to_codes = edges["to_code"].unique().sort()
+    from_enum = pl.Enum(from_codes.to_list())
+    ids = edges.select(f=pl.col("from_code").cast(from_enum).to_physical().cast(pl.Int64),
+                       t=pl.col("to_code").cast(pl.Enum(to_codes.to_list())).to_physical()
+                       .cast(pl.Int64), s=pl.col("share")).sort("f", "t")
+    e_from, e_to, share = (ids[c].to_numpy() for c in ("f", "t", "s"))
+    degree = np.bincount(e_from, minlength=from_codes.len())
+    start = np.concatenate([[0], np.cumsum(degree)])
+    expected = np.bincount(e_to, minlength=to_codes.len())
+    t_edge = np.lexsort((e_from, e_to))
+    t_start = np.concatenate([[0], np.cumsum(expected)])
+    index = TransitionIndex(from_codes, to_codes, from_enum, e_from, e_to, share, start, degree,
+                            expected, t_start, t_edge)
+    step.__dict__["_mergetool_index"] = (step.edges, index)
+    return index
+
+
+def _not_exact(message: str, hint: str) -> InputError:
+    return InputError.single(Problem("value-not-exact", message, hint=hint))
 
 
 def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str], policy: str,
                 weights: pl.DataFrame | None, *, audit: bool = True
                 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """One transition: the fast polars path.
+    """One transition, on dense integer ids and exact scaled-integer sums.
 
-    Present values are joined to their successors (an inner join, so work grows with the
-    data, not with years x indicators x edges) and aggregated on one integer key that packs
-    (year, indicator, successor): hashing one u64 is several times cheaper than hashing two
-    strings and an int. The grid of every successor x year x indicator then gets its status,
-    and missing predecessors are listed only for the successors that have any.
+    Units are the transition's ids, (year, indicator) a dense slot, and a result cell
+    ``slot * n_successors + successor``: the join is an index gather over the edge arrays and the
+    group-by a scatter-add. Values are read as exact decimals (:mod:`mergetool.exact`), summed as
+    integers and divided once, so no result depends on the order of the input rows. Status and
+    missing predecessors are worked out only for the cells short of predecessors.
     """
-    edges = step.edges.filter(pl.col("share") > 0).select("from_code", "to_code", "share")
-    expected = (edges.group_by("to_code").agg(n_expected=pl.len().cast(pl.UInt32))
-                .sort("to_code").with_row_index("ti"))
-    indicators = current["indicator"].unique().sort().to_list()
+    idx = transition_index(step)
+    nt, nfrom = idx.to_codes.len(), idx.from_codes.len()
+    indicators = current["indicator"].unique().sort()
+    ni = max(indicators.len(), 1)
+    enc = current.select(
+        fid=pl.col("code").cast(pl.String).cast(idx.from_enum, strict=False).to_physical(),
+        ii=pl.col("indicator").cast(pl.Enum(indicators.to_list())).to_physical(),
+        year=pl.col("year"), value=pl.col("value"), partial=pl.col("partial"))
+    if enc["fid"].null_count():
+        bad = current.filter(enc["fid"].is_null())["code"].unique().sort().to_list()
+        raise InputError.single(Problem(
+            "unknown-unit", f"{len(bad)} code(s) are not units of {step.from_basis}: "
+            + ", ".join(map(str, bad[:10])), expected=f"codes of {step.from_basis}",
+            found=str(bad[0]), hint="rebase reads scores on the transition's predecessor basis"))
     y0 = int(current["year"].min()) if current.height else 0
-    ni, nt = max(len(indicators), 1), max(expected.height, 1)
-    ind_enum = pl.Enum(indicators)
-    method_of = {ind: _METHOD_CODE[method_for(ind, methods)] for ind in indicators}
-    codes = set(method_of.values())
-    method_code = (pl.lit(next(iter(codes)), pl.UInt8) if len(codes) == 1 else
-                   pl.col("indicator").replace_strict(method_of, return_dtype=pl.UInt8))
-    key = (((pl.col("year") - y0).cast(pl.UInt64) * ni + pl.col("ii").cast(pl.UInt64)) * nt
-           + pl.col("ti").cast(pl.UInt64))
-    has_partial = bool(current["partial"].any())
-
-    present = current.lazy().filter(pl.col("value").is_not_null()).select(
-        "year", "indicator", pl.col("indicator").cast(ind_enum).to_physical().alias("ii"),
-        from_code="code", v="value", p="partial")
-    joined = (present.join(edges.lazy().join(expected.lazy().select("to_code", "ti"), on="to_code"),
-                           on="from_code")
-              .with_columns(m=method_code))
-    if weights is not None:
-        joined = _attach_weights(joined, weights.lazy())
+    ny = (int(current["year"].max()) - y0 + 1) if current.height else 1
+    fid_all = enc["fid"].to_numpy().astype(np.int64)
+    slot_all = (enc["year"].to_numpy().astype(np.int64) - y0) * ni + enc["ii"].to_numpy()
+    nslot = ny * ni
+    slots = np.flatnonzero(np.bincount(slot_all, minlength=nslot))  # (year, indicator) present
+    has_value = enc["value"].is_not_null().to_numpy() if enc["value"].null_count() else None
+    if has_value is not None:
+        fid, slot = fid_all[has_value], slot_all[has_value]
+        v = enc["value"].filter(enc["value"].is_not_null()).to_numpy()
+        part = enc["partial"].filter(enc["value"].is_not_null()).to_numpy()
     else:
-        joined = joined.with_columns(w=pl.lit(None, pl.Float64))
-    joined = joined.with_columns(
-        raw_w=pl.when(pl.col("m") == 0).then(pl.lit(1.0))
-        .when(pl.col("m") == 1).then(pl.col("share"))
-        .otherwise(pl.col("w") * pl.col("share")), k=key)
-    # Sums are exact: each term is rounded to a fixed-point decimal (error < 1e-18 of a unit
-    # for index values) and added as integers, so a result never depends on the order of the
-    # input rows, which float addition (not associative) would; identical data, identical bytes.
-    joined = joined.with_columns(term=pl.col("raw_w") * pl.col("v"))
-    dec = pl.Decimal(38, _decimal_scale(current, weights, edges.height))
-    used_methods = set(method_of.values())
-    agg = joined.group_by("k").agg(
-        n_used=pl.len().cast(pl.UInt32),
-        # The mean's weights are all 1, so its weight sum is the count: no second sum needed.
-        wsum=(pl.col("raw_w").cast(dec).sum().cast(pl.Float64) if _METHOD_CODE["weighted"] in used_methods
-              else pl.len().cast(pl.Float64)),
-        wvsum=pl.col("term").cast(dec).sum().cast(pl.Float64),
-        only_v=pl.col("v").first(),
-        only_term=(pl.col("term").first() if _METHOD_CODE["sum"] in used_methods
-                   else pl.lit(None, pl.Float64)),
-        any_partial=pl.col("p").any() if has_partial else pl.lit(False))
-    grid = (current.lazy().select("year", "indicator").unique()
-            .with_columns(ii=pl.col("indicator").cast(ind_enum).to_physical())
-            .join(expected.lazy(), how="cross").with_columns(k=key)
-            .join(agg, on="k", how="left")
-            .with_columns(m=method_code, n_used=pl.col("n_used").fill_null(0),
-                          any_partial=pl.col("any_partial").fill_null(False)))
-    complete = pl.col("n_used") == pl.col("n_expected")
-    status = (pl.when(pl.col("n_used") == 0).then(pl.lit("no-data"))
-              .when(complete & ~pl.col("any_partial")).then(pl.lit("ok"))
-              .when(pl.lit(policy == "partial")).then(pl.lit("partial"))
-              .otherwise(pl.lit("incomplete")))
-    # sum(w*v)/sum(w) rather than a sum of contributions: one division, no accumulated rounding.
-    # One contributor: its own value, untouched (an identity mapping changes nothing).
-    value = (pl.when((pl.col("n_used") == 1) & (pl.col("m") == 1)).then(pl.col("only_term"))
-             .when(pl.col("n_used") == 1).then(pl.col("only_v"))
-             .when(pl.col("m") == 1).then(pl.col("wvsum"))
-             .otherwise(pl.col("wvsum") / pl.col("wsum")))
-    names = {v: k for k, v in _METHOD_CODE.items()}
-    grid = grid.with_columns(status=status).with_columns(
-        value=pl.when(pl.col("status").is_in(["ok", "partial"])).then(value),
-        method=pl.col("m").replace_strict(names, return_dtype=pl.String)).sort("k").collect()
-    keys3 = ["year", "indicator", "to_code"]
-    gaps = grid.filter(pl.col("n_used") < pl.col("n_expected")).select("k", *keys3)
-    absent = (gaps.join(edges, on="to_code")
-              .join(current.filter(pl.col("value").is_not_null()).select(
-                  "year", "indicator", from_code="code"), on=["year", "indicator", "from_code"],
-                  how="anti"))
-    values = grid.with_columns(missing=pl.lit(""), basis=pl.lit(step.to_basis),
-                               code=pl.col("to_code"))
-    if absent.height:
-        missing = absent.group_by("k").agg(gap=pl.col("from_code").sort().str.join(" "))
-        values = values.join(missing, on="k", how="left", maintain_order="left").with_columns(
-            missing=pl.col("gap").fill_null(""))
-    values = values.select(RESULT_COLUMNS)
+        fid, slot, v, part = fid_all, slot_all, enc["value"].to_numpy(), enc["partial"].to_numpy()
+    method_of = np.array([_METHOD_CODE[method_for(i, methods)] for i in indicators.to_list()]
+                         or [0], dtype=np.int8)
+
+    # --- the join: each present value goes to each successor of its unit (an index gather)
+    deg = idx.degree[fid]
+    first = idx.start[fid]
+    rows, edge = [np.arange(fid.size)], [first]
+    for j in range(1, int(deg.max()) if deg.size else 0):
+        more = np.flatnonzero(deg > j)
+        rows.append(more)
+        edge.append(first[more] + j)
+    if deg.size and (deg == 0).any():  # a unit without a positive share contributes nothing
+        keep = deg[rows[0]] > 0
+        rows[0], edge[0] = rows[0][keep], edge[0][keep]
+    jr = np.concatenate(rows) if len(rows) > 1 else rows[0]
+    je = np.concatenate(edge) if len(edge) > 1 else edge[0]
+    jk = slot[jr] * nt + idx.e_to[je]
+    ncell = nslot * nt
+    n_used = np.bincount(jk, minlength=ncell)
+    expected = np.tile(idx.expected, nslot)
+    if (n_used > expected).any():
+        raise InputError.single(Problem(
+            "duplicate-row", "a unit appears more than once for one year and indicator",
+            hint="keep one row per unit, year and indicator"))
+    int_part = np.zeros(ncell, dtype=np.int64)
+    frac = np.zeros(ncell, dtype=np.int64)
+    value = np.full(ncell, np.nan)
+    wsum = n_used.astype(np.float64)  # the audit's denominators (mean: the count)
+    raw = np.ones(jr.size) if audit else None  # the audit's raw weight of each contribution
+
+    x, d, inexact = read_decimal(v)
+    if inexact.any():
+        cells = np.flatnonzero(np.bincount(jk[inexact[jr]], minlength=ncell))
+        if (n_used[cells] > 1).any() or (method_of[cells // nt % ni] == 1).any():
+            raise _not_exact(
+                "a value needs more than 18 decimal places and is combined with others",
+                "round the values to at most 18 decimals (the published indices have 4)")
+    methods_used = sorted(set(method_of[np.unique(slots % ni)].tolist())) if slots.size else [0]
+    cell_method = method_of[jk // nt % ni] if len(methods_used) > 1 else None
+    for m in methods_used:
+        sel = np.flatnonzero(cell_method == m) if cell_method is not None else None
+        r_ = jr if sel is None else jr[sel]
+        e_ = je if sel is None else je[sel]
+        k_ = jk if sel is None else jk[sel]
+        cells = np.flatnonzero(np.bincount(k_, minlength=ncell))
+        if _METHOD_NAMES[m] == "mean" and isinstance(x, np.ndarray):
+            xm = x[r_]
+            top = int(np.abs(xm).max()) if xm.size else 0
+            nmax = int(n_used[cells].max()) if cells.size else 1
+            if top * nmax < FLOAT_EXACT and nmax * 10 ** d < FLOAT_EXACT:
+                s = np.rint(np.bincount(k_, weights=xm.astype(np.float64), minlength=ncell)[cells])
+                a_, c_, f_ = mean_quotient(s.astype(np.int64), n_used[cells], d)
+                int_part[cells], frac[cells], value[cells] = a_, c_, f_
+                continue
+        a_, c_, ws, a_rows = _general_sums(m, x, d, r_, e_, k_, cells, n_used, idx, weights, slot,
+                                           ni, y0, step)
+        int_part[cells], frac[cells] = a_, c_
+        wsum[cells] = ws
+        if raw is not None and a_rows is not None:
+            raw[slice(None) if sel is None else sel] = a_rows
+    if inexact.any():  # a lone value with more than 18 decimals is passed on untouched
+        lone = np.flatnonzero(inexact[jr])
+        value[jk[lone]] = v[jr[lone]]
+    any_partial = (np.bincount(jk[part[jr]], minlength=ncell) > 0) if part.any() else None
+
+    # --- the output grid: present (year, indicator) slots x successors, in key order
+    out_cells = (slots[:, None] * nt + np.arange(nt)[None, :]).ravel()
+    nu = n_used[out_cells]
+    ne = expected[out_cells]
+    ok = (nu == ne) if any_partial is None else (nu == ne) & ~any_partial[out_cells]
+    # status codes: 0 ok, 1 partial, 2 incomplete, 3 no-data
+    status = np.where(ok, 0, 1 if policy == "partial" else 2).astype(np.int8)
+    status[nu == 0] = 3
+    computed = status <= 1
+    exact_col = to_decimal(int_part[out_cells], frac[out_cells])
+    val = value[out_cells]
+    need = computed & np.isnan(val)
+    if need.any():
+        need_idx = np.flatnonzero(need)
+        val[need_idx] = exact_col.gather(need_idx).cast(pl.Float64).to_numpy()
+    out_slot = np.repeat(slots, nt)
+    out_to = np.tile(np.arange(nt), slots.size)
+    ind_ids = out_slot % ni
+    size = out_cells.size
+    frame = pl.DataFrame({
+        "year": (out_slot // ni + y0).astype(np.int32),
+        "basis": pl.repeat(step.to_basis, size, dtype=pl.String, eager=True),
+        "code": idx.to_codes.gather(out_to),
+        "indicator": indicators.gather(ind_ids) if size else pl.Series([], dtype=pl.String),
+        "value": val,
+        "method": pl.Series(_METHOD_NAMES).gather(method_of[ind_ids]),
+        "n_expected": ne.astype(np.uint32), "n_used": nu.astype(np.uint32),
+        "missing": pl.repeat("", size, dtype=pl.String, eager=True),
+        "status": pl.Series(["ok", "partial", "incomplete", "no-data"]).gather(status),
+        "value_exact": exact_col,
+    })
+    if not computed.all():
+        keep = pl.Series(computed)
+        frame = frame.with_columns(value=pl.when(keep).then(pl.col("value")),
+                                   value_exact=pl.when(keep).then(pl.col("value_exact")))
+    gaps = np.flatnonzero(nu < ne)
+    absent = None
+    if gaps.size:
+        absent = _absent(gaps, out_cells, nt, nfrom, idx, fid, slot)
+        if absent[0].size:
+            miss = (pl.DataFrame({"r": absent[0], "c": idx.from_codes.gather(absent[1])})
+                    .group_by("r", maintain_order=True).agg(pl.col("c").str.join(" ")))
+            frame = frame.with_columns(frame["missing"].scatter(miss["r"], miss["c"]))
+    values = frame.select(RESULT_COLUMNS)
     if not audit:
         return values, pl.DataFrame(schema=AUDIT_SCHEMA)
-    counts = grid.select("k", *keys3, "n_used", "n_expected", "wsum", "method")
-    absent = absent.drop("k")
-    used = joined.collect().drop("to_code").join(counts, on="k").with_columns(
-        weight=pl.when(pl.col("m") == 1).then(pl.col("raw_w"))
-        .otherwise(pl.col("raw_w") / pl.col("wsum")))
-    unused = absent.join(counts, on=keys3).with_columns(
-        v=pl.lit(None, pl.Float64), weight=pl.lit(None, pl.Float64))
-    columns = {
-        "transition": pl.lit(step.id), "year": "year", "indicator": "indicator",
-        "successor_basis": pl.lit(step.to_basis), "successor_code": "to_code",
-        "predecessor_basis": pl.lit(step.from_basis), "predecessor_code": "from_code",
-        "predecessor_value": "v", "share": "share", "weight": "weight",
-        "contribution": pl.col("weight") * pl.col("v"), "n_used": "n_used", "n_expected": "n_expected",
-        "method": "method"}
-    audit_frame = pl.concat([used.select(**columns), unused.select(**columns)]).sort(
-        "year", "indicator", "successor_code", "predecessor_code")
-    return values, audit_frame
+    return values, _audit(step, idx, values, out_cells, jr, je, jk, v, raw, wsum, absent)
+
+
+def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, r_: np.ndarray, e_: np.ndarray,
+                  k_: np.ndarray, cells: np.ndarray, n_used: np.ndarray, idx: TransitionIndex,
+                  weights: pl.DataFrame | None, slot: np.ndarray, ni: int, y0: int,
+                  step: Transition) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """128-bit integer sums of ``A * X`` per cell and their exact quotient.
+
+    ``A`` is 1 (mean), the share (sum) or weight x share (weighted), each a float64 made an
+    exact integer by one power of two ``2**K`` common to the step: no bit of a weight is lost.
+    """
+    name = _METHOD_NAMES[m]
+    xs = (pl.Series(x[r_]) if isinstance(x, np.ndarray) else x.gather(r_)).cast(pl.Int128)
+    if name == "mean":
+        sums = pl.DataFrame({"k": k_, "t": xs}).group_by("k").agg(pl.col("t").sum())
+        sums = pl.DataFrame({"k": cells}).join(sums, on="k", how="left")
+        den = pl.Series(n_used[cells] * 10 ** d).cast(pl.Int128)
+        try:
+            a_, c_ = round_quotient(sums["t"], den)
+        except OverflowError:
+            raise _not_exact("a mean exceeds 9.2e18", "rescale the values") from None
+        return a_, c_, n_used[cells].astype(np.float64), None
+    if name == "sum":
+        a = idx.share[e_]
+    else:
+        a = _row_weights(weights, idx, r_, e_, slot, ni, y0, step) * idx.share[e_]
+    big_a, k2 = _exact_integers(a)
+    top = int(big_a.abs().max() or 0) * (int(np.abs(x).max()) if isinstance(x, np.ndarray)
+                                         else int(x.abs().max() or 0))
+    if top * max(int(n_used[cells].max()) if cells.size else 1, 1) >= 2**126:
+        raise _not_exact(f"weights x values too large to sum exactly (method {name})",
+                         "rescale the weights or the values")
+    frame = pl.DataFrame({"k": k_, "t": big_a * xs, "a": big_a})
+    sums = frame.group_by("k").agg(pl.col("t").sum(), pl.col("a").sum())
+    sums = pl.DataFrame({"k": cells}).join(sums, on="k", how="left")
+    scale = pl.lit(10 ** d, pl.Int128)
+    if name == "sum":
+        den = pl.Series([2 ** k2 * 10 ** d] * cells.size, dtype=pl.Int128)
+        ws = np.ones(cells.size)
+    else:
+        den = sums.select(pl.col("a") * scale)["a"]
+        ws = (sums["a"].cast(pl.Float64) * 2.0 ** -k2).to_numpy()
+    try:
+        a_, c_ = round_quotient(sums["t"], den)
+    except OverflowError:
+        raise _not_exact(f"a result of method {name} exceeds 9.2e18", "rescale the values") from None
+    return a_, c_, ws, a
+
+
+def _exact_integers(a: np.ndarray) -> tuple[pl.Series, int]:
+    """``(A, K)`` with ``A = a * 2**K`` exactly, as Int128, for the smallest K >= 0."""
+    if a.size and not np.isfinite(a).all():
+        raise _not_exact("a weight is not a finite number", "check the weight table")
+    mant, exp = np.frexp(a)
+    m = (mant * 2.0**53).astype(np.int64)  # exact: |mant| in [0.5, 1)
+    nz = m != 0
+    low = np.zeros(a.size, dtype=np.int64)
+    low[nz] = np.log2((m[nz] & -m[nz]).astype(np.float64)).astype(np.int64)
+    lsb = exp.astype(np.int64) - 53 + low  # exponent of the lowest set bit
+    k = max(0, int(-lsb[nz].min())) if nz.any() else 0
+    shift = np.where(nz, lsb + k, 0)  # >= 0: A = (m >> low) * 2**shift
+    if int(shift.max(initial=0)) + 53 >= 126:
+        raise _not_exact("the weights span too many orders of magnitude to sum exactly",
+                         "rescale the weights")
+    red = m >> low
+    pow2 = pl.Series([2 ** i for i in range(int(shift.max(initial=0)) + 1)], dtype=pl.Int128)
+    return pl.Series(red).cast(pl.Int128) * pow2.gather(shift), k
+
+
+def _row_weights(weights: pl.DataFrame | None, idx: TransitionIndex, r_: np.ndarray,
+                 e_: np.ndarray, slot: np.ndarray, ni: int, y0: int, step: Transition) -> np.ndarray:
+    """Each joined row's predecessor weight (by year when the table has years)."""
+    if weights is None:
+        raise UsageError("method 'weighted' needs a weight table (--weights FILE)")
+    fids = weights.select(pl.col("code").cast(pl.String).cast(idx.from_enum, strict=False)
+                          .to_physical().cast(pl.Int64))["code"]
+    keep = fids.is_not_null()
+    f = fids.filter(keep).to_numpy()
+    w = weights["weight"].filter(keep).cast(pl.Float64).to_numpy()
+    nfrom = idx.from_codes.len()
+    if "year" in weights.columns:
+        years = weights["year"].filter(keep).to_numpy().astype(np.int64) - y0
+        ny = int(slot.max() // ni + 1) if slot.size else 1
+        inside = (years >= 0) & (years < ny)
+        table = np.full(ny * nfrom, np.nan)
+        table[years[inside] * nfrom + f[inside]] = w[inside]
+        got = table[(slot[r_] // ni) * nfrom + idx.e_from[e_]]
+    else:
+        table = np.full(nfrom, np.nan)
+        table[f] = w
+        got = table[idx.e_from[e_]]
+    if np.isnan(got).any():
+        lacking = np.unique(idx.e_from[e_][np.isnan(got)])
+        codes = idx.from_codes.gather(lacking).to_list()
+        raise InputError.single(Problem(
+            "missing-weight", f"{len(codes)} unit(s) of {step.from_basis} have no weight for a "
+            "year they are used in: " + ", ".join(codes[:10]) + (" ..." if len(codes) > 10 else ""),
+            hint="the weight table must list every predecessor (in every year, if it has years)"))
+    return got
+
+
+def _absent(gaps: np.ndarray, out_cells: np.ndarray, nt: int, nfrom: int, idx: TransitionIndex,
+            fid: np.ndarray, slot: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For output rows short of predecessors: (output row, predecessor id, edge) of each
+    predecessor without a value, in row then code order."""
+    cell = out_cells[gaps]
+    to = cell % nt
+    cnt = idx.expected[to]
+    row_rep = np.repeat(gaps, cnt)
+    pos = np.repeat(idx.t_start[to], cnt) + (np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+    edges = idx.t_edge[pos]
+    pred = idx.e_from[edges]
+    key = np.repeat(cell // nt, cnt) * nfrom + pred
+    present_key = slot * nfrom + fid
+    if (out_cells.max() // nt + 1) * nfrom <= 2**27:
+        seen = np.zeros(int((out_cells.max() // nt + 1) * nfrom), dtype=bool)
+        seen[present_key] = True
+        missing = ~seen[key]
+    else:
+        missing = ~pl.Series(key).is_in(pl.Series(present_key)).to_numpy()
+    return row_rep[missing], pred[missing], edges[missing]
+
+
+def _audit(step: Transition, idx: TransitionIndex, values: pl.DataFrame, out_cells: np.ndarray,
+           jr: np.ndarray, je: np.ndarray, jk: np.ndarray, v: np.ndarray, raw: np.ndarray,
+           wsum: np.ndarray, absent: tuple[np.ndarray, np.ndarray, np.ndarray] | None
+           ) -> pl.DataFrame:
+    """One row per contribution (and per missing predecessor), sorted by key and codes.
+
+    ``weight`` is the contribution's share of the result: raw weight / sum of raw weights (1 for
+    the mean, w x share for weighted), the share itself for a sum.
+    """
+    row_of_cell = np.full(int(out_cells.max()) + 1 if out_cells.size else 0, -1, dtype=np.int64)
+    row_of_cell[out_cells] = np.arange(out_cells.size)
+    used_rows = row_of_cell[jk]
+    is_sum = (values["method"] == "sum").to_numpy()[used_rows]
+    denom = wsum[jk]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        weight = np.where(is_sum, raw, raw / denom)
+    empty = np.zeros(0, np.int64)
+    a_rows, _a_pred, u_edges = absent if absent is not None else (empty, empty, empty)
+    out_row = np.concatenate([used_rows, a_rows])
+    edge = np.concatenate([je, u_edges])
+    pv = np.concatenate([v[jr], np.full(a_rows.size, np.nan)])
+    weight = np.concatenate([weight, np.full(a_rows.size, np.nan)])
+    order = np.lexsort((idx.e_from[edge], out_row))
+    out_row, edge, pv, weight = out_row[order], edge[order], pv[order], weight[order]
+    sub = values.select("year", "indicator", "code", "n_used", "n_expected", "method")[out_row]
+    n = out_row.size
+    frame = pl.DataFrame({
+        "transition": pl.repeat(step.id, n, dtype=pl.String, eager=True),
+        "year": sub["year"], "indicator": sub["indicator"],
+        "successor_basis": pl.repeat(step.to_basis, n, dtype=pl.String, eager=True),
+        "successor_code": sub["code"],
+        "predecessor_basis": pl.repeat(step.from_basis, n, dtype=pl.String, eager=True),
+        "predecessor_code": idx.from_codes.gather(idx.e_from[edge]),
+        "predecessor_value": pv, "share": idx.share[edge], "weight": weight,
+        "n_used": sub["n_used"], "n_expected": sub["n_expected"], "method": sub["method"],
+    }).with_columns(pl.col("predecessor_value", "weight").fill_nan(None))
+    return frame.with_columns(contribution=pl.col("weight") * pl.col("predecessor_value")
+                              ).select(AUDIT_SCHEMA.keys())
 
 
 def _attach_weights(frame: pl.LazyFrame, weights: pl.LazyFrame) -> pl.LazyFrame:
