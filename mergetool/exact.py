@@ -35,10 +35,28 @@ DEC = pl.Decimal(38, MAX_SCALE)
 _ONE_E_MINUS_18 = pl.lit(Decimal("1e-18"), DEC)
 
 
-def _readable(v: np.ndarray, d: int) -> bool:
+def _read_at(v: np.ndarray, d: int) -> np.ndarray | None:
+    """``rint(v * 10**d)`` (integer-valued floats) if every value reads exactly at scale d."""
     p = 10.0 ** d
     x = np.rint(v * p)
-    return bool((np.abs(x) < READ_LIMIT).all() and (x / p == v).all())
+    if x.size and (np.abs(x).max() >= READ_LIMIT or not np.array_equal(x / p, v)):
+        return None
+    return x
+
+
+def _scale_and_integers(v: np.ndarray) -> tuple[np.ndarray, int] | None:
+    if v.size == 0:
+        return np.zeros(0), 0
+    # A deterministic sample guides the search; the full check decides.
+    sample = v[:: max(1, v.size // 997)]
+    start = next((k for k in range(MAX_SCALE + 1) if _read_at(sample, k) is not None), None)
+    if start is None:
+        return None
+    for k in range(start, MAX_SCALE + 1):
+        x = _read_at(v, k)
+        if x is not None:
+            return x, k
+    return None
 
 
 def decimal_scale(v: np.ndarray) -> int | None:
@@ -47,29 +65,21 @@ def decimal_scale(v: np.ndarray) -> int | None:
 
     Depends on the set of values only, never on their order.
     """
-    if v.size == 0:
-        return 0
-    # A deterministic sample guides the search; the full check decides.
-    sample = v[:: max(1, v.size // 997)]
-    d = next((k for k in range(MAX_SCALE + 1) if _readable(sample, k)), None)
-    if d is None:
-        return None
-    for k in range(d, MAX_SCALE + 1):
-        if _readable(v, k):
-            return k
-    return None
+    found = _scale_and_integers(v)
+    return None if found is None else found[1]
 
 
 def read_decimal(v: np.ndarray) -> tuple[np.ndarray | pl.Series, int, np.ndarray]:
     """``(X, d, inexact)``: the values as integers at scale ``d``.
 
-    X is an int64 array on the fast path, else an Int128 polars Series read from each value's
-    shortest repr (what a CSV holding it would say). ``inexact`` marks values needing more than
-    18 decimal places: they are rounded half-up at 18 and the caller may use them only alone.
+    X is a float64 array of exact integers below 2**51 on the fast path, else an Int128 polars
+    Series read from each value's shortest repr (what a CSV holding it would say). ``inexact``
+    marks values needing more than 18 decimal places: they are rounded half-up at 18 and the
+    caller may use them only alone.
     """
-    d = decimal_scale(v)
-    if d is not None:
-        return np.rint(v * 10.0 ** d).astype(np.int64), d, np.zeros(v.size, dtype=bool)
+    found = _scale_and_integers(v)
+    if found is not None:
+        return found[0], found[1], np.zeros(v.size, dtype=bool)
     uniq = np.unique(v)
     scales = {}
     for x in uniq.tolist():
@@ -118,64 +128,63 @@ def round_quotient(num: pl.Series, den: pl.Series) -> tuple[np.ndarray, np.ndarr
 
 def mean_quotient(s: np.ndarray, n: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The mean ``s / (n * 10**d)`` of int64 sums, for ``|s| < 2**53`` and ``n * 10**d < 2**53``:
-    (integer part, fraction, float value) like :func:`round_quotient`, all in numpy.
+    (integer part, fraction, float value) like :func:`round_quotient`, in numpy.
 
-    The float is ``s / (n * 10**d)`` (one correctly rounded division of exact floats), except
-    where rounding at 18 decimals first could change it: those entries are NaN and the caller
-    converts the decimal itself (about 1 in 250 for values near 1).
+    ``s * 10**(18 - d) / n = s * P + s * R / n`` with ``P, R = divmod(10**(18 - d), n)``, so
+    only ``s * R`` (below ``n * |s|``) needs dividing. The float is ``s / (n * 10**d)``, one
+    correctly rounded division of exact floats, except where rounding at 18 decimals first
+    could change it: those entries are NaN and the caller converts the decimal itself.
     """
-    den = n.astype(np.int64) * 10 ** d
-    sign = np.where(s < 0, -1, 1)
+    e = 10 ** (MAX_SCALE - d)
+    top_n = int(n.max()) if n.size else 1
     mag = np.abs(s)
-    a = mag // den
-    cur = mag - a * den
-    c = np.zeros_like(mag)
-    digits = MAX_SCALE
-    top = int(den.max()) if den.size else 1
-    step = max(1, min(digits, len(str(INT64_MAX // max(top, 1))) - 1))
-    while digits:
-        k = min(step, digits)
-        cur = cur * 10 ** k
-        c = c * 10 ** k + cur // den
-        cur = cur % den
-        digits -= k
-    c += (2 * cur >= den)
-    carry = c >= 10 ** MAX_SCALE
-    a = a + carry
-    c = np.where(carry, 0, c)
-    value = _checked_division(s.astype(np.float64), den.astype(np.float64))
-    return a * sign, c * sign, value
-
-
-def _two_product(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Dekker's error-free product: a * b == p + e exactly."""
-    p = a * b
-    split = 134217729.0  # 2**27 + 1
-    ta = split * a
-    ah = ta - (ta - a)
-    al = a - ah
-    tb = split * b
-    bh = tb - (tb - b)
-    bl = b - bh
-    e = ((ah * bh - p) + ah * bl + al * bh) + al * bl
-    return p, e
+    top_q = int((mag // np.maximum(n, 1)).max()) + 1 if mag.size else 1
+    if top_q * e >= INT64_MAX or 2 * (int(mag.max()) if mag.size else 0) * top_n >= INT64_MAX:
+        # |mean| above ~9.2: 128-bit long division
+        a, c = round_quotient(pl.Series(s).cast(pl.Int128),
+                              pl.Series(n.astype(np.int64) * 10 ** d).cast(pl.Int128))
+    else:
+        table = np.arange(top_n + 1, dtype=np.int64)
+        table[0] = 1
+        p_tab, r_tab = e // table, e % table
+        p, r = p_tab[n], r_tab[n]
+        num, den = 2 * mag * r + n, 2 * n
+        if int(num.max(initial=0)) < 2**51 // max(top_n, 1):
+            # exact: num, den are exact floats and the quotient is 1/den or more from the next integer
+            q = mag * p + np.floor(num / den).astype(np.int64)
+        else:
+            q = mag * p + num // den
+        sign = np.where(s < 0, -1, 1)
+        a = q // 10 ** MAX_SCALE
+        c = q - a * 10 ** MAX_SCALE
+        a, c = a * sign, c * sign
+    value = _checked_division(s.astype(np.float64), (n * 10 ** d).astype(np.float64))
+    return a, c, value
 
 
 def _checked_division(s: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """``s / den`` where that equals the correctly rounded float of the 18-decimal rounding of
-    the exact quotient; NaN where the exact quotient lies within 2e-18 of a rounding boundary
-    between two floats (there the two roundings might disagree)."""
-    with np.errstate(invalid="ignore", divide="ignore"):
+    """``s / den`` (exact float operands, so one correct rounding of the exact quotient ``r``)
+    where that equals the float nearest the 18-decimal rounding ``q`` of ``r``; NaN where it
+    might not, which is where ``r`` lies within ~6e-19 of a rounding boundary between two floats
+    (|q - r| <= 5e-19), or where floats are finer than 1e-18 (|r| below about 0.004), or
+    everywhere on a platform without an extended long double.
+
+    The boundary distance uses an extended-precision quotient (64-bit mantissa, error about
+    5e-20 x |r|, well inside the margin).
+    """
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         f = s / den
-        p, e = _two_product(f, den)
-        res = (s - p) - e  # the exact residual s - f * den (representable for a rounded quotient)
-        offset = res / den  # exact quotient minus f, to ~1e-16 relative
-        up = np.nextafter(f, np.inf) - f
-        down = f - np.nextafter(f, -np.inf)
-        half = np.where(offset >= 0, up, down) / 2
-        # 5e-19 is the most rounding at 18 decimals can move; the rest covers the error of offset.
-        risky = (half - np.abs(offset)) < 2e-18 + half * 2.0**-40
-    return np.where(risky, np.nan, f)
+        exact = s.astype(np.longdouble) / den.astype(np.longdouble)
+        off = ((exact - f) * np.sign(f)).astype(np.float64)  # > 0: r lies away from zero of f
+        b = np.spacing(np.abs(f))  # the gap to the next float away from zero
+        margin = 6e-19 + b * 2.0**-30
+        near = np.abs(off) > b / 2 - margin
+        # toward zero the gap halves at a power of two: check that boundary too
+        near |= (off < 0) & (np.abs(np.abs(off) - b / 4) < margin)
+        near &= s != 0
+        if np.finfo(np.longdouble).nmant < 63:  # no extended precision here: convert every one
+            near = s != 0
+    return np.where(near, np.nan, f)
 
 
 def to_decimal(a: np.ndarray, c: np.ndarray) -> pl.Series:
@@ -190,7 +199,7 @@ def exact_series(values: pl.Series) -> pl.Series:
     present = values.is_not_null()
     v = values.filter(present).cast(pl.Float64).to_numpy()
     x, d, _inexact = read_decimal(v)
-    num = pl.Series(x) if isinstance(x, np.ndarray) else x
+    num = pl.Series(x.astype(np.int64)) if isinstance(x, np.ndarray) else x
     a, c = round_quotient(num, pl.Series([10 ** d] * v.size, dtype=pl.Int128))
     exact = to_decimal(a, c)
     if present.all():

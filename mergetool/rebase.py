@@ -126,7 +126,7 @@ def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
 
 #: Above this many input rows a step runs one year at a time: every result depends on one
 #: year only, so the output is the same, and peak memory follows a year's data, not all years'.
-CHUNK_ROWS = 2_000_000
+CHUNK_ROWS = 40_000_000
 
 
 def _year_chunks(current: pl.DataFrame) -> list[pl.DataFrame]:
@@ -174,6 +174,9 @@ class TransitionIndex:
     expected: np.ndarray    # n_expected of each successor
     t_start: np.ndarray     # edges ordered by (to, from): t_edge[t_start[t]:t_start[t + 1]]
     t_edge: np.ndarray
+    first_to: np.ndarray    # the first successor of each predecessor
+    max_degree: int
+    has_isolated: bool      # a predecessor without any positive share
 
 
 def transition_index(step: Transition) -> TransitionIndex:
@@ -194,8 +197,11 @@ def transition_index(step: Transition) -> TransitionIndex:
     expected = np.bincount(e_to, minlength=to_codes.len())
     t_edge = np.lexsort((e_from, e_to))
     t_start = np.concatenate([[0], np.cumsum(expected)])
+    first_to = np.where(degree > 0, e_to[np.minimum(start[:-1], max(e_to.size - 1, 0))]
+                        if e_to.size else 0, 0)
     index = TransitionIndex(from_codes, to_codes, from_enum, e_from, e_to, share, start, degree,
-                            expected, t_start, t_edge)
+                            expected, t_start, t_edge, first_to, int(degree.max(initial=0)),
+                            bool((degree == 0).any()))
     step.__dict__["_mergetool_index"] = (step.edges, index)
     return index
 
@@ -217,12 +223,8 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
     """
     idx = transition_index(step)
     nt, nfrom = idx.to_codes.len(), idx.from_codes.len()
-    indicators = current["indicator"].unique().sort()
+    indicators, ii_all, enc = _encode(current, idx)
     ni = max(indicators.len(), 1)
-    enc = current.select(
-        fid=pl.col("code").cast(pl.String).cast(idx.from_enum, strict=False).to_physical(),
-        ii=pl.col("indicator").cast(pl.Enum(indicators.to_list())).to_physical(),
-        year=pl.col("year"), value=pl.col("value"), partial=pl.col("partial"))
     if enc["fid"].null_count():
         bad = current.filter(enc["fid"].is_null())["code"].unique().sort().to_list()
         raise InputError.single(Problem(
@@ -232,33 +234,41 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
     y0 = int(current["year"].min()) if current.height else 0
     ny = (int(current["year"].max()) - y0 + 1) if current.height else 1
     fid_all = enc["fid"].to_numpy().astype(np.int64)
-    slot_all = (enc["year"].to_numpy().astype(np.int64) - y0) * ni + enc["ii"].to_numpy()
+    slot_all = (current["year"].to_numpy().astype(np.int64) - y0) * ni + ii_all
     nslot = ny * ni
     slots = np.flatnonzero(np.bincount(slot_all, minlength=nslot))  # (year, indicator) present
-    has_value = enc["value"].is_not_null().to_numpy() if enc["value"].null_count() else None
-    if has_value is not None:
+    values_in = current["value"].cast(pl.Float64)
+    if values_in.null_count():
+        has_value = values_in.is_not_null().to_numpy()
         fid, slot = fid_all[has_value], slot_all[has_value]
-        v = enc["value"].filter(enc["value"].is_not_null()).to_numpy()
-        part = enc["partial"].filter(enc["value"].is_not_null()).to_numpy()
+        v = values_in.drop_nulls().to_numpy()
+        part = current["partial"].filter(pl.Series(has_value)).to_numpy()
     else:
-        fid, slot, v, part = fid_all, slot_all, enc["value"].to_numpy(), enc["partial"].to_numpy()
+        fid, slot, v, part = fid_all, slot_all, values_in.to_numpy(), current["partial"].to_numpy()
     method_of = np.array([_METHOD_CODE[method_for(i, methods)] for i in indicators.to_list()]
                          or [0], dtype=np.int8)
 
-    # --- the join: each present value goes to each successor of its unit (an index gather)
-    deg = idx.degree[fid]
-    first = idx.start[fid]
-    rows, edge = [np.arange(fid.size)], [first]
-    for j in range(1, int(deg.max()) if deg.size else 0):
-        more = np.flatnonzero(deg > j)
-        rows.append(more)
-        edge.append(first[more] + j)
-    if deg.size and (deg == 0).any():  # a unit without a positive share contributes nothing
-        keep = deg[rows[0]] > 0
-        rows[0], edge[0] = rows[0][keep], edge[0][keep]
-    jr = np.concatenate(rows) if len(rows) > 1 else rows[0]
-    je = np.concatenate(edge) if len(edge) > 1 else edge[0]
-    jk = slot[jr] * nt + idx.e_to[je]
+    # --- the join: each present value goes to each successor of its unit (an index gather);
+    # the first successor of every unit at once, then the second of the split units, ...
+    parts = [np.flatnonzero(idx.degree[fid] > j) for j in range(1, idx.max_degree)]
+    jk = np.concatenate([slot * nt + idx.first_to[fid]]
+                        + [slot[r] * nt + idx.e_to[idx.start[fid[r]] + j]
+                           for j, r in enumerate(parts, start=1)])
+    if idx.has_isolated:  # a unit without a positive share contributes nothing
+        parts.insert(0, np.flatnonzero(idx.degree[fid] > 0))
+        jk = jk[np.concatenate([parts[0], fid.size + np.arange(jk.size - fid.size)])]
+    else:
+        parts.insert(0, None)
+
+    def joined() -> tuple[np.ndarray, np.ndarray]:
+        """(input row, edge) of each joined row, built only when needed."""
+        jr = np.concatenate([np.arange(fid.size) if r is None else r for r in parts])
+        offs = np.concatenate([np.full(fid.size if r is None else r.size, j)
+                               for j, r in enumerate(parts)])
+        return jr, idx.start[fid[jr]] + offs
+
+    def gather_rows(a: np.ndarray) -> np.ndarray:
+        return np.concatenate([a if r is None else a[r] for r in parts])
     ncell = nslot * nt
     n_used = np.bincount(jk, minlength=ncell)
     expected = np.tile(idx.expected, nslot)
@@ -270,32 +280,36 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
     frac = np.zeros(ncell, dtype=np.int64)
     value = np.full(ncell, np.nan)
     wsum = n_used.astype(np.float64)  # the audit's denominators (mean: the count)
-    raw = np.ones(jr.size) if audit else None  # the audit's raw weight of each contribution
+    raw = np.ones(jk.size) if audit else None  # the audit's raw weight of each contribution
 
     x, d, inexact = read_decimal(v)
     if inexact.any():
-        cells = np.flatnonzero(np.bincount(jk[inexact[jr]], minlength=ncell))
+        cells = np.flatnonzero(np.bincount(jk[gather_rows(inexact)], minlength=ncell))
         if (n_used[cells] > 1).any() or (method_of[cells // nt % ni] == 1).any():
             raise _not_exact(
                 "a value needs more than 18 decimal places and is combined with others",
                 "round the values to at most 18 decimals (the published indices have 4)")
     methods_used = sorted(set(method_of[np.unique(slots % ni)].tolist())) if slots.size else [0]
     cell_method = method_of[jk // nt % ni] if len(methods_used) > 1 else None
+    jr = je = None
+    if cell_method is not None or audit:
+        jr, je = joined()
     for m in methods_used:
         sel = np.flatnonzero(cell_method == m) if cell_method is not None else None
-        r_ = jr if sel is None else jr[sel]
-        e_ = je if sel is None else je[sel]
         k_ = jk if sel is None else jk[sel]
-        cells = np.flatnonzero(np.bincount(k_, minlength=ncell))
+        cells = np.flatnonzero(n_used if sel is None else np.bincount(k_, minlength=ncell))
         if _METHOD_NAMES[m] == "mean" and isinstance(x, np.ndarray):
-            xm = x[r_]
-            top = int(np.abs(xm).max()) if xm.size else 0
+            top = float(np.abs(x).max()) if x.size else 0.0
             nmax = int(n_used[cells].max()) if cells.size else 1
             if top * nmax < FLOAT_EXACT and nmax * 10 ** d < FLOAT_EXACT:
-                s = np.rint(np.bincount(k_, weights=xm.astype(np.float64), minlength=ncell)[cells])
+                xm = gather_rows(x) if sel is None else x[jr[sel]]
+                s = np.bincount(k_, weights=xm, minlength=ncell)[cells]  # exact: integers < 2**53
                 a_, c_, f_ = mean_quotient(s.astype(np.int64), n_used[cells], d)
                 int_part[cells], frac[cells], value[cells] = a_, c_, f_
                 continue
+        if jr is None:
+            jr, je = joined()
+        r_, e_ = (jr, je) if sel is None else (jr[sel], je[sel])
         a_, c_, ws, a_rows = _general_sums(m, x, d, r_, e_, k_, cells, n_used, idx, weights, slot,
                                            ni, y0, step)
         int_part[cells], frac[cells] = a_, c_
@@ -303,9 +317,9 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
         if raw is not None and a_rows is not None:
             raw[slice(None) if sel is None else sel] = a_rows
     if inexact.any():  # a lone value with more than 18 decimals is passed on untouched
-        lone = np.flatnonzero(inexact[jr])
-        value[jk[lone]] = v[jr[lone]]
-    any_partial = (np.bincount(jk[part[jr]], minlength=ncell) > 0) if part.any() else None
+        lone = np.flatnonzero(gather_rows(inexact))
+        value[jk[lone]] = gather_rows(v)[lone]
+    any_partial = (np.bincount(jk[gather_rows(part)], minlength=ncell) > 0) if part.any() else None
 
     # --- the output grid: present (year, indicator) slots x successors, in key order
     out_cells = (slots[:, None] * nt + np.arange(nt)[None, :]).ravel()
@@ -328,16 +342,14 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
     size = out_cells.size
     frame = pl.DataFrame({
         "year": (out_slot // ni + y0).astype(np.int32),
-        "basis": pl.repeat(step.to_basis, size, dtype=pl.String, eager=True),
         "code": idx.to_codes.gather(out_to),
         "indicator": indicators.gather(ind_ids) if size else pl.Series([], dtype=pl.String),
         "value": val,
         "method": pl.Series(_METHOD_NAMES).gather(method_of[ind_ids]),
         "n_expected": ne.astype(np.uint32), "n_used": nu.astype(np.uint32),
-        "missing": pl.repeat("", size, dtype=pl.String, eager=True),
         "status": pl.Series(["ok", "partial", "incomplete", "no-data"]).gather(status),
         "value_exact": exact_col,
-    })
+    }).with_columns(basis=pl.lit(step.to_basis, pl.String), missing=pl.lit("", pl.String))
     if not computed.all():
         keep = pl.Series(computed)
         frame = frame.with_columns(value=pl.when(keep).then(pl.col("value")),
@@ -356,6 +368,29 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
     return values, _audit(step, idx, values, out_cells, jr, je, jk, v, raw, wsum, absent)
 
 
+def _encode(current: pl.DataFrame, idx: TransitionIndex
+            ) -> tuple[pl.Series, np.ndarray, pl.DataFrame]:
+    """Sorted indicators, each row's indicator id, and each row's unit id (``fid``).
+
+    Long tables hold an indicator in long runs: they are encoded run by run.
+    """
+    enc = current.select(
+        fid=pl.col("code").cast(pl.String).cast(idx.from_enum, strict=False).to_physical())
+    runs = current["indicator"].rle().struct.unnest()  # eager: the lazy rle panics on chunks
+    if current["indicator"].null_count():
+        raise InputError.single(Problem("unknown-indicator", "empty indicator",
+                                        hint="every row needs an indicator"))
+    if runs.height <= max(1, current.height // 8):
+        indicators = runs["value"].unique().sort()
+        run_ids = runs["value"].cast(pl.Enum(indicators.to_list())).to_physical().to_numpy()
+        ii = np.repeat(run_ids.astype(np.int64), runs["len"].to_numpy())
+    else:
+        indicators = current["indicator"].unique().sort()
+        ii = current["indicator"].cast(pl.Enum(indicators.to_list())).to_physical().to_numpy(
+            ).astype(np.int64)
+    return indicators, ii, enc
+
+
 def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, r_: np.ndarray, e_: np.ndarray,
                   k_: np.ndarray, cells: np.ndarray, n_used: np.ndarray, idx: TransitionIndex,
                   weights: pl.DataFrame | None, slot: np.ndarray, ni: int, y0: int,
@@ -366,7 +401,8 @@ def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, r_: np.ndarray, e_:
     exact integer by one power of two ``2**K`` common to the step: no bit of a weight is lost.
     """
     name = _METHOD_NAMES[m]
-    xs = (pl.Series(x[r_]) if isinstance(x, np.ndarray) else x.gather(r_)).cast(pl.Int128)
+    xs = (pl.Series(x[r_].astype(np.int64)) if isinstance(x, np.ndarray) else x.gather(r_)
+          ).cast(pl.Int128)
     if name == "mean":
         sums = pl.DataFrame({"k": k_, "t": xs}).group_by("k").agg(pl.col("t").sum())
         sums = pl.DataFrame({"k": cells}).join(sums, on="k", how="left")
@@ -381,7 +417,7 @@ def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, r_: np.ndarray, e_:
     else:
         a = _row_weights(weights, idx, r_, e_, slot, ni, y0, step) * idx.share[e_]
     big_a, k2 = _exact_integers(a)
-    top = int(big_a.abs().max() or 0) * (int(np.abs(x).max()) if isinstance(x, np.ndarray)
+    top = int(big_a.abs().max() or 0) * (int(np.abs(x).max(initial=0)) if isinstance(x, np.ndarray)
                                          else int(x.abs().max() or 0))
     if top * max(int(n_used[cells].max()) if cells.size else 1, 1) >= 2**126:
         raise _not_exact(f"weights x values too large to sum exactly (method {name})",
