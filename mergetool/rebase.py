@@ -412,10 +412,28 @@ def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, r_: np.ndarray, e_:
         except OverflowError:
             raise _not_exact("a mean exceeds 9.2e18", "rescale the values") from None
         return a_, c_, n_used[cells].astype(np.float64), None
+    # a = w * share: per edge when weights do not vary by year, else per joined row
+    per_edge = name == "sum" or (weights is not None and "year" not in weights.columns)
     if name == "sum":
-        a = idx.share[e_]
+        a_src = idx.share
+    elif per_edge:
+        a_src = _edge_weights(weights, idx, step) * idx.share
     else:
-        a = _row_weights(weights, idx, r_, e_, slot, ni, y0, step) * idx.share[e_]
+        a_src = _row_weights(weights, idx, r_, e_, slot, ni, y0, step) * idx.share[e_]
+    where = e_ if per_edge else None
+    limbed = (_limb_sums(a_src, where, x[r_], k_, cells, n_used) if isinstance(x, np.ndarray)
+              else None)
+    a = a_src[e_] if per_edge else a_src
+    if limbed is not None:
+        num, den_a, k2 = limbed
+        den = (pl.Series([2 ** k2 * 10 ** d] * cells.size, dtype=pl.Int128) if name == "sum"
+               else pl.DataFrame({"a": den_a}).select(pl.col("a") * pl.lit(10 ** d, pl.Int128))["a"])
+        ws = np.ones(cells.size) if name == "sum" else (den_a.cast(pl.Float64) * 2.0 ** -k2).to_numpy()
+        try:
+            a_, c_ = round_quotient(num, den)
+        except OverflowError:
+            raise _not_exact(f"a result of method {name} exceeds 9.2e18", "rescale the values") from None
+        return a_, c_, ws, a
     big_a, k2 = _exact_integers(a)
     top = int(big_a.abs().max() or 0) * (int(np.abs(x).max(initial=0)) if isinstance(x, np.ndarray)
                                          else int(x.abs().max() or 0))
@@ -439,6 +457,64 @@ def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, r_: np.ndarray, e_:
     return a_, c_, ws, a
 
 
+def _mantissas(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """``(m, shift, K)`` with ``a * 2**K == m * 2**shift`` exactly: m an odd int64 (or 0) below
+    2**53, shift >= 0, K >= 0 the smallest power of two making every ``a`` an integer."""
+    if a.size and not np.isfinite(a).all():
+        raise _not_exact("a weight is not a finite number", "check the weight table")
+    mant, exp = np.frexp(a)
+    m = (mant * 2.0**53).astype(np.int64)  # exact: |mant| in [0.5, 1)
+    nz = m != 0
+    low = np.zeros(a.size, dtype=np.int64)
+    low[nz] = np.log2((m[nz] & -m[nz]).astype(np.float64)).astype(np.int64)
+    lsb = exp.astype(np.int64) - 53 + low  # exponent of the lowest set bit
+    k = max(0, int(-lsb[nz].min())) if nz.any() else 0
+    return m >> low, np.where(nz, lsb + k, 0), k
+
+
+def _limb_sums(a: np.ndarray, where: np.ndarray | None, xr: np.ndarray, k_: np.ndarray,
+               cells: np.ndarray, n_used: np.ndarray) -> tuple[pl.Series, pl.Series, int] | None:
+    """Exact ``sum(A * X)`` and ``sum(A)`` per cell (Int128) with ``A = a * 2**K``, by float
+    ``np.bincount`` over limbs of A: each limb is small enough that every partial sum of
+    ``limb * X`` stays an integer below 2**52, so float addition is exact and order-free.
+    ``a`` is per joined row, or per edge with ``where`` the joined rows' edges.
+
+    None when the values are too wide for limbs (the caller sums in 128-bit integers).
+    """
+    m, shift, k2 = _mantissas(a)
+    if (m < 0).any():
+        return None
+    ncell = n_used.size
+    nmax = int(n_used[cells].max()) if cells.size else 1
+    bits = 52 - int(np.abs(xr).max(initial=0)).bit_length() - nmax.bit_length()
+    if bits < 8:
+        return None
+    width = int((np.frexp(m.astype(np.float64))[1] + shift).max(initial=0))  # bits of each A
+    if width + 52 - bits >= 126:  # sums below 2**126: A < 2**width, |X| * n < 2**(52 - bits)
+        return None
+    um = m.astype(np.uint64)
+    mask = np.uint64((1 << bits) - 1)
+    num = pl.Series(np.zeros(cells.size, dtype=np.int64)).cast(pl.Int128)
+    den = num.clone()
+    for lo in range(0, max(width, 1), bits):
+        r = lo - shift
+        right = um >> np.clip(r, 0, 63).astype(np.uint64)
+        left = um << np.clip(-r, 0, bits).astype(np.uint64)
+        limb = (np.where(r >= 0, right, left) & mask).astype(np.float64)
+        if not limb.any():
+            continue
+        if where is not None:
+            limb = limb[where]
+        scale = pl.lit(2 ** lo, pl.Int128)
+        part = np.bincount(k_, weights=limb * xr, minlength=ncell)[cells].astype(np.int64)
+        dpart = np.bincount(k_, weights=limb, minlength=ncell)[cells].astype(np.int64)
+        step = pl.DataFrame({"n": num, "d": den, "p": part, "q": dpart}).select(
+            n=pl.col("n") + pl.col("p").cast(pl.Int128) * scale,
+            d=pl.col("d") + pl.col("q").cast(pl.Int128) * scale)
+        num, den = step["n"], step["d"]
+    return num, den, k2
+
+
 def _exact_integers(a: np.ndarray) -> tuple[pl.Series, int]:
     """``(A, K)`` with ``A = a * 2**K`` exactly, as Int128, for the smallest K >= 0."""
     if a.size and not np.isfinite(a).all():
@@ -457,6 +533,26 @@ def _exact_integers(a: np.ndarray) -> tuple[pl.Series, int]:
     red = m >> low
     pow2 = pl.Series([2 ** i for i in range(int(shift.max(initial=0)) + 1)], dtype=pl.Int128)
     return pl.Series(red).cast(pl.Int128) * pow2.gather(shift), k
+
+
+def _edge_weights(weights: pl.DataFrame | None, idx: TransitionIndex, step: Transition
+                  ) -> np.ndarray:
+    """Each edge's predecessor weight (a table without years)."""
+    if weights is None:
+        raise UsageError("method 'weighted' needs a weight table (--weights FILE)")
+    fids = weights.select(pl.col("code").cast(pl.String).cast(idx.from_enum, strict=False)
+                          .to_physical().cast(pl.Int64))["code"]
+    keep = fids.is_not_null()
+    table = np.full(idx.from_codes.len(), np.nan)
+    table[fids.filter(keep).to_numpy()] = weights["weight"].filter(keep).cast(pl.Float64).to_numpy()
+    got = table[idx.e_from]
+    if np.isnan(got).any():
+        codes = idx.from_codes.gather(np.unique(idx.e_from[np.isnan(got)])).to_list()
+        raise InputError.single(Problem(
+            "missing-weight", f"{len(codes)} unit(s) of {step.from_basis} have no weight: "
+            + ", ".join(codes[:10]) + (" ..." if len(codes) > 10 else ""),
+            hint="the weight table must list every predecessor"))
+    return got
 
 
 def _row_weights(weights: pl.DataFrame | None, idx: TransitionIndex, r_: np.ndarray,
