@@ -187,11 +187,14 @@ def _checked_division(s: np.ndarray, den: np.ndarray) -> np.ndarray:
     return np.where(near, np.nan, f)
 
 
+def exact_expr(a: str, c: str) -> pl.Expr:
+    """Decimal(38, 18) from an integer-part column and an 18-digit-fraction column."""
+    return pl.col(a).cast(DEC) + pl.col(c).cast(pl.Decimal(38, 0)) * _ONE_E_MINUS_18
+
+
 def to_decimal(a: np.ndarray, c: np.ndarray) -> pl.Series:
     """Decimal(38, 18) from integer parts and 18-digit fractions (same sign)."""
-    frame = pl.DataFrame({"a": a, "c": c})
-    return frame.select(
-        v=pl.col("a").cast(DEC) + pl.col("c").cast(pl.Decimal(38, 0)) * _ONE_E_MINUS_18)["v"]
+    return pl.DataFrame({"a": a, "c": c}).select(v=exact_expr("a", "c"))["v"]
 
 
 def exact_series(values: pl.Series) -> pl.Series:

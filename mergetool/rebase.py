@@ -12,10 +12,19 @@ Methods (per indicator):
 Coverage policy: ``strict`` (default) leaves a successor empty unless every
 predecessor has a value; ``partial`` computes over those present and flags it.
 A chain of transitions is applied one step at a time.
+
+Arithmetic (:mod:`mergetool.exact`): values are read as the decimals they were written as and
+summed as integers, so the result is exact and independent of the order of the input rows.
+``value_exact`` (Decimal(38, 18)) is the exact mean, weighted mean or sum rounded half-up once,
+at the 18th decimal; ``value`` is that decimal as the nearest float. For ``weighted`` and
+``sum`` the factors ``w * share`` (one float64 product per edge, or per row for yearly weights)
+are taken as the exact binary numbers they are; everything after that is exact. Inputs beyond
+what the integers hold are refused (``value-not-exact``), never rounded silently.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +34,7 @@ import polars as pl
 from mergetool.errors import InputError, Problem, UsageError
 from mergetool.exact import (
     FLOAT_EXACT,
+    exact_expr,
     exact_series,
     mean_quotient,
     read_decimal,
@@ -235,12 +245,14 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
     ny = (int(current["year"].max()) - y0 + 1) if current.height else 1
     fid_all = enc["fid"].to_numpy().astype(np.int64)
     slot_all = (current["year"].to_numpy().astype(np.int64) - y0) * ni + ii_all
+    del ii_all, enc  # peak memory follows the arrays still needed
     nslot = ny * ni
     slots = np.flatnonzero(np.bincount(slot_all, minlength=nslot))  # (year, indicator) present
     values_in = current["value"].cast(pl.Float64)
     if values_in.null_count():
         has_value = values_in.is_not_null().to_numpy()
         fid, slot = fid_all[has_value], slot_all[has_value]
+        del fid_all, slot_all
         v = values_in.drop_nulls().to_numpy()
         part = current["partial"].filter(pl.Series(has_value)).to_numpy()
     else:
@@ -330,30 +342,28 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
     status = np.where(ok, 0, 1 if policy == "partial" else 2).astype(np.int8)
     status[nu == 0] = 3
     computed = status <= 1
-    exact_col = to_decimal(int_part[out_cells], frac[out_cells])
+    ip, fr = int_part[out_cells], frac[out_cells]
     val = value[out_cells]
-    need = computed & np.isnan(val)
-    if need.any():
-        need_idx = np.flatnonzero(need)
-        val[need_idx] = exact_col.gather(need_idx).cast(pl.Float64).to_numpy()
+    need = np.flatnonzero(computed & np.isnan(val))
+    if need.size:  # the float of the decimal, where the quick division might differ from it
+        val[need] = to_decimal(ip[need], fr[need]).cast(pl.Float64).to_numpy()
     out_slot = np.repeat(slots, nt)
-    out_to = np.tile(np.arange(nt), slots.size)
     ind_ids = out_slot % ni
-    size = out_cells.size
+    keep = pl.col("computed")
+    # one select: polars builds the columns in parallel
     frame = pl.DataFrame({
-        "year": (out_slot // ni + y0).astype(np.int32),
-        "code": idx.to_codes.gather(out_to),
-        "indicator": indicators.gather(ind_ids) if size else pl.Series([], dtype=pl.String),
-        "value": val,
-        "method": pl.Series(_METHOD_NAMES).gather(method_of[ind_ids]),
-        "n_expected": ne.astype(np.uint32), "n_used": nu.astype(np.uint32),
-        "status": pl.Series(["ok", "partial", "incomplete", "no-data"]).gather(status),
-        "value_exact": exact_col,
-    }).with_columns(basis=pl.lit(step.to_basis, pl.String), missing=pl.lit("", pl.String))
-    if not computed.all():
-        keep = pl.Series(computed)
-        frame = frame.with_columns(value=pl.when(keep).then(pl.col("value")),
-                                   value_exact=pl.when(keep).then(pl.col("value_exact")))
+        "y": (out_slot // ni + y0).astype(np.int32), "t": np.tile(np.arange(nt), slots.size),
+        "i": ind_ids, "m": method_of[ind_ids], "st": status, "val": val, "a": ip, "c": fr,
+        "ne": ne.astype(np.uint32), "nu": nu.astype(np.uint32), "computed": computed,
+    }).select(
+        year="y", basis=pl.lit(step.to_basis, pl.String),
+        code=pl.lit(idx.to_codes).gather(pl.col("t")),
+        indicator=pl.lit(indicators).gather(pl.col("i")),
+        value=pl.when(keep).then(pl.col("val")),
+        method=pl.lit(pl.Series(_METHOD_NAMES)).gather(pl.col("m")),
+        n_expected="ne", n_used="nu", missing=pl.lit("", pl.String),
+        status=pl.lit(pl.Series(["ok", "partial", "incomplete", "no-data"])).gather(pl.col("st")),
+        value_exact=pl.when(keep).then(exact_expr("a", "c")))
     gaps = np.flatnonzero(nu < ne)
     absent = None
     if gaps.size:
@@ -374,9 +384,11 @@ def _encode(current: pl.DataFrame, idx: TransitionIndex
 
     Long tables hold an indicator in long runs: they are encoded run by run.
     """
-    enc = current.select(
-        fid=pl.col("code").cast(pl.String).cast(idx.from_enum, strict=False).to_physical())
-    runs = current["indicator"].rle().struct.unnest()  # eager: the lazy rle panics on chunks
+    with ThreadPoolExecutor(1) as pool:  # polars releases the GIL: the two run side by side
+        later = pool.submit(lambda: current["indicator"].rle().struct.unnest())  # eager: the lazy
+        enc = current.select(                                                   # rle panics on chunks
+            fid=pl.col("code").cast(pl.String).cast(idx.from_enum, strict=False).to_physical())
+        runs = later.result()
     if current["indicator"].null_count():
         raise InputError.single(Problem("unknown-indicator", "empty indicator",
                                         hint="every row needs an indicator"))
