@@ -38,10 +38,16 @@ _ONE_E_MINUS_18 = pl.lit(Decimal("1e-18"), DEC)
 def _read_at(v: np.ndarray, d: int) -> np.ndarray | None:
     """``rint(v * 10**d)`` (integer-valued floats) if every value reads exactly at scale d."""
     p = 10.0 ** d
-    x = np.rint(v * p)
-    if x.size and (np.abs(x).max() >= READ_LIMIT or not np.array_equal(x / p, v)):
+    x = np.multiply(v, p)
+    np.rint(x, out=x)
+    if not x.size:
+        return x
+    if max(x.max(), -x.min()) >= READ_LIMIT:
         return None
-    return x
+    back = np.divide(x, p)
+    same = np.array_equal(back, v)
+    del back
+    return x if same else None
 
 
 def _scale_and_integers(v: np.ndarray) -> tuple[np.ndarray, int] | None:
@@ -126,7 +132,21 @@ def round_quotient(num: pl.Series, den: pl.Series) -> tuple[np.ndarray, np.ndarr
     return frame["a"].cast(pl.Int64).to_numpy() * sign, frame["c"].cast(pl.Int64).to_numpy() * sign
 
 
+CHUNK = 1 << 18  # cells per block: bounds the temporaries of the quotient
+
+
 def mean_quotient(s: np.ndarray, n: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_mean_quotient` block by block (same results, a fraction of the peak memory)."""
+    if s.size <= CHUNK:
+        return _mean_quotient(s, n, d)
+    a, c, f = np.empty(s.size, np.int64), np.empty(s.size, np.int64), np.empty(s.size)
+    for lo in range(0, s.size, CHUNK):
+        part = slice(lo, lo + CHUNK)
+        a[part], c[part], f[part] = _mean_quotient(s[part], n[part], d)
+    return a, c, f
+
+
+def _mean_quotient(s: np.ndarray, n: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The mean ``s / (n * 10**d)`` of int64 sums, for ``|s| < 2**53`` and ``n * 10**d < 2**53``:
     (integer part, fraction, float value) like :func:`round_quotient`, in numpy.
 

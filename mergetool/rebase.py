@@ -244,7 +244,10 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
     y0 = int(current["year"].min()) if current.height else 0
     ny = (int(current["year"].max()) - y0 + 1) if current.height else 1
     fid_all = enc["fid"].to_numpy().astype(np.int64)
-    slot_all = (current["year"].to_numpy().astype(np.int64) - y0) * ni + ii_all
+    slot_all = current["year"].to_numpy().astype(np.int64)
+    slot_all -= y0
+    slot_all *= ni
+    slot_all += ii_all
     del ii_all, enc  # peak memory follows the arrays still needed
     nslot = ny * ni
     slots = np.flatnonzero(np.bincount(slot_all, minlength=nslot))  # (year, indicator) present
@@ -263,9 +266,13 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
     # --- the join: each present value goes to each successor of its unit (an index gather);
     # the first successor of every unit at once, then the second of the split units, ...
     parts = [np.flatnonzero(idx.degree[fid] > j) for j in range(1, idx.max_degree)]
-    jk = np.concatenate([slot * nt + idx.first_to[fid]]
-                        + [slot[r] * nt + idx.e_to[idx.start[fid[r]] + j]
-                           for j, r in enumerate(parts, start=1)])
+    jk = np.empty(fid.size + sum(r.size for r in parts), dtype=np.int64)
+    np.multiply(slot, nt, out=jk[:fid.size])
+    jk[:fid.size] += idx.first_to[fid]
+    at = fid.size
+    for j, r in enumerate(parts, start=1):
+        jk[at:at + r.size] = slot[r] * nt + idx.e_to[idx.start[fid[r]] + j]
+        at += r.size
     if idx.has_isolated:  # a unit without a positive share contributes nothing
         parts.insert(0, np.flatnonzero(idx.degree[fid] > 0))
         jk = jk[np.concatenate([parts[0], fid.size + np.arange(jk.size - fid.size)])]
