@@ -24,6 +24,8 @@ what the integers hold are refused (``value-not-exact``), never rounded silently
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,13 +138,22 @@ def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
 
 #: Above this many input rows a step runs one year at a time: every result depends on one
 #: year only, so the output is the same, and peak memory follows a year's data, not all years'.
-CHUNK_ROWS = 40_000_000
+CHUNK_ROWS = 8_000_000
 
 
-def _year_chunks(current: pl.DataFrame) -> list[pl.DataFrame]:
+def _year_chunks(current: pl.DataFrame) -> Iterator[pl.DataFrame]:
+    """The rows of each year in turn (zero-copy slices when the rows are in year order)."""
     if current.height <= CHUNK_ROWS:
-        return [current]
-    return [current.filter(pl.col("year") == y) for y in sorted(current["year"].unique())]
+        yield current
+        return
+    years = current["year"]
+    if years.is_sorted():
+        bounds = [*years.search_sorted(years.unique().sort(), side="left").to_list(), current.height]
+        for lo, hi in itertools.pairwise(bounds):
+            yield current.slice(lo, hi - lo)
+        return
+    for y in sorted(years.unique()):
+        yield current.filter(pl.col("year") == y)
 
 
 def _require_weights(weights: pl.DataFrame, step: Transition) -> None:

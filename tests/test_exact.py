@@ -149,3 +149,35 @@ def test_weighted_mean_is_exact_for_the_float_weights() -> None:
         row = got.filter(pl.col("code") == succ).row(0, named=True)
         assert row["value_exact"] == _half_up(exact)
         assert row["value"] == float(row["value_exact"])
+
+
+def test_rebase_file_writes_identical_bytes_for_shuffled_input_rows(tmp_path) -> None:
+    from mergetool.mapping import load_mappings
+    from mergetool.rebase import rebase_file
+
+    ms = load_mappings()
+    codes = sorted(ms.bases["vn-province-2024"].codes)
+    rng = np.random.default_rng(11)
+    rows = pl.DataFrame({
+        "year": np.repeat(np.array([2021, 2022]), len(codes) * 2),
+        "unit": np.tile(np.array(codes), 4),
+        "indicator": np.tile(np.repeat(np.array(["dti", "awareness"]), len(codes)), 2),
+        "value": np.round(rng.uniform(0, 1, len(codes) * 4), 4),
+    })
+    outputs = []
+    for seed in (0, 1):
+        src = tmp_path / f"scores{seed}.csv"
+        rows[np.random.default_rng(seed).permutation(rows.height)].write_csv(src)
+        out = tmp_path / f"out{seed}.csv"
+        rebase_file(src, ms, "vn-province-2025", output=out, audit=tmp_path / f"audit{seed}.csv")
+        outputs.append((out.read_bytes(), (tmp_path / f"audit{seed}.csv").read_bytes()))
+    assert outputs[0] == outputs[1]
+    assert b"value_exact" in outputs[0][0].splitlines()[0]
+
+
+def test_year_chunks_of_shuffled_rows_give_the_same_bytes(monkeypatch) -> None:
+    import mergetool.rebase as rebase_module
+
+    whole = _shuffled_bytes("mean", 4)
+    monkeypatch.setattr(rebase_module, "CHUNK_ROWS", 50)  # rows not in year order: filtered by year
+    assert _shuffled_bytes("mean", 4) == whole
