@@ -11,8 +11,9 @@ Data are synthetic (mergetool.synth, seeded), written once to Parquet; each engi
 in its own fresh process (so peak RSS is its own), loads the same files, and rebases them with
 the mean and the share-weighted mean under strict coverage. The results must be equal
 (max |difference| <= 1e-9) or the script exits 1. Times are medians over --repeat runs of
-the rebase alone (loading excluded); peak RSS is the worker process's maximum resident set,
-including the interpreter, the library and the loaded data.
+the rebase alone (loading excluded), with the process's CPU time (all threads) beside them: on a
+shared machine the CPU time moves less with the load than the wall time. Peak RSS is the worker
+process's maximum resident set, including the interpreter, the library and the loaded data.
 
 Engines: mergetool (``rebase(..., audit=False)``, exact sums, with the transition's integer
 index built at load time), DuckDB (SQL, float sums), pandas (merge + groupby, float sums), and
@@ -206,11 +207,12 @@ def worker(engine: str, data: Path, task: str, repeat: int, out: Path) -> None:
     finish = None
     if isinstance(once, tuple):
         once, finish = once
-    times, result = [], None
+    times, cpu, result = [], [], None
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         result = once()
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     import polars as pl
 
     if finish is not None:
@@ -219,6 +221,7 @@ def worker(engine: str, data: Path, task: str, repeat: int, out: Path) -> None:
     frame.sort("year", "indicator", "code").write_parquet(out)
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"median_s": statistics.median(times), "times_s": times,
+                      "cpu_s": statistics.median(cpu),
                       "peak_rss_mib": peak_kib / 1024}))
 
 
@@ -368,7 +371,7 @@ def print_table(report: dict) -> None:
         print(f"\npreset {d['preset']}: {d['n_old']:,} -> {d['n_new']:,} units, {d['edges']:,} edges "
               f"({d['splits']:,} splits), {d['years']} years x {d['indicators']} indicators = "
               f"{d['values']:,} values")
-        print(f"{'task':9} {'engine':10} {'median s':>9} {'peak RSS MiB':>13} "
+        print(f"{'task':9} {'engine':10} {'median s':>9} {'cpu s':>7} {'peak RSS MiB':>13} "
               f"{'vs duckdb':>10} {'vs pandas':>10} {'vs numpy':>10}")
         by = {(r["task"], r["engine"]): r for r in block["results"]}
         for r in block["results"]:
@@ -377,7 +380,8 @@ def print_table(report: dict) -> None:
                 ref = by.get((r["task"], other))
                 ratios.append(f"{r['median_s'] / ref['median_s']:.2f}"
                               if r["engine"] == "mergetool" and ref else "")
-            print(f"{r['task']:9} {r['engine']:10} {r['median_s']:9.3f} {r['peak_rss_mib']:13.0f} "
+            print(f"{r['task']:9} {r['engine']:10} {r['median_s']:9.3f} {r['cpu_s']:7.2f} "
+                  f"{r['peak_rss_mib']:13.0f} "
                   f"{ratios[0]:>10} {ratios[1]:>10} {ratios[2]:>10}")
         for r in block["results"]:
             if r["engine"] == "mergetool":
