@@ -20,8 +20,9 @@ index built at load time), DuckDB (SQL, float sums), pandas (merge + groupby, fl
 ``numpy``: the scatter-add limit, a minimal ``np.bincount`` over dense ids encoded at load time,
 timed without building a result frame: how fast the arithmetic alone can go.
 
-A preset is one entry of ``mergetool.synth.PRESETS`` (or of ``EXTRA_PRESETS`` below, for data
-that is not generated); ``make_data`` writes ``edges``, ``values`` and ``weights`` Parquet files.
+A preset is one entry of ``mergetool.synth.PRESETS``: ``make_data`` writes its ``edges``,
+``values`` and ``weights`` Parquet files, which is all an engine reads; a preset from real data
+needs only a ``make_data`` branch writing the same three files.
 """
 
 from __future__ import annotations
