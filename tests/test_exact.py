@@ -181,3 +181,39 @@ def test_year_chunks_of_shuffled_rows_give_the_same_bytes(monkeypatch) -> None:
     whole = _shuffled_bytes("mean", 4)
     monkeypatch.setattr(rebase_module, "CHUNK_ROWS", 50)  # rows not in year order: filtered by year
     assert _shuffled_bytes("mean", 4) == whole
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.floats(0, 1).map(lambda v: round(v, 4)),
+                          st.floats(0.001, 1e7)), min_size=1, max_size=12),
+       st.sampled_from(["strict", "partial"]))
+def test_weighted_agrees_with_the_oracle(units, policy) -> None:
+    from mergetool.oracle import simple_rebase
+
+    codes = [f"{i:02d}" for i in range(1, len(units) + 1)]
+    pairs = []
+    for code, (target, _v, _w) in zip(codes, units, strict=True):
+        t = f"{min(target, len(codes) - 1) + 1:02d}"
+        if target % 2 and t != "01":  # a split between t and 01
+            pairs += [(code, t, 0.7), (code, "01", 0.30000000000000004)]
+        else:
+            pairs.append((code, t, 1.0))
+    new = sorted({b for _a, b, _s in pairs} | {"01"})
+    pairs += [(c, c, 1.0) for c in new if c not in {a for a, _b, _s in pairs}]
+    olds = sorted({a for a, _b, _s in pairs})
+    ms = mapping_set({"old": [(c, c) for c in olds], "new": [(c, c) for c in new]},
+                     [("m", "old", "new", pairs)])
+    if not ms.valid:
+        return
+    vals = {c: u[1] for c, u in zip(codes, units, strict=True)}
+    w = {c: (units[i][2] if i < len(units) else 1.0) for i, c in enumerate(olds)}
+    rows = [(2024, c, "x", vals[c]) for c in olds if c in vals]
+    result = rebase(scores_from_rows(rows, "old"), ms, "new", methods={"*": "weighted"},
+                    policy=policy, weights=pl.DataFrame({"code": list(w), "weight": list(w.values())}))
+    expected = simple_rebase({(2024, "x", c): v for c, v in vals.items() if c in olds}, pairs,
+                             "weighted", policy, w)
+    got = {(y, i, c): v for y, i, c, v in result.values.select("year", "indicator", "code", "value")
+           .iter_rows()}
+    assert set(got) == set(expected)
+    for key, v in expected.items():
+        assert got[key] == (pytest.approx(v, rel=1e-12, abs=1e-12) if v is not None else None)
