@@ -113,14 +113,16 @@ def round_quotient(num: pl.Series, den: pl.Series) -> tuple[np.ndarray, np.ndarr
     if step < 1:
         raise OverflowError("a denominator exceeds 2**122")
     frame = frame.with_columns(s=pl.col("n").sign().cast(pl.Int64), m=pl.col("n").abs())
-    frame = frame.with_columns(a=pl.col("m") // pl.col("d"), r=pl.col("m") % pl.col("d"),
-                               c=pl.lit(0, pl.Int128))
+    # one 128-bit division per step; the remainder by multiply and subtract (divisions are slow)
+    frame = frame.with_columns(a=pl.col("m") // pl.col("d"), c=pl.lit(0, pl.Int128))
+    frame = frame.with_columns(r=pl.col("m") - pl.col("a") * pl.col("d"))
     digits = MAX_SCALE
     while digits:
         k = min(step, digits)
         frame = frame.with_columns(r=pl.col("r") * pl.lit(10 ** k, pl.Int128)).with_columns(
-            c=pl.col("c") * pl.lit(10 ** k, pl.Int128) + pl.col("r") // pl.col("d"),
-            r=pl.col("r") % pl.col("d"))
+            q=pl.col("r") // pl.col("d")).with_columns(
+            c=pl.col("c") * pl.lit(10 ** k, pl.Int128) + pl.col("q"),
+            r=pl.col("r") - pl.col("q") * pl.col("d"))
         digits -= k
     frame = frame.with_columns(c=pl.col("c") + (pl.col("r") * 2 >= pl.col("d")).cast(pl.Int128))
     carry = pl.col("c") >= pl.lit(10 ** MAX_SCALE, pl.Int128)
