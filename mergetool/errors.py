@@ -42,7 +42,7 @@ PROBLEM_CODES: dict[str, str] = {
     "no-predecessor": "a unit of the new basis that no row maps into",
     "no-values": "the file contributes no values",
     "not-a-number": "NaN or infinite value",
-    "number-not-exact": "a number too large, too small or too precise to be held exactly",
+    "number-not-exact": "a number (or weight, or sum) too large, small or precise to be held exactly",
     "output-clash": "two outputs of one run resolve to the same file",
     "output-exists": "an output file exists and --force was not given",
     "output-format": "an output suffix that names no supported format",

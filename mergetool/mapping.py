@@ -25,14 +25,17 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import networkx as nx
 import polars as pl
 
 from mergetool.errors import InputError, Problem, ProblemLog
 from mergetool.names import clean, normalise_code
 from mergetool.tables import ROW, parse_numbers, read_table, require_columns, sha256_file
 from mergetool.units import Basis, UnitRef
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 SHARE_TOLERANCE = 1e-9
 EDGE_SCHEMA = {"from_code": pl.String, "to_code": pl.String, "share": pl.Float64}
@@ -78,6 +81,8 @@ class MappingSet:
         Built on first use: validation and rebasing work on the edge frames, so a batch run
         over a million units does not pay for a million graph nodes it never looks at.
         """
+        import networkx as nx
+
         graph = nx.DiGraph()
         for basis in self.bases.values():
             for code, name in basis.units.select("code", "name").iter_rows():
@@ -106,6 +111,8 @@ class MappingSet:
         return self.bases[basis_id]
 
     def basis_graph(self) -> nx.DiGraph:
+        import networkx as nx
+
         g = nx.DiGraph()
         g.add_nodes_from(self.bases)
         for t in self.transitions:
@@ -116,6 +123,15 @@ class MappingSet:
         """The chain of transitions leading from one basis to another (empty if equal)."""
         self.basis(from_basis)
         self.basis(to_basis)
+        if from_basis == to_basis:
+            return []
+        # One transition straight there is the shortest path: no graph library needed (this
+        # keeps networkx out of the start-up of every command on a one-step mapping).
+        direct = [t for t in self.transitions if (t.from_basis, t.to_basis) == (from_basis, to_basis)]
+        if direct:
+            return [direct[-1]]  # as the basis graph keeps the last edge added
+        import networkx as nx
+
         g = self.basis_graph()
         try:
             steps = nx.shortest_path(g, from_basis, to_basis)
@@ -247,6 +263,10 @@ def validate(ms: MappingSet) -> list[Problem]:
         _validate_names(basis, log)
     for t in ms.transitions:
         _validate_transition(ms, t, log)
+    if len(ms.transitions) < 2 and all(t.from_basis != t.to_basis for t in ms.transitions):
+        return log.problems  # a cycle needs two transitions or one onto its own basis
+    import networkx as nx
+
     g = ms.basis_graph()
     try:
         cycle = nx.find_cycle(g)

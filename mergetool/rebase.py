@@ -12,16 +12,37 @@ Methods (per indicator):
 Coverage policy: ``strict`` (default) leaves a successor empty unless every
 predecessor has a value; ``partial`` computes over those present and flags it.
 A chain of transitions is applied one step at a time.
+
+Arithmetic (:mod:`mergetool.exact`): values are read as the decimals they were written as and
+summed as integers, so the result is exact and independent of the order of the input rows.
+``value_exact`` (Decimal(38, 18)) is the exact mean, weighted mean or sum rounded half-up once,
+at the 18th decimal; ``value`` is that decimal as the nearest float. For ``weighted`` and
+``sum`` the factors ``w * share`` (one float64 product per edge, or per row for yearly weights)
+are taken as the exact binary numbers they are; everything after that is exact. Inputs beyond
+what the integers hold are refused (``number-not-exact``), never rounded silently.
 """
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from mergetool.errors import InputError, Problem, UsageError
+from mergetool.exact import (
+    FLOAT_EXACT,
+    exact_expr,
+    exact_series,
+    mean_quotient,
+    read_decimal,
+    round_quotient,
+    to_decimal,
+)
 from mergetool.mapping import MappingSet, Transition
 from mergetool.scores import SCORES_SCHEMA
 
@@ -39,14 +60,8 @@ AUDIT_SCHEMA: dict[str, pl.DataType] = {
 RESULT_COLUMNS = ("year", "basis", "code", "indicator", "value", "value_exact", "method",
                   "n_expected", "n_used", "missing", "status")
 #: ``value_exact``: the exact mean / weighted mean / sum as a decimal, rounded (half-up) only at
-#: the 18th place; ``value`` is its Float64. Display and ranks round ``value_exact`` half-up to
-#: 4 places (:mod:`mergetool.ranking`).
-EXACT = pl.Decimal(38, 18)
-
-
-def _exact(expr: pl.Expr) -> pl.Expr:
-    """A float as an exact decimal via its shortest repr (a direct cast can land 1e-17 off)."""
-    return expr.cast(pl.String).cast(EXACT, strict=False)
+#: the 18th place; ``value`` is the nearest Float64. Display and ranks round ``value_exact``
+#: half-up to 4 places (:mod:`mergetool.ranking`).
 
 
 @dataclass
@@ -157,9 +172,9 @@ def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
             weights = _carry_weights(weights, step)
     if values is None:  # same basis: identity
         values = current.with_columns(
-            value_exact=_exact(pl.col("value")),
             method=pl.lit("identity"), n_expected=pl.lit(1, pl.UInt32), n_used=pl.lit(1, pl.UInt32),
-            missing=pl.lit(""), status=pl.lit("ok")).select(RESULT_COLUMNS)
+            missing=pl.lit(""), status=pl.lit("ok"), value_exact=exact_series(current["value"])
+        ).select(RESULT_COLUMNS)
     audit_frame = pl.concat(audits) if audits else pl.DataFrame(schema=AUDIT_SCHEMA)
     if not audits:  # identity: the input order; a rebased step is already in key order
         values = values.sort("year", "indicator", "code")
@@ -168,13 +183,22 @@ def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
 
 #: Above this many input rows a step runs one year at a time: every result depends on one
 #: year only, so the output is the same, and peak memory follows a year's data, not all years'.
-CHUNK_ROWS = 2_000_000
+CHUNK_ROWS = 8_000_000
 
 
-def _year_chunks(current: pl.DataFrame) -> list[pl.DataFrame]:
+def _year_chunks(current: pl.DataFrame) -> Iterator[pl.DataFrame]:
+    """The rows of each year in turn (zero-copy slices when the rows are in year order)."""
     if current.height <= CHUNK_ROWS:
-        return [current]
-    return [current.filter(pl.col("year") == y) for y in sorted(current["year"].unique())]
+        yield current
+        return
+    years = current["year"]
+    if years.is_sorted():
+        bounds = [*years.search_sorted(years.unique().sort(), side="left").to_list(), current.height]
+        for lo, hi in itertools.pairwise(bounds):
+            yield current.slice(lo, hi - lo)
+        return
+    for y in sorted(years.unique()):
+        yield current.filter(pl.col("year") == y)
 
 
 def _require_weights(weights: pl.DataFrame, step: Transition) -> None:
@@ -194,143 +218,521 @@ def method_for(indicator: str, methods: dict[str, str]) -> str:
 
 
 _METHOD_CODE = {"mean": 0, "sum": 1, "weighted": 2}
+_METHOD_NAMES = tuple(sorted(_METHOD_CODE, key=_METHOD_CODE.get))
 
 
-def _decimal_scale(current: pl.DataFrame, weights: pl.DataFrame | None, n_edges: int) -> int:
-    """Decimal places for exact sums: 18, fewer only when terms are so large that 38 digits
-    would not hold their sum (shares are <= 1, so a term is at most |value| x weight)."""
-    top_v = current["value"].abs().max() or 0.0
-    top_w = (weights["weight"].abs().max() or 0.0) if weights is not None else 0.0
-    biggest = float(top_v) * max(1.0, float(top_w)) + max(1.0, float(top_w))
-    digits = len(str(int(biggest))) + len(str(max(current.height, n_edges, 1))) + 1
-    return max(0, min(18, 38 - digits))
+@dataclass(frozen=True)
+class TransitionIndex:
+    """A transition's edges as dense integer ids: computed once per transition (at load time for
+    a batch run), so the engine joins and groups on integers, never on strings.
+
+    Ids are positions in the sorted code lists, so id order is code order.
+    """
+
+    from_codes: pl.Series   # sorted codes of the predecessor basis (String)
+    to_codes: pl.Series     # sorted codes of successors with a positive share (String)
+    from_enum: pl.Enum
+    e_from: np.ndarray      # positive-share edges sorted by (from, to): ids and shares
+    e_to: np.ndarray
+    share: np.ndarray
+    start: np.ndarray       # e_from CSR: edges of predecessor f are start[f]:start[f + 1]
+    degree: np.ndarray
+    expected: np.ndarray    # n_expected of each successor
+    t_start: np.ndarray     # edges ordered by (to, from): t_edge[t_start[t]:t_start[t + 1]]
+    t_edge: np.ndarray
+    first_to: np.ndarray    # the first successor of each predecessor
+    max_degree: int
+    has_isolated: bool      # a predecessor without any positive share
+    share_known: np.ndarray  # False where the share is blank: a divided unit's part (mean only)
+
+
+def transition_index(step: Transition) -> TransitionIndex:
+    """The integer index of ``step``, cached on the transition (rebuilt if its edges change)."""
+    cached = step.__dict__.get("_mergetool_index")
+    if cached is not None and cached[0] is step.edges:
+        return cached[1]
+    from_codes = step.edges["from_code"].unique().sort()
+    # A blank (unknown) share is a divided unit's part: mean counts it; sum and weighted refuse it.
+    edges = step.edges.filter(pl.col("share").is_null() | (pl.col("share") > 0))
+    to_codes = edges["to_code"].unique().sort()
+    from_enum = pl.Enum(from_codes.to_list())
+    ids = edges.select(f=pl.col("from_code").cast(from_enum).to_physical().cast(pl.Int64),
+                       t=pl.col("to_code").cast(pl.Enum(to_codes.to_list())).to_physical()
+                       .cast(pl.Int64), s=pl.col("share")).sort("f", "t")
+    e_from, e_to = (ids[c].to_numpy() for c in ("f", "t"))
+    share_known = ids["s"].is_not_null().to_numpy()
+    share = ids["s"].fill_null(0.0).to_numpy()
+    degree = np.bincount(e_from, minlength=from_codes.len())
+    start = np.concatenate([[0], np.cumsum(degree)])
+    expected = np.bincount(e_to, minlength=to_codes.len())
+    t_edge = np.lexsort((e_from, e_to))
+    t_start = np.concatenate([[0], np.cumsum(expected)])
+    first_to = np.where(degree > 0, e_to[np.minimum(start[:-1], max(e_to.size - 1, 0))]
+                        if e_to.size else 0, 0)
+    index = TransitionIndex(from_codes, to_codes, from_enum, e_from, e_to, share, start, degree,
+                            expected, t_start, t_edge, first_to, int(degree.max(initial=0)),
+                            bool((degree == 0).any()), share_known)
+    step.__dict__["_mergetool_index"] = (step.edges, index)
+    return index
+
+
+def _not_exact(message: str, hint: str) -> InputError:
+    return InputError.single(Problem("number-not-exact", message, hint=hint))
 
 
 def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str], policy: str,
                 weights: pl.DataFrame | None, *, audit: bool = True
                 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """One transition: the fast polars path.
+    """One transition, on dense integer ids and exact scaled-integer sums.
 
-    Present values are joined to their successors (an inner join, so work grows with the
-    data, not with years x indicators x edges) and aggregated on one integer key that packs
-    (year, indicator, successor): hashing one u64 is several times cheaper than hashing two
-    strings and an int. The grid of every successor x year x indicator then gets its status,
-    and missing predecessors are listed only for the successors that have any.
+    Units are the transition's ids, (year, indicator) a dense slot, and a result cell
+    ``slot * n_successors + successor``: the join is an index gather over the edge arrays and the
+    group-by a scatter-add. Values are read as exact decimals (:mod:`mergetool.exact`), summed as
+    integers and divided once, so no result depends on the order of the input rows. Status and
+    missing predecessors are worked out only for the cells short of predecessors.
     """
-    # A blank (unknown) share is a divided unit's part: mean uses it; sum/weighted were refused.
-    edges = step.edges.filter(pl.col("share").is_null() | (pl.col("share") > 0)).select(
-        "from_code", "to_code", "share")
-    expected = (edges.group_by("to_code").agg(n_expected=pl.len().cast(pl.UInt32))
-                .sort("to_code").with_row_index("ti"))
-    indicators = current["indicator"].unique().sort().to_list()
+    idx = transition_index(step)
+    nt, nfrom = idx.to_codes.len(), idx.from_codes.len()
+    indicators, ii_all, enc = _encode(current, idx)
+    ni = max(indicators.len(), 1)
+    if enc["fid"].null_count():
+        bad = current.filter(enc["fid"].is_null())["code"].unique().sort().to_list()
+        raise InputError.single(Problem(
+            "unknown-unit", f"{len(bad)} code(s) are not units of {step.from_basis}: "
+            + ", ".join(map(str, bad[:10])), expected=f"codes of {step.from_basis}",
+            found=str(bad[0]), hint="rebase reads scores on the transition's predecessor basis"))
     y0 = int(current["year"].min()) if current.height else 0
-    ni, nt = max(len(indicators), 1), max(expected.height, 1)
-    ind_enum = pl.Enum(indicators)
-    method_of = {ind: _METHOD_CODE[method_for(ind, methods)] for ind in indicators}
-    codes = set(method_of.values())
-    method_code = (pl.lit(next(iter(codes)), pl.UInt8) if len(codes) == 1 else
-                   pl.col("indicator").replace_strict(method_of, return_dtype=pl.UInt8))
-    key = (((pl.col("year") - y0).cast(pl.UInt64) * ni + pl.col("ii").cast(pl.UInt64)) * nt
-           + pl.col("ti").cast(pl.UInt64))
-    has_partial = bool(current["partial"].any())
+    ny = (int(current["year"].max()) - y0 + 1) if current.height else 1
+    fid_all = enc["fid"].to_numpy().astype(np.int64)
+    slot_all = current["year"].to_numpy().astype(np.int64)
+    slot_all -= y0
+    slot_all *= ni
+    slot_all += ii_all
+    del ii_all, enc  # peak memory follows the arrays still needed
+    nslot = ny * ni
+    slots = np.flatnonzero(np.bincount(slot_all, minlength=nslot))  # (year, indicator) present
+    values_in = current["value"].cast(pl.Float64)
+    if values_in.null_count():
+        has_value = values_in.is_not_null().to_numpy()
+        fid, slot = fid_all[has_value], slot_all[has_value]
+        del fid_all, slot_all
+        v = values_in.drop_nulls().to_numpy()
+        part = current["partial"].filter(pl.Series(has_value)).to_numpy()
+    else:
+        fid, slot, v, part = fid_all, slot_all, values_in.to_numpy(), current["partial"].to_numpy()
+    method_of = np.array([_METHOD_CODE[method_for(i, methods)] for i in indicators.to_list()]
+                         or [0], dtype=np.int8)
 
-    present = current.lazy().filter(pl.col("value").is_not_null()).select(
-        "year", "indicator", pl.col("indicator").cast(ind_enum).to_physical().alias("ii"),
-        from_code="code", v="value", p="partial",
-        dv=_exact(pl.col("value")))  # once per input value, before the join fans it out
-    joined = (present.join(edges.lazy().join(expected.lazy().select("to_code", "ti"), on="to_code"),
-                           on="from_code")
-              .with_columns(m=method_code))
-    if weights is not None:
-        joined = _attach_weights(joined, weights.lazy())
+    # --- the join: each present value goes to each successor of its unit (an index gather);
+    # the first successor of every unit at once, then the second of the split units, ...
+    parts = [np.flatnonzero(idx.degree[fid] > j) for j in range(1, idx.max_degree)]
+    jk = np.empty(fid.size + sum(r.size for r in parts), dtype=np.int64)
+    np.multiply(slot, nt, out=jk[:fid.size])
+    jk[:fid.size] += idx.first_to[fid]
+    at = fid.size
+    for j, r in enumerate(parts, start=1):
+        jk[at:at + r.size] = slot[r] * nt + idx.e_to[idx.start[fid[r]] + j]
+        at += r.size
+    if idx.has_isolated:  # a unit without a positive share contributes nothing
+        parts.insert(0, np.flatnonzero(idx.degree[fid] > 0))
+        jk = jk[np.concatenate([parts[0], fid.size + np.arange(jk.size - fid.size)])]
     else:
-        joined = joined.with_columns(w=pl.lit(None, pl.Float64))
-    joined = joined.with_columns(
-        raw_w=pl.when(pl.col("m") == 0).then(pl.lit(1.0))
-        .when(pl.col("m") == 1).then(pl.col("share"))
-        .otherwise(pl.col("w") * pl.col("share")), k=key)
-    # Sums are exact: each term is rounded to a fixed-point decimal (error < 1e-18 of a unit
-    # for index values) and added as integers, so a result never depends on the order of the
-    # input rows, which float addition (not associative) would; identical data, identical bytes.
-    used_methods = set(method_of.values())
-    mean_only = used_methods == {_METHOD_CODE["mean"]}
-    joined = joined.with_columns(term=pl.col("raw_w") * pl.col("v"))
-    if mean_only:  # weights all 1: the exact term is the exact value, the weight sum the count
-        joined = joined.with_columns(dterm=pl.col("dv"))
-    else:
-        joined = joined.with_columns(dw=_exact(pl.col("raw_w"))).with_columns(
-            dterm=pl.col("dw") * pl.col("dv"))
-    dec = pl.Decimal(38, _decimal_scale(current, weights, edges.height))
-    agg = joined.group_by("k").agg(
-        n_used=pl.len().cast(pl.UInt32),
-        # The mean's weights are all 1, so its weight sum is the count: no second sum needed.
-        wsum=(pl.col("raw_w").cast(dec).sum().cast(pl.Float64) if _METHOD_CODE["weighted"] in used_methods
-              else pl.len().cast(pl.Float64)),
-        wvsum=pl.col("term").cast(dec).sum().cast(pl.Float64),
-        only_v=pl.col("v").first(),
-        # Exact decimals for value_exact: each input as a decimal, products and sums in decimal.
-        dsum=pl.col("dterm").sum(), only_dv=pl.col("dv").first(),
-        dwsum=pl.len() if mean_only else pl.col("dw").sum(),
-        only_term=(pl.col("term").first() if _METHOD_CODE["sum"] in used_methods
-                   else pl.lit(None, pl.Float64)),
-        any_partial=pl.col("p").any() if has_partial else pl.lit(False))
-    grid = (current.lazy().select("year", "indicator").unique()
-            .with_columns(ii=pl.col("indicator").cast(ind_enum).to_physical())
-            .join(expected.lazy(), how="cross").with_columns(k=key)
-            .join(agg, on="k", how="left")
-            .with_columns(m=method_code, n_used=pl.col("n_used").fill_null(0),
-                          any_partial=pl.col("any_partial").fill_null(False)))
-    complete = pl.col("n_used") == pl.col("n_expected")
-    status = (pl.when(pl.col("n_used") == 0).then(pl.lit("no-data"))
-              .when(complete & ~pl.col("any_partial")).then(pl.lit("ok"))
-              .when(pl.lit(policy == "partial")).then(pl.lit("partial"))
-              .otherwise(pl.lit("incomplete")))
-    # sum(w*v)/sum(w) rather than a sum of contributions: one division, no accumulated rounding.
-    # One contributor: its own value, untouched (an identity mapping changes nothing).
-    value = (pl.when((pl.col("n_used") == 1) & (pl.col("m") == 1)).then(pl.col("only_term"))
-             .when(pl.col("n_used") == 1).then(pl.col("only_v"))
-             .when(pl.col("m") == 1).then(pl.col("wvsum"))
-             .otherwise(pl.col("wvsum") / pl.col("wsum")))
-    value_exact = (pl.when(pl.col("m") == 1).then(pl.col("dsum"))
-                   .when(pl.col("n_used") == 1).then(pl.col("only_dv"))
-                   .otherwise(pl.col("dsum") / pl.col("dwsum")))
-    names = {v: k for k, v in _METHOD_CODE.items()}
-    grid = grid.with_columns(status=status).with_columns(
-        value=pl.when(pl.col("status").is_in(["ok", "partial"])).then(value),
-        value_exact=pl.when(pl.col("status").is_in(["ok", "partial"])).then(value_exact),
-        method=pl.col("m").replace_strict(names, return_dtype=pl.String)).sort("k").collect()
-    keys3 = ["year", "indicator", "to_code"]
-    gaps = grid.filter(pl.col("n_used") < pl.col("n_expected")).select("k", *keys3)
-    absent = (gaps.join(edges, on="to_code")
-              .join(current.filter(pl.col("value").is_not_null()).select(
-                  "year", "indicator", from_code="code"), on=["year", "indicator", "from_code"],
-                  how="anti"))
-    values = grid.with_columns(missing=pl.lit(""), basis=pl.lit(step.to_basis),
-                               code=pl.col("to_code"))
-    if absent.height:
-        missing = absent.group_by("k").agg(gap=pl.col("from_code").sort().str.join(" "))
-        values = values.join(missing, on="k", how="left", maintain_order="left").with_columns(
-            missing=pl.col("gap").fill_null(""))
-    values = values.select(RESULT_COLUMNS)
+        parts.insert(0, None)
+
+    def joined() -> tuple[np.ndarray, np.ndarray]:
+        """(input row, edge) of each joined row, built only when needed."""
+        jr = np.concatenate([np.arange(fid.size) if r is None else r for r in parts])
+        offs = np.concatenate([np.full(fid.size if r is None else r.size, j)
+                               for j, r in enumerate(parts)])
+        return jr, idx.start[fid[jr]] + offs
+
+    def gather_rows(a: np.ndarray) -> np.ndarray:
+        return np.concatenate([a if r is None else a[r] for r in parts])
+    ncell = nslot * nt
+    n_used = np.bincount(jk, minlength=ncell)
+    expected = np.tile(idx.expected, nslot)
+    if (n_used > expected).any():
+        raise InputError.single(Problem(
+            "duplicate-row", "a unit appears more than once for one year and indicator",
+            hint="keep one row per unit, year and indicator"))
+    int_part = np.zeros(ncell, dtype=np.int64)
+    frac = np.zeros(ncell, dtype=np.int64)
+    value = np.full(ncell, np.nan)
+    wsum = n_used.astype(np.float64)  # the audit's denominators (mean: the count)
+    raw = np.ones(jk.size) if audit else None  # the audit's raw weight of each contribution
+
+    x, d, inexact = read_decimal(v)
+    if inexact.any():
+        cells = np.flatnonzero(np.bincount(jk[gather_rows(inexact)], minlength=ncell))
+        if (n_used[cells] > 1).any() or (method_of[cells // nt % ni] == 1).any():
+            raise _not_exact(
+                "a value needs more than 18 decimal places and is combined with others",
+                "round the values to at most 18 decimals (the published indices have 4)")
+    methods_used = sorted(set(method_of[np.unique(slots % ni)].tolist())) if slots.size else [0]
+    cell_method = method_of[jk // nt % ni] if len(methods_used) > 1 else None
+    jr = je = None
+    if cell_method is not None or audit:
+        jr, je = joined()
+    for m in methods_used:
+        sel = np.flatnonzero(cell_method == m) if cell_method is not None else None
+        k_ = jk if sel is None else jk[sel]
+        cells = np.flatnonzero(n_used if sel is None else np.bincount(k_, minlength=ncell))
+        if _METHOD_NAMES[m] == "mean" and isinstance(x, np.ndarray):
+            top = float(np.abs(x).max()) if x.size else 0.0
+            nmax = int(n_used[cells].max()) if cells.size else 1
+            if top * nmax < FLOAT_EXACT and nmax * 10 ** d < FLOAT_EXACT:
+                xm = gather_rows(x) if sel is None else x[jr[sel]]
+                s = np.bincount(k_, weights=xm, minlength=ncell)[cells]  # exact: integers < 2**53
+                a_, c_, f_ = mean_quotient(s.astype(np.int64), n_used[cells], d)
+                int_part[cells], frac[cells], value[cells] = a_, c_, f_
+                continue
+        if jr is None:
+            jr, je = joined()
+        r_, e_ = (jr, je) if sel is None else (jr[sel], je[sel])
+        a_, c_, ws, a_rows = _general_sums(m, x, d, r_, e_, k_, cells, n_used, idx, weights, slot,
+                                           ni, y0, step)
+        int_part[cells], frac[cells] = a_, c_
+        wsum[cells] = ws
+        if raw is not None and a_rows is not None:
+            raw[slice(None) if sel is None else sel] = a_rows
+    if inexact.any():  # a lone value with more than 18 decimals is passed on untouched
+        lone = np.flatnonzero(gather_rows(inexact))
+        value[jk[lone]] = gather_rows(v)[lone]
+    any_partial = (np.bincount(jk[gather_rows(part)], minlength=ncell) > 0) if part.any() else None
+
+    # --- the output grid: present (year, indicator) slots x successors, in key order
+    out_cells = (slots[:, None] * nt + np.arange(nt)[None, :]).ravel()
+    nu = n_used[out_cells]
+    ne = expected[out_cells]
+    ok = (nu == ne) if any_partial is None else (nu == ne) & ~any_partial[out_cells]
+    # status codes: 0 ok, 1 partial, 2 incomplete, 3 no-data
+    status = np.where(ok, 0, 1 if policy == "partial" else 2).astype(np.int8)
+    status[nu == 0] = 3
+    computed = status <= 1
+    ip, fr = int_part[out_cells], frac[out_cells]
+    val = value[out_cells]
+    need = np.flatnonzero(computed & np.isnan(val))
+    if need.size:  # the float of the decimal, where the quick division might differ from it
+        val[need] = to_decimal(ip[need], fr[need]).cast(pl.Float64).to_numpy()
+    out_slot = np.repeat(slots, nt)
+    ind_ids = out_slot % ni
+    keep = pl.col("computed")
+    # one select: polars builds the columns in parallel
+    frame = pl.DataFrame({
+        "y": (out_slot // ni + y0).astype(np.int32), "t": np.tile(np.arange(nt), slots.size),
+        "i": ind_ids, "m": method_of[ind_ids], "st": status, "val": val, "a": ip, "c": fr,
+        "ne": ne.astype(np.uint32), "nu": nu.astype(np.uint32), "computed": computed,
+    }).select(
+        year="y", basis=pl.lit(step.to_basis, pl.String),
+        code=pl.lit(idx.to_codes).gather(pl.col("t")),
+        indicator=pl.lit(indicators).gather(pl.col("i")),
+        value=pl.when(keep).then(pl.col("val")),
+        method=pl.lit(pl.Series(_METHOD_NAMES)).gather(pl.col("m")),
+        n_expected="ne", n_used="nu", missing=pl.lit("", pl.String),
+        status=pl.lit(pl.Series(["ok", "partial", "incomplete", "no-data"])).gather(pl.col("st")),
+        value_exact=pl.when(keep).then(exact_expr("a", "c")))
+    gaps = np.flatnonzero(nu < ne)
+    absent = None
+    if gaps.size:
+        absent = _absent(gaps, out_cells, nt, nfrom, idx, fid, slot)
+        if absent[0].size:
+            miss = (pl.DataFrame({"r": absent[0], "c": idx.from_codes.gather(absent[1])})
+                    .group_by("r", maintain_order=True).agg(pl.col("c").str.join(" ")))
+            frame = frame.with_columns(frame["missing"].scatter(miss["r"], miss["c"]))
+    values = frame.select(RESULT_COLUMNS)
     if not audit:
         return values, pl.DataFrame(schema=AUDIT_SCHEMA)
-    counts = grid.select("k", *keys3, "n_used", "n_expected", "wsum", "method")
-    absent = absent.drop("k")
-    used = joined.collect().drop("to_code").join(counts, on="k").with_columns(
-        weight=pl.when(pl.col("m") == 1).then(pl.col("raw_w"))
-        .otherwise(pl.col("raw_w") / pl.col("wsum")))
-    unused = absent.join(counts, on=keys3).with_columns(
-        v=pl.lit(None, pl.Float64), weight=pl.lit(None, pl.Float64))
-    columns = {
-        "transition": pl.lit(step.id), "year": "year", "indicator": "indicator",
-        "successor_basis": pl.lit(step.to_basis), "successor_code": "to_code",
-        "predecessor_basis": pl.lit(step.from_basis), "predecessor_code": "from_code",
-        "predecessor_value": "v", "share": "share", "weight": "weight",
-        "contribution": pl.col("weight") * pl.col("v"), "n_used": "n_used", "n_expected": "n_expected",
-        "method": "method"}
-    audit_frame = pl.concat([used.select(**columns), unused.select(**columns)]).sort(
-        "year", "indicator", "successor_code", "predecessor_code")
-    return values, audit_frame
+    return values, _audit(step, idx, values, out_cells, jr, je, jk, v, raw, wsum, absent)
+
+
+def _encode(current: pl.DataFrame, idx: TransitionIndex
+            ) -> tuple[pl.Series, np.ndarray, pl.DataFrame]:
+    """Sorted indicators, each row's indicator id, and each row's unit id (``fid``).
+
+    Long tables hold an indicator in long runs: they are encoded run by run.
+    """
+    with ThreadPoolExecutor(1) as pool:  # polars releases the GIL: the two run side by side
+        later = pool.submit(lambda: current["indicator"].rle().struct.unnest())  # eager: the lazy
+        enc = current.select(                                                   # rle panics on chunks
+            fid=pl.col("code").cast(pl.String).cast(idx.from_enum, strict=False).to_physical())
+        runs = later.result()
+    if current["indicator"].null_count():
+        raise InputError.single(Problem("unknown-indicator", "empty indicator",
+                                        hint="every row needs an indicator"))
+    if runs.height <= max(1, current.height // 8):
+        indicators = runs["value"].unique().sort()
+        run_ids = runs["value"].cast(pl.Enum(indicators.to_list())).to_physical().to_numpy()
+        ii = np.repeat(run_ids.astype(np.int64), runs["len"].to_numpy())
+    else:
+        indicators = current["indicator"].unique().sort()
+        ii = current["indicator"].cast(pl.Enum(indicators.to_list())).to_physical().to_numpy(
+            ).astype(np.int64)
+    return indicators, ii, enc
+
+
+def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, r_: np.ndarray, e_: np.ndarray,
+                  k_: np.ndarray, cells: np.ndarray, n_used: np.ndarray, idx: TransitionIndex,
+                  weights: pl.DataFrame | None, slot: np.ndarray, ni: int, y0: int,
+                  step: Transition) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """128-bit integer sums of ``A * X`` per cell and their exact quotient.
+
+    ``A`` is 1 (mean), the share (sum) or weight x share (weighted), each a float64 made an
+    exact integer by one power of two ``2**K`` common to the step: no bit of a weight is lost.
+    """
+    name = _METHOD_NAMES[m]
+    xs = (pl.Series(x[r_].astype(np.int64)) if isinstance(x, np.ndarray) else x.gather(r_)
+          ).cast(pl.Int128)
+    if name == "mean":
+        sums = pl.DataFrame({"k": k_, "t": xs}).group_by("k").agg(pl.col("t").sum())
+        sums = pl.DataFrame({"k": cells}).join(sums, on="k", how="left")
+        den = pl.Series(n_used[cells] * 10 ** d).cast(pl.Int128)
+        try:
+            a_, c_ = round_quotient(sums["t"], den)
+        except OverflowError:
+            raise _not_exact("a mean exceeds 9.2e18", "rescale the values") from None
+        return a_, c_, n_used[cells].astype(np.float64), None
+    if not idx.share_known[e_].all():  # rebase() refuses these first (mergetool.shares)
+        units = sorted(set(idx.from_codes.gather(idx.e_from[e_[~idx.share_known[e_]]]).to_list()))
+        raise InputError.single(Problem(
+            "missing-share", f"method {name} needs the shares of divided units, unknown for "
+            + ", ".join(units[:10]) + (" ..." if len(units) > 10 else ""),
+            hint="give real shares with --shares FILE, or use --method mean"))
+    # a = w * share: per edge when weights do not vary by year, else per joined row
+    per_edge = name == "sum" or (weights is not None and "year" not in weights.columns)
+    if name == "sum":
+        a_src = idx.share
+    elif per_edge:
+        a_src = _edge_weights(weights, idx, step) * idx.share
+    else:
+        a_src = _row_weights(weights, idx, r_, e_, slot, ni, y0, step) * idx.share[e_]
+    where = e_ if per_edge else None
+    limbed = (_limb_sums(a_src, where, x[r_], k_, cells, n_used) if isinstance(x, np.ndarray)
+              else None)
+    a = a_src[e_] if per_edge else a_src
+    if limbed is not None:
+        num, den_a, k2 = limbed
+        den = (pl.Series([2 ** k2 * 10 ** d] * cells.size, dtype=pl.Int128) if name == "sum"
+               else pl.DataFrame({"a": den_a}).select(pl.col("a") * pl.lit(10 ** d, pl.Int128))["a"])
+        ws = np.ones(cells.size) if name == "sum" else (den_a.cast(pl.Float64) * 2.0 ** -k2).to_numpy()
+        try:
+            a_, c_ = round_quotient(num, den)
+        except OverflowError:
+            raise _not_exact(f"a result of method {name} exceeds 9.2e18", "rescale the values") from None
+        return a_, c_, ws, a
+    big_a, k2 = _exact_integers(a)
+    top = int(big_a.abs().max() or 0) * (int(np.abs(x).max(initial=0)) if isinstance(x, np.ndarray)
+                                         else int(x.abs().max() or 0))
+    if top * max(int(n_used[cells].max()) if cells.size else 1, 1) >= 2**126:
+        raise _not_exact(f"weights x values too large to sum exactly (method {name})",
+                         "rescale the weights or the values")
+    frame = pl.DataFrame({"k": k_, "t": big_a * xs, "a": big_a})
+    sums = frame.group_by("k").agg(pl.col("t").sum(), pl.col("a").sum())
+    sums = pl.DataFrame({"k": cells}).join(sums, on="k", how="left")
+    scale = pl.lit(10 ** d, pl.Int128)
+    if name == "sum":
+        den = pl.Series([2 ** k2 * 10 ** d] * cells.size, dtype=pl.Int128)
+        ws = np.ones(cells.size)
+    else:
+        den = sums.select(pl.col("a") * scale)["a"]
+        ws = (sums["a"].cast(pl.Float64) * 2.0 ** -k2).to_numpy()
+    try:
+        a_, c_ = round_quotient(sums["t"], den)
+    except OverflowError:
+        raise _not_exact(f"a result of method {name} exceeds 9.2e18", "rescale the values") from None
+    return a_, c_, ws, a
+
+
+def _mantissas(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """``(m, shift, K)`` with ``a * 2**K == m * 2**shift`` exactly: m an odd int64 (or 0) below
+    2**53, shift >= 0, K >= 0 the smallest power of two making every ``a`` an integer."""
+    if a.size and not np.isfinite(a).all():
+        raise _not_exact("a weight is not a finite number", "check the weight table")
+    mant, exp = np.frexp(a)
+    m = (mant * 2.0**53).astype(np.int64)  # exact: |mant| in [0.5, 1)
+    nz = m != 0
+    low = np.zeros(a.size, dtype=np.int64)
+    low[nz] = np.log2((m[nz] & -m[nz]).astype(np.float64)).astype(np.int64)
+    lsb = exp.astype(np.int64) - 53 + low  # exponent of the lowest set bit
+    k = max(0, int(-lsb[nz].min())) if nz.any() else 0
+    return m >> low, np.where(nz, lsb + k, 0), k
+
+
+def _limb_sums(a: np.ndarray, where: np.ndarray | None, xr: np.ndarray, k_: np.ndarray,
+               cells: np.ndarray, n_used: np.ndarray) -> tuple[pl.Series, pl.Series, int] | None:
+    """Exact ``sum(A * X)`` and ``sum(A)`` per cell (Int128) with ``A = a * 2**K``, by float
+    ``np.bincount`` over limbs of A: each limb is small enough that every partial sum of
+    ``limb * X`` stays an integer below 2**52, so float addition is exact and order-free.
+    ``a`` is per joined row, or per edge with ``where`` the joined rows' edges.
+
+    None when the values are too wide for limbs (the caller sums in 128-bit integers).
+    """
+    m, shift, k2 = _mantissas(a)
+    if (m < 0).any():
+        return None
+    ncell = n_used.size
+    nmax = int(n_used[cells].max()) if cells.size else 1
+    bits = 52 - int(np.abs(xr).max(initial=0)).bit_length() - nmax.bit_length()
+    if bits < 8:
+        return None
+    width = int((np.frexp(m.astype(np.float64))[1] + shift).max(initial=0))  # bits of each A
+    if width + 52 - bits >= 126:  # sums below 2**126: A < 2**width, |X| * n < 2**(52 - bits)
+        return None
+    um = m.astype(np.uint64)
+    mask = np.uint64((1 << bits) - 1)
+    num = pl.Series(np.zeros(cells.size, dtype=np.int64)).cast(pl.Int128)
+    den = num.clone()
+    for lo in range(0, max(width, 1), bits):
+        r = lo - shift
+        right = um >> np.clip(r, 0, 63).astype(np.uint64)
+        left = um << np.clip(-r, 0, bits).astype(np.uint64)
+        limb = (np.where(r >= 0, right, left) & mask).astype(np.float64)
+        if not limb.any():
+            continue
+        if where is not None:
+            limb = limb[where]
+        scale = pl.lit(2 ** lo, pl.Int128)
+        part = np.bincount(k_, weights=limb * xr, minlength=ncell)[cells].astype(np.int64)
+        dpart = np.bincount(k_, weights=limb, minlength=ncell)[cells].astype(np.int64)
+        step = pl.DataFrame({"n": num, "d": den, "p": part, "q": dpart}).select(
+            n=pl.col("n") + pl.col("p").cast(pl.Int128) * scale,
+            d=pl.col("d") + pl.col("q").cast(pl.Int128) * scale)
+        num, den = step["n"], step["d"]
+    return num, den, k2
+
+
+def _exact_integers(a: np.ndarray) -> tuple[pl.Series, int]:
+    """``(A, K)`` with ``A = a * 2**K`` exactly, as Int128, for the smallest K >= 0."""
+    if a.size and not np.isfinite(a).all():
+        raise _not_exact("a weight is not a finite number", "check the weight table")
+    mant, exp = np.frexp(a)
+    m = (mant * 2.0**53).astype(np.int64)  # exact: |mant| in [0.5, 1)
+    nz = m != 0
+    low = np.zeros(a.size, dtype=np.int64)
+    low[nz] = np.log2((m[nz] & -m[nz]).astype(np.float64)).astype(np.int64)
+    lsb = exp.astype(np.int64) - 53 + low  # exponent of the lowest set bit
+    k = max(0, int(-lsb[nz].min())) if nz.any() else 0
+    shift = np.where(nz, lsb + k, 0)  # >= 0: A = (m >> low) * 2**shift
+    if int(shift.max(initial=0)) + 53 >= 126:
+        raise _not_exact("the weights span too many orders of magnitude to sum exactly",
+                         "rescale the weights")
+    red = m >> low
+    pow2 = pl.Series([2 ** i for i in range(int(shift.max(initial=0)) + 1)], dtype=pl.Int128)
+    return pl.Series(red).cast(pl.Int128) * pow2.gather(shift), k
+
+
+def _edge_weights(weights: pl.DataFrame | None, idx: TransitionIndex, step: Transition
+                  ) -> np.ndarray:
+    """Each edge's predecessor weight (a table without years)."""
+    if weights is None:
+        raise UsageError("method 'weighted' needs a weight table (--weights FILE)")
+    fids = weights.select(pl.col("code").cast(pl.String).cast(idx.from_enum, strict=False)
+                          .to_physical().cast(pl.Int64))["code"]
+    keep = fids.is_not_null()
+    table = np.full(idx.from_codes.len(), np.nan)
+    table[fids.filter(keep).to_numpy()] = weights["weight"].filter(keep).cast(pl.Float64).to_numpy()
+    got = table[idx.e_from]
+    if np.isnan(got).any():
+        codes = idx.from_codes.gather(np.unique(idx.e_from[np.isnan(got)])).to_list()
+        raise InputError.single(Problem(
+            "missing-weight", f"{len(codes)} unit(s) of {step.from_basis} have no weight: "
+            + ", ".join(codes[:10]) + (" ..." if len(codes) > 10 else ""),
+            hint="the weight table must list every predecessor"))
+    return got
+
+
+def _row_weights(weights: pl.DataFrame | None, idx: TransitionIndex, r_: np.ndarray,
+                 e_: np.ndarray, slot: np.ndarray, ni: int, y0: int, step: Transition) -> np.ndarray:
+    """Each joined row's predecessor weight (by year when the table has years)."""
+    if weights is None:
+        raise UsageError("method 'weighted' needs a weight table (--weights FILE)")
+    fids = weights.select(pl.col("code").cast(pl.String).cast(idx.from_enum, strict=False)
+                          .to_physical().cast(pl.Int64))["code"]
+    keep = fids.is_not_null()
+    f = fids.filter(keep).to_numpy()
+    w = weights["weight"].filter(keep).cast(pl.Float64).to_numpy()
+    nfrom = idx.from_codes.len()
+    if "year" in weights.columns:
+        years = weights["year"].filter(keep).to_numpy().astype(np.int64) - y0
+        ny = int(slot.max() // ni + 1) if slot.size else 1
+        inside = (years >= 0) & (years < ny)
+        table = np.full(ny * nfrom, np.nan)
+        table[years[inside] * nfrom + f[inside]] = w[inside]
+        got = table[(slot[r_] // ni) * nfrom + idx.e_from[e_]]
+    else:
+        table = np.full(nfrom, np.nan)
+        table[f] = w
+        got = table[idx.e_from[e_]]
+    if np.isnan(got).any():
+        lacking = np.unique(idx.e_from[e_][np.isnan(got)])
+        codes = idx.from_codes.gather(lacking).to_list()
+        raise InputError.single(Problem(
+            "missing-weight", f"{len(codes)} unit(s) of {step.from_basis} have no weight for a "
+            "year they are used in: " + ", ".join(codes[:10]) + (" ..." if len(codes) > 10 else ""),
+            hint="the weight table must list every predecessor (in every year, if it has years)"))
+    return got
+
+
+def _absent(gaps: np.ndarray, out_cells: np.ndarray, nt: int, nfrom: int, idx: TransitionIndex,
+            fid: np.ndarray, slot: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For output rows short of predecessors: (output row, predecessor id, edge) of each
+    predecessor without a value, in row then code order."""
+    cell = out_cells[gaps]
+    to = cell % nt
+    cnt = idx.expected[to]
+    row_rep = np.repeat(gaps, cnt)
+    pos = np.repeat(idx.t_start[to], cnt) + (np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+    edges = idx.t_edge[pos]
+    pred = idx.e_from[edges]
+    key = np.repeat(cell // nt, cnt) * nfrom + pred
+    present_key = slot * nfrom + fid
+    if (out_cells.max() // nt + 1) * nfrom <= 2**27:
+        seen = np.zeros(int((out_cells.max() // nt + 1) * nfrom), dtype=bool)
+        seen[present_key] = True
+        missing = ~seen[key]
+    else:
+        missing = ~pl.Series(key).is_in(pl.Series(present_key)).to_numpy()
+    return row_rep[missing], pred[missing], edges[missing]
+
+
+def _audit(step: Transition, idx: TransitionIndex, values: pl.DataFrame, out_cells: np.ndarray,
+           jr: np.ndarray, je: np.ndarray, jk: np.ndarray, v: np.ndarray, raw: np.ndarray,
+           wsum: np.ndarray, absent: tuple[np.ndarray, np.ndarray, np.ndarray] | None
+           ) -> pl.DataFrame:
+    """One row per contribution (and per missing predecessor), sorted by key and codes.
+
+    ``weight`` is the contribution's share of the result: raw weight / sum of raw weights (1 for
+    the mean, w x share for weighted), the share itself for a sum.
+    """
+    row_of_cell = np.full(int(out_cells.max()) + 1 if out_cells.size else 0, -1, dtype=np.int64)
+    row_of_cell[out_cells] = np.arange(out_cells.size)
+    used_rows = row_of_cell[jk]
+    is_sum = (values["method"] == "sum").to_numpy()[used_rows]
+    denom = wsum[jk]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        weight = np.where(is_sum, raw, raw / denom)
+    empty = np.zeros(0, np.int64)
+    a_rows, _a_pred, u_edges = absent if absent is not None else (empty, empty, empty)
+    out_row = np.concatenate([used_rows, a_rows])
+    edge = np.concatenate([je, u_edges])
+    pv = np.concatenate([v[jr], np.full(a_rows.size, np.nan)])
+    weight = np.concatenate([weight, np.full(a_rows.size, np.nan)])
+    order = np.lexsort((idx.e_from[edge], out_row))
+    out_row, edge, pv, weight = out_row[order], edge[order], pv[order], weight[order]
+    sub = values.select("year", "indicator", "code", "n_used", "n_expected", "method")[out_row]
+    n = out_row.size
+    frame = pl.DataFrame({
+        "transition": pl.repeat(step.id, n, dtype=pl.String, eager=True),
+        "year": sub["year"], "indicator": sub["indicator"],
+        "successor_basis": pl.repeat(step.to_basis, n, dtype=pl.String, eager=True),
+        "successor_code": sub["code"],
+        "predecessor_basis": pl.repeat(step.from_basis, n, dtype=pl.String, eager=True),
+        "predecessor_code": idx.from_codes.gather(idx.e_from[edge]),
+        "predecessor_value": pv,
+        "share": np.where(idx.share_known[edge], idx.share[edge], np.nan), "weight": weight,
+        "n_used": sub["n_used"], "n_expected": sub["n_expected"], "method": sub["method"],
+    }).with_columns(pl.col("predecessor_value", "weight", "share").fill_nan(None))
+    return frame.with_columns(contribution=pl.col("weight") * pl.col("predecessor_value")
+                              ).select(AUDIT_SCHEMA.keys())
 
 
 def _attach_weights(frame: pl.LazyFrame, weights: pl.LazyFrame) -> pl.LazyFrame:

@@ -1,0 +1,233 @@
+"""Exact sums and quotients on scaled integers, vectorised: the arithmetic of the rebase engine.
+
+A value ``v`` (float64) is read as the decimal ``X / 10**d`` it was written as: ``d`` is the
+smallest scale (0-18) at which every value of the input is the float nearest such a decimal
+(0.8335 -> 8335 / 10**4). Sums of those integers are exact and do not depend on the order of the
+rows. A quotient ``N / D`` of exact integers is rounded half-up (away from zero on a tie) once, at
+the 18th decimal, and kept as an integer part ``A`` and an 18-digit fraction ``C``; the float
+``value`` is that decimal converted with correct rounding.
+
+Limits (checked; beyond them the caller refuses the input, it never rounds silently):
+
+* a value needs at most 18 decimal places, and |value| * 10**d < 2**127 / (number of terms);
+* a result must satisfy |result| < 2**63 / 10**18, about 9.2e18 (the integer part is an int64).
+
+Fast path (the mean of index-like data): |X| < 2**51 per value and every cell's sum of |X| below
+2**53, so a float64 ``np.bincount`` adds integers exactly. Otherwise sums are 128-bit integer
+sums (polars group-by on an integer key).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import numpy as np
+import polars as pl
+
+MAX_SCALE = 18
+#: |X| below this: X / 10**d is read back from the float uniquely and rint(v * 10**d) is exact.
+READ_LIMIT = 2**51
+#: Integer-valued float64 partial sums below this are exact.
+FLOAT_EXACT = 2**53
+INT64_MAX = 2**63 - 1
+RESULT_LIMIT = INT64_MAX  # bound of the integer part of a result
+DEC = pl.Decimal(38, MAX_SCALE)
+_ONE_E_MINUS_18 = pl.lit(Decimal("1e-18"), DEC)
+
+
+def _read_at(v: np.ndarray, d: int) -> np.ndarray | None:
+    """``rint(v * 10**d)`` (integer-valued floats) if every value reads exactly at scale d."""
+    p = 10.0 ** d
+    x = np.multiply(v, p)
+    np.rint(x, out=x)
+    if not x.size:
+        return x
+    if max(x.max(), -x.min()) >= READ_LIMIT:
+        return None
+    back = np.divide(x, p)
+    same = np.array_equal(back, v)
+    del back
+    return x if same else None
+
+
+def _scale_and_integers(v: np.ndarray) -> tuple[np.ndarray, int] | None:
+    if v.size == 0:
+        return np.zeros(0), 0
+    # A deterministic sample guides the search; the full check decides.
+    sample = v[:: max(1, v.size // 997)]
+    start = next((k for k in range(MAX_SCALE + 1) if _read_at(sample, k) is not None), None)
+    if start is None:
+        return None
+    for k in range(start, MAX_SCALE + 1):
+        x = _read_at(v, k)
+        if x is not None:
+            return x, k
+    return None
+
+
+def decimal_scale(v: np.ndarray) -> int | None:
+    """The smallest scale ``d`` <= 18 at which every value is exactly ``X / 10**d`` with
+    |X| < 2**51; None when there is none (the caller then reads the shortest repr instead).
+
+    Depends on the set of values only, never on their order.
+    """
+    found = _scale_and_integers(v)
+    return None if found is None else found[1]
+
+
+def read_decimal(v: np.ndarray) -> tuple[np.ndarray | pl.Series, int, np.ndarray]:
+    """``(X, d, inexact)``: the values as integers at scale ``d``.
+
+    X is a float64 array of exact integers below 2**51 on the fast path, else an Int128 polars
+    Series read from each value's shortest repr (what a CSV holding it would say). ``inexact``
+    marks values needing more than 18 decimal places: they are rounded half-up at 18 and the
+    caller may use them only alone.
+    """
+    found = _scale_and_integers(v)
+    if found is not None:
+        return found[0], found[1], np.zeros(v.size, dtype=bool)
+    uniq = np.unique(v)
+    scales = {}
+    for x in uniq.tolist():
+        exp = Decimal(repr(x)).as_tuple().exponent
+        scales[x] = -exp if isinstance(exp, int) and exp < 0 else 0
+    d = min(MAX_SCALE, max(scales.values(), default=0))
+    inexact_vals = np.array([x for x, s in scales.items() if s > MAX_SCALE], dtype=np.float64)
+    inexact = np.isin(v, inexact_vals) if inexact_vals.size else np.zeros(v.size, dtype=bool)
+    x = pl.DataFrame({"v": v}).select(
+        (pl.col("v").cast(pl.String).cast(pl.Decimal(38, d))
+         * pl.lit(Decimal(10) ** d, pl.Decimal(38, 0))).cast(pl.Int128))["v"]
+    return x, d, inexact
+
+
+def round_quotient(num: pl.Series, den: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``round_half_up(num / den)`` at 18 decimals as (integer part, 18-digit fraction), both
+    int64 carrying the sign of the result; ``num`` and ``den`` (> 0) are Int128 series.
+
+    Long division in 128-bit integers, a few digits at a time, so nothing overflows while
+    ``den`` < 2**122. Raises OverflowError when a result's integer part exceeds an int64.
+    """
+    frame = pl.DataFrame({"n": num.cast(pl.Int128), "d": den.cast(pl.Int128)})
+    top = int(frame["d"].max() or 1)
+    step = len(str(2**126 // max(top, 1))) - 2
+    if step < 1:
+        raise OverflowError("a denominator exceeds 2**122")
+    frame = frame.with_columns(s=pl.col("n").sign().cast(pl.Int64), m=pl.col("n").abs())
+    # one 128-bit division per step; the remainder by multiply and subtract (divisions are slow)
+    frame = frame.with_columns(a=pl.col("m") // pl.col("d"), c=pl.lit(0, pl.Int128))
+    frame = frame.with_columns(r=pl.col("m") - pl.col("a") * pl.col("d"))
+    digits = MAX_SCALE
+    while digits:
+        k = min(step, digits)
+        frame = frame.with_columns(r=pl.col("r") * pl.lit(10 ** k, pl.Int128)).with_columns(
+            q=pl.col("r") // pl.col("d")).with_columns(
+            c=pl.col("c") * pl.lit(10 ** k, pl.Int128) + pl.col("q"),
+            r=pl.col("r") - pl.col("q") * pl.col("d"))
+        digits -= k
+    frame = frame.with_columns(c=pl.col("c") + (pl.col("r") * 2 >= pl.col("d")).cast(pl.Int128))
+    carry = pl.col("c") >= pl.lit(10 ** MAX_SCALE, pl.Int128)
+    frame = frame.with_columns(a=pl.col("a") + carry.cast(pl.Int128),
+                               c=pl.when(carry).then(pl.lit(0, pl.Int128)).otherwise(pl.col("c")))
+    if frame.height and int(frame["a"].max() or 0) > RESULT_LIMIT:
+        raise OverflowError("a result exceeds 9.2e18")
+    sign = frame["s"].to_numpy()
+    return frame["a"].cast(pl.Int64).to_numpy() * sign, frame["c"].cast(pl.Int64).to_numpy() * sign
+
+
+CHUNK = 1 << 18  # cells per block: bounds the temporaries of the quotient
+
+
+def mean_quotient(s: np.ndarray, n: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_mean_quotient` block by block (same results, a fraction of the peak memory)."""
+    if s.size <= CHUNK:
+        return _mean_quotient(s, n, d)
+    a, c, f = np.empty(s.size, np.int64), np.empty(s.size, np.int64), np.empty(s.size)
+    for lo in range(0, s.size, CHUNK):
+        part = slice(lo, lo + CHUNK)
+        a[part], c[part], f[part] = _mean_quotient(s[part], n[part], d)
+    return a, c, f
+
+
+def _mean_quotient(s: np.ndarray, n: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The mean ``s / (n * 10**d)`` of int64 sums, for ``|s| < 2**53`` and ``n * 10**d < 2**53``:
+    (integer part, fraction, float value) like :func:`round_quotient`, in numpy.
+
+    ``s * 10**(18 - d) / n = s * P + s * R / n`` with ``P, R = divmod(10**(18 - d), n)``, so
+    only ``s * R`` (below ``n * |s|``) needs dividing. The float is ``s / (n * 10**d)``, one
+    correctly rounded division of exact floats, except where rounding at 18 decimals first
+    could change it: those entries are NaN and the caller converts the decimal itself.
+    """
+    e = 10 ** (MAX_SCALE - d)
+    top_n = int(n.max()) if n.size else 1
+    mag = np.abs(s)
+    top_q = int((mag // np.maximum(n, 1)).max()) + 1 if mag.size else 1
+    if top_q * e >= INT64_MAX or 2 * (int(mag.max()) if mag.size else 0) * top_n >= INT64_MAX:
+        # |mean| above ~9.2: 128-bit long division
+        a, c = round_quotient(pl.Series(s).cast(pl.Int128),
+                              pl.Series(n.astype(np.int64) * 10 ** d).cast(pl.Int128))
+    else:
+        table = np.arange(top_n + 1, dtype=np.int64)
+        table[0] = 1
+        p_tab, r_tab = e // table, e % table
+        p, r = p_tab[n], r_tab[n]
+        num, den = 2 * mag * r + n, 2 * n
+        if int(num.max(initial=0)) < 2**51 // max(top_n, 1):
+            # exact: num, den are exact floats and the quotient is 1/den or more from the next integer
+            q = mag * p + np.floor(num / den).astype(np.int64)
+        else:
+            q = mag * p + num // den
+        sign = np.where(s < 0, -1, 1)
+        a = q // 10 ** MAX_SCALE
+        c = q - a * 10 ** MAX_SCALE
+        a, c = a * sign, c * sign
+    value = _checked_division(s.astype(np.float64), (n * 10 ** d).astype(np.float64))
+    return a, c, value
+
+
+def _checked_division(s: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """``s / den`` (exact float operands, so one correct rounding of the exact quotient ``r``)
+    where that equals the float nearest the 18-decimal rounding ``q`` of ``r``; NaN where it
+    might not, which is where ``r`` lies within ~6e-19 of a rounding boundary between two floats
+    (|q - r| <= 5e-19), or where floats are finer than 1e-18 (|r| below about 0.004), or
+    everywhere on a platform without an extended long double.
+
+    The boundary distance uses an extended-precision quotient (64-bit mantissa, error about
+    5e-20 x |r|, well inside the margin).
+    """
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        f = s / den
+        exact = s.astype(np.longdouble) / den.astype(np.longdouble)
+        off = ((exact - f) * np.sign(f)).astype(np.float64)  # > 0: r lies away from zero of f
+        b = np.spacing(np.abs(f))  # the gap to the next float away from zero
+        margin = 6e-19 + b * 2.0**-30
+        near = np.abs(off) > b / 2 - margin
+        # toward zero the gap halves at a power of two: check that boundary too
+        near |= (off < 0) & (np.abs(np.abs(off) - b / 4) < margin)
+        near &= s != 0
+        if np.finfo(np.longdouble).nmant < 63:  # no extended precision here: convert every one
+            near = s != 0
+    return np.where(near, np.nan, f)
+
+
+def exact_expr(a: str, c: str) -> pl.Expr:
+    """Decimal(38, 18) from an integer-part column and an 18-digit-fraction column."""
+    return pl.col(a).cast(DEC) + pl.col(c).cast(pl.Decimal(38, 0)) * _ONE_E_MINUS_18
+
+
+def to_decimal(a: np.ndarray, c: np.ndarray) -> pl.Series:
+    """Decimal(38, 18) from integer parts and 18-digit fractions (same sign)."""
+    return pl.DataFrame({"a": a, "c": c}).select(v=exact_expr("a", "c"))["v"]
+
+
+def exact_series(values: pl.Series) -> pl.Series:
+    """Each float value as the exact decimal it reads as (Decimal(38, 18), nulls kept)."""
+    present = values.is_not_null()
+    v = values.filter(present).cast(pl.Float64).to_numpy()
+    x, d, _inexact = read_decimal(v)
+    num = pl.Series(x.astype(np.int64)) if isinstance(x, np.ndarray) else x
+    a, c = round_quotient(num, pl.Series([10 ** d] * v.size, dtype=pl.Int128))
+    exact = to_decimal(a, c)
+    if present.all():
+        return exact
+    out = pl.Series([None] * values.len(), dtype=DEC)
+    return out.scatter(present.arg_true(), exact)
