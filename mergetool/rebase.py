@@ -602,22 +602,12 @@ def _limb_sums(a: np.ndarray, where: np.ndarray | None, xr: np.ndarray, k_: np.n
 
 def _exact_integers(a: np.ndarray) -> tuple[pl.Series, int]:
     """``(A, K)`` with ``A = a * 2**K`` exactly, as Int128, for the smallest K >= 0."""
-    if a.size and not np.isfinite(a).all():
-        raise _not_exact("a weight is not a finite number", "check the weight table")
-    mant, exp = np.frexp(a)
-    m = (mant * 2.0**53).astype(np.int64)  # exact: |mant| in [0.5, 1)
-    nz = m != 0
-    low = np.zeros(a.size, dtype=np.int64)
-    low[nz] = np.log2((m[nz] & -m[nz]).astype(np.float64)).astype(np.int64)
-    lsb = exp.astype(np.int64) - 53 + low  # exponent of the lowest set bit
-    k = max(0, int(-lsb[nz].min())) if nz.any() else 0
-    shift = np.where(nz, lsb + k, 0)  # >= 0: A = (m >> low) * 2**shift
+    odd, shift, k = _mantissas(a)  # a * 2**K == odd * 2**shift
     if int(shift.max(initial=0)) + 53 >= 126:
         raise _not_exact("the weights span too many orders of magnitude to sum exactly",
                          "rescale the weights")
-    red = m >> low
     pow2 = pl.Series([2 ** i for i in range(int(shift.max(initial=0)) + 1)], dtype=pl.Int128)
-    return pl.Series(red).cast(pl.Int128) * pow2.gather(shift), k
+    return pl.Series(odd).cast(pl.Int128) * pow2.gather(shift), k
 
 
 def _edge_weights(weights: pl.DataFrame | None, idx: TransitionIndex, step: Transition
