@@ -156,9 +156,16 @@ def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
     audits = []
     values = None
     indicators = scores["indicator"].unique().to_list()
-    for step in mappings.path(from_basis, to_basis):
-        step = require_shares(step, methods, indicators, shares, mappings,
-                              present=current.filter(pl.col("value").is_not_null())["code"].unique())
+    steps = mappings.path(from_basis, to_basis)
+    if shares is not None and not any(step.edges["share"].null_count() for step in steps):
+        raise UsageError("--shares fills unknown shares, and no transition here has any", [Problem(
+            "bad-option", "every share of the mapping is known: the shares table would do nothing",
+            column="--shares", hint="drop --shares (it is for divided units whose shares the "
+            "mapping leaves blank, as in vn-2025-wards)")])
+    for step in steps:
+        if step.edges["share"].null_count():  # divided units with unknown shares (communes)
+            step = require_shares(step, methods, indicators, shares, mappings, present=current.filter(
+                pl.col("value").is_not_null())["code"].unique())
         if weights is not None:
             _require_weights(weights, step)
         parts = [rebase_step(chunk, step, methods, policy, weights, audit=audit)
