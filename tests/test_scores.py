@@ -190,3 +190,18 @@ def test_no_rank_is_dropped(tmp_path, shipped: MappingSet) -> None:
     s = read_scores(p, shipped, basis="vn-province-2025")
     assert sorted(s.select("indicator", "value", "rank").rows()) == [
         ("awareness", 0.9, 2), ("dti", None, 1)]
+
+
+def test_long_labels_are_the_statistic_for_the_library_and_refused_by_the_dti(tmp_path: Path,
+                                                                                shipped) -> None:
+    from mergetool.scores import BUILD_OPTIONS
+
+    path = tmp_path / "own.csv"
+    path.write_text("year,unit,indicator,value\n2024,Hà Nội,poverty_rate,0.012\n"
+                    "2024,Huế,Chỉ số Nhận thức số,0.5\n", encoding="utf-8")
+    got = read_scores(path, shipped, basis="vn-province-2025")
+    assert sorted(got["indicator"].to_list()) == ["awareness", "poverty_rate"]  # DTI labels folded
+    with pytest.raises(InputError) as err:
+        read_scores(path, shipped, basis="vn-province-2025", options=BUILD_OPTIONS)
+    assert [p.code for p in err.value.problems] == ["unknown-indicator"]
+    assert "poverty_rate" in str(err.value.problems[0])
