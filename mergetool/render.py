@@ -173,6 +173,12 @@ def verify_summary(result, output) -> None:  # type: ignore[no-untyped-def]
                                                     ).select("code", "unit_name", "year",
                                                              "indicator").iter_rows():
         console.print(f"  circular: {year} {ind} {code} {name}", style="yellow", soft_wrap=True)
+    lost = result.rows.filter(pl.col("verdict") == "not-computable")
+    for year, code, name, ind, details in lost.head(10).select(
+            "year", "code", "unit_name", "indicator", "details").iter_rows():
+        console.print(f"  not computable: {year} {ind} {code} {name}: {details}", soft_wrap=True)
+    if lost.height > 10:
+        console.print(f"  ... {lost.height - 10} more not computable (write them with -o)")
     shown = result.rows.filter(pl.col("verdict").is_in(["mismatch", "match"]))
     if shown.height:
         frame_table(shown.select("year", "code", "unit_name", "indicator", "recomputed", "published",
