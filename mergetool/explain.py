@@ -144,7 +144,7 @@ def plain(v: float | Fraction | None) -> str:
 def match_counts(data: dict[str, Any]) -> tuple[int, int]:
     """(independent, circular) matches among the explained years."""
     matches = [y for y in data["years"] if y["verdict"] == "match"]
-    circular = sum(1 for y in matches if y["circular"])
+    circular = sum(1 for y in matches if y.get("circular"))
     return len(matches) - circular, circular
 
 
