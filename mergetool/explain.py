@@ -125,10 +125,26 @@ def _decimal(v: Fraction) -> str:
     return format(d.normalize(), "f")
 
 
+def plain(v: float | Fraction | None) -> str:
+    """A value in positional notation with every digit it has: a float through its shortest
+    repr (``1e-05`` -> ``0.00001``, ``0.5`` -> ``0.5``), a fraction to 18 places at most."""
+    from decimal import Decimal
+
+    if v is None:
+        return ""
+    if isinstance(v, Fraction):
+        return _decimal(v)
+    d = Decimal(repr(float(v))) if not isinstance(v, int) else Decimal(v)
+    if d == 0:
+        return "0"
+    text = format(d.normalize(), "f")
+    return text
+
+
 def match_counts(data: dict[str, Any]) -> tuple[int, int]:
     """(independent, circular) matches among the explained years."""
     matches = [y for y in data["years"] if y["verdict"] == "match"]
-    circular = sum(1 for y in matches if y["circular"])
+    circular = sum(1 for y in matches if y.get("circular"))
     return len(matches) - circular, circular
 
 

@@ -300,6 +300,8 @@ def combine_columns(frame: pl.DataFrame, ms: MappingSet) -> pl.DataFrame:
             "ambiguous-unit", "the table has both a 'unit' and a ward column", row=1,
             found=f"unit, {ward or code}", hint="keep one of them"))
     cols = {lv: _find(frame, lv) for lv in ("province", "district")}
+    if ward is None and not any(cols.values()):  # a ward_code column alone: codes, as 'code'
+        return frame.rename({code: "unit"})
     parts = [pl.col(c).fill_null("") if c else pl.lit("")
              for c in (cols["province"], cols["district"], ward, code)]
     unit = pl.concat_str(parts, separator=SEP)
@@ -339,7 +341,15 @@ def _resolve_cell(basis: Basis, unit: str, combined: bool, ms: MappingSet) -> Ou
 
 
 def _show(unit: str) -> str:
-    return " / ".join(p for p in unit.split(SEP) if p) if SEP in unit else unit
+    """A combined cell as a reader writes it: ``Phúc Xá, Ba Đình, Hà Nội`` (address order),
+    its code after it (``Phúc Xá, Hà Nội (code 00001)``); never the internal separator."""
+    if SEP not in unit:
+        return unit
+    province, district, ward, code = [*unit.split(SEP), "", "", "", ""][:4]
+    names = ", ".join(p for p in (ward, district, province) if p)
+    if not code:
+        return names
+    return f"{names} (code {code})" if names else code
 
 
 def resolve_units(long: pl.DataFrame, ms: MappingSet, path: str | Path, column: str,
@@ -375,9 +385,12 @@ def resolve_units(long: pl.DataFrame, ms: MappingSet, path: str | Path, column: 
             hint="declare it: --basis/--from " + fits[0]))
     if len(fits) == 1:
         codes = {u: o.code for u, o in outcomes[fits[0]].items()}
+        # Later messages (duplicate-row, ...) quote the unit: as written, not the combined cell.
+        shown_units = {u: _show(u) for u in units}
         return long.with_columns(basis=pl.lit(fits[0]),
                                  code=pl.col("unit").replace_strict(codes, default=None),
-                                 file=pl.lit(str(path)))
+                                 file=pl.lit(str(path)),
+                                 unit=pl.col("unit").replace_strict(shown_units, default=None))
     best = max(candidates, key=lambda b: sum(o.code is not None for o in outcomes[b].values()))
     first_rows = long.group_by("unit").agg(pl.col("row").min())
     rows = dict(first_rows.iter_rows())
@@ -385,7 +398,8 @@ def resolve_units(long: pl.DataFrame, ms: MappingSet, path: str | Path, column: 
     for u, o in outcomes[best].items():
         if o.code is not None:
             continue
-        code = "ambiguous-unit" if o.problem == "ambiguous" else "unknown-unit"
+        code = {"ambiguous": "ambiguous-unit", "mismatch": "unit-mismatch"}.get(
+            o.problem or "", "unknown-unit")
         if o.problem == "ambiguous":
             hint = "add province and district columns, or use codes"
         elif o.problem == "mismatch":

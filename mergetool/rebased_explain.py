@@ -9,13 +9,16 @@ prints, so ``mergetool explain`` shows both the same way.
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from mergetool.errors import InputError, Problem
+from mergetool.explain import plain
 from mergetool.mapping import MappingSet
+from mergetool.oracle import exact
 from mergetool.rebase import RebaseResult, method_for, rebase
 from mergetool.units import UnitRef
 
@@ -66,7 +69,7 @@ def explain_rebased(result: RebaseResult, ms: MappingSet, unit: str, *, indicato
                 "value": pl.Float64, "file": pl.String, "row": pl.Int32})
     method = method_for(indicator, result.methods)
     out: dict[str, Any] = {"unit": {"code": code, "basis": basis.id, "name": basis.name_of(code)},
-                           "indicator": indicator, "years": []}
+                           "indicator": indicator, "display": "plain", "years": []}
     for row in values.sort("year").iter_rows(named=True):
         y = row["year"]
         hits = src.filter((pl.col("year") == y) & (pl.col("indicator") == indicator))
@@ -76,30 +79,33 @@ def explain_rebased(result: RebaseResult, ms: MappingSet, unit: str, *, indicato
             v, f, r = by_code.get(p.code, (None, None, None))
             pred_rows.append({"ref": str(p), "name": ms.bases[p.basis].name_of(p.code),
                               "value": v, "share": share, "source": None, "file": f, "row": r})
-        known = [(p["value"], p["share"]) for p in pred_rows if p["value"] is not None]
+        known = [(exact(p["value"]), None if p["share"] is None else exact(p["share"]))
+                 for p in pred_rows if p["value"] is not None]
         complete = bool(preds) and len(known) == len(preds)
-        recomputed = None
+        exact_value: Fraction | None = None
         if complete and method == "mean":
-            recomputed = sum(v for v, _ in known) / len(known)
+            exact_value = sum((v for v, _ in known), Fraction(0)) / len(known)
         elif complete and method == "sum" and all(s is not None for _, s in known):
-            recomputed = sum(v * s for v, s in known)
-        if method == "mean":
-            formula = "mean(" + ", ".join("?" if p["value"] is None else f"{p['value']:.4f}"
-                                          for p in pred_rows) + ")"
-        else:
-            formula = f"{method}(" + ", ".join(
-                ("?" if p["value"] is None else f"{p['value']:.4f}")
-                + ("" if p["share"] in (1, None) else f" x {p['share']:g}") for p in pred_rows) + ")"
-        if recomputed is not None and row["value"] is not None:
-            verdict = "match" if abs(recomputed - row["value"]) <= RECOMPUTE_TOLERANCE else "mismatch"
+            exact_value = sum((v * s for v, s in known), Fraction(0))  # type: ignore[operator]
+        recomputed = None if exact_value is None else float(exact_value)
+        # Any statistic, so every digit the values have (not the DTI's 4 decimals).
+        formula = f"{method}(" + ", ".join(
+            ("?" if p["value"] is None else plain(p["value"]))
+            + ("" if method == "mean" or p["share"] in (1, None) else f" x {plain(p['share'])}")
+            for p in pred_rows) + ")"
+        if exact_value is not None and row["value"] is not None:
+            off = abs(exact_value - exact(row["value"]))
+            verdict = "match" if off <= exact(RECOMPUTE_TOLERANCE) else "mismatch"
         else:
             verdict = "not-computable" if row["value"] is None else "unknown"
         out["years"].append({
             "year": y, "method": method, "formula": formula, "recomputed": recomputed,
+            "recomputed_exact": None if exact_value is None else plain(exact_value),
             "published": None, "published_source": None, "value": row["value"],
             "value_basis": f"rebased from {result.from_basis}", "rank": None, "rank_source": None,
             "status": row["status"], "reason": (f"missing {row['missing']}" if row["missing"] else ""),
-            "verdict": verdict, "tolerance": RECOMPUTE_TOLERANCE, "predecessors": pred_rows})
+            "verdict": verdict, "tolerance": RECOMPUTE_TOLERANCE, "circular": False,
+            "predecessors": pred_rows})
     return out
 
 

@@ -173,6 +173,12 @@ def verify_summary(result, output) -> None:  # type: ignore[no-untyped-def]
                                                     ).select("code", "unit_name", "year",
                                                              "indicator").iter_rows():
         console.print(f"  circular: {year} {ind} {code} {name}", style="yellow", soft_wrap=True)
+    lost = result.rows.filter(pl.col("verdict") == "not-computable")
+    for year, code, name, ind, details in lost.head(10).select(
+            "year", "code", "unit_name", "indicator", "details").iter_rows():
+        console.print(f"  not computable: {year} {ind} {code} {name}: {details}", soft_wrap=True)
+    if lost.height > 10:
+        console.print(f"  ... {lost.height - 10} more not computable (write them with -o)")
     shown = result.rows.filter(pl.col("verdict").is_in(["mismatch", "match"]))
     if shown.height:
         frame_table(shown.select("year", "code", "unit_name", "indicator", "recomputed", "published",
@@ -193,29 +199,39 @@ def _credit(p: dict) -> str:
 
 
 def explain_tree(data: dict) -> None:
-    from mergetool.explain import match_counts
+    from mergetool.explain import match_counts, plain
 
     unit = data["unit"]
+    # The DTI is shown by its rule (half-up, 4 decimals); a commune table's statistic with
+    # every digit its values have.
+    full = data.get("display") == "plain"
+    num = plain if full else fmt4
     for y in data["years"]:
         head = Text.assemble(
             (unit["name"], "bold"),
             f" {unit['code']}@{unit['basis']} · {data['indicator']} {y['year']}: value "
-            f"{fmt4(y['value'])} ({y['value_basis'] or y['status']})")
+            f"{'no value' if y['value'] is None else num(y['value'])} "
+            f"({y['value_basis'] or y['status']})")
         tree = Tree(head)
         preds = tree.add(f"predecessors ({len(y['predecessors'])}), method {y['method']}")
         for p in y["predecessors"]:
-            v = "no value" if p["value"] is None else fmt4(p["value"])
+            v = "no value" if p["value"] is None else num(p["value"])
             src = _credit(p) if p["value"] is not None else ""
             preds.add(Text.assemble(f"{p['ref']} {p['name']}: {v}", (f"  {src}" if src else "", "dim")))
-        rec = ("not computable" if y["recomputed"] is None
-               else f"{y['recomputed_exact']} (rounded half-up {fmt4(y['recomputed_exact'])})")
+        exact = y.get("recomputed_exact")
+        if y["recomputed"] is None:
+            rec = "not computable"
+        elif exact is None:  # a caller's data without the exact decimal: the float, not a crash
+            rec = num(y["recomputed"])
+        else:
+            rec = exact if full else f"{exact} (rounded half-up {fmt4(exact)})"
         tree.add(f"formula {y['formula']} = {rec}")
-        pub = "not published" if y["published"] is None else fmt4(y["published"])
+        pub = "not published" if y["published"] is None else num(y["published"])
         source = _credit({"origin": y.get("published_origin"), "source": y["published_source"]}) \
             if y["published"] is not None else ""
         tree.add(Text.assemble(f"published {pub}", (f"  {source}" if source else "", "dim")))
-        tree.add(Text.assemble("verdict ", (y["verdict"], "bold"),
-                               f" (tolerance {y['tolerance']:.5f})"
+        tol = plain(y["tolerance"]) if full else f"{y['tolerance']:.5f}"
+        tree.add(Text.assemble("verdict ", (y["verdict"], "bold"), f" (tolerance {tol})"
                                + (f"; {y['reason']}" if y["reason"] else "")))
         if y.get("circular"):
             tree.add(Text("circular: a predecessor value was carried from the published table, so "

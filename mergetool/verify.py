@@ -44,9 +44,20 @@ def _show(v, places: int = 4) -> str:  # type: ignore[no-untyped-def]
     return f"{float(round_half_up(exact(v), places)):.{places}f}"
 
 
+def _as_published(v: float) -> str:
+    """A published value as it was published, and its 4-decimal rounding when that differs
+    (``0.70695`` -> ``0.70695 (rounded half-up 0.7070)``; ``0.7069`` -> ``0.7069``)."""
+    from mergetool.explain import plain
+
+    shown, rounded = plain(v), _show(v)
+    return shown if exact(shown) == exact(rounded) and len(shown) <= len(rounded) else \
+        f"{shown} (rounded half-up {rounded})"
+
+
 @dataclass
 class VerifyResult:
-    """``rows``: one per successor × year × indicator; ``valid`` is False if any mismatch."""
+    """``rows``: one per published successor value (year × indicator × unit); ``valid`` is
+    False if any mismatch."""
 
     rows: pl.DataFrame
     tolerance: float
@@ -77,6 +88,9 @@ def recompute_published(published: pl.DataFrame, predecessors: pl.DataFrame,
                         carried: set[tuple[int, str, str, str]] | None = None) -> VerifyResult:
     """Recompute every published successor value from the predecessors' values (mean rule).
 
+    One row per published value: units the published table gives no value for have nothing
+    to verify and get no row (they would inflate the counts).
+
     ``published`` and ``predecessors`` are long score frames; ``carried`` holds
     ``(year, basis, code, indicator)`` keys of inputs that were copied from the
     published table itself (a match on them proves nothing, and the details say so).
@@ -104,44 +118,48 @@ def recompute_published(published: pl.DataFrame, predecessors: pl.DataFrame,
     dst_names = dict(mappings.bases[to_basis].units.select("code", "name").iter_rows())
     pub = {(y, i, c): v for y, i, c, v in published.filter(pl.col("value").is_not_null()).select(
         "year", "indicator", "code", "value").iter_rows()}
-    pub_years = {y for (y, _i, _c) in pub}
-    combos = sorted({(y, i) for (y, i, _c) in pub}
-                    | {(y, i) for (y, i, _c) in pred_values if y in pub_years})
+    # One row per published value: a unit without one has nothing to verify.
+    pred_years: dict[str, set[int]] = {}
+    for y, i, _c in pred_values:
+        pred_years.setdefault(i, set()).add(y)
     rows = []
-    for year, ind in combos:
-        for code in sorted(ultimate):
-            key = (year, ind, code)
-            preds = ultimate[code]
-            have = [p for p in preds if (year, ind, p) in pred_values]
-            p_val = pub.get(key)
-            r_val = current.get(key)
-            inputs = "; ".join(f"{p} {src_names.get(p, '?')} = {_show(pred_values[(year, ind, p)])}"
-                               for p in have)
-            missing = " ".join(p for p in preds if p not in have)
-            # Exact: the published value and the oracle's exact mean as fractions.
-            diff_exact = None if p_val is None or r_val is None else exact(p_val) - r_val
-            diff = None if diff_exact is None else float(diff_exact)
-            circular = False
-            if r_val is None:
-                verdict = "not-computable"
-                details = "missing predecessors: " + ", ".join(
-                    f"{p} {src_names.get(p, '?')}" for p in missing.split())
-            elif p_val is None:
-                verdict, details = "not-published", f"recomputed {_show(r_val)}; no published value"
-            else:
-                ok = abs(diff_exact) <= exact(tolerance)  # type: ignore[arg-type]
-                verdict = "match" if ok else "mismatch"
-                formula = f"mean({', '.join(_show(pred_values[(year, ind, p)]) for p in have)})"
-                details = (f"{formula} = {_show(r_val, 5)} (rounded half-up {_show(r_val)}); "
-                           f"published {_show(p_val)}; difference {diff:+.5f} "
-                           f"{'within' if ok else 'beyond'} tolerance {tolerance:.5f}")
-                if any((year, from_basis, p, ind) in carried for p in have):
-                    circular = True
-                    details += ("; circular: a predecessor value was carried from the published "
-                                "table, so this match is not independent evidence")
-            rows.append((year, code, dst_names.get(code, "?"), ind,
-                         None if r_val is None else float(r_val), p_val, diff, tolerance,
-                         verdict, missing, inputs, details, circular))
+    for key in sorted(pub):
+        year, ind, code = key
+        preds = ultimate.get(code, [])
+        have = [p for p in preds if (year, ind, p) in pred_values]
+        p_val = pub.get(key)
+        r_val = current.get(key)
+        inputs = "; ".join(f"{p} {src_names.get(p, '?')} = {_show(pred_values[(year, ind, p)])}"
+                           for p in have)
+        missing = " ".join(p for p in preds if p not in have)
+        # Exact: the published value and the oracle's exact mean as fractions.
+        diff_exact = None if p_val is None or r_val is None else exact(p_val) - r_val
+        diff = None if diff_exact is None else float(diff_exact)
+        circular = False
+        if r_val is None:
+            verdict = "not-computable"
+            details = "missing predecessors: " + ", ".join(
+                f"{p} {src_names.get(p, '?')}" for p in missing.split())
+            given = sorted(pred_years.get(ind, set()))
+            if not have and given:
+                details += (f" (the predecessors are given for {', '.join(map(str, given))}, "
+                            f"not {year}: a value is recomputed only from the same year's)")
+            elif not given:
+                details += f" (the predecessors give no {ind} value for any year)"
+        else:
+            ok = abs(diff_exact) <= exact(tolerance)  # type: ignore[arg-type]
+            verdict = "match" if ok else "mismatch"
+            formula = f"mean({', '.join(_show(pred_values[(year, ind, p)]) for p in have)})"
+            details = (f"{formula} = {_show(r_val, 5)} (rounded half-up {_show(r_val)}); "
+                       f"published {_as_published(p_val)}; difference {diff:+.5f} "
+                       f"{'within' if ok else 'beyond'} tolerance {tolerance:.5f}")
+            if any((year, from_basis, p, ind) in carried for p in have):
+                circular = True
+                details += ("; circular: a predecessor value was carried from the published "
+                            "table, so this match is not independent evidence")
+        rows.append((year, code, dst_names.get(code, "?"), ind,
+                     None if r_val is None else float(r_val), p_val, diff, tolerance,
+                     verdict, missing, inputs, details, circular))
     frame = pl.DataFrame(rows, schema=VERIFY_SCHEMA, orient="row")
     return VerifyResult(frame, tolerance, from_basis, to_basis)
 

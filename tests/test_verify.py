@@ -7,6 +7,7 @@ from test_rebase import random_mapping
 from mergetool.cli import cli
 from mergetool.mapping import MappingSet
 from mergetool.rebase import rebase
+from mergetool.record import read_record
 from mergetool.scores import scores_from_rows
 from mergetool.units import UnitRef
 from mergetool.verify import TOLERANCE, recompute_published, verify_files, verify_shipped
@@ -89,7 +90,11 @@ def test_shipped_record_confirms_da_nang(shipped: MappingSet) -> None:
     merged = [c for c in shipped.bases["vn-province-2025"].codes
               if c != "48" and len(shipped.predecessors_of(UnitRef("vn-province-2025", c))) > 1]
     rows = result.rows.filter(pl.col("code").is_in(merged) & (pl.col("indicator") == "dti"))
-    assert rows.height == 22
+    # One row per published value (a merged unit with no published value has nothing to verify).
+    rec = read_record().filter((pl.col("basis") == "vn-province-2025") & pl.col("code").is_in(merged)
+                               & (pl.col("indicator") == "dti") & pl.col("value").is_not_null())
+    assert rows.height == rec.height > 0
+    assert sorted(rows.select("year", "code").rows()) == sorted(rec.select("year", "code").rows())
     assert set(rows["verdict"]) == {"not-computable"}
     assert rows["missing"].str.len_chars().min() > 0
     assert "circular" in _row(result, "01")["details"]
@@ -107,3 +112,33 @@ def test_independent_path_agrees_with_rebase(case) -> None:
     result = recompute_published(published, scores, ms, "old", "new", tolerance=1e-12)
     assert result.valid
     assert set(result.rows.filter(pl.col("verdict") == "match")["code"]) == set(published["code"])
+
+
+def test_rows_and_counts_cover_only_the_published_values(tmp_path) -> None:
+    pub, pre = tmp_path / "vpubn.csv", tmp_path / "vpre23.csv"
+    pub.write_text("year,code,dti\n2024,48,0.7069\n", encoding="utf-8")
+    pre.write_text("year,code,dti\n2023,48,0.8335\n2023,49,0.5804\n", encoding="utf-8")
+    out = tmp_path / "v.csv"
+    r = CliRunner().invoke(cli, _verify_args(pub, pre, out))
+    assert r.exit_code == 1, r.output
+    said = " ".join(r.output.split())
+    assert "34 not-computable" not in said
+    assert "of the 34" not in said
+    assert "1 not-computable" in said
+    assert "none of the 1 published" in said
+    assert "predecessors are given for 2023, not 2024" in said
+    report = pl.read_csv(out, schema_overrides={"code": pl.String})
+    assert report.select("year", "code", "verdict").rows() == [(2024, "48", "not-computable")]
+    assert "predecessors are given for 2023, not 2024" in report["details"][0]
+
+
+def test_details_show_the_published_value_as_published(tmp_path, shipped: MappingSet) -> None:
+    pub, pre = _files(tmp_path, dn="0.70695")
+    result = verify_files(pub, pre, shipped, published_basis="vn-province-2025",
+                          predecessors_basis="vn-province-2024")
+    details = _row(result, "48")["details"]
+    assert "published 0.70695 (rounded half-up 0.7070)" in details
+    pub, pre = _files(tmp_path, dn="0.7069")
+    result = verify_files(pub, pre, shipped, published_basis="vn-province-2025",
+                          predecessors_basis="vn-province-2024")
+    assert "published 0.7069;" in _row(result, "48")["details"]

@@ -429,7 +429,101 @@ def test_ward_code_column_with_names_is_cross_checked(wards: MappingSet, tmp_pat
     with pytest.raises(InputError) as err:
         read_scores(bad, wards, basis="vn-ward-2024")
     (p,) = err.value.problems
-    assert p.code == "unknown-unit"
+    assert p.code == "unit-mismatch"
     assert p.row == 2
     assert "00004 is Phường Trúc Bạch" in p.message
     assert "Kim Mã" in p.message
+
+
+HONG_HA = ["00001", "00037", "00067", "00091", "00094", "00097", "00100", "00106", "00118",
+           "00139", "00244", "00268"]  # every predecessor of the new Phường Hồng Hà
+
+
+def _unwrapped(output: str) -> str:
+    """A printed tree as one line: rich wraps at the terminal width and draws the branches."""
+    return re.sub(r"[\s│├└─]+", " ", output)
+
+
+def _long_table(path: Path, values: dict[str, str], indicator: str = "rate") -> Path:
+    path.write_text("year,code,indicator,value\n" + "".join(
+        f"2024,{c},{indicator},{v}\n" for c, v in values.items()), encoding="utf-8")
+    return path
+
+
+def test_explain_tree_prints_the_recomputation_of_a_fully_computable_ward(tmp_path: Path) -> None:
+    path = _long_table(tmp_path / "c4.csv", dict.fromkeys(HONG_HA, "0.5"))
+    r = run("explain", "Phường Hồng Hà, Hà Nội", "--scores", str(path))
+    assert r.exit_code == 0, r.output
+    said = _unwrapped(r.output)
+    assert "Traceback" not in said
+    assert "value 0.5 (rebased from vn-ward-2024)" in said
+    assert "predecessors (12)" in said
+    assert "00268@vn-ward-2024 Phường Thanh Lương: 0.5" in said
+    assert "formula mean(" + ", ".join(["0.5"] * 12) + ") = 0.5 " in said
+    assert "verdict match (tolerance 0.000000001)" in said
+
+
+def test_explain_tree_of_a_partly_computable_ward(tmp_path: Path) -> None:
+    path = _long_table(tmp_path / "c3.csv", dict.fromkeys(HONG_HA[:-1], "0.5"))
+    r = run("explain", "Phường Hồng Hà, Hà Nội", "--scores", str(path))
+    assert r.exit_code == 0, r.output
+    said = _unwrapped(r.output)
+    assert "value no value" in said
+    assert "formula mean(" + ", ".join(["0.5"] * 11) + ", ?) = not computable" in said
+    assert "00268@vn-ward-2024 Phường Thanh Lương: no value" in said
+    assert "verdict not-computable" in said
+    assert "missing 00268" in said
+
+
+def test_explain_shows_small_commune_values_with_their_digits(tmp_path: Path) -> None:
+    values = {c: ("0.00001" if i % 2 else "0.00002") for i, c in enumerate(HONG_HA)}
+    path = _long_table(tmp_path / "small.csv", values)
+    r = run("explain", "Phường Hồng Hà, Hà Nội", "--scores", str(path))
+    assert r.exit_code == 0, r.output
+    said = _unwrapped(r.output)
+    assert "0.0000," not in said
+    assert "e-0" not in said
+    assert "mean(0.00002, 0.00001," in said
+    assert ") = 0.000015 " in said
+    assert "value 0.000015 " in said
+    assert "Phường Phúc Tân: 0.00001 " in said
+    j = run("explain", "Phường Hồng Hà, Hà Nội", "--scores", str(path), "--format", "json")
+    assert j.exit_code == 0, j.output
+    (year,) = json.loads(j.output)["years"]
+    assert year["formula"].startswith("mean(0.00002, 0.00001,")
+    assert year["recomputed_exact"] == "0.000015"
+
+
+def test_a_ward_code_column_alone_resolves_by_code(wards: MappingSet, tmp_path: Path) -> None:
+    path = tmp_path / "w5.csv"
+    path.write_text("year,ward_code,indicator,value\n2024,00007,pop,1000\n", encoding="utf-8")
+    scores = read_scores(path, wards, basis="vn-ward-2024")
+    assert scores["code"].to_list() == ["00007"]  # Phường Cống Vị
+    r = run("rebase", str(path), "--to", "vn-ward-2025", "--policy", "partial",
+            "-o", str(tmp_path / "o.csv"))
+    assert r.exit_code == 0, r.output
+
+
+def test_commune_messages_never_show_the_internal_separator(wards: MappingSet,
+                                                            tmp_path: Path) -> None:
+    dup = tmp_path / "dup.csv"
+    dup.write_text("year,province,district,ward,indicator,value\n"
+                   "2024,Hà Nội,Ba Đình,Phúc Xá,x,1\n2024,Hà Nội,Ba Đình,Phúc Xá,x,2\n",
+                   encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        read_scores(dup, wards)
+    (p,) = err.value.problems
+    assert p.code == "duplicate-row"
+    assert p.found == "Phúc Xá, Ba Đình, Hà Nội"
+    unknown = tmp_path / "unknown.csv"
+    unknown.write_text("year,province,district,ward,indicator,value\n"
+                       "2024,Hà Nội,Ba Đình,Phúc Xáx,x,1\n", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        read_scores(unknown, wards, basis="vn-ward-2024")
+    for p in err.value.problems:
+        assert "\x1f" not in str(p)
+        assert "/" not in (p.found or "")
+    r = run("rebase", str(dup), "--to", "vn-ward-2025", "-o", str(tmp_path / "o.csv"))
+    assert r.exit_code == 2
+    assert "\x1f" not in r.output
+    assert "Phúc Xá, Ba Đình, Hà Nội" in r.output
