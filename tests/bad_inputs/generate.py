@@ -276,6 +276,16 @@ text("c7_thousands_alone.csv", "year;unit;dti\n2024;Huế;1,051\n")
 text("c7_thousands_tab_dot.tsv", "year\tunit\tdti\n2024\tHà Nội\t0.8241\n2024\tHuế\t1,051\n")
 text("c7_thousands_quoted_comma.csv", 'year,unit,dti\n2024,Hà Nội,0.8\n2024,Huế,"1,051"\n')
 text("c7_european_grouping.csv", "year;unit;dti\n2024;Hà Nội;0,8\n2024;Huế;1.051,5\n")
+# One convention per column (a leading-zero group never groups thousands; "1.051" beside
+# "1.051,5" is 1051, not 1.051).
+text("c7_leading_zero_group.csv", 'year,code,indicator,value\n2023,48,pop,"0,051"\n2023,49,pop,0.25\n')
+text("c7_double_zero_group.csv", 'year,code,indicator,value\n2023,48,pop,"00,051"\n2023,49,pop,0.25\n')
+text("c7_one_convention.csv",
+     "year;code;indicator;value\n2023;48;pop;1.051\n2023;49;pop;1.051,5\n2023;01;pop;0,25\n")
+text("c7_dot_groups_beside_comma_decimals.csv",
+     "year;code;indicator;value\n2023;48;pop;1.051\n2023;49;pop;2.000\n2023;01;pop;0,25\n")
+text("c7_mixed_decimals_semicolon.csv",
+     "year;unit;dti\n2024;Hà Nội;0,8\n2024;Huế;0.5\n2024;Đà Nẵng;0,7\n")
 text("c7_too_precise.csv", "year,unit,dti\n2024,Hà Nội,0.82410000000000000001\n")
 text("c7_too_small.csv", "year,unit,dti\n2024,Hà Nội,1e-30\n")
 text("c7_too_large.csv", "year,unit,dti\n2024,Hà Nội,1e300\n")
