@@ -611,6 +611,12 @@ def check_duplicates(long: pl.DataFrame, layout: Layout | None = None) -> list[P
     return problems
 
 
+def _shortest(v: float) -> str:
+    """The shortest text that reads back as ``v`` (1.0000006 stays 1.0000006; 1051.0 is 1051)."""
+    text = repr(float(v))
+    return text[:-2] if text.endswith(".0") else text
+
+
 def check_ranges(long: pl.DataFrame) -> list[Problem]:
     """DTI indicators are indices on [0, 1]; a table out of 100 or 1000 gets a rescale hint."""
     known = long.filter(pl.col("indicator").is_in(list(BY_ID)) & pl.col("value").is_not_null())
@@ -624,7 +630,7 @@ def check_ranges(long: pl.DataFrame) -> list[Problem]:
     elif top is not None and 100 < top <= 1000 and known["value"].min() >= 0:
         hint = "the values look like points out of 1000: divide by 1000"
     return [Problem("value-out-of-range", f"{ind} must lie in [0, 1]", file=f, row=r,
-                    column=c, expected="0 <= value <= 1", found=f"{v:g}", hint=hint)
+                    column=c, expected="0 <= value <= 1", found=_shortest(v), hint=hint)
             for f, r, c, ind, v in bad.select("file", "row", "column", "indicator", "value"
                                               ).iter_rows()]
 
