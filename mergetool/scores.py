@@ -253,6 +253,11 @@ def _years(frame: pl.DataFrame, layout: Layout, path: Path, year: int | None,
                    "add a year column or put the year in the file name (dti_2024.csv)")
             log.add("missing-column", "no year column and no year given", file=str(path), row=1,
                     expected="a column headed year", hint=how)
+        elif not YEAR_RANGE[0] <= chosen <= YEAR_RANGE[1]:
+            log.add("bad-year", "not a year", file=str(path),
+                    column=(options.year or "year") if year is not None else "file name",
+                    expected=f"a whole number {YEAR_RANGE[0]}-{YEAR_RANGE[1]}", found=str(chosen))
+            chosen = None
         return pl.Series("year", [chosen] * frame.height, dtype=pl.Int32)
     if year is not None:
         log.add("bad-option", f"the file has a year column ({layout.year!r}): {options.year or 'the year'} "

@@ -286,6 +286,7 @@ text("c7_dot_groups_beside_comma_decimals.csv",
      "year;code;indicator;value\n2023;48;pop;1.051\n2023;49;pop;2.000\n2023;01;pop;0,25\n")
 text("c7_mixed_decimals_semicolon.csv",
      "year;unit;dti\n2024;Hà Nội;0,8\n2024;Huế;0.5\n2024;Đà Nẵng;0,7\n")
+text("c4_no_year_column.csv", "code,indicator,value\n48,pop,1\n49,pop,3\n")
 text("c7_almost_one.csv", "year,unit,dti\n2024,Hà Nội,1.0000006\n")
 text("c7_too_precise.csv", "year,unit,dti\n2024,Hà Nội,0.82410000000000000001\n")
 text("c7_too_small.csv", "year,unit,dti\n2024,Hà Nội,1e-30\n")
