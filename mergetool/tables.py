@@ -115,7 +115,7 @@ def _pick_header(rows: list[tuple[int, list[str]]], header_row: int | None,
 
 
 def _read_csv(path: Path, header_row: int | None, header_test: HeaderTest | None,
-              header_option: str | None) -> tuple[pl.DataFrame, str]:
+              header_option: str | None) -> tuple[pl.DataFrame, str, int]:
     """Lines are split in polars (no per-row Python); only lines holding a quote go through
     the csv module. ``_row`` is the line number, so rows are numbered as an editor shows them."""
     text = decode_text(path.read_bytes(), path).replace("\r\n", "\n").replace("\r", "\n")
@@ -167,7 +167,7 @@ def _read_csv(path: Path, header_row: int | None, header_test: HeaderTest | None
         *[pl.col("fields").list.get(i, null_on_oob=True).alias(f"\x00{i}") for i in range(width)],
         ROW)
     frame = frame.rename({f"\x00{i}": h for i, h in enumerate(headings)})
-    return frame, delimiter
+    return frame, delimiter, header_line
 
 
 def _quoted_lines(q: pl.DataFrame, delimiter: str, width: int) -> list[pl.DataFrame]:
@@ -284,7 +284,7 @@ def _xlsx_cells(path: Path, sheet: str
 
 def _read_excel(path: Path, sheet: str | None, header_row: int | None,
                 header_test: HeaderTest | None, log: ProblemLog,
-                options: dict[str, str | None]) -> pl.DataFrame:
+                options: dict[str, str | None]) -> tuple[pl.DataFrame, int]:
     try:
         import fastexcel
 
@@ -352,7 +352,7 @@ def _read_excel(path: Path, sheet: str | None, header_row: int | None,
                 column=headings[j], expected="a value (open the file in Excel, let it calculate, "
                 "and save; or paste the values)", found=address)
     frame = data.select(*[pl.col(f"\x00{j}").alias(headings[j]) for j in keep], ROW)
-    return frame
+    return frame, header_at
 
 
 _UNSUPPORTED = (pl.List, pl.Array, pl.Struct, pl.Binary, pl.Object, pl.Duration, pl.Time)
@@ -382,6 +382,16 @@ def _read_parquet(path: Path) -> pl.DataFrame:
 def read_table(path: str | Path, sheet: str | None = None, *, header_row: int | None = None,
                header_test: HeaderTest | None = None, problems: ProblemLog | None = None,
                options: dict[str, str | None] | None = None) -> tuple[pl.DataFrame, str]:
+    """:func:`read_table_at` without the header's row number."""
+    frame, delimiter, _header = read_table_at(path, sheet, header_row=header_row,
+                                              header_test=header_test, problems=problems,
+                                              options=options)
+    return frame, delimiter
+
+
+def read_table_at(path: str | Path, sheet: str | None = None, *, header_row: int | None = None,
+                  header_test: HeaderTest | None = None, problems: ProblemLog | None = None,
+                  options: dict[str, str | None] | None = None) -> tuple[pl.DataFrame, str, int]:
     """A table as strings with cleaned headers and a ``_row`` column; also its delimiter.
 
     ``_row`` is the row number the sheet or editor shows (line number for CSV, sheet row for
@@ -390,7 +400,8 @@ def read_table(path: str | Path, sheet: str | None = None, *, header_row: int | 
     the first non-empty row. Spreadsheet cells holding errors or uncalculated formulas are
     added to ``problems`` (raised at once without it). ``options`` names the calling command's
     options (``sheet``, ``header_row``) so hints name options that exist. The delimiter is
-    ``""`` for Excel and Parquet files (their numbers are typed cells).
+    ``""`` for Excel and Parquet files (their numbers are typed cells). The last item is the
+    header's row number (the sheet's own, or the CSV line), for problems about headings.
     """
     path = Path(path)
     options = options or {}
@@ -400,17 +411,19 @@ def read_table(path: str | Path, sheet: str | None = None, *, header_row: int | 
     delimiter = ""
     log = problems if problems is not None else ProblemLog()
     if suffix in EXCEL_SUFFIXES:
-        frame = _read_excel(path, sheet, header_row, header_test, log, options)
+        frame, header_at = _read_excel(path, sheet, header_row, header_test, log, options)
     elif suffix in PARQUET_SUFFIXES:
-        frame = _read_parquet(path)
+        frame, header_at = _read_parquet(path), 1
     else:
-        frame, delimiter = _read_csv(path, header_row, header_test, options.get("header_row"))
+        frame, delimiter, header_at = _read_csv(path, header_row, header_test,
+                                                options.get("header_row"))
     if problems is None:
         log.raise_if_any(f"{path}: unreadable cells")
     names = [c if c == ROW else clean(str(c)) for c in frame.columns]
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
-        raise _problem(path, "bad-file", "duplicate column headings", row=1, found=", ".join(dup),
+        raise _problem(path, "bad-file", "duplicate column headings", row=header_at,
+                       found=", ".join(dup),
                        hint="give every column a distinct heading")
     frame = frame.rename(dict(zip(frame.columns, names, strict=True)))
     frame = frame.with_columns(pl.col(pl.String).str.strip_chars(" \t\u00a0\ufeff"))
@@ -418,9 +431,9 @@ def read_table(path: str | Path, sheet: str | None = None, *, header_row: int | 
     # Rows with every cell empty are layout, not data.
     frame = frame.filter(~pl.all_horizontal(pl.exclude(ROW).is_null() | (pl.exclude(ROW) == "")))
     if frame.height == 0:
-        raise _problem(path, "empty-file", "the table has a header but no data rows", row=1,
+        raise _problem(path, "empty-file", "the table has a header but no data rows", row=header_at,
                        hint="add data rows under the header")
-    return frame, delimiter
+    return frame, delimiter, header_at
 
 
 def require_columns(frame: pl.DataFrame, path: str | Path, required: dict[str, tuple[str, ...]],

@@ -184,6 +184,18 @@ def _c6_placeholder(p: Path) -> None:
     _sheet(p, fill)
 
 
+@builder("c6_wrong_header_row.xlsx")
+def _wrong_header_row(p: Path) -> None:
+    def fill(ws: object) -> None:
+        ws.write(0, 0, "Title")  # type: ignore[attr-defined]
+        _rows(ws, 2, 0, ["code", "dti"], [["48", 0.5], ["4x", 0.5]])
+
+    _sheet(p, fill)
+
+
+text("c6_wrong_header_row.csv", "Title\n\ncode,dti\n48,0.5\n4x,0.5\n")
+
+
 @builder("c6_na_error.xlsx")
 def _c6_na(p: Path) -> None:
     def fill(ws):  # type: ignore[no-untyped-def]
