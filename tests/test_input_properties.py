@@ -12,7 +12,10 @@ from hypothesis import strategies as st
 from mergetool.errors import InputError
 from mergetool.indicators import BY_ID
 from mergetool.mapping import MappingSet, load_mappings
-from mergetool.scores import read_scores
+from mergetool.scores import Options, read_scores
+
+#: The DTI reading (free labels off): a long table's unknown label is a fault, not a statistic.
+DTI_READING = Options(free_labels=False)
 
 MS = load_mappings()
 OLD, NEW = "vn-province-2024", "vn-province-2025"
@@ -110,7 +113,7 @@ def test_one_fault_is_refused_with_its_code_or_changes_nothing(tmp_path: Path, t
     clean_text, clean_kw = _render(t, None)
     clean_path = tmp_path / "clean.csv"
     clean_path.write_text(clean_text, encoding="utf-8")
-    expected = read_scores(clean_path, MS, **clean_kw)
+    expected = read_scores(clean_path, MS, options=DTI_READING, **clean_kw)
     assert expected.height == len(t["units"]) * len(t["inds"])
     text, kw = _render(t, t["fault"])
     path = tmp_path / "faulty.csv"
@@ -118,7 +121,7 @@ def test_one_fault_is_refused_with_its_code_or_changes_nothing(tmp_path: Path, t
     got: pl.DataFrame | None = None
     problems: list = []
     try:
-        got = read_scores(path, MS, **kw)
+        got = read_scores(path, MS, options=DTI_READING, **kw)
     except InputError as exc:
         problems = exc.problems
     if got is None:
