@@ -147,6 +147,7 @@ def rebase(ctx: click.Context, scores: Path, to_basis: str, from_basis: str | No
     from mergetool import render
     from mergetool.rebase import rebase_file
 
+    _check_sheet(sheet, [scores])
     ms = _mappings(ctx)
     result = rebase_file(scores, ms, to_basis, from_basis=from_basis, methods=methods,
                          policy=policy, weights=weights, year=year, sheet=sheet,
@@ -166,6 +167,21 @@ _scores_option = click.option(
          "A table without a year column takes it from its file name.")
 
 
+def _check_sheet(sheet: str | None, files: list[Path]) -> None:
+    """``--sheet`` names a sheet of a workbook: with no workbook among ``files`` it would do
+    nothing, which is an error (not silently ignored)."""
+    from mergetool.errors import InputError, Problem
+    from mergetool.tables import EXCEL_SUFFIXES
+
+    if sheet is None or any(Path(f).suffix.lower() in EXCEL_SUFFIXES for f in files):
+        return
+    raise InputError.single(Problem(
+        "bad-option", "--sheet would do nothing: no input is an Excel workbook",
+        file=", ".join(map(str, files)), column="--sheet", found=sheet,
+        expected="an .xlsx, .xlsm or .xls input", hint="drop --sheet (a CSV or Parquet file "
+        "has one table)"))
+
+
 def _build(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool,
            basis: str | None, methods: tuple[str, ...] = (), sheet: str | None = None,
            header_row: int | None = None, options=None):  # type: ignore[no-untyped-def]
@@ -180,6 +196,7 @@ def _build(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool,
     if not scores_files and given:
         raise UsageError(f"{' and '.join(given)} appl{'ies' if len(given) == 1 else 'y'} to "
                          "--scores files, and none was given")
+    _check_sheet(sheet, list(scores_files))
     method_map = parse_methods(methods)
     if "weighted" in method_map.values():
         from mergetool.errors import Problem

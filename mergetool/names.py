@@ -51,6 +51,21 @@ def ascii_key(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+# The prefixes written without diacritics (``Thanh pho Ha Noi``, ``Tinh Bac Kan``). They are not
+# stripped by :func:`name_key`: real names begin with such words (the commune Tinh Nhuệ), so
+# they are tried only by :func:`bare_ascii_key`, after the whole name found nothing.
+_ASCII_PREFIX = re.compile(r"^(?:thanh pho|thu do|tinh)\s+(?=\S)")
+
+
+def bare_ascii_key(text: str) -> str | None:
+    """:func:`ascii_key` of ``text`` without a leading prefix written without diacritics
+    (``Thanh pho``, ``Thu do``, ``Tinh``); None when it has none. ``Tịnh Biên`` has none:
+    ``tịnh`` is not ``tỉnh``."""
+    key = name_key(text)
+    match = _ASCII_PREFIX.match(key)
+    return ascii_key(key[match.end():]) if match else None
+
+
 def nearest(text: str, candidates: list[str], n: int = 3) -> list[str]:
     """The up to ``n`` candidate names closest to ``text``, compared by ASCII key."""
     by_key: dict[str, str] = {}

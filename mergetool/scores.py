@@ -26,7 +26,7 @@ from mergetool.errors import Problem, ProblemLog
 from mergetool.indicators import BY_ID, indicator_id
 from mergetool.mapping import MappingSet
 from mergetool.names import clean, name_key, nearest
-from mergetool.tables import ROW, parse_numbers, read_table
+from mergetool.tables import ROW, parse_numbers, read_table_at
 
 #: The long frame every loader returns.
 SCORES_SCHEMA: dict[str, pl.DataType] = {
@@ -130,11 +130,11 @@ def known_headings() -> str:
 
 
 def detect_layout(frame: pl.DataFrame, path: str | Path,
-                  log: ProblemLog | None = None) -> Layout:
+                  log: ProblemLog | None = None, *, header: int = 1) -> Layout:
     """Recognise the columns of a score table, or say which are missing or unknown.
 
     Unknown headings go to ``log`` (raised at once without it); a missing unit or indicator
-    column raises with everything logged so far.
+    column raises with everything logged so far. ``header`` is the header's row number.
     """
     own = log is None
     log = ProblemLog() if log is None else log
@@ -152,7 +152,7 @@ def detect_layout(frame: pl.DataFrame, path: str | Path,
     found = ", ".join(columns)
     fatal = ProblemLog()
     if unit is None:
-        fatal.add("missing-column", "no unit column", file=str(path), row=1,
+        fatal.add("missing-column", "no unit column", file=str(path), row=header,
                   expected="a column headed unit, code, province or name", found=found,
                   hint="head the unit column 'unit'")
     descriptive = {name_key(d) for d in DESCRIPTIVE_COLUMNS}
@@ -174,17 +174,17 @@ def detect_layout(frame: pl.DataFrame, path: str | Path,
             twin = next((c for c, i in indicators.items() if i == ind), None)
             if twin is not None:
                 log.add("bad-file", f"columns {twin!r} and {col!r} both hold {ind}", file=str(path),
-                        row=1, column=col, found=f"{twin}, {col}",
+                        row=header, column=col, found=f"{twin}, {col}",
                         hint="keep one column per indicator")
             indicators[col] = ind
             continue
-        log.add("unknown-column", f"heading {col!r} is not a known column", file=str(path), row=1,
+        log.add("unknown-column", f"heading {col!r} is not a known column", file=str(path), row=header,
                 column=col, found=col,
                 expected=("year, unit, indicator, value, basis, rank, a name column or a "
                           "descriptive column" if long else "an indicator heading"),
                 hint=_nearest_heading(col) + "known: " + known_headings())
     if not long and not indicators:
-        fatal.add("missing-column", "no indicator columns", file=str(path), row=1,
+        fatal.add("missing-column", "no indicator columns", file=str(path), row=header,
                   expected="indicator and value columns (long), or one column per indicator "
                   "(wide) such as dti, awareness or 'Chỉ số Nhận thức số'", found=found)
     if fatal:
@@ -219,12 +219,12 @@ def read_scores(path: str | Path, mappings: MappingSet, *, basis: str | None = N
     path = Path(path)
 
     log = ProblemLog()
-    frame, delimiter = read_table(path, sheet, header_row=header_row, header_test=looks_like_header,
-                                  problems=log, options={"sheet": options.sheet,
-                                                         "header_row": options.header_row})
+    frame, delimiter, header = read_table_at(
+        path, sheet, header_row=header_row, header_test=looks_like_header, problems=log,
+        options={"sheet": options.sheet, "header_row": options.header_row})
     frame = hierarchy.combine_columns(frame, mappings)  # province/district/ward -> one unit
-    layout = detect_layout(frame, path, log)
-    years = _years(frame, layout, path, year, default_year, options, log)
+    layout = detect_layout(frame, path, log, header=header)
+    years = _years(frame, layout, path, year, default_year, options, log, header)
     long = _to_long(frame, layout, path, delimiter, years, log, free_labels=options.free_labels)
     declared = _declared_bases(frame, layout, path, basis, mappings, options, log)
     long = long.join(pl.DataFrame({"row": frame[ROW].cast(pl.Int32), "declared": declared}),
@@ -244,15 +244,21 @@ def read_scores(path: str | Path, mappings: MappingSet, *, basis: str | None = N
 
 
 def _years(frame: pl.DataFrame, layout: Layout, path: Path, year: int | None,
-           default_year: int | None, options: Options, log: ProblemLog) -> pl.Series:
+           default_year: int | None, options: Options, log: ProblemLog,
+           header: int = 1) -> pl.Series:
     if layout.year is None:
         chosen = year if year is not None else default_year
         if chosen is None:
             how = (f"add a year column, pass {options.year} or put the year in the file name "
                    "(dti_2024.csv)" if options.year else
                    "add a year column or put the year in the file name (dti_2024.csv)")
-            log.add("missing-column", "no year column and no year given", file=str(path), row=1,
+            log.add("missing-column", "no year column and no year given", file=str(path), row=header,
                     expected="a column headed year", hint=how)
+        elif not YEAR_RANGE[0] <= chosen <= YEAR_RANGE[1]:
+            log.add("bad-year", "not a year", file=str(path),
+                    column=(options.year or "year") if year is not None else "file name",
+                    expected=f"a whole number {YEAR_RANGE[0]}-{YEAR_RANGE[1]}", found=str(chosen))
+            chosen = None
         return pl.Series("year", [chosen] * frame.height, dtype=pl.Int32)
     if year is not None:
         log.add("bad-option", f"the file has a year column ({layout.year!r}): {options.year or 'the year'} "
@@ -611,6 +617,12 @@ def check_duplicates(long: pl.DataFrame, layout: Layout | None = None) -> list[P
     return problems
 
 
+def _shortest(v: float) -> str:
+    """The shortest text that reads back as ``v`` (1.0000006 stays 1.0000006; 1051.0 is 1051)."""
+    text = repr(float(v))
+    return text[:-2] if text.endswith(".0") else text
+
+
 def check_ranges(long: pl.DataFrame) -> list[Problem]:
     """DTI indicators are indices on [0, 1]; a table out of 100 or 1000 gets a rescale hint."""
     known = long.filter(pl.col("indicator").is_in(list(BY_ID)) & pl.col("value").is_not_null())
@@ -624,7 +636,7 @@ def check_ranges(long: pl.DataFrame) -> list[Problem]:
     elif top is not None and 100 < top <= 1000 and known["value"].min() >= 0:
         hint = "the values look like points out of 1000: divide by 1000"
     return [Problem("value-out-of-range", f"{ind} must lie in [0, 1]", file=f, row=r,
-                    column=c, expected="0 <= value <= 1", found=f"{v:g}", hint=hint)
+                    column=c, expected="0 <= value <= 1", found=_shortest(v), hint=hint)
             for f, r, c, ind, v in bad.select("file", "row", "column", "indicator", "value"
                                               ).iter_rows()]
 

@@ -115,7 +115,7 @@ def _pick_header(rows: list[tuple[int, list[str]]], header_row: int | None,
 
 
 def _read_csv(path: Path, header_row: int | None, header_test: HeaderTest | None,
-              header_option: str | None) -> tuple[pl.DataFrame, str]:
+              header_option: str | None) -> tuple[pl.DataFrame, str, int]:
     """Lines are split in polars (no per-row Python); only lines holding a quote go through
     the csv module. ``_row`` is the line number, so rows are numbered as an editor shows them."""
     text = decode_text(path.read_bytes(), path).replace("\r\n", "\n").replace("\r", "\n")
@@ -167,7 +167,7 @@ def _read_csv(path: Path, header_row: int | None, header_test: HeaderTest | None
         *[pl.col("fields").list.get(i, null_on_oob=True).alias(f"\x00{i}") for i in range(width)],
         ROW)
     frame = frame.rename({f"\x00{i}": h for i, h in enumerate(headings)})
-    return frame, delimiter
+    return frame, delimiter, header_line
 
 
 def _quoted_lines(q: pl.DataFrame, delimiter: str, width: int) -> list[pl.DataFrame]:
@@ -284,7 +284,7 @@ def _xlsx_cells(path: Path, sheet: str
 
 def _read_excel(path: Path, sheet: str | None, header_row: int | None,
                 header_test: HeaderTest | None, log: ProblemLog,
-                options: dict[str, str | None]) -> pl.DataFrame:
+                options: dict[str, str | None]) -> tuple[pl.DataFrame, int]:
     try:
         import fastexcel
 
@@ -352,7 +352,7 @@ def _read_excel(path: Path, sheet: str | None, header_row: int | None,
                 column=headings[j], expected="a value (open the file in Excel, let it calculate, "
                 "and save; or paste the values)", found=address)
     frame = data.select(*[pl.col(f"\x00{j}").alias(headings[j]) for j in keep], ROW)
-    return frame
+    return frame, header_at
 
 
 _UNSUPPORTED = (pl.List, pl.Array, pl.Struct, pl.Binary, pl.Object, pl.Duration, pl.Time)
@@ -382,6 +382,16 @@ def _read_parquet(path: Path) -> pl.DataFrame:
 def read_table(path: str | Path, sheet: str | None = None, *, header_row: int | None = None,
                header_test: HeaderTest | None = None, problems: ProblemLog | None = None,
                options: dict[str, str | None] | None = None) -> tuple[pl.DataFrame, str]:
+    """:func:`read_table_at` without the header's row number."""
+    frame, delimiter, _header = read_table_at(path, sheet, header_row=header_row,
+                                              header_test=header_test, problems=problems,
+                                              options=options)
+    return frame, delimiter
+
+
+def read_table_at(path: str | Path, sheet: str | None = None, *, header_row: int | None = None,
+                  header_test: HeaderTest | None = None, problems: ProblemLog | None = None,
+                  options: dict[str, str | None] | None = None) -> tuple[pl.DataFrame, str, int]:
     """A table as strings with cleaned headers and a ``_row`` column; also its delimiter.
 
     ``_row`` is the row number the sheet or editor shows (line number for CSV, sheet row for
@@ -390,7 +400,8 @@ def read_table(path: str | Path, sheet: str | None = None, *, header_row: int | 
     the first non-empty row. Spreadsheet cells holding errors or uncalculated formulas are
     added to ``problems`` (raised at once without it). ``options`` names the calling command's
     options (``sheet``, ``header_row``) so hints name options that exist. The delimiter is
-    ``""`` for Excel and Parquet files (their numbers are typed cells).
+    ``""`` for Excel and Parquet files (their numbers are typed cells). The last item is the
+    header's row number (the sheet's own, or the CSV line), for problems about headings.
     """
     path = Path(path)
     options = options or {}
@@ -400,17 +411,19 @@ def read_table(path: str | Path, sheet: str | None = None, *, header_row: int | 
     delimiter = ""
     log = problems if problems is not None else ProblemLog()
     if suffix in EXCEL_SUFFIXES:
-        frame = _read_excel(path, sheet, header_row, header_test, log, options)
+        frame, header_at = _read_excel(path, sheet, header_row, header_test, log, options)
     elif suffix in PARQUET_SUFFIXES:
-        frame = _read_parquet(path)
+        frame, header_at = _read_parquet(path), 1
     else:
-        frame, delimiter = _read_csv(path, header_row, header_test, options.get("header_row"))
+        frame, delimiter, header_at = _read_csv(path, header_row, header_test,
+                                                options.get("header_row"))
     if problems is None:
         log.raise_if_any(f"{path}: unreadable cells")
     names = [c if c == ROW else clean(str(c)) for c in frame.columns]
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
-        raise _problem(path, "bad-file", "duplicate column headings", row=1, found=", ".join(dup),
+        raise _problem(path, "bad-file", "duplicate column headings", row=header_at,
+                       found=", ".join(dup),
                        hint="give every column a distinct heading")
     frame = frame.rename(dict(zip(frame.columns, names, strict=True)))
     frame = frame.with_columns(pl.col(pl.String).str.strip_chars(" \t\u00a0\ufeff"))
@@ -418,9 +431,9 @@ def read_table(path: str | Path, sheet: str | None = None, *, header_row: int | 
     # Rows with every cell empty are layout, not data.
     frame = frame.filter(~pl.all_horizontal(pl.exclude(ROW).is_null() | (pl.exclude(ROW) == "")))
     if frame.height == 0:
-        raise _problem(path, "empty-file", "the table has a header but no data rows", row=1,
+        raise _problem(path, "empty-file", "the table has a header but no data rows", row=header_at,
                        hint="add data rows under the header")
-    return frame, delimiter
+    return frame, delimiter, header_at
 
 
 def require_columns(frame: pl.DataFrame, path: str | Path, required: dict[str, tuple[str, ...]],
@@ -450,8 +463,11 @@ def require_columns(frame: pl.DataFrame, path: str | Path, required: dict[str, t
 #: outputs read back unchanged), 18 decimal places (1e-30 would sum as 0), and below 10^15.
 MAX_SIGNIFICANT, MAX_PLACES, MAX_MAGNITUDE = 17, 18, 1e15
 
-_GROUPED_COMMA = r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$"   # 1,051 or 1,051.5
-_GROUPED_DOT = r"^[+-]?\d{1,3}(\.\d{3})+,\d+$"        # 1.051,5
+# A group before a thousands separator is 1-999 (never "0,051" or "00,051").
+_GROUPED_COMMA = r"^[+-]?[1-9]\d{0,2}(,\d{3})+$"            # 1,051
+_GROUPED_COMMA_DOT = r"^[+-]?[1-9]\d{0,2}(,\d{3})+\.\d+$"   # 1,051.5 (dot decimals)
+_GROUPED_DOT_ONLY = r"^[+-]?[1-9]\d{0,2}(\.\d{3})+$"         # 1.051 (1.051, or 1051 grouped)
+_GROUPED_DOT = r"^[+-]?[1-9]\d{0,2}(\.\d{3})+,\d+$"          # 1.051,5 (comma decimals)
 _DOT_DECIMAL = r"^[+-]?\d*\.\d+([eE][+-]?\d+)?$"
 _COMMA_DECIMAL = r"^[+-]?\d*,\d+$"
 
@@ -461,34 +477,62 @@ def parse_numbers(frame: pl.DataFrame, column: str, path: str | Path, delimiter:
     """A string column as Float64; every unparsable, ambiguous, inexact, NaN or infinite cell is
     logged with its row (vectorised: Python runs only for the bad cells).
 
-    Comma decimals (``0,8241``) are accepted when the file's delimiter is not a comma. A
-    grouped ``1,051`` is a thousands separator when the column's other values use dot decimals,
-    and an ``ambiguous-number`` otherwise; it is never read as 1.051.
+    One column is read with ONE convention. Its dot-decimal cells (``0.25``, ``1,051.5``) and
+    comma-decimal cells (``0,25``, ``1.051,5``) decide it; a column holding both is refused
+    (``ambiguous-number`` on the cells of the rarer kind). With dot decimals, ``1,051`` is 1051;
+    with comma decimals (accepted only when the delimiter is not a comma) ``.`` groups
+    thousands, so ``1.051`` is 1051; with neither, ``1.051`` is 1.051 and ``1,051`` is an
+    ``ambiguous-number``. ``1,051`` is never read as 1.051, and a group starting ``0``
+    (``0,051``) never groups thousands.
     """
     raw = frame[column].str.replace_all("\u00a0", "").str.strip_chars()
-    grouped = raw.str.contains(_GROUPED_COMMA).fill_null(False)
-    grouped_dot = raw.str.contains(_GROUPED_DOT).fill_null(False)
-    dot_column = bool(raw.str.contains(_DOT_DECIMAL).any())
-    comma_column = bool((raw.str.contains(_COMMA_DECIMAL) & ~grouped).any())
-    thousands = dot_column and not comma_column
-    text = (pl.DataFrame({"r": raw, "g": grouped, "gd": grouped_dot}).select(
-        pl.when(pl.col("g") & pl.lit(thousands)).then(pl.col("r").str.replace_all(",", "", literal=True))
-        .when(pl.col("g")).then(pl.lit(None, pl.String))
-        .when(pl.col("gd") & pl.lit(delimiter != ","))
-        .then(pl.col("r").str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True))
-        .when(pl.lit(delimiter != ",")).then(pl.col("r").str.replace(",", ".", literal=True))
-        .otherwise(pl.col("r")))).to_series()
-    values = text.cast(pl.Float64, strict=False)
+
+    def has(pattern: str) -> pl.Series:
+        return raw.str.contains(pattern).fill_null(False)
+
+    grouped, grouped_cd = has(_GROUPED_COMMA), has(_GROUPED_COMMA_DOT)
+    dot_only, grouped_dot = has(_GROUPED_DOT_ONLY), has(_GROUPED_DOT)
+    dot_cells = (has(_DOT_DECIMAL) & ~dot_only) | grouped_cd
+    comma_cells = (has(_COMMA_DECIMAL) & ~grouped) | grouped_dot
+    n_dot, n_comma = int(dot_cells.sum()), int(comma_cells.sum())
+    convention = "comma" if n_comma > n_dot else "dot" if n_dot else None
     rows = frame[ROW]
+    mixed = pl.Series([False] * len(raw), dtype=pl.Boolean)
+    if n_dot and n_comma:
+        mixed, other = (comma_cells, dot_cells) if convention == "dot" else (dot_cells, comma_cells)
+        first = int(other.arg_true()[0])
+        example = f"row {int(rows[first])}: {raw[first]!r}"
+        kind = "dot" if convention == "dot" else "comma"
+        for i in mixed.arg_true():
+            found = raw[i]
+            log.add("ambiguous-number", f"the column mixes dot and comma decimals (most cells use "
+                    f"{kind} decimals, e.g. {example})", file=str(path), row=int(rows[i]),
+                    column=column, expected=f"{kind} decimals, as in the rest of the column",
+                    found=found, hint="write every number of the column with one decimal mark "
+                    "(and no thousands separators)")
+    thousands = convention == "dot"
+    comma_ok = convention == "comma" and delimiter != ","
+    r = pl.col("r")
+    text = (pl.DataFrame({"r": raw, "g": grouped, "gcd": grouped_cd, "gd": grouped_dot,
+                          "do": dot_only, "m": mixed}).select(
+        pl.when(pl.col("m")).then(pl.lit(None, pl.String))
+        .when(pl.col("g") & pl.lit(thousands)).then(r.str.replace_all(",", "", literal=True))
+        .when(pl.col("g")).then(pl.lit(None, pl.String))
+        .when(pl.col("gcd")).then(r.str.replace_all(",", "", literal=True))
+        .when((pl.col("gd") | pl.col("do")) & pl.lit(comma_ok))
+        .then(r.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True))
+        .when(pl.lit(comma_ok)).then(r.str.replace(",", ".", literal=True))
+        .otherwise(r))).to_series()
+    values = text.cast(pl.Float64, strict=False)
     empty = raw.is_null() | (raw == "")
-    for i in (grouped if not thousands else grouped & False).arg_true():
+    for i in (grouped & ~mixed if not thousands else grouped & False).arg_true():
         found = raw[i]
         log.add("ambiguous-number", "a comma that may group thousands or mark decimals",
                 file=str(path), row=int(rows[i]), column=column,
                 expected="1051 or 1.051 written without ambiguity", found=found,
                 hint=f"{found!r} could be {found.replace(',', '')} or {found.replace(',', '.')}: "
                 "write the number without a thousands separator")
-    for i in (values.is_null() & ~empty & ~grouped).arg_true():
+    for i in (values.is_null() & ~empty & ~grouped & ~mixed).arg_true():
         found = raw[i]
         hint = None
         if delimiter == "," and found.count(",") == 1 and found.replace(",", "").isdigit():

@@ -14,7 +14,7 @@ from functools import cached_property
 
 import polars as pl
 
-from mergetool.names import ascii_key, name_key, nearest
+from mergetool.names import ascii_key, bare_ascii_key, name_key, nearest
 
 
 @dataclass(frozen=True, order=True)
@@ -72,7 +72,15 @@ class NameResolver:
         if key in self.ambiguous:
             return None
         code = self.exact.get(key)
-        return code if code is not None else self.loose.get(ascii_key(name))
+        if code is not None:
+            return code
+        loose = ascii_key(name)
+        if loose in self.loose:
+            return self.loose[loose]
+        # "Thanh pho Ha Noi": a prefix written without diacritics, tried only after the whole
+        # name (the commune "Tinh Nhuệ" keeps its first word).
+        bare = bare_ascii_key(name)
+        return self.loose.get(bare) if bare is not None else None
 
     def codes_named(self, name: str) -> set[str]:
         """The codes of the units that share ``name`` (empty unless the name is ambiguous)."""

@@ -205,3 +205,27 @@ def test_long_labels_are_the_statistic_for_the_library_and_refused_by_the_dti(tm
         read_scores(path, shipped, basis="vn-province-2025", options=BUILD_OPTIONS)
     assert [p.code for p in err.value.problems] == ["unknown-indicator"]
     assert "poverty_rate" in str(err.value.problems[0])
+
+
+def test_a_column_is_read_with_one_number_convention() -> None:
+    """'1.051' beside '1.051,5' (dot groups thousands) is 1051, not 1.051 in one row and
+    1051.5 in the next; a leading-zero group ('0,051') never groups thousands."""
+    import polars as pl
+
+    from mergetool.errors import ProblemLog
+    from mergetool.tables import ROW, parse_numbers
+
+    def parse(cells: list[str], delimiter: str) -> tuple[list, list]:
+        frame = pl.DataFrame({"value": cells, ROW: list(range(2, 2 + len(cells)))})
+        log = ProblemLog()
+        return parse_numbers(frame, "value", "t.csv", delimiter, log).to_list(), \
+            [(p.code, p.row, p.found) for p in log.problems]
+
+    assert parse(["1.051", "1.051,5", "0,25"], ";") == ([1051.0, 1051.5, 0.25], [])
+    assert parse(["1.051", "0.25"], ";") == ([1.051, 0.25], [])
+    assert parse(["1,051", "0.25"], ";") == ([1051.0, 0.25], [])
+    values, problems = parse(["0,051", "0.25"], ",")
+    assert problems == [("ambiguous-number", 2, "0,051")]
+    assert values[0] is None
+    values, problems = parse(["0,8", "0.5", "0,7"], ";")
+    assert problems == [("ambiguous-number", 3, "0.5")]

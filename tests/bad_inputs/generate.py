@@ -184,6 +184,18 @@ def _c6_placeholder(p: Path) -> None:
     _sheet(p, fill)
 
 
+@builder("c6_wrong_header_row.xlsx")
+def _wrong_header_row(p: Path) -> None:
+    def fill(ws: object) -> None:
+        ws.write(0, 0, "Title")  # type: ignore[attr-defined]
+        _rows(ws, 2, 0, ["code", "dti"], [["48", 0.5], ["4x", 0.5]])
+
+    _sheet(p, fill)
+
+
+text("c6_wrong_header_row.csv", "Title\n\ncode,dti\n48,0.5\n4x,0.5\n")
+
+
 @builder("c6_na_error.xlsx")
 def _c6_na(p: Path) -> None:
     def fill(ws):  # type: ignore[no-untyped-def]
@@ -276,6 +288,18 @@ text("c7_thousands_alone.csv", "year;unit;dti\n2024;Huế;1,051\n")
 text("c7_thousands_tab_dot.tsv", "year\tunit\tdti\n2024\tHà Nội\t0.8241\n2024\tHuế\t1,051\n")
 text("c7_thousands_quoted_comma.csv", 'year,unit,dti\n2024,Hà Nội,0.8\n2024,Huế,"1,051"\n')
 text("c7_european_grouping.csv", "year;unit;dti\n2024;Hà Nội;0,8\n2024;Huế;1.051,5\n")
+# One convention per column (a leading-zero group never groups thousands; "1.051" beside
+# "1.051,5" is 1051, not 1.051).
+text("c7_leading_zero_group.csv", 'year,code,indicator,value\n2023,48,pop,"0,051"\n2023,49,pop,0.25\n')
+text("c7_double_zero_group.csv", 'year,code,indicator,value\n2023,48,pop,"00,051"\n2023,49,pop,0.25\n')
+text("c7_one_convention.csv",
+     "year;code;indicator;value\n2023;48;pop;1.051\n2023;49;pop;1.051,5\n2023;01;pop;0,25\n")
+text("c7_dot_groups_beside_comma_decimals.csv",
+     "year;code;indicator;value\n2023;48;pop;1.051\n2023;49;pop;2.000\n2023;01;pop;0,25\n")
+text("c7_mixed_decimals_semicolon.csv",
+     "year;unit;dti\n2024;Hà Nội;0,8\n2024;Huế;0.5\n2024;Đà Nẵng;0,7\n")
+text("c4_no_year_column.csv", "code,indicator,value\n48,pop,1\n49,pop,3\n")
+text("c7_almost_one.csv", "year,unit,dti\n2024,Hà Nội,1.0000006\n")
 text("c7_too_precise.csv", "year,unit,dti\n2024,Hà Nội,0.82410000000000000001\n")
 text("c7_too_small.csv", "year,unit,dti\n2024,Hà Nội,1e-30\n")
 text("c7_too_large.csv", "year,unit,dti\n2024,Hà Nội,1e300\n")
