@@ -8,8 +8,9 @@ cannot support the check; the details say what is missing).
 
 from __future__ import annotations
 
+import bisect
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -75,6 +76,7 @@ class Context:
         self.years = sorted(set(self.defs["year"]))
         self.n_units = len(mappings.bases[TARGET_BASIS])
         self._known: dict[tuple[int, str, str], dict[str, Decimal]] = {}
+        self._rank_facts: dict[tuple[int, str, str], tuple[list[RankFact], list[RankFact]]] = {}
 
     def indicators(self, year: int) -> list[str]:
         return self.defs.filter(pl.col("year") == year)["indicator"].to_list()
@@ -110,38 +112,126 @@ class Context:
     def n(self, basis: str) -> int:
         return len(self.mappings.bases[basis])
 
+    def rank_facts(self, year: int, basis: str, indicator: str
+                   ) -> tuple[list[RankFact], list[RankFact]]:
+        """(all, firm) rank facts of units whose value is known, for :func:`rank_bounds`.
+
+        A unit's rank facts are intersected; firm ones exclude provisional and conflicting
+        facts, a unit whose facts cannot all hold, and a value known only as printed rounded to
+        fewer than 4 decimals: those may tighten a bound into a warning, never a failure. A
+        fact the values alone contradict (or two of a unit's that cannot both hold) is left out:
+        its own row fails, and it must not spread to the units it would bound.
+        """
+        key = (year, basis, indicator)
+        if key in self._rank_facts:
+            return self._rank_facts[key]
+        known = self.known(year, basis, indicator)
+        grp = self.facts.filter((pl.col("year") == year) & (pl.col("basis") == basis)
+                                & (pl.col("indicator") == indicator)
+                                & pl.col("rank_low").is_not_null()
+                                & pl.col("code").is_in(list(known)))
+        mine = set(self.scores.filter((pl.col("file") != "shipped:dti_record.csv")
+                                      & pl.col("value").is_not_null()).select(
+            "year", "basis", "code", "indicator").iter_rows())
+        all_, firm = [], []
+        for (code,), rows in grp.sort("code").group_by("code", maintain_order=True):
+            lo, hi = int(rows["rank_low"].max()), int(rows["rank_high"].min())
+            own = rank_bounds(known, self.n(basis), code)
+            if lo > hi or own is None or own.lo > hi or own.hi < lo:
+                continue  # facts the values already contradict bound nothing (their rows fail)
+            first = rows.row(0, named=True)
+            verb = "is given rank" if first["origin"] == "user" else "is published rank"
+            fact = RankFact(code, known[code], lo, hi,
+                            f"{code} {self.name(basis, code)} {_fmt(known[code])} {verb} "
+                            f"{_range(lo, hi)} ({_fact_label(first)})")
+            all_.append(fact)
+            rounded = (rows["decimals"].fill_null(4) < 4).any() and (year, basis, code,
+                                                                    indicator) not in mine
+            if not rows["rank_basis"].is_in(list(WEAK_RANK_BASES)).any() and not rounded:
+                firm.append(fact)
+        self._rank_facts[key] = (all_, firm)
+        return all_, firm
+
+    def bounds(self, year: int, basis: str, indicator: str, code: str, *, firm: bool = True
+               ) -> RankBounds | None:
+        """:func:`rank_bounds` of ``code`` from the values and the other units' rank facts."""
+        all_, strong = self.rank_facts(year, basis, indicator)
+        return rank_bounds(self.known(year, basis, indicator), self.n(basis), code,
+                           strong if firm else all_)
+
 
 def _fmt(v: float | Decimal | None) -> str:
     return fmt4(v)
 
 
 @dataclass(frozen=True)
+class RankFact:
+    """Another unit's value and rank range as facts: ``lo - 1`` to ``hi - 1`` units lie strictly
+    above ``value`` (competition ranking). ``label`` says it in words for the details."""
+
+    code: str
+    value: Decimal
+    lo: int
+    hi: int
+    label: str = ""
+
+
+@dataclass(frozen=True)
 class RankBounds:
-    """What the values say about one unit's rank: ``lo``..``hi`` (equal when known exactly)."""
+    """What the values say about one unit's rank: ``lo``..``hi`` (equal when known exactly;
+    ``lo > hi`` when no rank fits the value and the facts together)."""
 
     lo: int
     hi: int
     above: list[tuple[str, Decimal]]  # known units strictly above
     unknown: int                        # units without a value
     value: Decimal
+    lo_by: RankFact | None = None       # the fact that raised ``lo`` above the values' bound
+    hi_by: RankFact | None = None       # the fact that lowered ``hi`` below it
 
     @property
     def exact(self) -> bool:
         return self.lo == self.hi
 
+    @property
+    def complete(self) -> bool:
+        """Every unit's value is known: the rank is computed, not bounded."""
+        return self.unknown == 0
 
-def rank_bounds(known: dict[str, Decimal], n: int, code: str) -> RankBounds | None:
-    """Competition rank of ``code`` among ``n`` units, given the values ``known`` (4 decimals).
 
-    ``1 + (known units strictly above)`` at best; every unit without a value could be above too.
-    None when the unit's own value is not known.
+def rank_bounds(known: dict[str, Decimal], n: int, code: str,
+                facts: Iterable[RankFact] = ()) -> RankBounds | None:
+    """Competition rank of ``code`` among ``n`` units, given the values ``known`` (4 decimals)
+    and other units' (value, rank) ``facts``.
+
+    The rank is ``1 + K + U`` with ``K`` the known units strictly above the value ``w`` and
+    ``U`` the unknown ones: ``0 <= U <= unknown``. A fact (value ``v``, rank ``lo..hi``) says
+    ``lo - 1 <= G(v) <= hi - 1`` where ``G(t)`` counts all units strictly above ``t``; so the
+    unknown units above ``v`` number ``U(v) = G(v) - K(v)`` in ``[lo - 1 - K(v), hi - 1 - K(v)]``.
+    ``U(t)`` never increases with ``t``, hence ``U(w) >= lo - 1 - K(v)`` when ``v >= w`` and
+    ``U(w) <= hi - 1 - K(v)`` when ``v <= w`` (both when ``v == w``: a tie with a unit of
+    known rank fixes the rank). Every bound holds whenever the values and facts are true, so
+    the true rank lies in ``lo..hi``; an empty range means they cannot all be true. None when
+    the unit's own value is not known.
     """
     if code not in known:
         return None
     v = known[code]
     above = sorted(((c, w) for c, w in known.items() if w > v), key=lambda cw: (-cw[1], cw[0]))
     unknown = n - len(known)
-    return RankBounds(1 + len(above), 1 + len(above) + unknown, above, unknown, v)
+    lo_u, hi_u, lo_by, hi_by = 0, unknown, None, None
+    if unknown:  # with every value known the rank is computed; facts add nothing
+        ordered = sorted(known.values())
+        for f in facts:
+            if f.code == code:
+                continue
+            k = len(ordered) - bisect.bisect_right(ordered, f.value)  # known strictly above v
+            if f.value >= v and f.lo - 1 - k > lo_u:
+                lo_u, lo_by = f.lo - 1 - k, f
+            if f.value <= v and f.hi - 1 - k < hi_u:
+                hi_u, hi_by = f.hi - 1 - k, f
+    base = 1 + len(above)
+    return RankBounds(base + lo_u, base + hi_u, above, unknown, v, lo_by, hi_by)
 
 
 def _range(lo: int, hi: int) -> str:
@@ -324,7 +414,13 @@ def aggregate_comparability(ctx: Context) -> Iterator[Row]:
 def published_vs_recomputed(ctx: Context) -> Iterator[Row]:
     from mergetool.verify import recompute_published
 
+    keys = ["year", "basis", "code", "indicator"]
     pub = ctx.scores.filter((pl.col("basis") == TARGET_BASIS) & pl.col("value").is_not_null())
+    # A published merged value is a fact even where no score row carries it (``--replace``: the
+    # values come from the user's files only); the user's own merged values are checked beside.
+    shipped = ctx.facts.filter((pl.col("basis") == TARGET_BASIS) & pl.col("value").is_not_null()
+                               & (pl.col("origin") == "shipped")).select(*keys, "value")
+    pub = pl.concat([pub.select(*keys, "value"), shipped.join(pub, on=keys, how="anti")])
     if pub.is_empty():
         return
     result = recompute_published(pub, ctx.scores.filter(pl.col("basis") == SOURCE_BASIS),
@@ -386,13 +482,33 @@ def _fact_label(row: dict) -> str:
     return f"{row['rank_basis']}" + (f", {src}" if src else "")
 
 
+def _bound_why(b: RankBounds, basis: str, ctx: Context) -> str:
+    """The details of a bound that no rank fits, or of a rank fixed by a tie; else ''."""
+    v = _fmt(b.value)
+    if b.lo > b.hi:
+        lo_why = (f"{b.lo_by.label}, so at least {b.lo - 1} units lie strictly above its {v}"
+                  if b.lo_by else f"{len(b.above)} known units are strictly above its {v}")
+        hi_why = (f"{b.hi_by.label}, so at most {max(b.hi - 1, 0)} units lie strictly above it"
+                  if b.hi_by else f"only {len(b.above)} known units are above it and "
+                  f"{b.unknown} have no value")
+        return (f"no rank fits its {v}: {lo_why} (rank at least {b.lo}); {hi_why} "
+                f"(rank at most {b.hi})")
+    tie = next((f for f in (b.lo_by, b.hi_by) if f is not None and f.value == b.value), None)
+    if b.exact and tie is not None:
+        return f"{tie.label}, so exactly {b.lo - 1} units lie strictly above {v}: its rank is {b.lo}"
+    return ""
+
+
 def published_ranks(ctx: Context) -> Iterator[Row]:
     """Every rank fact against the values, on both bases.
 
     A published rank r (or range lo..hi) is contradicted as soon as r or more known units are
     strictly above the unit, or fewer than r - 1 could be (known above + units without a
-    value). With every value known the rank is computed and compared exactly. A contradiction
-    of a provisional or conflicting fact is a warning; of any other, a failure.
+    value); the other units' (value, rank) facts narrow that further (:func:`rank_bounds`: a
+    tie with a unit published r-th is rank r). With every value known the rank is computed and
+    compared exactly. Two rank facts for one unit that cannot both hold fail too. A
+    contradiction of a provisional or conflicting fact, or one that rests on such a fact, is a
+    warning; of any other, a failure.
     """
     ranked = ctx.facts.filter(pl.col("rank_low").is_not_null())
     for (basis, year, ind), grp in ranked.sort("basis", "year", "indicator", "code").group_by(
@@ -402,38 +518,64 @@ def published_ranks(ctx: Context) -> Iterator[Row]:
         n = ctx.n(basis)
         known = ctx.known(year, basis, ind)
         label = f"{year} ({basis})"
-        confirmed, open_, contradicted, no_value, hard = 0, [], 0, [], 0
+        confirmed, open_units, contradicted, no_value, hard = 0, {}, 0, [], 0
+        for (code,), facts in grp.group_by("code", maintain_order=True):
+            if facts.height > 1 and facts["rank_low"].max() > facts["rank_high"].min():
+                unit = f"{code} {ctx.name(basis, code)}"
+                weak = facts["rank_basis"].is_in(list(WEAK_RANK_BASES)).any()
+                contradicted += 1
+                hard += not weak
+                yield ("published-ranks", label, ind, unit, "warn" if weak else "fail",
+                       f"{facts.height} rank facts that cannot all hold: " + "; ".join(
+                           f"{_range(r['rank_low'], r['rank_high'])} ({_fact_label(r)})"
+                           for r in facts.iter_rows(named=True)))
         for row in grp.iter_rows(named=True):
             code, lo, hi = row["code"], row["rank_low"], row["rank_high"]
             unit = f"{code} {ctx.name(basis, code)}"
-            b = rank_bounds(known, n, code)
             weak = row["rank_basis"] in WEAK_RANK_BASES
             published = f"published rank {_range(lo, hi)} ({_fact_label(row)})"
+            b = rank_bounds(known, n, code)  # the values alone first: the plainest reason
             if b is None:
-                no_value.append(unit)
+                if unit not in no_value:
+                    no_value.append(unit)
                 continue
+            resting = ""
+            for firm in (True, False):  # then with the other units' facts: firm, then all
+                if b.lo > hi or b.hi < lo:
+                    break
+                b = ctx.bounds(year, basis, ind, code, firm=firm) or b
+                resting = "" if firm else (" (the bound rests on a provisional or conflicting "
+                                           "fact: a warning, not a failure)")
             if b.lo > hi or b.hi < lo:
                 contradicted += 1
-                if b.exact:
+                if b.complete:
                     at = [c for c, w in known.items() if c != code and 1 + sum(
                         x > w for x in known.values()) in range(lo, hi + 1)]
                     why = (f"computed rank {b.lo} from all {n} values ({_fmt(b.value)})"
                            + (f"; now at rank {_range(lo, hi)}: " + ", ".join(
                                f"{c} {ctx.name(basis, c)} {_fmt(known[c])}" for c in sorted(at))
                               if at else ""))
+                elif special := _bound_why(b, basis, ctx):
+                    why = special
+                elif b.lo > hi and b.lo_by:
+                    why = (f"{b.lo_by.label}, so at least {b.lo - 1} units lie strictly above "
+                           f"its {_fmt(b.value)}: its rank is at least {b.lo}")
                 elif b.lo > hi:
                     why = (f"{len(b.above)} known units are strictly above its {_fmt(b.value)}, so "
                            f"its rank is at least {b.lo}: " + ", ".join(
                                f"{c} {ctx.name(basis, c)} {_fmt(w)}" for c, w in b.above[:8])
                            + (" ..." if len(b.above) > 8 else ""))
+                elif b.hi_by:
+                    why = (f"{b.hi_by.label}, so at most {b.hi - 1} units lie strictly above its "
+                           f"{_fmt(b.value)}: its rank is at most {b.hi}")
                 else:
                     why = (f"only {len(b.above)} known units are above its {_fmt(b.value)} and "
                            f"{b.unknown} have no value, so its rank is at most {b.hi}")
-                verdict = "warn" if weak else "fail"
+                verdict = "warn" if weak or resting else "fail"
                 hard += verdict == "fail"
                 note = (" (a provisional fact: a warning, not a failure)" if row["rank_basis"] ==
                         "provisional" else " (sources conflict)" if row["rank_basis"] == "conflict"
-                        else "")
+                        else resting)
                 yield ("published-ranks", label, ind, unit, verdict,
                        f"{published} contradicted{note}: {why}")
             elif b.lo >= lo and b.hi <= hi:
@@ -444,7 +586,8 @@ def published_ranks(ctx: Context) -> Iterator[Row]:
                 else:
                     confirmed += 1
             else:
-                open_.append(f"{unit} could rank {_range(b.lo, b.hi)}")
+                open_units.setdefault(unit, f"{unit} could rank {_range(b.lo, b.hi)}")
+        open_ = list(open_units.values())
         total = grp.height
         parts = [f"{confirmed} of {total} published ranks confirmed by {len(known)} of {n} values"]
         if contradicted:

@@ -217,7 +217,8 @@ def _build_inputs(fn):  # type: ignore[no-untyped-def]
     for option in reversed([
         _scores_option,
         click.option("--replace", is_flag=True,
-                     help="Use only the --scores files, not the shipped record."),
+                     help="Take values only from the --scores files, none from the shipped record; "
+                          "the record's published values, ranks and claims are still checked."),
         click.option("--basis", default=None, help="Basis of the --scores files (default: detected)."),
         click.option("--sheet", default=None, help="Sheet of --scores workbooks."),
         click.option("--header-row", type=click.IntRange(min=1), default=None,
@@ -255,7 +256,7 @@ def build_cmd(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool,
     check_out_dir(out_dir, list(scores_files), force)
     result = _build(ctx, scores_files, replace, basis, methods, sheet, header_row)
     paths = write_build(result, out_dir, force=force, inputs=list(scores_files),
-                        shipped_record=not replace, lang=lang)
+                        shipped_record=True, lang=lang)
     render.build_summary(result, paths)
     found = findings(result.checks, fail_on)
     if found.height:
@@ -275,7 +276,7 @@ def report(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool, ba
     check_out_dir(out_dir, list(scores_files), force, report_only=True)
     result = _build(ctx, scores_files, replace, basis, (), sheet, header_row)
     path = write_report(result, out_dir, force=force, inputs=list(scores_files),
-                        shipped_record=not replace, lang=lang)
+                        shipped_record=True, lang=lang)
     render.message(f"wrote {path}")
 
 

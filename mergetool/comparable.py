@@ -6,7 +6,8 @@ otherwise the mean of the predecessors' values when every predecessor has one
 (``rebased-from-63``); otherwise the cell stays empty and says why. Ranks are
 recomputed (competition ranking on 4 decimals) only where all units of the year
 have a value; otherwise the published target-basis rank is shown where one
-exists. Nothing is filled in.
+exists (``published``; a rank in the user's file only where none is published:
+``given``). Nothing is filled in.
 
 ``value`` is rounded half-up to 4 decimals (as the ministry prints and ranks);
 ``value_exact`` keeps the exact mean. A user's file replaces shipped *values*
@@ -65,10 +66,12 @@ def user_rank_facts(scores: pl.DataFrame) -> pl.DataFrame:
 
 
 def gather_facts(scores: pl.DataFrame, *, replace: bool = False) -> pl.DataFrame:
-    """The facts for a build of :func:`gather_scores` output: every shipped fact (unless
-    ``replace``: the user chose not to use the shipped record) plus the user's ranks."""
-    user = user_rank_facts(scores)
-    return user if replace else pl.concat([record_facts(), user])
+    """The facts for a build of :func:`gather_scores` output: every shipped fact plus the user's
+    ranks. ``replace`` (only the user's files supply values) changes nothing here: the shipped
+    record's values, ranks and ties are published facts, and a build is always checked against
+    them."""
+    del replace  # the values come from the user's files only; the facts never do
+    return pl.concat([record_facts(), user_rank_facts(scores)])
 
 
 def facts_for(scores: pl.DataFrame) -> pl.DataFrame:
@@ -162,8 +165,13 @@ def build(scores: pl.DataFrame, mappings: MappingSet, *,
     target = mappings.basis(TARGET_BASIS)
     old = scores.filter((pl.col("basis") == SOURCE_BASIS) & pl.col("value").is_not_null())
     rebased = rebase(old, mappings, TARGET_BASIS, methods=methods, policy="strict")
+    # A rank in the user's file never shows as the published one: the shipped rank comes first
+    # (a user rank that contradicts it is a published-ranks failure), the user's is ``given``.
+    shipped_row = pl.col("file") == SHIPPED_FILE
     published = scores.filter(pl.col("basis") == TARGET_BASIS).select(
-        "year", "code", "indicator", pub_value="value", pub_rank="rank")
+        "year", "code", "indicator", pub_value="value",
+        shipped_rank=pl.when(shipped_row).then(pl.col("rank")),
+        user_rank=pl.when(~shipped_row).then(pl.col("rank")))
     pub_ranks = facts.filter((pl.col("basis") == TARGET_BASIS) & pl.col("rank").is_not_null()
                              & (pl.col("origin") == "shipped")).select(
         "year", "code", "indicator", fact_rank="rank").unique(["year", "code", "indicator"],
@@ -181,7 +189,10 @@ def build(scores: pl.DataFrame, mappings: MappingSet, *,
              .join(expected, on="code", how="left")
              .join(published, on=["year", "code", "indicator"], how="left")
              .join(pub_ranks, on=["year", "code", "indicator"], how="left")
-             .with_columns(pub_rank=pl.coalesce("pub_rank", "fact_rank"))
+             .with_columns(shipped_rank=pl.coalesce("fact_rank", "shipped_rank"))
+             .with_columns(pub_rank=pl.coalesce("shipped_rank", "user_rank"),
+                           pub_rank_source=pl.when(pl.col("shipped_rank").is_not_null())
+                           .then(pl.lit("published")).otherwise(pl.lit("given")))
              .join(rebased.values.select("year", "code", "indicator", reb_value="value",
                                          reb_exact="value_exact",
                                          reb_status="status", n_used="n_used", missing="missing"),
@@ -233,7 +244,7 @@ def _rank(cells: pl.DataFrame) -> pl.DataFrame:
         .then(pl.col("pub_rank")),
     ).with_columns(
         rank_source=pl.when(pl.col("rank").is_null()).then(None)
-        .when(complete).then(pl.lit("computed")).otherwise(pl.lit("published")),
+        .when(complete).then(pl.lit("computed")).otherwise(pl.col("pub_rank_source")),
     )
     prev = cells.select(pl.col("year") + 1, "indicator", "code", previous_rank="rank",
                         previous_source="rank_source")

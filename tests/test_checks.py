@@ -1,9 +1,13 @@
 """Each comparability check, once where it passes and once where it fails."""
 
+from decimal import Decimal
+
 import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from mergetool.checks import CHECKS, findings
+from mergetool.checks import CHECKS, RankFact, findings, rank_bounds
 from mergetool.comparable import build
 from mergetool.mapping import MappingSet
 from mergetool.ranking import competition_rank
@@ -140,3 +144,92 @@ def test_findings_follow_fail_on() -> None:
     assert findings(checks, "warn")["check"].to_list() == ["b", "c"]
     assert findings(checks, "never").is_empty()
     assert findings(checks.filter(pl.col("verdict") != "fail"), "fail").is_empty()
+
+
+# --- rank bounds from the values and the other units' published (value, rank) facts -------------
+
+@given(st.lists(st.integers(0, 40), min_size=2, max_size=30), st.data())
+def test_rank_bounds_with_facts_always_hold_the_true_rank(ints, data) -> None:
+    # Extends tests/test_ranking.py::test_rank_bounds_always_hold_the_true_rank: some units'
+    # true ranks (or ranges around them) are published facts, which only tighten the bounds.
+    values = {f"{i:02d}": Decimal(v) / 100 for i, v in enumerate(ints)}
+    codes = sorted(values)
+    known = {c: values[c] for c in data.draw(st.sets(st.sampled_from(codes), min_size=1))}
+
+    def true(c: str) -> int:
+        return 1 + sum(w > values[c] for w in values.values())
+
+    facts = []
+    for c in data.draw(st.sets(st.sampled_from(codes))):
+        below, above = data.draw(st.integers(0, 2)), data.draw(st.integers(0, 2))
+        facts.append(RankFact(c, values[c], max(1, true(c) - below), true(c) + above))
+    for code in known:
+        simple = rank_bounds(known, len(values), code)
+        b = rank_bounds(known, len(values), code, [f for f in facts if f.code != code])
+        assert b.lo <= true(code) <= b.hi
+        assert simple.lo <= b.lo
+        assert b.hi <= simple.hi
+        exact_tie = [f for f in facts if f.code != code and f.code in known
+                     and f.value == values[code] and f.lo == f.hi]
+        if exact_tie:
+            assert b.lo == b.hi == true(code)
+
+
+def _scores(values: dict[str, float], year: int = 2022) -> pl.DataFrame:
+    return pl.DataFrame(
+        {"year": [year] * len(values), "basis": [OLD] * len(values), "code": list(values),
+         "indicator": ["dti"] * len(values), "value": list(values.values()),
+         "rank": [None] * len(values), "file": ["mine.csv"] * len(values),
+         "row": list(range(2, 2 + len(values)))},
+        schema={"year": pl.Int32, "basis": pl.String, "code": pl.String, "indicator": pl.String,
+                "value": pl.Float64, "rank": pl.Int32, "file": pl.String, "row": pl.Int32})
+
+
+def _facts(ranks: dict[str, tuple[int, str]], values: dict[str, float], year: int = 2022
+           ) -> pl.DataFrame:
+    from mergetool.comparable import FACTS_SCHEMA
+
+    return pl.DataFrame([
+        {"year": year, "basis": OLD, "code": c, "indicator": "dti", "value": values.get(c),
+         "decimals": 4, "value_origin": "printed", "rank": r, "rank_low": r, "rank_high": r,
+         "rank_basis": how, "source": f"https://example.test/{c}", "origin": "shipped"}
+        for c, (r, how) in ranks.items()], schema=FACTS_SCHEMA)
+
+
+def _rank_rows(result) -> dict[str, tuple[str, str]]:
+    rows = result.checks.filter((pl.col("check") == "published-ranks") & (pl.col("unit") != ""))
+    return {u: (v, d) for u, v, d in rows.select("unit", "verdict", "details").iter_rows()}
+
+
+def test_a_tie_with_a_firm_fact_fails_and_with_a_provisional_one_warns(shipped: MappingSet) -> None:
+    # 01 and 02 share 0.6000; 01 is published 5th, 02 7th: they cannot both hold.
+    values = {"01": 0.6, "02": 0.6}
+    firm = build(_scores(values), shipped,
+                 facts=_facts({"01": (5, "published"), "02": (7, "published")}, values))
+    got = _rank_rows(firm)
+    assert got["01 Hà Nội"][0] == got["02 Hà Giang"][0] == "fail"
+    assert "02 Hà Giang 0.6000 is published rank 7" in got["01 Hà Nội"][1]
+    # 01's rank provisional: its own row warns, and it tightens nothing into a failure.
+    weak = build(_scores(values), shipped,
+                 facts=_facts({"01": (5, "provisional"), "02": (7, "published")}, values))
+    got = _rank_rows(weak)
+    assert got["01 Hà Nội"][0] == "warn"
+    assert got["02 Hà Giang"][0] == "warn"
+    assert "provisional" in got["02 Hà Giang"][1]
+    assert not (weak.checks.filter(pl.col("check") == "published-ranks")["verdict"] == "fail").any()
+
+
+def test_two_rank_facts_for_one_unit_that_cannot_both_hold_fail(shipped: MappingSet) -> None:
+    from mergetool.comparable import FACTS_SCHEMA
+
+    values = {"01": 0.6}
+    facts = pl.concat([_facts({"01": (5, "published")}, values), pl.DataFrame([
+        {"year": 2022, "basis": OLD, "code": "01", "indicator": "dti", "value": None,
+         "decimals": None, "value_origin": None, "rank": 6, "rank_low": 6, "rank_high": 6,
+         "rank_basis": "user-file", "source": "mine.csv row 2", "origin": "user"}],
+        schema=FACTS_SCHEMA)])
+    result = build(_scores(values), shipped, facts=facts)
+    verdict, detail = _rank_rows(result)["01 Hà Nội"]
+    assert verdict == "fail"
+    assert "5 (published, https://example.test/01)" in detail
+    assert "6 (user-file, mine.csv row 2)" in detail

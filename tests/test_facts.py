@@ -312,3 +312,125 @@ def test_verify_counts_independent_and_circular_matches_apart(tmp_path) -> None:
     assert "circular: 2024 dti 01 Hà Nội" in r.output
     report = pl.read_csv(tmp_path / "v.csv", schema_overrides={"code": pl.String})
     assert report.filter(pl.col("circular"))["code"].sort().to_list() == ["01", "46"]
+
+
+# --- the shipped facts hold under --replace too; a user's rank is a fact beside them -------------
+
+def _cli(tmp_path: Path, name: str, text: str, *args: str) -> tuple[int, pl.DataFrame, pl.DataFrame, str]:
+    f = tmp_path / name
+    f.write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    r = CliRunner().invoke(cli, ["build", "--scores", str(f), *args, "--out", str(out)])
+    assert r.exit_code in (0, 1), r.output
+    read = ({"schema_overrides": {"code": pl.String}, "infer_schema_length": None}
+            if (out / "comparable.csv").exists() else None)
+    return (r.exit_code, pl.read_csv(out / "checks.csv"),
+            pl.read_csv(out / "comparable.csv", **read) if read else pl.DataFrame(), r.output)
+
+
+def test_replace_keeps_every_published_fact(tmp_path, panel) -> None:
+    # --replace means only the user's files supply values; the record's facts are still checked.
+    scores = _write(panel, tmp_path / "panel.csv")
+    r = CliRunner().invoke(cli, ["build", "--scores", str(scores), "--basis", OLD, "--replace",
+                                 "--out", str(tmp_path / "ok")])
+    assert r.exit_code == 0, r.output  # a panel that agrees with every published fact
+    ok = pl.read_csv(tmp_path / "ok" / "checks.csv")
+    assert {"published-ranks", "published-vs-recomputed", "rank-order-consistency"} <= set(ok["check"])
+    manifest = (tmp_path / "ok" / "manifest.json").read_text(encoding="utf-8")
+    assert "dti_record.csv" in manifest  # the record the checks used is an input
+
+    vl, qn = (panel.filter((pl.col("year") == 2022) & (pl.col("code") == c)
+                           & (pl.col("indicator") == "dti"))["value"][0] for c in ("86", "49"))
+    swapped = _write(_set(panel, 2022, {"86": qn, "49": vl}), tmp_path / "swap.csv")
+    out = tmp_path / "swap"
+    r = CliRunner().invoke(cli, ["build", "--scores", str(swapped), "--basis", OLD, "--replace",
+                                 "--out", str(out)])
+    assert r.exit_code == 1, r.output
+    bad = _failing(pl.read_csv(out / "checks.csv"), f"2022 ({OLD})")
+    assert set(bad) == {"86 Vĩnh Long", "49 Quảng Nam"}
+    assert "published rank 30" in bad["86 Vĩnh Long"]
+
+    # Yên Bái 0.6600 moves new Lào Cai's mean away from its published 0.7167.
+    moved = _write(_set(panel, 2024, {"15": 0.6600}), tmp_path / "moved.csv")
+    out = tmp_path / "moved"
+    r = CliRunner().invoke(cli, ["build", "--scores", str(moved), "--basis", OLD, "--replace",
+                                 "--out", str(out)])
+    assert r.exit_code == 1, r.output
+    checks = pl.read_csv(out / "checks.csv")
+    lc = checks.filter((pl.col("check") == "published-vs-recomputed") & (pl.col("unit") == "15 Lào Cai")
+                       & (pl.col("indicator") == "dti") & (pl.col("years") == "2024"))
+    assert lc["verdict"].to_list() == ["fail"]
+    assert "published 0.7167" in lc["details"][0]
+
+
+def test_a_user_rank_never_shows_as_the_published_one(tmp_path) -> None:
+    # The record publishes Cao Bằng 34th of 34 in 2024; the user's file says 33rd.
+    code, checks, comp, _ = _cli(tmp_path, "dti_2024_34.csv", "code,dti,rank\n04,0.55,33\n",
+                                 "--basis", NEW)
+    assert code == 1
+    cb = comp.filter((pl.col("year") == 2024) & (pl.col("code") == "04")
+                     & (pl.col("indicator") == "dti")).row(0, named=True)
+    assert (cb["rank"], cb["rank_source"]) == (34, "published")
+    ranks = rows_of(checks, "published-ranks", f"2024 ({NEW})")
+    bad = ranks.filter((pl.col("unit") == "04 Cao Bằng") & (pl.col("verdict") == "fail"))
+    assert bad.height == 1, ranks
+    detail = bad["details"][0]
+    assert "33 (user-file, " in detail
+    assert "dti_2024_34.csv row 2" in detail
+    assert "34 (published, https://" in detail
+    summary = ranks.filter(pl.col("unit").fill_null("") == "").row(0, named=True)
+    assert summary["verdict"] == "fail"
+    assert summary["details"].count("04 Cao Bằng could rank") <= 1
+
+
+def test_a_user_rank_where_none_is_published_is_shown_as_given(tmp_path) -> None:
+    _code, _checks, comp, _ = _cli(tmp_path, "dti_2024_34.csv", "code,dti,rank\n24,0.7000,9\n",
+                                   "--basis", NEW)
+    row = comp.filter((pl.col("year") == 2024) & (pl.col("code") == "24")
+                      & (pl.col("indicator") == "dti")).row(0, named=True)
+    assert (row["rank"], row["rank_source"]) == (9, "given")
+
+
+def rows_of(checks: pl.DataFrame, check: str, years: str) -> pl.DataFrame:
+    return checks.filter((pl.col("check") == check) & (pl.col("years") == years)
+                         & (pl.col("indicator") == "dti"))
+
+
+def test_a_tie_with_a_published_unit_fixes_the_rank(tmp_path) -> None:
+    # Hồ Chí Minh is published 4th of 34 at 0.7770: exactly 3 units lie above 0.7770, so a
+    # Thanh Hóa at 0.7770 ranks 4th, not its published 5th.
+    code, checks, _comp, _ = _cli(tmp_path, "t5.csv", "year,code,dti\n2024,38,0.7770\n",
+                                  "--basis", NEW)
+    assert code == 1
+    ranks = rows_of(checks, "published-ranks", f"2024 ({NEW})")
+    th = ranks.filter(pl.col("unit") == "38 Thanh Hóa").row(0, named=True)
+    assert th["verdict"] == "fail"
+    assert th["details"].startswith("published rank 5 (published, ")
+    assert "79 Hồ Chí Minh 0.7770 is published rank 4" in th["details"]
+    assert "its rank is 4" in th["details"]
+
+
+@pytest.mark.parametrize(("text", "unit", "expected"), [
+    # Ninh Bình is published 21st at 0.6214: 20 units lie above 0.6214 (only 11 values are
+    # public), and it is above 0.6200 itself, so a Tiền Giang at 0.6200 is 22nd or lower.
+    ("2022,Tiền Giang,dti,0.6200", "82 Tiền Giang",
+     ("published rank 20 (", "37 Ninh Bình 0.6214 is published rank 21", "its rank is at least 22")),
+    # Ninh Thuận is published 27th at 0.5934: only 26 units lie above 0.5934, Vĩnh Long among
+    # them at 0.6000, so it is 26th or better.
+    ("2022,Vĩnh Long,dti,0.6000", "86 Vĩnh Long",
+     ("published rank 30 (", "58 Ninh Thuận 0.5934 is published rank 27", "its rank is at most 26")),
+    # Ninh Bình 21st at 0.6214 and Hà Nội 24th at 0.6098 leave room for two units between them,
+    # not three.
+    ("2022,Lâm Đồng,dti,0.6180\n2022,Phú Thọ,dti,0.6150\n2022,Quảng Ngãi,dti,0.6120", "68 Lâm Đồng",
+     ("published rank 22 (", "no rank fits its 0.6180", "37 Ninh Bình 0.6214 is published rank 21",
+      "01 Hà Nội 0.6098 is published rank 24", "(rank at least 22)", "(rank at most 21)")),
+])
+def test_published_ranks_of_other_units_bound_a_rank(tmp_path, text, unit, expected) -> None:
+    code, checks, _comp, _ = _cli(tmp_path, "one.csv", "year,unit,indicator,value\n" + text + "\n",
+                                  "--basis", OLD)
+    assert code == 1
+    row = rows_of(checks, "published-ranks", f"2022 ({OLD})").filter(
+        pl.col("unit") == unit).row(0, named=True)
+    assert row["verdict"] == "fail", row
+    for part in expected:
+        assert part in row["details"], row["details"]
