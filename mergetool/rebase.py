@@ -749,33 +749,50 @@ def _carry_weights(weights: pl.DataFrame, step: Transition) -> pl.DataFrame:
 
 
 def read_weights(path: str, mappings: MappingSet, basis: str) -> pl.DataFrame:
-    """A weight table (unit, weight[, year]) on ``basis``: positive numbers, every unit once."""
+    """A weight table (unit, weight[, year]) on ``basis``: positive numbers, every unit once (once
+    per year when the table has a year column: yearly weights apply to their own year only)."""
     from mergetool.errors import ProblemLog
-    from mergetool.scores import resolve_units, weights_layout
+    from mergetool.scores import DESCRIPTIVE_COLUMNS, YEAR_RANGE, resolve_units, weights_layout
     from mergetool.tables import ROW, parse_numbers, read_table, require_columns
 
     frame, delimiter = read_table(path)
     cols = require_columns(frame, path, {"unit": ("unit", "code", "name", "province"),
                                          "weight": ("weight", "population")})
     log = ProblemLog()
+    layout = weights_layout(frame, cols["unit"])
+    year_col = next((c for c in frame.columns if c.strip().casefold() == "year"), None)
+    known = {cols["unit"], cols["weight"], year_col, layout.check, ROW}
+    for col in frame.columns:  # a column read past silently could be the weights the user meant
+        if col not in known and col.strip().casefold() not in DESCRIPTIVE_COLUMNS:
+            log.add("unknown-column", f"heading {col!r} is not a column of a weight table",
+                    file=str(path), row=1, column=col,
+                    expected="unit (code or name), weight, and optionally year", found=col,
+                    hint="drop the column, or rename it to one of those")
     w = parse_numbers(frame, cols["weight"], path, delimiter, log, allow_null=False)
     for i in (w <= 0).arg_true():
         log.add("value-out-of-range", "a weight must be positive", file=str(path),
                 row=int(frame[ROW][i]), column=cols["weight"], found=str(w[i]))
+    years = pl.Series("year", [0] * frame.height, dtype=pl.Int32)
+    if year_col is not None:
+        years = frame[year_col].str.strip_chars().str.replace(r"\.0+$", "").cast(pl.Int32, strict=False)
+        for i in (years.is_null() | (years < YEAR_RANGE[0]) | (years > YEAR_RANGE[1])).arg_true():
+            log.add("bad-year", "not a year", file=str(path), row=int(frame[ROW][i]), column=year_col,
+                    expected=f"a whole number {YEAR_RANGE[0]}-{YEAR_RANGE[1]}",
+                    found=frame[year_col][i])
     log.raise_if_any(f"{path}: bad weights")
     long = pl.DataFrame({"unit": frame[cols["unit"]], "weight": w, "row": frame[ROW].cast(pl.Int32),
-                         "year": pl.Series([0] * frame.height, dtype=pl.Int32)})
-    layout = weights_layout(frame, cols["unit"])
+                         "year": years.cast(pl.Int32)})
     if layout.check:  # a name beside the code must name the same unit
         long = long.with_columns(check=frame[layout.check])
     long = resolve_units(long, mappings, path, layout, declared=basis)
-    dup = long.filter(pl.col("code").is_duplicated())
+    dup = long.filter(pl.struct("year", "code").is_duplicated())
     if dup.height:
+        per = " in its year" if year_col is not None else ""
         raise InputError(f"{path}: duplicate units", [Problem(
-            "duplicate-row", f"unit {code} has more than one weight", file=str(path), row=int(row),
-            column=cols["unit"], found=unit) for code, row, unit in dup.select("code", "row", "unit")
-            .iter_rows()])
-    return long.select("code", "weight")
+            "duplicate-row", f"unit {code} has more than one weight{per}", file=str(path),
+            row=int(row), column=cols["unit"], found=unit)
+            for code, row, unit in dup.select("code", "row", "unit").iter_rows()])
+    return long.select("year", "code", "weight") if year_col is not None else long.select("code", "weight")
 
 
 __all__ = [

@@ -207,3 +207,44 @@ def test_value_exact_is_the_exact_result(case, method) -> None:
             assert exact is None
         else:
             assert abs(Fraction(exact) - want) <= Fraction(len(rows), 10**18)
+
+
+def test_rebase_cli_applies_yearly_weights_to_their_own_year_only(tmp_path, shipped) -> None:
+    from fractions import Fraction
+
+    from click.testing import CliRunner
+
+    from mergetool.cli import cli
+
+    codes = sorted(shipped.bases["vn-province-2024"].codes)
+    values = {(y, c): Fraction(1 + (i * 7 + y) % 97, 100) for y in (2022, 2023)
+              for i, c in enumerate(codes)}
+    weights = {(y, c): 100 + i + (y - 2022) * 50 for y in (2022, 2023) for i, c in enumerate(codes)}
+    (tmp_path / "v.csv").write_text("year,code,indicator,value\n" + "".join(
+        f"{y},{c},poverty_rate,{float(v)}\n" for (y, c), v in values.items()), encoding="utf-8")
+    (tmp_path / "w.csv").write_text("year,code,weight\n" + "".join(
+        f"{y},{c},{w}\n" for (y, c), w in weights.items()), encoding="utf-8")
+    (tmp_path / "w23.csv").write_text("year,code,weight\n" + "".join(
+        f"{y},{c},{w}\n" for (y, c), w in weights.items() if y == 2023), encoding="utf-8")
+    (tmp_path / "wx.csv").write_text("code,weight,foo\n01,1,x\n", encoding="utf-8")
+
+    def run(wfile: str, out: str):
+        return CliRunner().invoke(cli, ["rebase", str(tmp_path / "v.csv"), "--to", "vn-province-2025",
+                                        "--method", "weighted", "--weights", str(tmp_path / wfile),
+                                        "-o", str(tmp_path / out)])
+
+    r = run("w.csv", "ok.csv")
+    assert r.exit_code == 0, r.output
+    got = pl.read_csv(tmp_path / "ok.csv", schema_overrides={"code": pl.String})
+    for y in (2022, 2023):  # Đà Nẵng = 48 + 49, each year with that year's weights
+        want = ((values[(y, "48")] * weights[(y, "48")] + values[(y, "49")] * weights[(y, "49")])
+                / (weights[(y, "48")] + weights[(y, "49")]))
+        cell = got.filter((pl.col("year") == y) & (pl.col("code") == "48"))
+        assert cell["value"][0] == pytest.approx(float(want), abs=1e-15)
+    r = run("w23.csv", "no.csv")  # no 2022 weights: refused, never 2023's weights used for 2022
+    assert r.exit_code == 2
+    assert "[missing-weight]" in r.output
+    assert not (tmp_path / "no.csv").exists()
+    r = run("wx.csv", "no2.csv")
+    assert r.exit_code == 2
+    assert "[unknown-column]" in r.output
