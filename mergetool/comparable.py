@@ -123,16 +123,25 @@ def gather_scores(mappings: MappingSet, files: list[Path] | tuple[Path, ...] = (
         theirs = pl.concat(user)
         problems = []
         dup = theirs.filter(pl.struct("year", "basis", "code", "indicator").is_duplicated())
-        for (year, b, code, ind), grp in dup.group_by("year", "basis", "code", "indicator",
-                                                      maintain_order=True):
-            problems.append(Problem(
-                "duplicate-row", f"{year} {ind} for unit {code}@{b} is given more than once",
-                file=" and ".join(sorted(set(grp["file"]))), row=int(grp["row"][1]),
+        for (year, b, code), grp in dup.group_by("year", "basis", "code", maintain_order=True):
+            inds = ", ".join(grp["indicator"].unique(maintain_order=True).to_list())
+            files = sorted(set(grp["file"]))
+            where = (f"{files[0]} is given twice" if len(files) == 1 and len(files) < len(user)
+                     else "the files overlap")
+            problems.append(Problem(  # one problem per unit and year, not one per indicator
+                "duplicate-row", f"{year} {inds} for unit {code}@{b} given more than once ({where})",
+                file=" and ".join(files), row=int(grp["row"][-1]),
                 hint="supply each year and basis in one file only"))
         if problems:
             raise InputError("the score files overlap", problems)
-        frames = [f.join(theirs, on=["year", "basis", "code", "indicator"], how="anti")
-                  for f in frames] + [theirs]
+        keys = ["year", "basis", "code", "indicator"]
+        # An empty cell is no value: it never erases a shipped one (where the record has that
+        # cell, the published value and rank stand); only cells with a value replace.
+        given = theirs.filter(pl.col("value").is_not_null())
+        blank = theirs.filter(pl.col("value").is_null())
+        for f in frames:
+            blank = blank.join(f.select(keys), on=keys, how="anti")
+        frames = [f.join(given, on=keys, how="anti") for f in frames] + [given, blank]
     scores = pl.concat(frames) if frames else pl.DataFrame()
     _check_years(scores)
     return scores
@@ -164,7 +173,8 @@ def build(scores: pl.DataFrame, mappings: MappingSet, *,
     methods = methods or {"*": "mean"}
     target = mappings.basis(TARGET_BASIS)
     old = scores.filter((pl.col("basis") == SOURCE_BASIS) & pl.col("value").is_not_null())
-    rebased = rebase(old, mappings, TARGET_BASIS, methods=methods, policy="strict")
+    rebased = rebase(old, mappings, TARGET_BASIS, methods=methods, policy="strict",
+                     from_basis=SOURCE_BASIS)
     # A rank in the user's file never shows as the published one: the shipped rank comes first
     # (a user rank that contradicts it is a published-ranks failure), the user's is ``given``.
     shipped_row = pl.col("file") == SHIPPED_FILE

@@ -124,8 +124,11 @@ def parse_methods(specs: tuple[str, ...] | list[str], default: str = "mean", *,
 def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
            methods: dict[str, str] | None = None, policy: str = "strict",
            weights: pl.DataFrame | None = None, audit: bool = True,
-           shares: pl.DataFrame | None = None) -> RebaseResult:
+           shares: pl.DataFrame | None = None, from_basis: str | None = None) -> RebaseResult:
     """Rebase a long score frame (one basis) to ``to_basis``.
+
+    ``from_basis`` declares the scores' basis (every row must be on it; a frame with no rows then
+    rebases to no values); without it the one basis of the rows is used.
 
     ``audit=False`` skips the per-contribution audit frame (for large batch runs).
     ``shares`` (``from_code, to_code, share``) fills a transition's unknown shares (divided
@@ -138,11 +141,21 @@ def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
             "bad-option", f"unknown policy {policy!r}", column="--policy",
             expected=" or ".join(POLICIES), found=policy)])
     methods = methods or {"*": "mean"}
-    bases = scores["basis"].unique().to_list()
-    if len(bases) != 1:
-        raise InputError.single(Problem("mixed-basis", f"scores on several bases: {bases}",
-                                        hint="rebase one basis at a time"))
-    from_basis = bases[0]
+    bases = sorted(scores["basis"].unique().to_list())
+    if len(bases) > 1 or (from_basis is None and not bases) or (from_basis and bases != [from_basis]
+                                                                   and bases):
+        raise InputError.single(Problem(
+            "mixed-basis", f"scores on {', '.join(bases) or 'no basis'}"
+            + (f", not only {from_basis}" if from_basis else ""), hint="rebase one basis at a time"))
+    from_basis = from_basis or bases[0]
+    if scores.is_empty():  # nothing to rebase on a declared basis: no values, no contributions
+        mappings.path(from_basis, to_basis)  # still a path that exists
+        return RebaseResult(pl.DataFrame(schema={**dict.fromkeys(RESULT_COLUMNS, pl.String),
+                                                 "year": pl.Int32, "value": pl.Float64,
+                                                 "value_exact": pl.Decimal(38, 18),
+                                                 "n_expected": pl.UInt32, "n_used": pl.UInt32}
+                                         ).select(RESULT_COLUMNS),
+                            pl.DataFrame(schema=AUDIT_SCHEMA), from_basis, to_basis, methods, policy)
     if "weighted" in methods.values() and weights is None:
         raise UsageError("method 'weighted' needs a weight table (--weights FILE)", [Problem(
             "bad-option", "method 'weighted' needs a weight table", column="--method",

@@ -160,3 +160,30 @@ def test_year_outside_the_index_is_refused(tmp_path: Path, shipped: MappingSet) 
 
 def test_indicator_ids_are_the_ones_in_the_table(shipped_build) -> None:
     assert set(shipped_build.comparable["indicator"]) == set(INDICATOR_IDS)
+
+
+def test_an_empty_cell_never_erases_a_published_value(tmp_path, shipped) -> None:
+    from mergetool.comparable import build, gather_facts, gather_scores
+
+    path = tmp_path / "dti_2024_34.csv"  # the ministry layout, Khánh Hòa's value left blank
+    path.write_text('Xếp hạng,"Tỉnh, thành phố",CHUYỂN ĐỔI SỐ CẤP TỈNH (PDTI)\n16,Khánh Hòa,\n'
+                    "1,Hà Nội,0.8241\n", encoding="utf-8")
+    scores = gather_scores(shipped, [path], basis="vn-province-2025")
+    table = build(scores, shipped, facts=gather_facts(scores)).comparable
+    cell = table.filter((pl.col("year") == 2024) & (pl.col("code") == "56")
+                        & (pl.col("indicator") == "dti")).row(0, named=True)
+    assert (cell["value"], cell["rank"], cell["status"]) == (0.7071, 16, "ok")  # as published
+
+
+def test_replace_with_only_a_34_unit_table_builds(tmp_path, shipped) -> None:
+    from mergetool.comparable import build, gather_facts, gather_scores
+
+    path = tmp_path / "dti_2024_34.csv"
+    path.write_text("code,dti\n" + "".join(f"{c},0.{5000 + i}\n" for i, c in
+                                          enumerate(sorted(shipped.bases["vn-province-2025"].codes))),
+                    encoding="utf-8")
+    scores = gather_scores(shipped, [path], replace=True, basis="vn-province-2025")
+    result = build(scores, shipped, facts=gather_facts(scores, replace=True))
+    dti24 = result.comparable.filter((pl.col("year") == 2024) & (pl.col("indicator") == "dti"))
+    assert dti24["value"].is_not_null().sum() == 34
+    assert result.rebased.values.is_empty()  # no 63-unit values: nothing rebased, no error
