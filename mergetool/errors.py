@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 #: Every problem code the tool can report, with a one-line meaning (documented in README).
 PROBLEM_CODES: dict[str, str] = {
     "ambiguous-basis": "the table's units exist on more than one basis; declare the basis",
-    "ambiguous-unit": "a unit name that denotes several units (give its province/district or code)",
     "ambiguous-delimiter": "the delimiter and decimal separator cannot be told apart",
     "ambiguous-number": "a grouped number such as 1,051 that may be 1051 or 1.051",
     "ambiguous-sheet": "the workbook has several sheets and none was chosen",
+    "ambiguous-unit": "a unit name that denotes several units (give its province/district or code)",
     "bad-cell": "a spreadsheet cell holding an error value or a formula without a calculated value",
     "bad-code": "a unit code that is not a short string of digits",
     "bad-file": "the file cannot be read as a table",
@@ -49,6 +49,7 @@ PROBLEM_CODES: dict[str, str] = {
     "output-is-input": "an output path equals an input path",
     "output-locked": "another mergetool run is writing to the same output directory",
     "output-unwritable": "an output that cannot be written (directory, under a file, read-only, full)",
+    "partial-value": "a value its producing run marked partial (computed from only some predecessors)",
     "share-sum": "a predecessor's shares do not sum to 1",
     "unit-mismatch": "a row whose code and name denote different units",
     "unknown-basis": "a basis id not defined in the mappings",

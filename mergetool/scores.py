@@ -224,6 +224,7 @@ def read_scores(path: str | Path, mappings: MappingSet, *, basis: str | None = N
         options={"sheet": options.sheet, "header_row": options.header_row})
     frame = hierarchy.combine_columns(frame, mappings)  # province/district/ward -> one unit
     layout = detect_layout(frame, path, log, header=header)
+    _refuse_partial_values(frame, path, log)
     years = _years(frame, layout, path, year, default_year, options, log, header)
     long = _to_long(frame, layout, path, delimiter, years, log, free_labels=options.free_labels)
     declared = _declared_bases(frame, layout, path, basis, mappings, options, log)
@@ -241,6 +242,23 @@ def read_scores(path: str | Path, mappings: MappingSet, *, basis: str | None = N
                 "indicators (" + ", ".join(layout.indicators) + ")" if layout.indicators else None)
     log.raise_if_any(f"{path}: bad input")
     return long.select(SCORES_SCHEMA.keys())
+
+
+def _refuse_partial_values(frame: pl.DataFrame, path: Path, log: ProblemLog) -> None:
+    """A table that ``rebase --policy partial`` wrote marks a mean over only some predecessors
+    ``partial`` in its ``status`` column; read back as a value, it would pass for a complete one
+    (and be ranked), so such rows are refused, naming what is missing."""
+    status = next((c for c in frame.columns if c.strip().casefold() == "status"), None)
+    if status is None:
+        return
+    missing = next((c for c in frame.columns if c.strip().casefold() == "missing"), None)
+    for i in (frame[status].str.strip_chars().str.to_lowercase() == "partial").fill_null(False).arg_true():
+        gap = frame[missing][i] if missing else None
+        log.add("partial-value", "a value computed from only some predecessors (status partial)",
+                file=str(path), row=int(frame[ROW][i]), column=status, found="partial",
+                expected="complete values (status ok)",
+                hint=(f"missing predecessors: {gap}; " if gap else "") + "rebase with --policy strict, "
+                "or drop the row: a partial mean is not comparable with complete ones")
 
 
 def _years(frame: pl.DataFrame, layout: Layout, path: Path, year: int | None,

@@ -229,3 +229,22 @@ def test_a_column_is_read_with_one_number_convention() -> None:
     assert values[0] is None
     values, problems = parse(["0,8", "0.5", "0,7"], ";")
     assert problems == [("ambiguous-number", 3, "0.5")]
+
+
+def test_a_partial_mean_read_back_is_refused(tmp_path, shipped) -> None:
+    from click.testing import CliRunner
+
+    from mergetool.cli import cli
+
+    codes = [c for c in sorted(shipped.bases["vn-province-2024"].codes) if c != "49"]  # no Quảng Nam
+    (tmp_path / "dti_2023_63.csv").write_text(
+        "code,dti\n" + "".join(f"{c},0.{5000 + i}\n" for i, c in enumerate(codes)), encoding="utf-8")
+    out = tmp_path / "dti_2023_34.csv"
+    r = CliRunner().invoke(cli, ["rebase", str(tmp_path / "dti_2023_63.csv"), "--to", "vn-province-2025",
+                                 "--policy", "partial", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    with pytest.raises(InputError) as err:  # Đà Nẵng is the mean of 48 alone: not comparable
+        read_scores(out, shipped)
+    (p,) = err.value.problems
+    assert (p.code, p.column) == ("partial-value", "status")
+    assert "missing predecessors: 49" in str(p)
