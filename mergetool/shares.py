@@ -66,6 +66,7 @@ def apply_shares(step: Transition, shares: pl.DataFrame,
     all) must be covered, each one's shares must sum to 1, and a row must name an edge of the
     step. Divided units outside ``required`` (no data) keep unknown shares."""
     log = ProblemLog()
+    where = {"file": shares["file"][0]} if "file" in shares.columns and shares.height else {}
     edges = step.edges
     keyed = shares.select("from_code", "to_code", supplied="share", **(
         {ROW: ROW} if ROW in shares.columns else {}))
@@ -73,7 +74,7 @@ def apply_shares(step: Transition, shares: pl.DataFrame,
     for row in stray.iter_rows(named=True):
         log.add("unknown-unit", f"{row['from_code']} -> {row['to_code']} is not an edge of "
                 f"transition {step.id}", row=row.get(ROW), column="successor_code",
-                found=f"{row['from_code']} -> {row['to_code']}")
+                found=f"{row['from_code']} -> {row['to_code']}", **where)
     filled = edges.join(keyed.select("from_code", "to_code", "supplied"),
                         on=["from_code", "to_code"], how="left")
     need = (pl.col("from_code").is_in(required) if required is not None else pl.lit(True))
@@ -81,14 +82,16 @@ def apply_shares(step: Transition, shares: pl.DataFrame,
     for a, b in lacking.select("from_code", "to_code").unique().sort("from_code", "to_code").iter_rows():
         log.add("missing-share", f"no share for the part of {a} that went to {b}",
                 column="share", expected="a share for every part of a divided unit",
-                found=f"{a} -> {b}")
+                found=f"{a} -> {b}", hint=f"add a row {a},{b},SHARE", **where)
     filled = filled.with_columns(share=pl.coalesce("supplied", "share")).drop("supplied")
     sums = filled.filter(pl.col("share").is_not_null()).group_by("from_code").agg(
         pl.col("share").sum())
+    first_row = (dict(keyed.group_by("from_code").agg(pl.col(ROW).min()).iter_rows())
+                 if ROW in keyed.columns else {})
     for code, total in sums.filter((pl.col("share") - 1).abs() > SHARE_TOLERANCE).sort(
             "from_code").iter_rows():
         log.add("share-sum", f"the shares of {code} sum to {total:.6g}, not 1", column="share",
-                expected="1", found=f"{total:.6g}")
+                expected="1", found=f"{total:.6g}", row=first_row.get(code), **where)
     log.raise_if_any(f"shares for transition {step.id}")
     return Transition(step.id, step.from_basis, step.to_basis, filled, step.meta, step.file)
 
@@ -114,7 +117,7 @@ def read_shares(path: str | Path) -> pl.DataFrame:
         out[role] = pl.Series(codes, dtype=pl.String)
     log.raise_if_any(f"{path}: bad shares")
     result = pl.DataFrame({"from_code": out["predecessor"], "to_code": out["successor"],
-                           "share": share, ROW: frame[ROW]})
+                           "share": share, ROW: frame[ROW], "file": str(path)})
     dup = result.filter(pl.struct("from_code", "to_code").is_duplicated())
     if dup.height:
         raise InputError(f"{path}: duplicate shares", [Problem(

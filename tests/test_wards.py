@@ -343,8 +343,11 @@ def test_sum_with_real_shares_preserves_totals(wards: MappingSet, tmp_path: Path
     assert got["value"].sum() == pytest.approx(sum(values.values()), abs=1e-6)
     # Shares that do not sum to 1 are refused.
     bad = read_shares(share_file).with_columns(share=pl.lit(0.3))
-    with pytest.raises(InputError):
+    with pytest.raises(InputError) as err:
         rebase(read_scores(path, wards), wards, "vn-ward-2025", methods={"*": "sum"}, shares=bad)
+    sums = [p for p in err.value.problems if p.code == "share-sum"]
+    assert sums
+    assert all(p.file == str(share_file) and p.row is not None for p in sums)  # names the file
 
 
 def test_explain_a_rebased_ward(wards: MappingSet, tmp_path: Path) -> None:
