@@ -35,6 +35,7 @@ import polars as pl
 
 from mergetool.errors import InputError, Problem, UsageError
 from mergetool.exact import (
+    DEC,
     FLOAT_EXACT,
     exact_expr,
     exact_series,
@@ -152,7 +153,7 @@ def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
         mappings.path(from_basis, to_basis)  # still a path that exists
         return RebaseResult(pl.DataFrame(schema={**dict.fromkeys(RESULT_COLUMNS, pl.String),
                                                  "year": pl.Int32, "value": pl.Float64,
-                                                 "value_exact": pl.Decimal(38, 18),
+                                                 "value_exact": DEC,
                                                  "n_expected": pl.UInt32, "n_used": pl.UInt32}
                                          ).select(RESULT_COLUMNS),
                             pl.DataFrame(schema=AUDIT_SCHEMA), from_basis, to_basis, methods, policy)
@@ -743,14 +744,6 @@ def _audit(step: Transition, idx: TransitionIndex, values: pl.DataFrame, out_cel
     }).with_columns(pl.col("predecessor_value", "weight", "share").fill_nan(None))
     return frame.with_columns(contribution=pl.col("weight") * pl.col("predecessor_value")
                               ).select(AUDIT_SCHEMA.keys())
-
-
-def _attach_weights(frame: pl.LazyFrame, weights: pl.LazyFrame) -> pl.LazyFrame:
-    names = weights.collect_schema().names()
-    if "year" in names:
-        return frame.join(weights.select("year", from_code="code", w="weight"),
-                          on=["year", "from_code"], how="left")
-    return frame.join(weights.select(from_code="code", w="weight"), on="from_code", how="left")
 
 
 def _carry_weights(weights: pl.DataFrame, step: Transition) -> pl.DataFrame:

@@ -30,7 +30,6 @@ from mergetool.errors import InputError, Problem, ProblemLog
 from mergetool.names import clean
 
 ROW = "_row"
-CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
 
