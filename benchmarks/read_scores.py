@@ -1,6 +1,6 @@
 """Reading speed: resolve 100,000 distinct units (names or codes) and read a 100,000-row table.
 
-Run: ``python benchmarks/read_scores.py`` (synthetic mapping from :mod:`mergetool.synth`;
+Run: ``python benchmarks/read_scores.py`` (synthetic mapping from :mod:`mergetool.core.synth`;
 best of three). Not a test: figures depend on the machine.
 """
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import polars as pl
 
-from mergetool.scores import Layout, read_scores, resolve_units
-from mergetool.synth import synth_mapping
+from mergetool.core.synth import synth_mapping
+from mergetool.io.scores import Layout, read_scores, resolve_units
 
 N = 100_000
 

@@ -8,7 +8,7 @@
     python benchmarks/run.py --cli 1000000              # `mergetool rebase` of a CSV vs DuckDB
     python benchmarks/run.py --preset provinces --json  # machine-readable
 
-Data are synthetic (mergetool.synth, seeded), written once to Parquet; each engine then runs
+Data are synthetic (mergetool.core.synth, seeded), written once to Parquet; each engine then runs
 in its own fresh process (so peak RSS is its own), loads the same files, and rebases them with
 the mean and the share-weighted mean under strict coverage. The results must be equal
 (max |difference| <= 1e-9) or the script exits 1. Times are medians over --repeat runs of
@@ -21,7 +21,7 @@ index built at load time), DuckDB (SQL, float sums), pandas (merge + groupby, fl
 ``numpy``: the scatter-add limit, a minimal ``np.bincount`` over dense ids encoded at load time,
 timed without building a result frame: how fast the arithmetic alone can go.
 
-A preset is one entry of ``mergetool.synth.PRESETS``: ``make_data`` writes its ``edges``,
+A preset is one entry of ``mergetool.core.synth.PRESETS``: ``make_data`` writes its ``edges``,
 ``values`` and ``weights`` Parquet files, which is all an engine reads; a preset from real data
 needs only a ``make_data`` branch writing the same three files.
 """
@@ -50,7 +50,7 @@ def make_data(preset: str, scale: int | None, seed: int, out: Path) -> dict:
     import numpy as np
     import polars as pl
 
-    from mergetool.synth import PRESETS, Preset, synth_mapping
+    from mergetool.core.synth import PRESETS, Preset, synth_mapping
 
     if preset == "wards":
         edges = wards_edges(seed)
@@ -95,7 +95,7 @@ def wards_edges(seed: int):
     import numpy as np
     import polars as pl
 
-    from mergetool.mapping import load_mappings
+    from mergetool.core.mapping import load_mappings
 
     edges = load_mappings("vn-2025-wards").transitions[0].edges.select("from_code", "to_code", "share")
     rnd = pl.Series("r", np.random.default_rng(seed).uniform(0.1, 1.0, edges.height))
@@ -108,9 +108,9 @@ def wards_edges(seed: int):
 def run_mergetool(data: Path, task: str):
     import polars as pl
 
-    from mergetool.mapping import MappingSet, Transition
-    from mergetool.rebase import rebase, transition_index
-    from mergetool.units import Basis
+    from mergetool.core.mapping import MappingSet, Transition
+    from mergetool.core.rebase import rebase, transition_index
+    from mergetool.core.units import Basis
 
     edges = pl.read_parquet(data / "edges.parquet")
     values = pl.read_parquet(data / "values.parquet")
@@ -299,7 +299,7 @@ def cli_bench(rows: int, repeat: int, seed: int) -> dict:
     """
     import polars as pl
 
-    from mergetool.synth import PRESETS, synth_mapping
+    from mergetool.core.synth import PRESETS, synth_mapping
 
     p = PRESETS["communes"]
     ms = synth_mapping(p.n_old, p.n_new, split_fraction=p.split_fraction,

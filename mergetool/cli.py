@@ -29,7 +29,7 @@ class Group(click.Group):
         except MergetoolError as exc:
             if ctx.find_root().params.get("debug"):
                 raise
-            from mergetool import render
+            from mergetool.outputs import terminal as render
 
             if exc.problems:
                 render.problems(exc.problems, str(exc).splitlines()[0])
@@ -51,7 +51,7 @@ class Group(click.Group):
 
 
 def _mappings(ctx: click.Context):  # type: ignore[no-untyped-def]
-    from mergetool.mapping import load_mappings
+    from mergetool.core.mapping import load_mappings
 
     root = ctx.params.get("local_mappings") or ctx.find_root().params.get("mappings")
     ms = load_mappings(root)
@@ -85,7 +85,7 @@ _local_mappings = click.option(
 @click.pass_context
 def mappings_check(ctx: click.Context, local_mappings: Path | None) -> None:
     """Validate the mappings; list every problem with file, row and column (exit 1 if any)."""
-    from mergetool import render
+    from mergetool.outputs import terminal as render
 
     ms = _mappings(ctx)
     render.mapping_summary(ms)
@@ -104,8 +104,8 @@ def mappings_check(ctx: click.Context, local_mappings: Path | None) -> None:
 def mappings_show(ctx: click.Context, unit: str | None, basis: str | None,
                   local_mappings: Path | None) -> None:
     """Show a unit's predecessors or successors as a tree (all merged units without UNIT)."""
-    from mergetool import render
-    from mergetool.mapping import find_units
+    from mergetool.core.mapping import find_units
+    from mergetool.outputs import terminal as render
 
     ms = _mappings(ctx)
     ms.require_valid()  # the tree of an invalid mapping could show units that do not exist
@@ -144,8 +144,8 @@ def rebase(ctx: click.Context, scores: Path, to_basis: str, from_basis: str | No
            audit: Path | None,
            force: bool) -> None:
     """Rebase SCORES to another basis (e.g. the 63-unit DTI onto the 34 units)."""
-    from mergetool import render
-    from mergetool.rebase import rebase_file
+    from mergetool.core.rebase import rebase_file
+    from mergetool.outputs import terminal as render
 
     _check_sheet(sheet, [scores])
     ms = _mappings(ctx)
@@ -171,7 +171,7 @@ def _check_sheet(sheet: str | None, files: list[Path]) -> None:
     """``--sheet`` names a sheet of a workbook: with no workbook among ``files`` it would do
     nothing, which is an error (not silently ignored)."""
     from mergetool.errors import InputError, Problem
-    from mergetool.tables import EXCEL_SUFFIXES
+    from mergetool.io.tables import EXCEL_SUFFIXES
 
     if sheet is None or any(Path(f).suffix.lower() in EXCEL_SUFFIXES for f in files):
         return
@@ -185,9 +185,9 @@ def _check_sheet(sheet: str | None, files: list[Path]) -> None:
 def _build(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool,
            basis: str | None, methods: tuple[str, ...] = (), sheet: str | None = None,
            header_row: int | None = None, options=None):  # type: ignore[no-untyped-def]
-    from mergetool.comparable import build, gather_facts, gather_scores
+    from mergetool.core.rebase import parse_methods
+    from mergetool.dti.comparable import build, gather_facts, gather_scores
     from mergetool.errors import UsageError
-    from mergetool.rebase import parse_methods
 
     if replace and not scores_files:
         raise UsageError("--replace uses only the --scores files, and none was given: "
@@ -249,9 +249,9 @@ def build_cmd(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool,
 
     Exit 1 when checks find comparisons that can mislead (on the partial public record they do).
     """
-    from mergetool import render
-    from mergetool.checks import findings
-    from mergetool.reports import check_out_dir, write_build
+    from mergetool.dti.checks import findings
+    from mergetool.outputs import terminal as render
+    from mergetool.outputs.files import check_out_dir, write_build
 
     check_out_dir(out_dir, list(scores_files), force)
     result = _build(ctx, scores_files, replace, basis, methods, sheet, header_row)
@@ -270,8 +270,8 @@ def build_cmd(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool,
 def report(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool, basis: str | None,
            sheet: str | None, header_row: int | None, out_dir: Path, lang: str, force: bool) -> None:
     """Write report.html (charts, tables, checks and provenance in one offline page) and its manifest."""
-    from mergetool import render
-    from mergetool.reports import check_out_dir, write_report
+    from mergetool.outputs import terminal as render
+    from mergetool.outputs.files import check_out_dir, write_report
 
     check_out_dir(out_dir, list(scores_files), force, report_only=True)
     result = _build(ctx, scores_files, replace, basis, (), sheet, header_row)
@@ -288,11 +288,11 @@ def report(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool, ba
 @click.option("--force", is_flag=True, help="Replace an existing file.")
 def template(units: str, output: Path, force: bool) -> None:
     """Write an empty table in the ministry's layout to fill in (name it with the year)."""
-    from mergetool import render
-    from mergetool.mapping import load_mappings
-    from mergetool.provenance import preflight
-    from mergetool.record import BASIS_BY_SIZE, ministry_template
-    from mergetool.tables import write_atomic, write_frame
+    from mergetool.core.mapping import load_mappings
+    from mergetool.core.provenance import preflight
+    from mergetool.dti.record import BASIS_BY_SIZE, ministry_template
+    from mergetool.io.tables import write_atomic, write_frame
+    from mergetool.outputs import terminal as render
 
     preflight([(output, "-o")], None, [], force, accepted=(".csv", ".xlsx"))
     ms = load_mappings(click.get_current_context().find_root().params.get("mappings"))
@@ -332,10 +332,10 @@ def verify(ctx: click.Context, published: Path, predecessors: Path, published_ba
            output: Path | None, force: bool) -> None:
     """Recompute every published merged value independently; exit 1 on any mismatch, or if
     nothing could be verified."""
-    from mergetool import render
+    from mergetool.core.provenance import preflight, sibling_manifest
+    from mergetool.dti.verify import verify_files, verify_shipped, write_verify
     from mergetool.errors import UsageError
-    from mergetool.provenance import preflight, sibling_manifest
-    from mergetool.verify import verify_files, verify_shipped, write_verify
+    from mergetool.outputs import terminal as render
 
     if output is not None:  # the output's problems before any work (again when writing)
         preflight([(output, "-o")], sibling_manifest(output),
@@ -380,15 +380,15 @@ def explain(ctx: click.Context, unit: str, year: int | None, indicator: str, fmt
     """
     import json
 
-    from mergetool import render
-    from mergetool.explain import explain as explain_unit
-    from mergetool.hierarchy import is_hierarchical
-    from mergetool.scores import EXPLAIN_OPTIONS
+    from mergetool.core.hierarchy import is_hierarchical
+    from mergetool.dti.explain import explain as explain_unit
+    from mergetool.io.scores import EXPLAIN_OPTIONS
+    from mergetool.outputs import terminal as render
 
     ms = _mappings(ctx)
     if is_hierarchical(ms):
+        from mergetool.dti.rebased_explain import explain_file
         from mergetool.errors import UsageError
-        from mergetool.rebased_explain import explain_file
 
         if len(scores_files) != 1:
             raise UsageError("explain on a commune mapping needs one --scores table to rebase")
@@ -415,8 +415,8 @@ def manifest() -> None:
 def manifest_check(ctx: click.Context, path: Path) -> None:
     """Re-hash the outputs, inputs and mapping files a manifest names (PATH: the manifest or its
     directory); exit 1 if any changed, is missing, or the directory holds a mixed set."""
-    from mergetool import render
-    from mergetool.provenance import check_manifest, mixed_set_summary
+    from mergetool.core.provenance import check_manifest, mixed_set_summary
+    from mergetool.outputs import terminal as render
 
     rows = check_manifest(path)
     render.frame_table(rows.select("role", "path", "verdict"), f"manifest {path}", limit=200)

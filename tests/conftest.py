@@ -5,7 +5,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from mergetool.mapping import MappingSet, load_mappings
+from mergetool.core.mapping import MappingSet, load_mappings
 
 
 @pytest.fixture(scope="session")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from mergetool.mapping import MappingSet, transition_from_pairs
-from mergetool.units import Basis
+from mergetool.core.mapping import MappingSet, transition_from_pairs
+from mergetool.core.units import Basis
 
 
 def basis(bid: str, units: list[tuple[str, str]]) -> Basis:

@@ -25,9 +25,9 @@ from fractions import Fraction
 
 import polars as pl
 
-from mergetool.mapping import MappingSet
-from mergetool.record import read_record
-from mergetool.scores import SCORES_SCHEMA
+from mergetool.core.mapping import MappingSet
+from mergetool.dti.record import read_record
+from mergetool.io.scores import SCORES_SCHEMA
 
 OLD, NEW = "vn-province-2024", "vn-province-2025"
 UNIT = 10_000  # values are handled as whole numbers of 0.0001
@@ -268,7 +268,7 @@ def complete_panel(ms: MappingSet, seed: int = 7) -> pl.DataFrame:
     """The synthetic panel as a user's score frame: 63 units x 2020-2024 x every indicator of
     each year's index (values of the 2024 indicators other than the DTI are built on the 34 units
     and given to every predecessor)."""
-    from mergetool.record import index_definitions, published_aggregates
+    from mergetool.dti.record import index_definitions, published_aggregates
 
     rng = random.Random(seed)
     rec = read_record()
@@ -305,7 +305,7 @@ def mean_units(values: list[int]) -> Fraction:
 def with_record(panel: pl.DataFrame) -> pl.DataFrame:
     """The shipped record with the panel's values in place of the shipped 63-unit values (as
     ``build --scores`` does): the shipped facts stay facts."""
-    from mergetool.record import record_as_scores
+    from mergetool.dti.record import record_as_scores
 
     keys = ["year", "basis", "code", "indicator"]
     shipped = record_as_scores(read_record())

@@ -125,8 +125,8 @@ def test_a_chain_of_transitions_builds_the_same_tables(generated: Path, shipped)
     """build composes 2024 -> 2024b -> 2025 into one step: the same numbers as the direct step."""
     from polars.testing import assert_frame_equal
 
-    from mergetool.comparable import build, gather_scores
-    from mergetool.mapping import load_mappings
+    from mergetool.core.mapping import load_mappings
+    from mergetool.dti.comparable import build, gather_scores
 
     chain = load_mappings(generated / "c8_multi_step")
     assert chain.valid

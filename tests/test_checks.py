@@ -7,11 +7,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mergetool.checks import CHECKS, RankFact, findings, rank_bounds
-from mergetool.comparable import build
-from mergetool.mapping import MappingSet
-from mergetool.ranking import competition_rank
-from mergetool.synth import synth_panel
+from mergetool.core.mapping import MappingSet
+from mergetool.core.ranking import competition_rank
+from mergetool.core.synth import synth_panel
+from mergetool.dti.checks import CHECKS, RankFact, findings, rank_bounds
+from mergetool.dti.comparable import build
 
 OLD, NEW = "vn-province-2024", "vn-province-2025"
 
@@ -106,7 +106,7 @@ def _published_dn(value: float) -> pl.DataFrame:
 
 
 def _ms() -> MappingSet:
-    from mergetool.mapping import load_mappings
+    from mergetool.core.mapping import load_mappings
 
     return load_mappings()
 
@@ -187,7 +187,7 @@ def _scores(values: dict[str, float], year: int = 2022) -> pl.DataFrame:
 
 def _facts(ranks: dict[str, tuple[int, str]], values: dict[str, float], year: int = 2022
            ) -> pl.DataFrame:
-    from mergetool.comparable import FACTS_SCHEMA
+    from mergetool.dti.comparable import FACTS_SCHEMA
 
     return pl.DataFrame([
         {"year": year, "basis": OLD, "code": c, "indicator": "dti", "value": values.get(c),
@@ -220,7 +220,7 @@ def test_a_tie_with_a_firm_fact_fails_and_with_a_provisional_one_warns(shipped: 
 
 
 def test_two_rank_facts_for_one_unit_that_cannot_both_hold_fail(shipped: MappingSet) -> None:
-    from mergetool.comparable import FACTS_SCHEMA
+    from mergetool.dti.comparable import FACTS_SCHEMA
 
     values = {"01": 0.6}
     facts = pl.concat([_facts({"01": (5, "published")}, values), pl.DataFrame([

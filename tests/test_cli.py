@@ -6,9 +6,9 @@ from click.testing import CliRunner
 from polars.testing import assert_frame_equal
 
 from mergetool.cli import cli
-from mergetool.mapping import load_mappings
-from mergetool.rebase import rebase
-from mergetool.scores import read_scores
+from mergetool.core.mapping import load_mappings
+from mergetool.core.rebase import rebase
+from mergetool.io.scores import read_scores
 
 DTI_2024_63 = "year,unit,dti\n2024,TP. Đà Nẵng,0.8335\n2024,Quảng Nam,0.5803\n2024,Hà Nội,0.8241\n"
 
@@ -125,8 +125,8 @@ def test_every_command_is_in_the_readme() -> None:
 
 def test_cli_choices_are_the_library_s() -> None:
     """The CLI spells some choices out (importing the library would slow --help); they must not drift."""
-    from mergetool.checks import FAIL_ON
-    from mergetool.rebase import POLICIES
+    from mergetool.core.rebase import POLICIES
+    from mergetool.dti.checks import FAIL_ON
 
     def choices(command: str, option: str) -> list[str]:
         (param,) = [p for p in cli.commands[command].params if p.name == option]

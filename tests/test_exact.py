@@ -12,11 +12,11 @@ from helpers import mapping_set, two_into_one
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mergetool.core.exact import DEC, exact_series, mean_quotient, read_decimal, round_quotient, to_decimal
+from mergetool.core.rebase import RESULT_COLUMNS, rebase
+from mergetool.core.synth import synth_mapping
 from mergetool.errors import InputError
-from mergetool.exact import DEC, exact_series, mean_quotient, read_decimal, round_quotient, to_decimal
-from mergetool.rebase import RESULT_COLUMNS, rebase
-from mergetool.scores import scores_from_rows
-from mergetool.synth import synth_mapping
+from mergetool.io.scores import scores_from_rows
 
 
 def _half_up(q: Fraction) -> Decimal:
@@ -157,8 +157,8 @@ def test_weighted_mean_is_exact_for_the_float_weights() -> None:
 
 
 def test_rebase_file_writes_identical_bytes_for_shuffled_input_rows(tmp_path) -> None:
-    from mergetool.mapping import load_mappings
-    from mergetool.rebase import rebase_file
+    from mergetool.core.mapping import load_mappings
+    from mergetool.core.rebase import rebase_file
 
     ms = load_mappings()
     codes = sorted(ms.bases["vn-province-2024"].codes)
@@ -181,7 +181,7 @@ def test_rebase_file_writes_identical_bytes_for_shuffled_input_rows(tmp_path) ->
 
 
 def test_year_chunks_of_shuffled_rows_give_the_same_bytes(monkeypatch) -> None:
-    import mergetool.rebase as rebase_module
+    import mergetool.core.rebase as rebase_module
 
     whole = _shuffled_bytes("mean", 4)
     monkeypatch.setattr(rebase_module, "CHUNK_ROWS", 50)  # rows not in year order: filtered by year
@@ -193,7 +193,7 @@ def test_year_chunks_of_shuffled_rows_give_the_same_bytes(monkeypatch) -> None:
                           st.floats(0.001, 1e7)), min_size=1, max_size=12),
        st.sampled_from(["strict", "partial"]))
 def test_weighted_agrees_with_the_oracle(units, policy) -> None:
-    from mergetool.oracle import simple_rebase
+    from mergetool.core.oracle import simple_rebase
 
     codes = [f"{i:02d}" for i in range(1, len(units) + 1)]
     pairs = []
@@ -225,7 +225,7 @@ def test_weighted_agrees_with_the_oracle(units, policy) -> None:
 
 
 def test_engine_counts_unknown_shares_for_mean_and_refuses_them_for_sum() -> None:
-    from mergetool.rebase import rebase_step
+    from mergetool.core.rebase import rebase_step
 
     ms = two_into_one()
     (step,) = ms.transitions

@@ -12,9 +12,9 @@ from click.testing import CliRunner
 from panel import complete_panel, with_record
 
 from mergetool.cli import cli
-from mergetool.comparable import build
-from mergetool.mapping import MappingSet
-from mergetool.oracle import round_half_up, simple_rebase
+from mergetool.core.mapping import MappingSet
+from mergetool.core.oracle import round_half_up, simple_rebase
+from mergetool.dti.comparable import build
 
 OLD, NEW = "vn-province-2024", "vn-province-2025"
 FACT_CHECKS = ("published-ranks", "published-vs-recomputed", "rank-order-consistency",
@@ -192,7 +192,7 @@ def _claim(result, unit: str, years_prefix: str) -> dict:
 
 
 def test_claims_on_the_shipped_record_say_what_would_settle_them(shipped: MappingSet) -> None:
-    from mergetool.comparable import gather_scores
+    from mergetool.dti.comparable import gather_scores
 
     result = build(gather_scores(shipped), shipped)
     hn = _claim(result, "01 Hà Nội", "2023→2024")
@@ -250,8 +250,8 @@ def test_a_contradicted_provisional_rank_is_a_warning(panel, shipped) -> None:
 # --- rounding (item 5) and provenance (item 6) -------------------------------------------------
 
 def test_an_exact_half_rounds_up_everywhere_and_is_flagged(tmp_path, panel, shipped) -> None:
-    from mergetool.rebase import rebase
-    from mergetool.verify import recompute_published
+    from mergetool.core.rebase import rebase
+    from mergetool.dti.verify import recompute_published
 
     halves = _set(panel, 2023, {"48": 0.6647, "49": 0.6648, "01": 0.6647})
     vals = rebase(halves.filter(pl.col("year") == 2023), shipped, NEW).values

@@ -8,11 +8,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mergetool.core.mapping import load_mappings, shipped_mappings_dir
+from mergetool.core.rebase import read_weights
 from mergetool.errors import MergetoolError
-from mergetool.mapping import load_mappings, shipped_mappings_dir
-from mergetool.rebase import read_weights
-from mergetool.scores import read_scores
-from mergetool.tables import read_table
+from mergetool.io.scores import read_scores
+from mergetool.io.tables import read_table
 
 VALID = ("year;province;Chỉ số Nhận thức số;PDTI\n2022;TP. Đà Nẵng;1,0000;0,8002\n"
          "2022;Thừa Thiên - Huế;0,9500;0,6975\n2022;Quảng Nam;0,5;0,5803\n")

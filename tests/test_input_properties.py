@@ -9,10 +9,10 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mergetool.core.mapping import MappingSet, load_mappings
+from mergetool.dti.indicators import BY_ID
 from mergetool.errors import InputError
-from mergetool.indicators import BY_ID
-from mergetool.mapping import MappingSet, load_mappings
-from mergetool.scores import BUILD_OPTIONS, read_scores
+from mergetool.io.scores import BUILD_OPTIONS, read_scores
 
 MS = load_mappings()
 OLD, NEW = "vn-province-2024", "vn-province-2025"

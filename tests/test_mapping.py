@@ -4,9 +4,9 @@ import polars as pl
 import pytest
 from helpers import mapping_set, two_into_one
 
+from mergetool.core.mapping import MappingSet, compose, find_units, load_mappings
+from mergetool.core.units import UnitRef
 from mergetool.errors import InputError
-from mergetool.mapping import MappingSet, compose, find_units, load_mappings
-from mergetool.units import UnitRef
 
 OLD, NEW = "vn-province-2024", "vn-province-2025"
 

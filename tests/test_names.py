@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mergetool.names import ascii_key, name_key, nearest, normalise_code
+from mergetool.core.names import ascii_key, name_key, nearest, normalise_code
 
 
 @pytest.mark.parametrize(("a", "b"), [
@@ -54,7 +54,7 @@ def test_prefixes_written_without_diacritics_are_prefixes_too(name: str, code: s
 
 
 def test_tinh_with_a_tone_is_not_the_prefix() -> None:
-    from mergetool.names import bare_ascii_key
+    from mergetool.core.names import bare_ascii_key
 
     assert bare_ascii_key("Tịnh Biên") is None  # tịnh is not tỉnh
     assert bare_ascii_key("Tinh Bac Kan") == "bac kan"
@@ -66,7 +66,7 @@ def test_no_shipped_name_loses_a_word_to_the_undiacritised_prefixes() -> None:
     (``Tinh Nhue``, a commune), still resolves to its own unit, never to another."""
     import unicodedata
 
-    from mergetool.mapping import load_mappings, shipped_mappings_dir
+    from mergetool.core.mapping import load_mappings, shipped_mappings_dir
 
     checked = 0
     for mapping in ("vn-2025", "vn-2025-wards"):

@@ -21,11 +21,11 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
-from mergetool import tables
 from mergetool.cli import cli
+from mergetool.core.mapping import load_mappings
 from mergetool.errors import PROBLEM_CODES
-from mergetool.mapping import load_mappings
-from mergetool.reports import BUILD_OUTPUTS
+from mergetool.io import tables
+from mergetool.outputs.files import BUILD_OUTPUTS
 
 CORPUS = Path(__file__).parent / "bad_inputs"
 with (CORPUS / "cases_outputs.csv").open(encoding="utf-8") as _fh:
@@ -267,12 +267,12 @@ def test_a_failed_build_keeps_the_previous_set(built: Path, tmp_path: Path, monk
     out = copy_of(built, tmp_path / "out")
     before = {n: (out / n).read_bytes() for n in BUILD_OUTPUTS}
 
-    import mergetool.report
+    import mergetool.outputs.report
 
     def boom(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(mergetool.report, "render_report", boom)  # after the tables are staged
+    monkeypatch.setattr(mergetool.outputs.report, "render_report", boom)  # after the tables are staged
     result = build(out)
     assert_refused(result, "output-unwritable", "No space left on device")
     assert {n: (out / n).read_bytes() for n in BUILD_OUTPUTS} == before
@@ -418,12 +418,12 @@ def test_build_out_under_a_regular_file(scores: Path) -> None:
 
 @pytest.mark.parametrize("command", ["build", "report"])
 def test_build_checks_its_out_dir_before_any_work(scores: Path, command: str, monkeypatch) -> None:
-    import mergetool.comparable
+    import mergetool.dti.comparable
 
     def no_work(*a, **k):
         raise AssertionError("the build ran although its outputs cannot be written")
 
-    monkeypatch.setattr(mergetool.comparable, "build", no_work)
+    monkeypatch.setattr(mergetool.dti.comparable, "build", no_work)
     assert_refused(run(command, "--out", scores / "out"), "output-unwritable", "which is a file")
     out = scores.parent / "foreign"
     out.mkdir()

@@ -4,7 +4,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from mergetool.cli import cli
-from mergetool.reports import BUILD_OUTPUTS
+from mergetool.outputs.files import BUILD_OUTPUTS
 
 
 def _build(out: Path, *extra: str):
@@ -80,7 +80,7 @@ def test_build_refuses_to_overwrite_a_file_mergetool_did_not_write(tmp_path: Pat
 def test_interrupted_write_keeps_the_old_output(tmp_path: Path, monkeypatch) -> None:
     import polars as pl
 
-    from mergetool.tables import write_csv_atomic
+    from mergetool.io.tables import write_csv_atomic
 
     target = tmp_path / "x.csv"
     target.write_text("old\n", encoding="utf-8")

@@ -2,7 +2,7 @@ import polars as pl
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mergetool.ranking import competition_rank, rank_change
+from mergetool.core.ranking import competition_rank, rank_change
 
 
 def test_ties_share_a_rank_and_skip_the_next() -> None:
@@ -33,7 +33,7 @@ def test_competition_rank_matches_definition(ints) -> None:
 def test_rank_bounds_always_hold_the_true_rank(ints, data) -> None:
     from decimal import Decimal
 
-    from mergetool.checks import rank_bounds
+    from mergetool.dti.checks import rank_bounds
 
     values = {f"{i:02d}": Decimal(v) / 100 for i, v in enumerate(ints)}
     known_codes = data.draw(st.sets(st.sampled_from(sorted(values)), min_size=1))
@@ -47,7 +47,7 @@ def test_rank_bounds_always_hold_the_true_rank(ints, data) -> None:
 
 
 def test_half_up_is_excel_round() -> None:
-    from mergetool.ranking import fmt4, is_half, round4
+    from mergetool.core.ranking import fmt4, is_half, round4
 
     assert str(round4(0.66475)) == "0.6648"  # float rounding gives 0.6647
     assert str(round4("0.00005")) == "0.0001"

@@ -4,10 +4,10 @@ from helpers import mapping_set, two_into_one
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mergetool.mapping import compose
-from mergetool.oracle import simple_rebase
-from mergetool.rebase import rebase
-from mergetool.scores import scores_from_rows
+from mergetool.core.mapping import compose
+from mergetool.core.oracle import simple_rebase
+from mergetool.core.rebase import rebase
+from mergetool.io.scores import scores_from_rows
 
 
 def _values(result) -> dict:
@@ -176,7 +176,7 @@ def test_composing_two_mappings_equals_the_composed_mapping(case, data) -> None:
 
 
 def test_year_chunks_give_the_same_result(monkeypatch) -> None:
-    import mergetool.rebase as rebase_module
+    import mergetool.core.rebase as rebase_module
 
     rows = [(y, c, "dti", (int(c) * 7 + y) % 100 / 100) for y in (2021, 2022, 2023)
             for c in ("01", "02", "03")]

@@ -1,7 +1,7 @@
 import polars as pl
 
-from mergetool.mapping import MappingSet
-from mergetool.record import (
+from mergetool.core.mapping import MappingSet
+from mergetool.dti.record import (
     RANK_BASES,
     RECORD_FILE,
     index_definitions,
@@ -11,7 +11,7 @@ from mergetool.record import (
     research_files,
     tidy_research,
 )
-from mergetool.scores import read_scores
+from mergetool.io.scores import read_scores
 
 
 def test_shipped_record_is_generated_from_the_research_files(tmp_path, shipped: MappingSet) -> None:

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from mergetool.cli import cli
-from mergetool.mapping import MappingSet
-from mergetool.synth import synth_panel
+from mergetool.core.mapping import MappingSet
+from mergetool.core.synth import synth_panel
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -149,10 +149,10 @@ from dataclasses import replace  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from mergetool.charts import PITCH, dodge, fmt4, slope_years, style  # noqa: E402
-from mergetool.comparable import build, gather_scores  # noqa: E402
-from mergetool.coverage import coverage_frame, coverage_sheet  # noqa: E402
-from mergetool.report import LABELS, render_report  # noqa: E402
+from mergetool.dti.comparable import build, gather_scores  # noqa: E402
+from mergetool.dti.coverage import coverage_frame, coverage_sheet  # noqa: E402
+from mergetool.outputs.charts import PITCH, dodge, fmt4, slope_years, style  # noqa: E402
+from mergetool.outputs.report import LABELS, render_report  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +175,7 @@ def test_dodge_keeps_labels_apart_in_order(wanted: list[float], gap: float) -> N
 @settings(max_examples=60, deadline=None)
 def test_bump_labels_never_share_a_row(ranks: list[list[int]]) -> None:
     """Whatever the ranks (ties included), labels of one column are a line apart, inside the chart."""
-    from mergetool.charts import RankSeries, bump_svg
+    from mergetool.outputs.charts import RankSeries, bump_svg
 
     series = [RankSeries(f"{i:02d}", f"Đơn vị số {i}", dict(enumerate(rs)),
                          "merged" if i % 2 else "unchanged") for i, rs in enumerate(ranks)]
@@ -265,7 +265,7 @@ def test_charts_are_drawn_without_matplotlib() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, mergetool.report, mergetool.charts; "
+    code = ("import sys, mergetool.outputs.report, mergetool.outputs.charts; "
             "print(any(m.startswith('matplotlib') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
@@ -395,8 +395,8 @@ def test_press_claims_are_rendered_from_the_check_rows(shipped_result) -> None:
 
 
 def test_vietnamese_report_is_vietnamese_throughout(shipped_result) -> None:
-    from mergetool.checks import CHECKS
-    from mergetool.report import CHECK_DESCRIPTIONS_VI
+    from mergetool.dti.checks import CHECKS
+    from mergetool.outputs.report import CHECK_DESCRIPTIONS_VI
 
     assert set(LABELS["vi"]) == set(LABELS["en"])
     assert set(CHECKS) <= set(CHECK_DESCRIPTIONS_VI)

@@ -4,9 +4,9 @@ import polars as pl
 import pytest
 from helpers import mapping_set
 
+from mergetool.core.mapping import MappingSet
 from mergetool.errors import InputError
-from mergetool.mapping import MappingSet
-from mergetool.scores import read_scores
+from mergetool.io.scores import read_scores
 
 
 def _write(tmp_path: Path, text: str, name: str = "s.csv", encoding: str = "utf-8") -> Path:
@@ -130,9 +130,9 @@ def test_messy_real_world_cells(tmp_path, shipped: MappingSet) -> None:
 
 def test_rebase_and_build_outputs_read_back_unchanged(tmp_path, shipped: MappingSet) -> None:
     """The daily loop: a rebased table (and the comparable table) are score tables themselves."""
-    from mergetool.comparable import build, gather_scores
-    from mergetool.rebase import rebase
-    from mergetool.synth import synth_panel
+    from mergetool.core.rebase import rebase
+    from mergetool.core.synth import synth_panel
+    from mergetool.dti.comparable import build, gather_scores
 
     panel = synth_panel(shipped, "vn-province-2024", [2022, 2023], ["dti", "awareness"], seed=3,
                         decimals=6)
@@ -194,7 +194,7 @@ def test_no_rank_is_dropped(tmp_path, shipped: MappingSet) -> None:
 
 def test_long_labels_are_the_statistic_for_the_library_and_refused_by_the_dti(tmp_path: Path,
                                                                                 shipped) -> None:
-    from mergetool.scores import BUILD_OPTIONS
+    from mergetool.io.scores import BUILD_OPTIONS
 
     path = tmp_path / "own.csv"
     path.write_text("year,unit,indicator,value\n2024,Hà Nội,poverty_rate,0.012\n"
@@ -213,7 +213,7 @@ def test_a_column_is_read_with_one_number_convention() -> None:
     import polars as pl
 
     from mergetool.errors import ProblemLog
-    from mergetool.tables import ROW, parse_numbers
+    from mergetool.io.tables import ROW, parse_numbers
 
     def parse(cells: list[str], delimiter: str) -> tuple[list, list]:
         frame = pl.DataFrame({"value": cells, ROW: list(range(2, 2 + len(cells)))})

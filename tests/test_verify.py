@@ -5,12 +5,12 @@ from hypothesis import given, settings
 from test_rebase import random_mapping
 
 from mergetool.cli import cli
-from mergetool.mapping import MappingSet
-from mergetool.rebase import rebase
-from mergetool.record import read_record
-from mergetool.scores import scores_from_rows
-from mergetool.units import UnitRef
-from mergetool.verify import TOLERANCE, recompute_published, verify_files, verify_shipped
+from mergetool.core.mapping import MappingSet
+from mergetool.core.rebase import rebase
+from mergetool.core.units import UnitRef
+from mergetool.dti.record import read_record
+from mergetool.dti.verify import TOLERANCE, recompute_published, verify_files, verify_shipped
+from mergetool.io.scores import scores_from_rows
 
 PUB = "year,unit,dti\n2024,TP. Đà Nẵng,{dn}\n2024,Hà Nội,0.8241\n2024,Cần Thơ,0.7000\n"
 PRE = ("year,unit,dti\n2024,TP. Đà Nẵng,0.8335\n2024,Quảng Nam,0.5803\n2024,TP. Hà Nội,0.8241\n"

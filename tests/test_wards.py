@@ -20,13 +20,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mergetool.cli import cli
+from mergetool.core.hierarchy import resolve
+from mergetool.core.mapping import MappingSet, load_mappings, shipped_mapping_names, shipped_mappings_dir
+from mergetool.core.rebase import rebase
+from mergetool.core.shares import read_shares
+from mergetool.dti.rebased_explain import explain_file
 from mergetool.errors import InputError, UsageError
-from mergetool.hierarchy import resolve
-from mergetool.mapping import MappingSet, load_mappings, shipped_mapping_names, shipped_mappings_dir
-from mergetool.rebase import rebase
-from mergetool.rebased_explain import explain_file
-from mergetool.scores import SCORES_SCHEMA, read_scores
-from mergetool.shares import read_shares
+from mergetool.io.scores import SCORES_SCHEMA, read_scores
 
 ROOT = Path(__file__).resolve().parent.parent
 WARDS = ROOT / "mappings" / "vn-2025-wards"

@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from mergetool.ranking import round4
+from mergetool.core.ranking import round4
 
 if TYPE_CHECKING:
-    from mergetool.mapping import MappingSet
+    from mergetool.core.mapping import MappingSet
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
            "#e377c2", "#4d4d4d", "#a6a600")
@@ -48,7 +48,7 @@ def _f(x: float) -> str:
 
 
 def fmt4(v: float, signed: bool = False) -> str:
-    """A value as shown everywhere (:func:`mergetool.ranking.round4`: half-up to 4 decimals on the
+    """A value as shown everywhere (:func:`mergetool.core.ranking.round4`: half-up to 4 decimals on the
     exact decimal), optionally with its sign; never ``-0.0000``."""
     d = round4(v) + 0  # -0.0000 -> 0.0000
     return f"{d:+}" if signed else f"{d}"
@@ -401,7 +401,7 @@ def merger_data(scores: pl.DataFrame, dti34: pl.DataFrame, mappings: MappingSet,
     (the shipped record: 2024); without one, the last year with ranks on the new basis.
     Returns None when there are no old-basis ranks to draw.
     """
-    from mergetool.ranking import competition_rank
+    from mergetool.core.ranking import competition_rank
 
     old_units = mappings.bases[old_basis].units.select("code", "name")
     n_old = old_units.height

@@ -13,13 +13,13 @@ from typing import Any
 
 import polars as pl
 
-from mergetool.comparable import SHIPPED_FILE, SOURCE_BASIS, TARGET_BASIS, BuildResult
+from mergetool.core.oracle import exact
+from mergetool.core.ranking import fmt4
+from mergetool.core.units import UnitRef
+from mergetool.dti.comparable import SHIPPED_FILE, SOURCE_BASIS, TARGET_BASIS, BuildResult
+from mergetool.dti.record import read_record
+from mergetool.dti.verify import TOLERANCE
 from mergetool.errors import InputError, Problem
-from mergetool.oracle import exact
-from mergetool.ranking import fmt4
-from mergetool.record import read_record
-from mergetool.units import UnitRef
-from mergetool.verify import TOLERANCE
 
 
 def _credit(hit: pl.DataFrame, sources: dict, key: tuple) -> dict[str, Any]:
@@ -41,7 +41,7 @@ def explain(result: BuildResult, unit: str, *, year: int | None = None,
     ms = result.mappings
     code = ms.resolve(unit, TARGET_BASIS)
     if code is None:
-        from mergetool.scores import fate
+        from mergetool.io.scores import fate
 
         near = ms.bases[TARGET_BASIS].resolver.suggest(unit)
         old = ms.resolve(unit, SOURCE_BASIS) if SOURCE_BASIS in ms.bases else None

@@ -10,10 +10,10 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from mergetool.core.mapping import MappingSet
+from mergetool.core.ranking import fmt4
+from mergetool.core.units import UnitRef
 from mergetool.errors import Problem
-from mergetool.mapping import MappingSet
-from mergetool.ranking import fmt4
-from mergetool.units import UnitRef
 
 
 class _Console(Console):
@@ -199,7 +199,7 @@ def _credit(p: dict) -> str:
 
 
 def explain_tree(data: dict) -> None:
-    from mergetool.explain import match_counts, plain
+    from mergetool.dti.explain import match_counts, plain
 
     unit = data["unit"]
     # The DTI is shown by its rule (half-up, 4 decimals); a commune table's statistic with

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import polars as pl
 
-from mergetool.comparable import BuildResult
-from mergetool.indicators import BY_ID, INDICATOR_IDS
-from mergetool.ranking import rounded
-from mergetool.tables import FIXED_DATE, write_atomic
+from mergetool.core.ranking import rounded
+from mergetool.dti.comparable import BuildResult
+from mergetool.dti.indicators import BY_ID, INDICATOR_IDS
+from mergetool.io.tables import FIXED_DATE, write_atomic
 
 BUILD_OUTPUTS = ("comparable.csv", "comparable.xlsx", "checks.csv", "audit.csv", "report.html",
                  "manifest.json")
@@ -76,8 +76,8 @@ def write_workbook(path: Path, result: BuildResult) -> None:
 
 
 def _coverage_sheet(wb, result: BuildResult, header: dict) -> None:  # type: ignore[no-untyped-def]
-    """The coverage map (mergetool.coverage): each successor, then its predecessors, by year."""
-    from mergetool.coverage import coverage_frame, coverage_sheet
+    """The coverage map (mergetool.dti.coverage): each successor, then its predecessors, by year."""
+    from mergetool.dti.coverage import coverage_frame, coverage_sheet
 
     frame = coverage_sheet(coverage_frame(result))
     formats = {c: "0.0000" for c in frame.columns if c.endswith(" value")}
@@ -108,7 +108,7 @@ def check_out_dir(out_dir: Path, inputs: list[Path], force: bool, *, report_only
                   ) -> None:
     """Refuse, before any work, a ``--out`` whose outputs could not be written or would replace
     an input or a file mergetool did not write (checked again when writing)."""
-    from mergetool.provenance import plan_outputs
+    from mergetool.core.provenance import plan_outputs
 
     names = ["report.html"] if report_only else list(BUILD_OUTPUTS[:-1])
     plan_outputs([out_dir / n for n in names], out_dir / "manifest.json", inputs, force)
@@ -120,14 +120,14 @@ def write_build(result: BuildResult, out_dir: Path, *, force: bool = False,
     """Write every build output into ``out_dir`` as one set; returns their paths (manifest last).
 
     The outputs are staged and swapped in together under a lock on ``out_dir``
-    (:class:`mergetool.tables.OutputSet`). A directory a previous run wrote (its manifest names
+    (:class:`mergetool.io.tables.OutputSet`). A directory a previous run wrote (its manifest names
     the files, unchanged since) is rebuilt in place; other existing files need ``force``. The
     report embeds the manifest of the tables it shows; ``manifest.json`` then covers the report too.
     """
-    from mergetool.provenance import build_manifest, manifest_text, plan_outputs
-    from mergetool.record import shipped_file_hashes
-    from mergetool.report import render_report
-    from mergetool.tables import OutputSet
+    from mergetool.core.provenance import build_manifest, manifest_text, plan_outputs
+    from mergetool.dti.record import shipped_file_hashes
+    from mergetool.io.tables import OutputSet
+    from mergetool.outputs.report import render_report
 
     inputs = inputs or []
     paths = [out_dir / name for name in BUILD_OUTPUTS]
@@ -154,7 +154,7 @@ def write_build(result: BuildResult, out_dir: Path, *, force: bool = False,
 
 
 def _tolerance() -> float:
-    from mergetool.verify import TOLERANCE
+    from mergetool.dti.verify import TOLERANCE
 
     return TOLERANCE
 
@@ -167,10 +167,10 @@ def write_report(result: BuildResult, out_dir: Path, *, force: bool = False,
     Its provenance section records the inputs and options. A previous build's tables in
     ``out_dir`` (unchanged since) are removed: the directory then holds this run's set only.
     """
-    from mergetool.provenance import build_manifest, manifest_text, plan_outputs
-    from mergetool.record import shipped_file_hashes
-    from mergetool.report import render_report
-    from mergetool.tables import OutputSet
+    from mergetool.core.provenance import build_manifest, manifest_text, plan_outputs
+    from mergetool.dti.record import shipped_file_hashes
+    from mergetool.io.tables import OutputSet
+    from mergetool.outputs.report import render_report
 
     inputs = inputs or []
     path, manifest = out_dir / "report.html", out_dir / "manifest.json"

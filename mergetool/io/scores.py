@@ -21,12 +21,12 @@ from pathlib import Path
 
 import polars as pl
 
-from mergetool import hierarchy
+from mergetool.core import hierarchy
+from mergetool.core.mapping import MappingSet
+from mergetool.core.names import clean, name_key, nearest
+from mergetool.dti.indicators import BY_ID, indicator_id
 from mergetool.errors import Problem, ProblemLog
-from mergetool.indicators import BY_ID, indicator_id
-from mergetool.mapping import MappingSet
-from mergetool.names import clean, name_key, nearest
-from mergetool.tables import ROW, parse_numbers, read_table_at
+from mergetool.io.tables import ROW, parse_numbers, read_table_at
 
 #: The long frame every loader returns.
 SCORES_SCHEMA: dict[str, pl.DataType] = {

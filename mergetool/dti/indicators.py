@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from mergetool.names import name_key
+from mergetool.core.names import name_key
 
 
 @dataclass(frozen=True)

@@ -27,13 +27,13 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from mergetool.core.names import _OLD_STYLE, _OLD_TO_NEW, clean, normalise_code
 from mergetool.errors import InputError, Problem, ProblemLog
-from mergetool.names import _OLD_STYLE, _OLD_TO_NEW, clean, normalise_code
-from mergetool.tables import ROW
+from mergetool.io.tables import ROW
 
 if TYPE_CHECKING:
-    from mergetool.mapping import MappingSet, Transition
-    from mergetool.units import Basis
+    from mergetool.core.mapping import MappingSet, Transition
+    from mergetool.core.units import Basis
 
 #: Separator of the parts of a combined ``province / district / ward`` unit cell.
 SEP = "\x1f"

@@ -20,9 +20,9 @@ from typing import Any
 
 import polars as pl
 
-from mergetool.charts import bump_chart, fmt4, merger_chart, slope_chart, slope_years
-from mergetool.comparable import SOURCE_BASIS, TARGET_BASIS, BuildResult
-from mergetool.coverage import RANK_NOTES, coverage_frame
+from mergetool.dti.comparable import SOURCE_BASIS, TARGET_BASIS, BuildResult
+from mergetool.dti.coverage import RANK_NOTES, coverage_frame
+from mergetool.outputs.charts import bump_chart, fmt4, merger_chart, slope_chart, slope_years
 
 LABELS: dict[str, dict[str, str]] = {
     "vi": {
@@ -204,7 +204,7 @@ LABELS: dict[str, dict[str, str]] = {
     },
 }
 
-#: The checks' one-line descriptions in Vietnamese (English: :data:`mergetool.checks.CHECKS`).
+#: The checks' one-line descriptions in Vietnamese (English: :data:`mergetool.dti.checks.CHECKS`).
 CHECK_DESCRIPTIONS_VI: dict[str, str] = {
     "same-unit-set": "hai năm xếp hạng cùng một tập đơn vị (cả 34 đơn vị có giá trị)",
     "complete-coverage": "mọi đơn vị trong năm có giá trị (công bố, hoặc biết đủ giá trị các tỉnh cũ)",
@@ -384,8 +384,8 @@ def _coverage(result: BuildResult, t: dict[str, str]) -> str:
 
 
 def _audit(result: BuildResult, t: dict[str, str]) -> str:
-    from mergetool.checks import carried_keys
-    from mergetool.verify import TOLERANCE, recompute_published
+    from mergetool.dti.checks import carried_keys
+    from mergetool.dti.verify import TOLERANCE, recompute_published
 
     ms = result.mappings
     scores = result.scores
@@ -492,7 +492,7 @@ def _table(dti: pl.DataFrame, years: list[int], merged: set[str], t: dict[str, s
 
 
 def _checks(result: BuildResult, t: dict[str, str]) -> str:
-    from mergetool.checks import CHECKS
+    from mergetool.dti.checks import CHECKS
 
     out = [f"<p>{_e(t['details_note'])}</p><div class='wrap'><table class='sortable' id='checks-table'>"
            f"<thead><tr><th>{_e(t['check'])}</th><th>{_e(t['years'])}</th><th>{_e(t['indicator'])}</th>"

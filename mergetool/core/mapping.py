@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from mergetool.core.names import clean, normalise_code
+from mergetool.core.units import Basis, UnitRef
 from mergetool.errors import InputError, Problem, ProblemLog
-from mergetool.names import clean, normalise_code
-from mergetool.tables import ROW, parse_numbers, read_table, require_columns, sha256_file
-from mergetool.units import Basis, UnitRef
+from mergetool.io.tables import ROW, parse_numbers, read_table, require_columns, sha256_file
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -159,7 +159,7 @@ class MappingSet:
         if code is not None:
             return code if code in basis.codes else None
         if basis.meta.get("levels"):  # commune names repeat: resolve in context, never first match
-            from mergetool.hierarchy import resolve_text
+            from mergetool.core.hierarchy import resolve_text
 
             return resolve_text(self, basis, text)
         return basis.resolver.resolve(text)
@@ -285,7 +285,7 @@ def _validate_names(basis: Basis, log: ProblemLog) -> None:
     it could not say which. A basis whose names repeat by design (wards named "Phường 1" in many
     districts) says so with ``unique_names = false`` in mapping.toml; such a name then resolves
     to no unit and the table must use codes. A basis with ``levels`` (communes inside districts
-    and provinces) names its units within their parents (:mod:`mergetool.hierarchy`), where a
+    and provinces) names its units within their parents (:mod:`mergetool.core.hierarchy`), where a
     bare name shared by several units is refused as ``ambiguous-unit`` when a table uses it."""
     if str(basis.meta.get("unique_names", "true")).lower() == "false" or basis.meta.get("levels"):
         return
@@ -360,7 +360,7 @@ def _check_names(ms: MappingSet, t: Transition, edges: pl.DataFrame, log: Proble
     """Optional name columns must name the unit the code denotes (catches code-reuse slips)."""
     where = {"file": t.file}
     if any(b in ms.bases and ms.bases[b].meta.get("levels") for b in (t.from_basis, t.to_basis)):
-        from mergetool.hierarchy import check_edge_names
+        from mergetool.core.hierarchy import check_edge_names
 
         log.extend(check_edge_names(ms, t, edges))
         return
@@ -390,7 +390,7 @@ def shipped_mappings_dir(name: str = "vn-2025") -> Path:
     packaged = resources.files("mergetool") / "_mappings" / name
     if packaged.is_dir():
         return Path(str(packaged))
-    return Path(__file__).resolve().parent.parent / "mappings" / name
+    return Path(__file__).resolve().parents[2] / "mappings" / name
 
 
 def shipped_mapping_names() -> list[str]:
@@ -590,7 +590,7 @@ def _load_nesting(ms: MappingSet, meta: dict, root: Path, toml_path: Path) -> No
         raise _meta_problem(toml_path, "nesting must be a table array written [[nesting]]")
     if not specs:
         return
-    from mergetool.hierarchy import check_nesting
+    from mergetool.core.hierarchy import check_nesting
 
     found = []
     for spec in specs:
@@ -659,7 +659,7 @@ def _read_aliases(path: Path, bases: dict[str, Basis]) -> None:
 def _read_code_aliases(path: Path, frame: pl.DataFrame, bases: dict[str, Basis]) -> None:
     """Aliases keyed by code (``basis, code, alias``): for units whose names repeat, where a
     canonical name would not say which unit is meant."""
-    from mergetool.hierarchy import add_aliases
+    from mergetool.core.hierarchy import add_aliases
 
     require_columns(frame, path, {"basis": ("basis",), "code": ("code",), "alias": ("alias",)})
     log = ProblemLog()

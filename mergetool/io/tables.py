@@ -26,8 +26,8 @@ from pathlib import Path
 
 import polars as pl
 
+from mergetool.core.names import clean
 from mergetool.errors import InputError, Problem, ProblemLog
-from mergetool.names import clean
 
 ROW = "_row"
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}

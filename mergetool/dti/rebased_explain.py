@@ -1,6 +1,6 @@
 """How one rebased value was made, for any mapping (the commune level included).
 
-:mod:`mergetool.explain` explains the DTI build (published values, sources, ranks). A commune
+:mod:`mergetool.dti.explain` explains the DTI build (published values, sources, ranks). A commune
 table has none of those: its explanation is the rebase itself — the unit's predecessors, their
 values and shares, the formula, and an independent recomputation from the predecessors'
 values compared with the engine's result. The output has the shape ``render.explain_tree``
@@ -15,12 +15,12 @@ from typing import Any
 
 import polars as pl
 
+from mergetool.core.mapping import MappingSet
+from mergetool.core.oracle import exact
+from mergetool.core.rebase import RebaseResult, method_for, rebase
+from mergetool.core.units import UnitRef
+from mergetool.dti.explain import plain
 from mergetool.errors import InputError, Problem
-from mergetool.explain import plain
-from mergetool.mapping import MappingSet
-from mergetool.oracle import exact
-from mergetool.rebase import RebaseResult, method_for, rebase
-from mergetool.units import UnitRef
 
 #: Independent recomputation vs the engine: both work on the same inputs, the engine in exact
 #: decimals, the loop here in floats; they agree far inside this bound.
@@ -112,7 +112,7 @@ def explain_rebased(result: RebaseResult, ms: MappingSet, unit: str, *, indicato
 def explain_file(ms: MappingSet, scores_path: Path, unit: str, *, indicator: str | None = None,
                  year: int | None = None, basis: str | None = None) -> dict[str, Any]:
     """Read a score table, rebase it (mean) to the newest basis, explain ``unit`` there."""
-    from mergetool.scores import read_scores
+    from mergetool.io.scores import read_scores
 
     ms.require_valid()
     scores = read_scores(scores_path, ms, basis=basis)

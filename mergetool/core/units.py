@@ -14,7 +14,7 @@ from functools import cached_property
 
 import polars as pl
 
-from mergetool.names import ascii_key, bare_ascii_key, name_key, nearest
+from mergetool.core.names import ascii_key, bare_ascii_key, name_key, nearest
 
 
 @dataclass(frozen=True, order=True)

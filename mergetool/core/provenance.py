@@ -8,7 +8,7 @@ inputs, placed the same way relative to the output directory, give byte-identica
 wherever the tree lies. :func:`check_manifest` re-hashes every output, input and mapping file it
 names, and says when a directory holds a mixed set (files of different runs).
 
-:func:`write_set` writes a run's outputs and its manifest as one set (:class:`~mergetool.tables.
+:func:`write_set` writes a run's outputs and its manifest as one set (:class:`~mergetool.io.tables.
 OutputSet`): staged, locked, renamed into place together, the manifest last.
 """
 
@@ -24,9 +24,9 @@ from typing import Any
 import polars as pl
 
 from mergetool import __version__
+from mergetool.core.mapping import MappingSet, mapping_fingerprint
 from mergetool.errors import InputError, Problem
-from mergetool.mapping import MappingSet, mapping_fingerprint
-from mergetool.tables import OutputSet, check_outputs, sha256_file, write_text_atomic
+from mergetool.io.tables import OutputSet, check_outputs, sha256_file, write_text_atomic
 
 MANIFEST_NAME = "manifest.json"
 SHIPPED = "shipped:"  # + the shipped mapping's name, e.g. ``shipped:vn-2025``
@@ -44,7 +44,7 @@ def _portable(path: Path, base: Path | None) -> str:
 
 
 def _mapping_root(mappings: MappingSet, base: Path | None) -> str | None:
-    from mergetool.mapping import shipped_mapping_names, shipped_mappings_dir
+    from mergetool.core.mapping import shipped_mapping_names, shipped_mappings_dir
 
     if mappings.root is None:
         return None
@@ -141,7 +141,7 @@ def plan_outputs(outputs: list[Path], manifest_path: Path, inputs: list[Path], f
     since, are rebuilt in place; any other existing file needs ``force``. Stale files are those the
     old manifest lists that this run does not write and that still have their recorded hash.
     """
-    from mergetool.tables import STAGING_PREFIX
+    from mergetool.io.tables import STAGING_PREFIX
 
     owned: dict[str, set[str]] | None = None
     recorded = recorded_outputs(manifest_path)
@@ -165,7 +165,7 @@ def plan_outputs(outputs: list[Path], manifest_path: Path, inputs: list[Path], f
                   labels=[*(labels or map(str, outputs)), f"the manifest {manifest_path}"])
     if manifest_path.name != MANIFEST_NAME:
         return []
-    from mergetool.reports import BUILD_OUTPUTS
+    from mergetool.outputs.files import BUILD_OUTPUTS
 
     # Only a build directory's own file names are ever removed, whatever a manifest lists.
     writing = {os.path.realpath(p) for p in (*outputs, manifest_path)}
@@ -184,7 +184,7 @@ def preflight(outputs: list[tuple[Path, str]], manifest_path: Path | None, input
     """Every problem with a run's outputs at once, before any work: suffixes (``outputs`` pairs a
     path with the option that named it), clashes, inputs, placement, foreign files. Returns the
     stale files to remove (see :func:`plan_outputs`)."""
-    from mergetool.tables import OUTPUT_SUFFIXES, output_format
+    from mergetool.io.tables import OUTPUT_SUFFIXES, output_format
 
     problems: list[Problem] = []
     for path, option in outputs:
@@ -307,7 +307,7 @@ def check_manifest(path: str | Path) -> pl.DataFrame:
     ``manifest.json`` that does not name it (a file of another run). Any verdict but ``ok`` means
     the directory is not the one consistent set the manifest describes.
     """
-    from mergetool.mapping import shipped_mappings_dir
+    from mergetool.core.mapping import shipped_mappings_dir
 
     path = Path(path)
     manifest_path = path / MANIFEST_NAME if path.is_dir() else path
@@ -325,7 +325,7 @@ def check_manifest(path: str | Path) -> pl.DataFrame:
         for entry in data.get(role, []):
             name = entry["path"]
             if name.startswith("shipped:"):
-                from mergetool.record import shipped_file_hashes
+                from mergetool.dti.record import shipped_file_hashes
 
                 now = shipped_file_hashes().get(name.removeprefix("shipped:"))
             else:
@@ -348,7 +348,7 @@ def check_manifest(path: str | Path) -> pl.DataFrame:
                          schema={"role": pl.String, "path": pl.String, "recorded": pl.String,
                                  "current": pl.String, "verdict": pl.String}, orient="row")
     if manifest_path.name == MANIFEST_NAME:
-        from mergetool.reports import BUILD_OUTPUTS
+        from mergetool.outputs.files import BUILD_OUTPUTS
 
         listed = set()
         for e in data["outputs"]:

@@ -1,6 +1,6 @@
 """A deliberately simple second implementation of rebasing, in plain Python loops.
 
-It shares no code with :mod:`mergetool.rebase` (no polars, no joins, no window
+It shares no code with :mod:`mergetool.core.rebase` (no polars, no joins, no window
 expressions): auditors use it through ``mergetool verify`` to recompute merged
 values independently, and the tests check that the fast path agrees with it on
 random mappings. Arithmetic is exact: every input becomes a :class:`fractions.Fraction`

@@ -13,7 +13,7 @@ Coverage policy: ``strict`` (default) leaves a successor empty unless every
 predecessor has a value; ``partial`` computes over those present and flags it.
 A chain of transitions is applied one step at a time.
 
-Arithmetic (:mod:`mergetool.exact`): values are read as the decimals they were written as and
+Arithmetic (:mod:`mergetool.core.exact`): values are read as the decimals they were written as and
 summed as integers, so the result is exact and independent of the order of the input rows.
 ``value_exact`` (Decimal(38, 18)) is the exact mean, weighted mean or sum rounded half-up once,
 at the 18th decimal; ``value`` is that decimal as the nearest float. For ``weighted`` and
@@ -33,8 +33,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from mergetool.errors import InputError, Problem, UsageError
-from mergetool.exact import (
+from mergetool.core.exact import (
     DEC,
     FLOAT_EXACT,
     exact_expr,
@@ -44,8 +43,9 @@ from mergetool.exact import (
     round_quotient,
     to_decimal,
 )
-from mergetool.mapping import MappingSet, Transition
-from mergetool.scores import SCORES_SCHEMA
+from mergetool.core.mapping import MappingSet, Transition
+from mergetool.errors import InputError, Problem, UsageError
+from mergetool.io.scores import SCORES_SCHEMA
 
 METHODS = ("mean", "weighted", "sum")
 POLICIES = ("strict", "partial")
@@ -62,7 +62,7 @@ RESULT_COLUMNS = ("year", "basis", "code", "indicator", "value", "value_exact", 
                   "n_expected", "n_used", "missing", "status")
 #: ``value_exact``: the exact mean / weighted mean / sum as a decimal, rounded (half-up) only at
 #: the 18th place; ``value`` is the nearest Float64. Display and ranks round ``value_exact``
-#: half-up to 4 places (:mod:`mergetool.ranking`).
+#: half-up to 4 places (:mod:`mergetool.core.ranking`).
 
 
 @dataclass
@@ -90,8 +90,8 @@ def parse_methods(specs: tuple[str, ...] | list[str], default: str = "mean", *,
     ``free``: a name that is no DTI indicator is kept as written (``population=sum`` for a table
     of any statistic); the caller must then refuse a name its input does not hold.
     """
-    from mergetool.indicators import BY_ID, indicator_id
-    from mergetool.names import clean
+    from mergetool.core.names import clean
+    from mergetool.dti.indicators import BY_ID, indicator_id
 
     methods = {"*": default}
     problems = []
@@ -133,9 +133,9 @@ def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
 
     ``audit=False`` skips the per-contribution audit frame (for large batch runs).
     ``shares`` (``from_code, to_code, share``) fills a transition's unknown shares (divided
-    units); without it, ``sum`` and ``weighted`` refuse such units (:mod:`mergetool.shares`).
+    units); without it, ``sum`` and ``weighted`` refuse such units (:mod:`mergetool.core.shares`).
     """
-    from mergetool.shares import require_shares
+    from mergetool.core.shares import require_shares
 
     if policy not in POLICIES:
         raise UsageError(f"unknown coverage policy {policy!r}", [Problem(
@@ -308,7 +308,7 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
 
     Units are the transition's ids, (year, indicator) a dense slot, and a result cell
     ``slot * n_successors + successor``: the join is an index gather over the edge arrays and the
-    group-by a scatter-add. Values are read as exact decimals (:mod:`mergetool.exact`), summed as
+    group-by a scatter-add. Values are read as exact decimals (:mod:`mergetool.core.exact`), summed as
     integers and divided once, so no result depends on the order of the input rows. Status and
     missing predecessors are worked out only for the cells short of predecessors.
     """
@@ -512,7 +512,7 @@ def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, r_: np.ndarray, e_:
         except OverflowError:
             raise _not_exact("a mean exceeds 9.2e18", "rescale the values") from None
         return a_, c_, n_used[cells].astype(np.float64), None
-    if not idx.share_known[e_].all():  # rebase() refuses these first (mergetool.shares)
+    if not idx.share_known[e_].all():  # rebase() refuses these first (mergetool.core.shares)
         units = sorted(set(idx.from_codes.gather(idx.e_from[e_[~idx.share_known[e_]]]).to_list()))
         raise InputError.single(Problem(
             "missing-share", f"method {name} needs the shares of divided units, unknown for "
@@ -758,8 +758,8 @@ def read_weights(path: str, mappings: MappingSet, basis: str) -> pl.DataFrame:
     """A weight table (unit, weight[, year]) on ``basis``: positive numbers, every unit once (once
     per year when the table has a year column: yearly weights apply to their own year only)."""
     from mergetool.errors import ProblemLog
-    from mergetool.scores import DESCRIPTIVE_COLUMNS, YEAR_RANGE, resolve_units, weights_layout
-    from mergetool.tables import ROW, parse_numbers, read_table, require_columns
+    from mergetool.io.scores import DESCRIPTIVE_COLUMNS, YEAR_RANGE, resolve_units, weights_layout
+    from mergetool.io.tables import ROW, parse_numbers, read_table, require_columns
 
     frame, delimiter = read_table(path)
     cols = require_columns(frame, path, {"unit": ("unit", "code", "name", "province"),
@@ -824,11 +824,11 @@ def rebase_file(scores_path: Path, mappings: MappingSet, to_basis: str, *,
     Writes ``output`` and the optional ``audit`` (CSV, XLSX or Parquet by suffix) and
     ``<output>.manifest.json`` as one set; all or nothing, never over an input or each other.
     """
-    from mergetool.comparable import year_from_name
-    from mergetool.provenance import build_manifest, preflight, sibling_manifest, write_set
-    from mergetool.scores import REBASE_OPTIONS, read_scores
-    from mergetool.shares import read_shares
-    from mergetool.tables import write_frame
+    from mergetool.core.provenance import build_manifest, preflight, sibling_manifest, write_set
+    from mergetool.core.shares import read_shares
+    from mergetool.dti.comparable import year_from_name
+    from mergetool.io.scores import REBASE_OPTIONS, read_scores
+    from mergetool.io.tables import write_frame
 
     mappings.require_valid()
     manifest_path = sibling_manifest(output)

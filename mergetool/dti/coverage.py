@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from mergetool.comparable import SOURCE_BASIS, TARGET_BASIS, BuildResult
-from mergetool.ranking import rounded
+from mergetool.core.ranking import rounded
+from mergetool.dti.comparable import SOURCE_BASIS, TARGET_BASIS, BuildResult
 
 #: Cell states, most informative first.
 STATES = ("value+rank", "rank only", "value only", "none")
@@ -63,7 +63,7 @@ def coverage_frame(result: BuildResult, indicator: str = "dti") -> pl.DataFrame:
                 basis=pl.lit(SOURCE_BASIS), code="code", unit_name="unit_name", year="year",
                 value="value", rank="rank",
                 value_basis=pl.when(pl.col("value").is_not_null()).then(pl.lit("published-63"))))
-    from mergetool.checks import carried_keys
+    from mergetool.dti.checks import carried_keys
 
     carried = [(y, c) for y, b, c, i in carried_keys(result.scores) if b == SOURCE_BASIS and i == indicator]
     if carried:
@@ -84,7 +84,7 @@ def coverage_frame(result: BuildResult, indicator: str = "dti") -> pl.DataFrame:
 def _rank_bases(result: BuildResult, indicator: str) -> pl.DataFrame:
     """year, basis, code, rank_basis of the shipped record's ranks known other than as a printed
     number (:data:`RANK_NOTES`), for the cells where the build used the shipped record."""
-    from mergetool.record import read_record
+    from mergetool.dti.record import read_record
 
     schema = {"year": pl.Int32, "basis": pl.String, "code": pl.String, "rank_basis": pl.String}
     keys = ["year", "basis", "code", "indicator"]

@@ -23,13 +23,13 @@ from pathlib import Path
 
 import polars as pl
 
+from mergetool.core.mapping import MappingSet
+from mergetool.core.ranking import competition_rank, exact, rank_change, round_half_up
+from mergetool.core.rebase import RebaseResult, rebase
+from mergetool.dti.indicators import INDICATOR_IDS
+from mergetool.dti.record import index_definitions, read_record, record_as_scores
 from mergetool.errors import InputError, Problem
-from mergetool.indicators import INDICATOR_IDS
-from mergetool.mapping import MappingSet
-from mergetool.ranking import competition_rank, exact, rank_change, round_half_up
-from mergetool.rebase import RebaseResult, rebase
-from mergetool.record import index_definitions, read_record, record_as_scores
-from mergetool.scores import BUILD_OPTIONS, Options, read_scores
+from mergetool.io.scores import BUILD_OPTIONS, Options, read_scores
 
 SOURCE_BASIS, TARGET_BASIS = "vn-province-2024", "vn-province-2025"
 
@@ -166,7 +166,7 @@ def build(scores: pl.DataFrame, mappings: MappingSet, *,
 
     ``facts`` (default :func:`facts_for` ``scores``): the published facts to check against.
     """
-    from mergetool.checks import run_checks
+    from mergetool.dti.checks import run_checks
 
     mappings.require_valid()
     facts = facts_for(scores) if facts is None else facts

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import polars as pl
 
+from mergetool.core.mapping import SHARE_TOLERANCE, MappingSet, Transition
+from mergetool.core.names import normalise_code
 from mergetool.errors import InputError, Problem, ProblemLog, UsageError
-from mergetool.mapping import SHARE_TOLERANCE, MappingSet, Transition
-from mergetool.names import normalise_code
-from mergetool.tables import ROW, parse_numbers, read_table, require_columns
+from mergetool.io.tables import ROW, parse_numbers, read_table, require_columns
 
 NEEDS_SHARES = ("sum", "weighted")
 

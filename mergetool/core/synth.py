@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from mergetool.mapping import MappingSet, Transition
-from mergetool.scores import SCORES_SCHEMA
-from mergetool.units import Basis
+from mergetool.core.mapping import MappingSet, Transition
+from mergetool.core.units import Basis
+from mergetool.io.scores import SCORES_SCHEMA
 
 
 def synth_panel(mappings: MappingSet, basis: str, years: list[int], indicators: list[str],

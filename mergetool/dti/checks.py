@@ -16,11 +16,11 @@ from decimal import Decimal
 
 import polars as pl
 
-from mergetool.mapping import MappingSet
-from mergetool.ranking import fmt4, is_half, round4, to_decimal
-from mergetool.rebase import RebaseResult
-from mergetool.record import WEAK_RANK_BASES, index_definitions, published_aggregates
-from mergetool.verify import TOLERANCE
+from mergetool.core.mapping import MappingSet
+from mergetool.core.ranking import fmt4, is_half, round4, to_decimal
+from mergetool.core.rebase import RebaseResult
+from mergetool.dti.record import WEAK_RANK_BASES, index_definitions, published_aggregates
+from mergetool.dti.verify import TOLERANCE
 
 SOURCE_BASIS, TARGET_BASIS = "vn-province-2024", "vn-province-2025"
 
@@ -51,7 +51,7 @@ def run_checks(comparable: pl.DataFrame, scores: pl.DataFrame, rebased: RebaseRe
                facts: pl.DataFrame | None = None) -> pl.DataFrame:
     """Every check's rows, in the order of :data:`CHECKS`.
 
-    ``facts``: the published facts (:data:`mergetool.comparable.FACTS_SCHEMA`) to check against.
+    ``facts``: the published facts (:data:`mergetool.dti.comparable.FACTS_SCHEMA`) to check against.
     """
     ctx = Context(comparable, scores, rebased, mappings, methods, facts)
     rows: list[Row] = []
@@ -64,7 +64,7 @@ class Context:
     def __init__(self, comparable: pl.DataFrame, scores: pl.DataFrame, rebased: RebaseResult,
                  mappings: MappingSet, methods: dict[str, str],
                  facts: pl.DataFrame | None = None) -> None:
-        from mergetool.comparable import FACTS_SCHEMA
+        from mergetool.dti.comparable import FACTS_SCHEMA
 
         self.comparable = comparable
         self.facts = pl.DataFrame(schema=FACTS_SCHEMA) if facts is None else facts
@@ -412,7 +412,7 @@ def aggregate_comparability(ctx: Context) -> Iterator[Row]:
 
 
 def published_vs_recomputed(ctx: Context) -> Iterator[Row]:
-    from mergetool.verify import recompute_published
+    from mergetool.dti.verify import recompute_published
 
     keys = ["year", "basis", "code", "indicator"]
     pub = ctx.scores.filter((pl.col("basis") == TARGET_BASIS) & pl.col("value").is_not_null())
@@ -469,7 +469,7 @@ def user_vs_published(ctx: Context) -> Iterator[Row]:
 
 def carried_keys(scores: pl.DataFrame) -> set[tuple[int, str, str, str]]:
     """Keys of shipped values that were carried over from the 34-unit table (not printed)."""
-    from mergetool.record import read_record
+    from mergetool.dti.record import read_record
 
     rec = read_record().filter(pl.col("value_origin") == "carried-from-34-basis")
     keys = {(y, b, c, i) for y, b, c, i in rec.select("year", "basis", "code", "indicator").iter_rows()}
@@ -647,7 +647,7 @@ def rank_change_claims(ctx: Context) -> Iterator[Row]:
     where the data cannot tell, from the published rank facts. A claim whose earlier basis is
     not stated is tried on both bases; it holds if it holds on one.
     """
-    from mergetool.record import read_claims
+    from mergetool.dti.record import read_claims
 
     for claim in read_claims().iter_rows(named=True):
         y0, y1, b1, ind, c = (claim["year_from"], claim["year_to"], claim["basis_to"],

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import polars as pl
 
-from mergetool.indicators import INDICATOR_IDS
-from mergetool.mapping import MappingSet
-from mergetool.tables import sha256_file
+from mergetool.core.mapping import MappingSet
+from mergetool.dti.indicators import INDICATOR_IDS
+from mergetool.io.tables import sha256_file
 
 DATA = Path(str(resources.files("mergetool") / "data" / "dti"))
 RESEARCH = DATA / "research"
@@ -143,8 +143,8 @@ def published_aggregates() -> pl.DataFrame:
 
 
 def record_as_scores(record: pl.DataFrame) -> pl.DataFrame:
-    """The record's values as a score frame (see :data:`mergetool.scores.SCORES_SCHEMA`)."""
-    from mergetool.scores import SCORES_SCHEMA
+    """The record's values as a score frame (see :data:`mergetool.io.scores.SCORES_SCHEMA`)."""
+    from mergetool.io.scores import SCORES_SCHEMA
 
     return (record.with_columns(file=pl.lit("shipped:dti_record.csv"),
                                 row=pl.int_range(2, pl.len() + 2, dtype=pl.Int32))
@@ -164,7 +164,7 @@ def shipped_file_hashes() -> dict[str, str]:
 
 
 if __name__ == "__main__":  # regenerate the shipped record from the research files
-    from mergetool.mapping import load_mappings
+    from mergetool.core.mapping import load_mappings
 
     tidy_research(research_files(), load_mappings()).write_csv(RECORD_FILE)
     print(f"wrote {RECORD_FILE}")
@@ -177,7 +177,7 @@ MINISTRY_UNIT = "Tỉnh, thành phố"
 
 def ministry_headings() -> list[tuple[str, str]]:
     """(heading, indicator id) for the value columns of the ministry's table."""
-    from mergetool.indicators import INDICATORS
+    from mergetool.dti.indicators import INDICATORS
 
     cols = [(f"Chỉ số {i.label_vi}", i.id) for i in INDICATORS if i.kind == "indicator"]
     return [*cols, ("CHUYỂN ĐỔI SỐ CẤP TỈNH (PDTI)", "dti")]

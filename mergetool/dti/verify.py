@@ -1,7 +1,7 @@
 """Independent verification of published merged values.
 
 For every successor × year × indicator, the predecessors' values are averaged
-again by :mod:`mergetool.oracle` (plain Python loops over the networkx graph's
+again by :mod:`mergetool.core.oracle` (plain Python loops over the networkx graph's
 edges; no code shared with the polars rebasing path) and compared with the
 published value.
 
@@ -25,9 +25,9 @@ from pathlib import Path
 
 import polars as pl
 
+from mergetool.core.mapping import MappingSet
+from mergetool.core.oracle import exact, round_half_up, simple_rebase
 from mergetool.errors import InputError, Problem
-from mergetool.mapping import MappingSet
-from mergetool.oracle import exact, round_half_up, simple_rebase
 
 TOLERANCE = 0.0001 + 1e-9
 
@@ -47,7 +47,7 @@ def _show(v, places: int = 4) -> str:  # type: ignore[no-untyped-def]
 def _as_published(v: float) -> str:
     """A published value as it was published, and its 4-decimal rounding when that differs
     (``0.70695`` -> ``0.70695 (rounded half-up 0.7070)``; ``0.7069`` -> ``0.7069``)."""
-    from mergetool.explain import plain
+    from mergetool.dti.explain import plain
 
     shown, rounded = plain(v), _show(v)
     return shown if exact(shown) == exact(rounded) and len(shown) <= len(rounded) else \
@@ -166,9 +166,9 @@ def recompute_published(published: pl.DataFrame, predecessors: pl.DataFrame,
 
 def verify_shipped(mappings: MappingSet, *, tolerance: float | None = None) -> VerifyResult:
     """Verify the shipped record: values published on the 34-unit basis against the 63-unit ones."""
-    from mergetool.checks import carried_keys
-    from mergetool.comparable import SOURCE_BASIS, TARGET_BASIS
-    from mergetool.record import read_record, record_as_scores
+    from mergetool.dti.checks import carried_keys
+    from mergetool.dti.comparable import SOURCE_BASIS, TARGET_BASIS
+    from mergetool.dti.record import read_record, record_as_scores
 
     scores = record_as_scores(read_record())
     result = recompute_published(
@@ -185,8 +185,8 @@ def verify_files(published: Path, predecessors: Path, mappings: MappingSet, *,
                  published_basis: str | None = None, predecessors_basis: str | None = None,
                  tolerance: float | None = None, year: int | None = None) -> VerifyResult:
     """Read both tables (any supported layout) and recompute the published values."""
-    from mergetool.comparable import year_from_name
-    from mergetool.scores import VERIFY_OPTIONS, read_scores
+    from mergetool.dti.comparable import year_from_name
+    from mergetool.io.scores import VERIFY_OPTIONS, read_scores
 
     mappings.require_valid()
     pub = read_scores(published, mappings, basis=published_basis, year=year,
@@ -213,13 +213,13 @@ def verify_files(published: Path, predecessors: Path, mappings: MappingSet, *,
 def write_verify(result: VerifyResult, mappings: MappingSet, output: Path, *,
                  inputs: list[Path], force: bool = False) -> None:
     """The verification report (CSV, XLSX or Parquet by suffix) and ``<output>.manifest.json``."""
-    from mergetool.provenance import build_manifest, preflight, sibling_manifest, write_set
-    from mergetool.tables import write_frame
+    from mergetool.core.provenance import build_manifest, preflight, sibling_manifest, write_set
+    from mergetool.io.tables import write_frame
 
     manifest = sibling_manifest(output)
     stale = preflight([(output, "-o")], manifest, inputs, force)
     write_set({output: lambda p: write_frame(p, result.rows)}, manifest, lambda staged: build_manifest(
         command="verify", mappings=mappings, inputs=inputs, outputs=[output], base=output.parent,
         staged=staged,
-        options=result.options | {"implementation": "mergetool.oracle (independent of rebase)"}),
+        options=result.options | {"implementation": "mergetool.core.oracle (independent of rebase)"}),
         stale=stale)
