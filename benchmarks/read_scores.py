@@ -13,7 +13,8 @@ from pathlib import Path
 import polars as pl
 
 from mergetool.core.synth import synth_mapping
-from mergetool.io.scores import Layout, read_scores, resolve_units
+from mergetool.dti.spec import read_scores
+from mergetool.io.scores import Layout, resolve_units
 
 N = 100_000
 

@@ -145,6 +145,7 @@ def rebase(ctx: click.Context, scores: Path, to_basis: str, from_basis: str | No
            force: bool) -> None:
     """Rebase SCORES to another basis (e.g. the 63-unit DTI onto the 34 units)."""
     from mergetool.core.rebase import rebase_file
+    from mergetool.dti.spec import REBASE_OPTIONS
     from mergetool.outputs import terminal as render
 
     _check_sheet(sheet, [scores])
@@ -152,7 +153,7 @@ def rebase(ctx: click.Context, scores: Path, to_basis: str, from_basis: str | No
     result = rebase_file(scores, ms, to_basis, from_basis=from_basis, methods=methods,
                          policy=policy, weights=weights, year=year, sheet=sheet,
                          header_row=header_row, output=output,
-                         audit=audit, force=force, shares=shares)
+                         audit=audit, force=force, shares=shares, options=REBASE_OPTIONS)
     render.counts(result.values, "status", f"{result.from_basis} -> {result.to_basis}: "
                   f"{result.values.height} values")
     render.message(f"wrote {output}" + (f" and {audit}" if audit else ""))
@@ -186,7 +187,9 @@ def _build(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool,
            basis: str | None, methods: tuple[str, ...] = (), sheet: str | None = None,
            header_row: int | None = None, options=None):  # type: ignore[no-untyped-def]
     from mergetool.core.rebase import parse_methods
-    from mergetool.dti.comparable import build, gather_facts, gather_scores
+    from mergetool.dti.comparable import gather_facts, gather_scores
+    from mergetool.dti.indicators import CATALOGUE
+    from mergetool.dti.pipeline import build
     from mergetool.errors import UsageError
 
     if replace and not scores_files:
@@ -197,7 +200,7 @@ def _build(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool,
         raise UsageError(f"{' and '.join(given)} appl{'ies' if len(given) == 1 else 'y'} to "
                          "--scores files, and none was given")
     _check_sheet(sheet, list(scores_files))
-    method_map = parse_methods(methods)
+    method_map = parse_methods(methods, catalogue=CATALOGUE)
     if "weighted" in method_map.values():
         from mergetool.errors import Problem
 
@@ -290,7 +293,8 @@ def template(units: str, output: Path, force: bool) -> None:
     """Write an empty table in the ministry's layout to fill in (name it with the year)."""
     from mergetool.core.mapping import load_mappings
     from mergetool.core.provenance import preflight
-    from mergetool.dti.record import BASIS_BY_SIZE, ministry_template
+    from mergetool.dti.record import ministry_template
+    from mergetool.dti.spec import BASIS_BY_SIZE
     from mergetool.io.tables import write_atomic, write_frame
     from mergetool.outputs import terminal as render
 
@@ -382,7 +386,7 @@ def explain(ctx: click.Context, unit: str, year: int | None, indicator: str, fmt
 
     from mergetool.core.hierarchy import is_hierarchical
     from mergetool.dti.explain import explain as explain_unit
-    from mergetool.io.scores import EXPLAIN_OPTIONS
+    from mergetool.dti.spec import EXPLAIN_OPTIONS
     from mergetool.outputs import terminal as render
 
     ms = _mappings(ctx)
@@ -415,10 +419,11 @@ def manifest() -> None:
 def manifest_check(ctx: click.Context, path: Path) -> None:
     """Re-hash the outputs, inputs and mapping files a manifest names (PATH: the manifest or its
     directory); exit 1 if any changed, is missing, or the directory holds a mixed set."""
-    from mergetool.core.provenance import check_manifest, mixed_set_summary
+    from mergetool.core.provenance import mixed_set_summary
     from mergetool.outputs import terminal as render
+    from mergetool.outputs.files import check_build_manifest
 
-    rows = check_manifest(path)
+    rows = check_build_manifest(path)
     render.frame_table(rows.select("role", "path", "verdict"), f"manifest {path}", limit=200)
     bad = rows.filter(rows["verdict"] != "ok")
     if bad.height:

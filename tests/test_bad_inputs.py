@@ -126,7 +126,8 @@ def test_a_chain_of_transitions_builds_the_same_tables(generated: Path, shipped)
     from polars.testing import assert_frame_equal
 
     from mergetool.core.mapping import load_mappings
-    from mergetool.dti.comparable import build, gather_scores
+    from mergetool.dti.comparable import gather_scores
+    from mergetool.dti.pipeline import build
 
     chain = load_mappings(generated / "c8_multi_step")
     assert chain.valid

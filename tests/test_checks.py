@@ -11,7 +11,7 @@ from mergetool.core.mapping import MappingSet
 from mergetool.core.ranking import competition_rank
 from mergetool.core.synth import synth_panel
 from mergetool.dti.checks import CHECKS, RankFact, findings, rank_bounds
-from mergetool.dti.comparable import build
+from mergetool.dti.pipeline import build
 
 OLD, NEW = "vn-province-2024", "vn-province-2025"
 

@@ -8,7 +8,7 @@ from polars.testing import assert_frame_equal
 from mergetool.cli import cli
 from mergetool.core.mapping import load_mappings
 from mergetool.core.rebase import rebase
-from mergetool.io.scores import read_scores
+from mergetool.dti.spec import read_scores
 
 DTI_2024_63 = "year,unit,dti\n2024,TP. Đà Nẵng,0.8335\n2024,Quảng Nam,0.5803\n2024,Hà Nội,0.8241\n"
 

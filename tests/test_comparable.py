@@ -9,9 +9,11 @@ import pytest
 from mergetool.core.mapping import MappingSet
 from mergetool.core.oracle import round_half_up, simple_rebase
 from mergetool.core.synth import synth_panel
-from mergetool.dti.comparable import build, gather_scores, year_from_name
+from mergetool.dti.comparable import gather_scores
 from mergetool.dti.indicators import INDICATOR_IDS
+from mergetool.dti.pipeline import build
 from mergetool.errors import InputError
+from mergetool.io.scores import year_from_name
 
 OLD, NEW = "vn-province-2024", "vn-province-2025"
 YEARS = [2020, 2021, 2022, 2023, 2024]
@@ -163,7 +165,8 @@ def test_indicator_ids_are_the_ones_in_the_table(shipped_build) -> None:
 
 
 def test_an_empty_cell_never_erases_a_published_value(tmp_path, shipped) -> None:
-    from mergetool.dti.comparable import build, gather_facts, gather_scores
+    from mergetool.dti.comparable import gather_facts, gather_scores
+    from mergetool.dti.pipeline import build
 
     path = tmp_path / "dti_2024_34.csv"  # the ministry layout, Khánh Hòa's value left blank
     path.write_text('Xếp hạng,"Tỉnh, thành phố",CHUYỂN ĐỔI SỐ CẤP TỈNH (PDTI)\n16,Khánh Hòa,\n'
@@ -176,7 +179,8 @@ def test_an_empty_cell_never_erases_a_published_value(tmp_path, shipped) -> None
 
 
 def test_replace_with_only_a_34_unit_table_builds(tmp_path, shipped) -> None:
-    from mergetool.dti.comparable import build, gather_facts, gather_scores
+    from mergetool.dti.comparable import gather_facts, gather_scores
+    from mergetool.dti.pipeline import build
 
     path = tmp_path / "dti_2024_34.csv"
     path.write_text("code,dti\n" + "".join(f"{c},0.{5000 + i}\n" for i, c in

@@ -14,7 +14,7 @@ from panel import complete_panel, with_record
 from mergetool.cli import cli
 from mergetool.core.mapping import MappingSet
 from mergetool.core.oracle import round_half_up, simple_rebase
-from mergetool.dti.comparable import build
+from mergetool.dti.pipeline import build
 
 OLD, NEW = "vn-province-2024", "vn-province-2025"
 FACT_CHECKS = ("published-ranks", "published-vs-recomputed", "rank-order-consistency",

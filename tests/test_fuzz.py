@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from mergetool.core.mapping import load_mappings, shipped_mappings_dir
 from mergetool.core.rebase import read_weights
+from mergetool.dti.spec import read_scores
 from mergetool.errors import MergetoolError
-from mergetool.io.scores import read_scores
 from mergetool.io.tables import read_table
 
 VALID = ("year;province;Chỉ số Nhận thức số;PDTI\n2022;TP. Đà Nẵng;1,0000;0,8002\n"

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from mergetool.core.mapping import MappingSet, load_mappings
 from mergetool.dti.indicators import BY_ID
+from mergetool.dti.spec import BUILD_OPTIONS, read_scores
 from mergetool.errors import InputError
-from mergetool.io.scores import BUILD_OPTIONS, read_scores
 
 MS = load_mappings()
 OLD, NEW = "vn-province-2024", "vn-province-2025"

@@ -418,12 +418,12 @@ def test_build_out_under_a_regular_file(scores: Path) -> None:
 
 @pytest.mark.parametrize("command", ["build", "report"])
 def test_build_checks_its_out_dir_before_any_work(scores: Path, command: str, monkeypatch) -> None:
-    import mergetool.dti.comparable
+    import mergetool.dti.pipeline
 
     def no_work(*a, **k):
         raise AssertionError("the build ran although its outputs cannot be written")
 
-    monkeypatch.setattr(mergetool.dti.comparable, "build", no_work)
+    monkeypatch.setattr(mergetool.dti.pipeline, "build", no_work)
     assert_refused(run(command, "--out", scores / "out"), "output-unwritable", "which is a file")
     out = scores.parent / "foreign"
     out.mkdir()

@@ -11,7 +11,7 @@ from mergetool.dti.record import (
     research_files,
     tidy_research,
 )
-from mergetool.io.scores import read_scores
+from mergetool.dti.spec import read_scores
 
 
 def test_shipped_record_is_generated_from_the_research_files(tmp_path, shipped: MappingSet) -> None:

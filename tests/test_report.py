@@ -149,8 +149,9 @@ from dataclasses import replace  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from mergetool.dti.comparable import build, gather_scores  # noqa: E402
+from mergetool.dti.comparable import gather_scores  # noqa: E402
 from mergetool.dti.coverage import coverage_frame, coverage_sheet  # noqa: E402
+from mergetool.dti.pipeline import build  # noqa: E402
 from mergetool.outputs.charts import PITCH, dodge, fmt4, slope_years, style  # noqa: E402
 from mergetool.outputs.report import LABELS, render_report  # noqa: E402
 

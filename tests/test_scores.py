@@ -5,8 +5,8 @@ import pytest
 from helpers import mapping_set
 
 from mergetool.core.mapping import MappingSet
+from mergetool.dti.spec import read_scores
 from mergetool.errors import InputError
-from mergetool.io.scores import read_scores
 
 
 def _write(tmp_path: Path, text: str, name: str = "s.csv", encoding: str = "utf-8") -> Path:
@@ -132,7 +132,8 @@ def test_rebase_and_build_outputs_read_back_unchanged(tmp_path, shipped: Mapping
     """The daily loop: a rebased table (and the comparable table) are score tables themselves."""
     from mergetool.core.rebase import rebase
     from mergetool.core.synth import synth_panel
-    from mergetool.dti.comparable import build, gather_scores
+    from mergetool.dti.comparable import gather_scores
+    from mergetool.dti.pipeline import build
 
     panel = synth_panel(shipped, "vn-province-2024", [2022, 2023], ["dti", "awareness"], seed=3,
                         decimals=6)
@@ -194,7 +195,7 @@ def test_no_rank_is_dropped(tmp_path, shipped: MappingSet) -> None:
 
 def test_long_labels_are_the_statistic_for_the_library_and_refused_by_the_dti(tmp_path: Path,
                                                                                 shipped) -> None:
-    from mergetool.io.scores import BUILD_OPTIONS
+    from mergetool.dti.spec import BUILD_OPTIONS
 
     path = tmp_path / "own.csv"
     path.write_text("year,unit,indicator,value\n2024,Hà Nội,poverty_rate,0.012\n"

@@ -25,8 +25,9 @@ from mergetool.core.mapping import MappingSet, load_mappings, shipped_mapping_na
 from mergetool.core.rebase import rebase
 from mergetool.core.shares import read_shares
 from mergetool.dti.rebased_explain import explain_file
+from mergetool.dti.spec import read_scores
 from mergetool.errors import InputError, UsageError
-from mergetool.io.scores import SCORES_SCHEMA, read_scores
+from mergetool.io.scores import SCORES_SCHEMA
 
 ROOT = Path(__file__).resolve().parent.parent
 WARDS = ROOT / "mappings" / "vn-2025-wards"

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -134,12 +134,13 @@ def sibling_manifest(output: Path, option: str = "-o") -> Path:
 
 
 def plan_outputs(outputs: list[Path], manifest_path: Path, inputs: list[Path], force: bool,
-                 labels: list[str] | None = None) -> list[Path]:
+                 labels: list[str] | None = None, set_names: Collection[str] = ()) -> list[Path]:
     """Check a run's outputs (and its manifest) before any work; returns the stale files to remove.
 
     A previous run's outputs, named by the mergetool manifest at ``manifest_path`` and unchanged
     since, are rebuilt in place; any other existing file needs ``force``. Stale files are those the
-    old manifest lists that this run does not write and that still have their recorded hash.
+    old manifest lists that this run does not write and that still have their recorded hash, and
+    only those named in ``set_names`` (the file names of the application's output directory).
     """
     from mergetool.io.tables import STAGING_PREFIX
 
@@ -165,14 +166,12 @@ def plan_outputs(outputs: list[Path], manifest_path: Path, inputs: list[Path], f
                   labels=[*(labels or map(str, outputs)), f"the manifest {manifest_path}"])
     if manifest_path.name != MANIFEST_NAME:
         return []
-    from mergetool.outputs.files import BUILD_OUTPUTS
-
     # Only a build directory's own file names are ever removed, whatever a manifest lists.
     writing = {os.path.realpath(p) for p in (*outputs, manifest_path)}
     stale = []
     for real, sha in (recorded or {}).items():
         p = Path(real)
-        if real not in writing and p.name in BUILD_OUTPUTS and str(p.parent) == base \
+        if real not in writing and p.name in set_names and str(p.parent) == base \
                 and p.is_file() and sha256_file(p) == sha \
                 and not any(os.path.realpath(i) == real for i in inputs):
             stale.append(p)
@@ -300,12 +299,14 @@ def _hash_or_none(p: Path) -> str | None:
         return None
 
 
-def check_manifest(path: str | Path) -> pl.DataFrame:
+def check_manifest(path: str | Path, *, set_names: Collection[str] = (),
+                   shipped_hashes: Callable[[], dict[str, str]] | None = None) -> pl.DataFrame:
     """Re-hash every output, input and mapping file a manifest names: one row per file.
 
-    Verdicts: ``ok``, ``changed``, ``missing``; ``unlisted`` for a build output lying beside a
-    ``manifest.json`` that does not name it (a file of another run). Any verdict but ``ok`` means
-    the directory is not the one consistent set the manifest describes.
+    Verdicts: ``ok``, ``changed``, ``missing``; ``unlisted`` for a file named in ``set_names`` (the
+    application's output directory) lying beside a ``manifest.json`` that does not name it (a file
+    of another run). Any verdict but ``ok`` means the directory is not the one consistent set the
+    manifest describes. ``shipped_hashes`` gives the current hash of each ``shipped:`` input.
     """
     from mergetool.core.mapping import shipped_mappings_dir
 
@@ -325,9 +326,7 @@ def check_manifest(path: str | Path) -> pl.DataFrame:
         for entry in data.get(role, []):
             name = entry["path"]
             if name.startswith("shipped:"):
-                from mergetool.dti.record import shipped_file_hashes
-
-                now = shipped_file_hashes().get(name.removeprefix("shipped:"))
+                now = (shipped_hashes() if shipped_hashes else {}).get(name.removeprefix("shipped:"))
             else:
                 now = _hash_or_none(locate(name))
             rows.append((role.rstrip("s"), name, entry["sha256"], now))
@@ -348,13 +347,11 @@ def check_manifest(path: str | Path) -> pl.DataFrame:
                          schema={"role": pl.String, "path": pl.String, "recorded": pl.String,
                                  "current": pl.String, "verdict": pl.String}, orient="row")
     if manifest_path.name == MANIFEST_NAME:
-        from mergetool.outputs.files import BUILD_OUTPUTS
-
         listed = set()
         for e in data["outputs"]:
             with contextlib.suppress(ValueError):
                 listed.add(os.path.realpath(locate(e["path"])))
-        extra = [(n, _hash_or_none(base / n)) for n in BUILD_OUTPUTS
+        extra = [(n, _hash_or_none(base / n)) for n in set_names
                  if n != MANIFEST_NAME and (base / n).is_file()
                  and os.path.realpath(base / n) not in listed]
         if extra:

@@ -11,6 +11,7 @@ rebased 0.70690000001 ties with a published 0.7069.
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 
 import polars as pl
 
@@ -70,3 +71,27 @@ def competition_rank(value: str | pl.Expr = "value",
 def rank_change(rank: str = "rank", previous: str = "previous_rank") -> pl.Expr:
     """Places gained since the previous year: positive means the unit moved up."""
     return (pl.col(previous) - pl.col(rank)).cast(pl.Int32)
+
+
+def exact_text(v: Fraction) -> str:
+    """An exact value as a decimal string, to 18 places at most (half-up at the 18th)."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    d = (Decimal(v.numerator) / Decimal(v.denominator)).quantize(Decimal("1e-18"), ROUND_HALF_UP)
+    return format(d.normalize(), "f")
+
+
+def plain(v: float | Fraction | None) -> str:
+    """A value in positional notation with every digit it has: a float through its shortest
+    repr (``1e-05`` -> ``0.00001``, ``0.5`` -> ``0.5``), a fraction to 18 places at most."""
+    from decimal import Decimal
+
+    if v is None:
+        return ""
+    if isinstance(v, Fraction):
+        return exact_text(v)
+    d = Decimal(repr(float(v))) if not isinstance(v, int) else Decimal(v)
+    if d == 0:
+        return "0"
+    text = format(d.normalize(), "f")
+    return text

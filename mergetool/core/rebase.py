@@ -45,7 +45,8 @@ from mergetool.core.exact import (
 )
 from mergetool.core.mapping import MappingSet, Transition
 from mergetool.errors import InputError, Problem, UsageError
-from mergetool.io.scores import SCORES_SCHEMA
+from mergetool.io.catalogue import NO_CATALOGUE, Catalogue
+from mergetool.io.scores import SCORES_SCHEMA, Options
 
 METHODS = ("mean", "weighted", "sum")
 POLICIES = ("strict", "partial")
@@ -82,17 +83,18 @@ class RebaseResult:
 
 
 def parse_methods(specs: tuple[str, ...] | list[str], default: str = "mean", *,
-                  free: bool = False) -> dict[str, str]:
+                  free: bool = False, catalogue: Catalogue = NO_CATALOGUE) -> dict[str, str]:
     """``["mean", "awareness=sum"]`` -> ``{"*": "mean", "awareness": "sum"}``.
 
     An indicator is named by id or label, any case (``DTI=sum`` is ``dti``); an unknown name, an
     unknown method, or one indicator given twice is a usage error, never silently ignored.
-    ``free``: a name that is no DTI indicator is kept as written (``population=sum`` for a table
+    Names are looked up in ``catalogue`` (an application's indicators).
+    ``free``: a name that is not in the catalogue is kept as written (``population=sum`` for a table
     of any statistic); the caller must then refuse a name its input does not hold.
     """
     from mergetool.core.names import clean
-    from mergetool.dti.indicators import BY_ID, indicator_id
 
+    indicator_id, BY_ID = catalogue.id_of, catalogue.by_id
     methods = {"*": default}
     problems = []
     given: dict[str, str] = {}
@@ -818,16 +820,18 @@ def rebase_file(scores_path: Path, mappings: MappingSet, to_basis: str, *,
                 policy: str = "strict", weights: Path | None = None, year: int | None = None,
                 sheet: str | None = None, header_row: int | None = None, output: Path,
                 audit: Path | None = None, force: bool = False,
-                shares: Path | None = None) -> RebaseResult:
+                shares: Path | None = None, options: Options | None = None) -> RebaseResult:
     """Read, rebase and write: the ``mergetool rebase`` command as a function.
+
+    ``options``: how the score table is read (an application's indicator catalogue and its
+    option names; default: any statistic, labels kept as written).
 
     Writes ``output`` and the optional ``audit`` (CSV, XLSX or Parquet by suffix) and
     ``<output>.manifest.json`` as one set; all or nothing, never over an input or each other.
     """
     from mergetool.core.provenance import build_manifest, preflight, sibling_manifest, write_set
     from mergetool.core.shares import read_shares
-    from mergetool.dti.comparable import year_from_name
-    from mergetool.io.scores import REBASE_OPTIONS, read_scores
+    from mergetool.io.scores import read_scores, year_from_name
     from mergetool.io.tables import write_frame
 
     mappings.require_valid()
@@ -837,14 +841,16 @@ def rebase_file(scores_path: Path, mappings: MappingSet, to_basis: str, *,
     mapping_files = [Path(mappings.root) / f for f in mappings.files] if mappings.root else []
     stale = preflight([(output, "-o"), *([(audit, "--audit")] if audit else [])], manifest_path,
                       [*inputs, *mapping_files], force)
-    method_map = parse_methods(methods, free=True)  # names the input lacks are refused below
+    options = options or Options(basis="--from")
+    # names the input lacks are refused below
+    method_map = parse_methods(methods, free=True, catalogue=options.catalogue)
     if weights is not None and "weighted" not in method_map.values():
         raise UsageError("--weights is used only by --method weighted", [Problem(
             "bad-option", "a weight table is given but no indicator uses method 'weighted'",
             column="--weights", hint="add --method weighted (or NAME=weighted), or drop --weights")])
     scores = read_scores(scores_path, mappings, basis=from_basis, year=year,
                          default_year=year_from_name(scores_path), sheet=sheet,
-                         header_row=header_row, options=REBASE_OPTIONS)
+                         header_row=header_row, options=options)
     absent = sorted(set(method_map) - {"*"} - set(scores["indicator"].unique()))
     if absent:
         raise UsageError(f"--method names indicators {scores_path} does not hold", [Problem(
@@ -856,13 +862,13 @@ def rebase_file(scores_path: Path, mappings: MappingSet, to_basis: str, *,
     result = rebase(scores, mappings, to_basis, methods=method_map, policy=policy,
                     weights=weight_frame, shares=read_shares(shares) if shares else None)
     frames = {output: result.values, **({audit: result.audit} if audit is not None else {})}
-    options = {"from_basis": result.from_basis, "to_basis": to_basis, "methods": method_map,
-               "policy": policy, "year": year, "sheet": sheet}
+    recorded = {"from_basis": result.from_basis, "to_basis": to_basis, "methods": method_map,
+                "policy": policy, "year": year, "sheet": sheet}
     if header_row is not None:
-        options["header_row"] = header_row
+        recorded["header_row"] = header_row
     write_set({p: (lambda staged, f=f: write_frame(staged, f)) for p, f in frames.items()},
               manifest_path, lambda staged: build_manifest(
                   command="rebase", mappings=mappings, inputs=inputs, outputs=outputs,
-                  base=output.parent, staged=staged, options=options),
+                  base=output.parent, staged=staged, options=recorded),
               stale=stale)
     return result

@@ -19,10 +19,9 @@ import polars as pl
 from mergetool.core.mapping import MappingSet
 from mergetool.core.ranking import fmt4, is_half, round4, to_decimal
 from mergetool.core.rebase import RebaseResult
+from mergetool.dti.comparable import carried_keys
 from mergetool.dti.record import WEAK_RANK_BASES, index_definitions, published_aggregates
-from mergetool.dti.verify import TOLERANCE
-
-SOURCE_BASIS, TARGET_BASIS = "vn-province-2024", "vn-province-2025"
+from mergetool.dti.spec import SOURCE_BASIS, TARGET_BASIS, TOLERANCE
 
 CHECKS: dict[str, str] = {
     "same-unit-set": "the two years rank the same set of units (all 34 with a value)",
@@ -465,16 +464,6 @@ def user_vs_published(ctx: Context) -> Iterator[Row]:
             yield ("published-vs-recomputed", f"{year} ({basis})", ind, "", "pass",
                    f"{same} given values equal the published ones (rounded half-up to the printed "
                    "decimals)")
-
-
-def carried_keys(scores: pl.DataFrame) -> set[tuple[int, str, str, str]]:
-    """Keys of shipped values that were carried over from the 34-unit table (not printed)."""
-    from mergetool.dti.record import read_record
-
-    rec = read_record().filter(pl.col("value_origin") == "carried-from-34-basis")
-    keys = {(y, b, c, i) for y, b, c, i in rec.select("year", "basis", "code", "indicator").iter_rows()}
-    shipped = scores.filter(pl.col("file") == "shipped:dti_record.csv")
-    return {k for k in shipped.select("year", "basis", "code", "indicator").iter_rows() if k in keys}
 
 
 def _fact_label(row: dict) -> str:

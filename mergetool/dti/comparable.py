@@ -17,7 +17,6 @@ and the checks test the build against all of them.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,10 +27,9 @@ from mergetool.core.ranking import competition_rank, exact, rank_change, round_h
 from mergetool.core.rebase import RebaseResult, rebase
 from mergetool.dti.indicators import INDICATOR_IDS
 from mergetool.dti.record import index_definitions, read_record, record_as_scores
+from mergetool.dti.spec import BUILD_OPTIONS, SOURCE_BASIS, TARGET_BASIS
 from mergetool.errors import InputError, Problem
-from mergetool.io.scores import BUILD_OPTIONS, Options, read_scores
-
-SOURCE_BASIS, TARGET_BASIS = "vn-province-2024", "vn-province-2025"
+from mergetool.io.scores import Options, read_scores, year_from_name
 
 COMPARABLE_COLUMNS = ("year", "code", "unit_name", "indicator", "value", "value_exact", "rank",
                       "rank_source", "rank_change", "rank_change_basis", "value_basis",
@@ -86,6 +84,14 @@ def facts_for(scores: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(parts)
 
 
+def carried_keys(scores: pl.DataFrame) -> set[tuple[int, str, str, str]]:
+    """Keys of shipped values that were carried over from the 34-unit table (not printed)."""
+    rec = read_record().filter(pl.col("value_origin") == "carried-from-34-basis")
+    keys = {(y, b, c, i) for y, b, c, i in rec.select("year", "basis", "code", "indicator").iter_rows()}
+    shipped = scores.filter(pl.col("file") == SHIPPED_FILE)
+    return {k for k in shipped.select("year", "basis", "code", "indicator").iter_rows() if k in keys}
+
+
 @dataclass
 class BuildResult:
     """The comparable table, the checks, the audit of rebased values, and what went in."""
@@ -98,12 +104,6 @@ class BuildResult:
     mappings: MappingSet
     methods: dict[str, str] = field(default_factory=dict)
     facts: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=FACTS_SCHEMA))
-
-
-def year_from_name(path: Path) -> int | None:
-    """A year 2000-2099 in a file name (``dti_2022_63.xlsx`` -> 2022), if exactly one."""
-    years = set(re.findall(r"(?<!\d)(20\d\d)(?!\d)", path.stem))
-    return int(years.pop()) if len(years) == 1 else None
 
 
 def gather_scores(mappings: MappingSet, files: list[Path] | tuple[Path, ...] = (),
@@ -160,17 +160,11 @@ def _check_years(scores: pl.DataFrame) -> None:
                 subset=["year", "file"], keep="first", maintain_order=True).iter_rows()])
 
 
-def build(scores: pl.DataFrame, mappings: MappingSet, *,
-          methods: dict[str, str] | None = None, facts: pl.DataFrame | None = None) -> BuildResult:
-    """The comparable tables and checks from a score frame holding both bases.
-
-    ``facts`` (default :func:`facts_for` ``scores``): the published facts to check against.
+def comparable_table(scores: pl.DataFrame, mappings: MappingSet, methods: dict[str, str],
+                     facts: pl.DataFrame) -> tuple[pl.DataFrame, RebaseResult]:
+    """The comparable table (:data:`COMPARABLE_COLUMNS`) of a score frame holding both bases,
+    and the rebase of its old-basis values it was built from (checks: :mod:`mergetool.dti.pipeline`).
     """
-    from mergetool.dti.checks import run_checks
-
-    mappings.require_valid()
-    facts = facts_for(scores) if facts is None else facts
-    methods = methods or {"*": "mean"}
     target = mappings.basis(TARGET_BASIS)
     old = scores.filter((pl.col("basis") == SOURCE_BASIS) & pl.col("value").is_not_null())
     rebased = rebase(old, mappings, TARGET_BASIS, methods=methods, policy="strict",
@@ -240,8 +234,7 @@ def build(scores: pl.DataFrame, mappings: MappingSet, *,
     comparable = cells.with_columns(
         _o=pl.col("indicator").replace_strict({k: i for i, k in enumerate(INDICATOR_IDS)})
     ).sort("year", "_o", "code").select(COMPARABLE_COLUMNS)
-    checks = run_checks(comparable, scores, rebased, mappings, methods, facts)
-    return BuildResult(comparable, checks, rebased.audit, scores, rebased, mappings, methods, facts)
+    return comparable, rebased
 
 
 def _rank(cells: pl.DataFrame) -> pl.DataFrame:

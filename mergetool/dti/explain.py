@@ -14,11 +14,11 @@ from typing import Any
 import polars as pl
 
 from mergetool.core.oracle import exact
-from mergetool.core.ranking import fmt4
+from mergetool.core.ranking import exact_text, fmt4
 from mergetool.core.units import UnitRef
 from mergetool.dti.comparable import SHIPPED_FILE, SOURCE_BASIS, TARGET_BASIS, BuildResult
 from mergetool.dti.record import read_record
-from mergetool.dti.verify import TOLERANCE
+from mergetool.dti.spec import TOLERANCE
 from mergetool.errors import InputError, Problem
 
 
@@ -101,7 +101,7 @@ def explain(result: BuildResult, unit: str, *, year: int | None = None,
         out["years"].append({
             "year": y, "method": result.methods.get(indicator, result.methods.get("*", "mean")),
             "formula": formula, "recomputed": recomputed,
-            "recomputed_exact": None if mean is None else _decimal(mean),
+            "recomputed_exact": None if mean is None else exact_text(mean),
             "published": published, "published_source": pub_credit["source"],
             "published_origin": pub_credit["origin"],
             "circular": circular and verdict == "match",
@@ -115,30 +115,6 @@ def _sources() -> dict[tuple[int, str, str, str], tuple[str, str]]:
     rec = read_record().filter(pl.col("value").is_not_null())
     return {(y, b, c, i): (u, o) for y, b, c, i, u, o in rec.select(
         "year", "basis", "code", "indicator", "source_url", "value_origin").iter_rows()}
-
-
-def _decimal(v: Fraction) -> str:
-    """An exact value as a decimal string, to 18 places at most (half-up at the 18th)."""
-    from decimal import ROUND_HALF_UP, Decimal
-
-    d = (Decimal(v.numerator) / Decimal(v.denominator)).quantize(Decimal("1e-18"), ROUND_HALF_UP)
-    return format(d.normalize(), "f")
-
-
-def plain(v: float | Fraction | None) -> str:
-    """A value in positional notation with every digit it has: a float through its shortest
-    repr (``1e-05`` -> ``0.00001``, ``0.5`` -> ``0.5``), a fraction to 18 places at most."""
-    from decimal import Decimal
-
-    if v is None:
-        return ""
-    if isinstance(v, Fraction):
-        return _decimal(v)
-    d = Decimal(repr(float(v))) if not isinstance(v, int) else Decimal(v)
-    if d == 0:
-        return "0"
-    text = format(d.normalize(), "f")
-    return text
 
 
 def match_counts(data: dict[str, Any]) -> tuple[int, int]:

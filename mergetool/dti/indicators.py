@@ -8,19 +8,8 @@ column headings seen in real tables, matched after :func:`names.name_key` foldin
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
-from mergetool.core.names import name_key
-
-
-@dataclass(frozen=True)
-class Indicator:
-    id: str
-    label_vi: str
-    label_en: str
-    kind: str  # "index" (the overall DTI), "pillar" or "indicator"
-    aliases: tuple[str, ...] = ()
-
+from mergetool.io.catalogue import Catalogue, Indicator
 
 INDICATORS: tuple[Indicator, ...] = (
     Indicator("dti", "Chuyển đổi số cấp tỉnh (PDTI)", "Provincial DTI", "index",
@@ -40,33 +29,15 @@ INDICATORS: tuple[Indicator, ...] = (
     Indicator("society_activity", "Hoạt động xã hội số", "Digital society activity", "indicator"),
 )
 
-BY_ID: dict[str, Indicator] = {i.id: i for i in INDICATORS}
-INDICATOR_IDS: tuple[str, ...] = tuple(BY_ID)
-
-
-def _keys(ind: Indicator) -> set[str]:
-    labels = (ind.id, ind.label_vi, ind.label_en, f"Chỉ số {ind.label_vi}", *ind.aliases)
-    return {name_key(x) for x in labels} | {name_key(x.replace("_", " ")) for x in labels}
-
-
-_BY_KEY: dict[str, str] = {k: ind.id for ind in INDICATORS for k in _keys(ind)}
-
-
-_ABBREVIATION = re.compile(r"\s*\((p?dti|cqs|kts|xhs)\)\s*$", re.IGNORECASE)
+#: The DTI as a catalogue: values are indices on [0, 1]; the ministry prints a heading with or
+#: without its abbreviation (``CHỈ SỐ CHUYỂN ĐỔI SỐ CẤP TỈNH`` and ``... (PDTI)`` are one column).
+CATALOGUE = Catalogue("DTI", INDICATORS, value_range=(0.0, 1.0),
+                      abbreviation=re.compile(r"\s*\((p?dti|cqs|kts|xhs)\)\s*$", re.IGNORECASE),
+                      examples="dti, awareness or 'Chỉ số Nhận thức số'")
+BY_ID = CATALOGUE.by_id
+INDICATOR_IDS: tuple[str, ...] = CATALOGUE.ids
 
 
 def indicator_id(heading: str) -> str | None:
-    """The indicator id a column heading or long-format label denotes, or None.
-
-    A trailing abbreviation in parentheses is optional: ``CHỈ SỐ CHUYỂN ĐỔI SỐ CẤP TỈNH`` and
-    ``... (PDTI)`` are the same column (the ministry prints both).
-    """
-    hit = _BY_KEY.get(name_key(heading))
-    if hit is None and _ABBREVIATION.search(heading):
-        hit = _BY_KEY.get(name_key(_ABBREVIATION.sub("", heading)))
-    return hit
-
-
-def sort_key(indicator: str) -> int:
-    """Order indicators as the ministry's table does: DTI, pillars, then the eight indicators."""
-    return INDICATOR_IDS.index(indicator) if indicator in BY_ID else len(INDICATOR_IDS)
+    """The DTI indicator id a column heading or long-table label denotes, or None."""
+    return CATALOGUE.id_of(heading)

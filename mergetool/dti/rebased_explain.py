@@ -17,9 +17,9 @@ import polars as pl
 
 from mergetool.core.mapping import MappingSet
 from mergetool.core.oracle import exact
+from mergetool.core.ranking import plain
 from mergetool.core.rebase import RebaseResult, method_for, rebase
 from mergetool.core.units import UnitRef
-from mergetool.dti.explain import plain
 from mergetool.errors import InputError, Problem
 
 #: Independent recomputation vs the engine: both work on the same inputs, the engine in exact

@@ -24,6 +24,7 @@ import polars as pl
 
 from mergetool.core.mapping import MappingSet
 from mergetool.dti.indicators import INDICATOR_IDS
+from mergetool.dti.spec import BASIS_BY_SIZE
 from mergetool.io.tables import sha256_file
 
 DATA = Path(str(resources.files("mergetool") / "data" / "dti"))
@@ -44,7 +45,6 @@ CLAIMS_SCHEMA: dict[str, pl.DataType] = {
     "wording": pl.String(), "source_url": pl.String(), "notes": pl.String(),
 }
 
-BASIS_BY_SIZE = {"63": "vn-province-2024", "34": "vn-province-2025"}
 
 RECORD_SCHEMA: dict[str, pl.DataType] = {
     "year": pl.Int32(), "basis": pl.String(), "code": pl.String(), "unit_name": pl.String(),

@@ -27,9 +27,8 @@ import polars as pl
 
 from mergetool.core.mapping import MappingSet
 from mergetool.core.oracle import exact, round_half_up, simple_rebase
+from mergetool.dti.spec import TOLERANCE
 from mergetool.errors import InputError, Problem
-
-TOLERANCE = 0.0001 + 1e-9
 
 VERIFY_SCHEMA = {
     "year": pl.Int32, "code": pl.String, "unit_name": pl.String, "indicator": pl.String,
@@ -47,7 +46,7 @@ def _show(v, places: int = 4) -> str:  # type: ignore[no-untyped-def]
 def _as_published(v: float) -> str:
     """A published value as it was published, and its 4-decimal rounding when that differs
     (``0.70695`` -> ``0.70695 (rounded half-up 0.7070)``; ``0.7069`` -> ``0.7069``)."""
-    from mergetool.dti.explain import plain
+    from mergetool.core.ranking import plain
 
     shown, rounded = plain(v), _show(v)
     return shown if exact(shown) == exact(rounded) and len(shown) <= len(rounded) else \
@@ -166,8 +165,7 @@ def recompute_published(published: pl.DataFrame, predecessors: pl.DataFrame,
 
 def verify_shipped(mappings: MappingSet, *, tolerance: float | None = None) -> VerifyResult:
     """Verify the shipped record: values published on the 34-unit basis against the 63-unit ones."""
-    from mergetool.dti.checks import carried_keys
-    from mergetool.dti.comparable import SOURCE_BASIS, TARGET_BASIS
+    from mergetool.dti.comparable import SOURCE_BASIS, TARGET_BASIS, carried_keys
     from mergetool.dti.record import read_record, record_as_scores
 
     scores = record_as_scores(read_record())
@@ -185,8 +183,8 @@ def verify_files(published: Path, predecessors: Path, mappings: MappingSet, *,
                  published_basis: str | None = None, predecessors_basis: str | None = None,
                  tolerance: float | None = None, year: int | None = None) -> VerifyResult:
     """Read both tables (any supported layout) and recompute the published values."""
-    from mergetool.dti.comparable import year_from_name
-    from mergetool.io.scores import VERIFY_OPTIONS, read_scores
+    from mergetool.dti.spec import VERIFY_OPTIONS
+    from mergetool.io.scores import read_scores, year_from_name
 
     mappings.require_valid()
     pub = read_scores(published, mappings, basis=published_basis, year=year,

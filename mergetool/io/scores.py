@@ -15,6 +15,7 @@ Every problem found is reported together, with file, row and column.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +25,8 @@ import polars as pl
 from mergetool.core import hierarchy
 from mergetool.core.mapping import MappingSet
 from mergetool.core.names import clean, name_key, nearest
-from mergetool.dti.indicators import BY_ID, indicator_id
 from mergetool.errors import Problem, ProblemLog
+from mergetool.io.catalogue import NO_CATALOGUE, Catalogue
 from mergetool.io.tables import ROW, parse_numbers, read_table_at
 
 #: The long frame every loader returns.
@@ -66,20 +67,13 @@ class Options:
     year: str | None = "--year"
     sheet: str | None = "--sheet"
     header_row: str | None = "--header-row"
-    #: Long-table indicator labels outside the DTI's are kept as written (the library and
-    #: ``rebase`` rebase any statistic: ``poverty_rate``, ``population``); the DTI commands
-    #: (build, report, explain, verify) refuse them, listing the DTI's indicators.
+    #: Long-table indicator labels outside the catalogue's are kept as written (the library and
+    #: ``rebase`` rebase any statistic: ``poverty_rate``, ``population``); an application's
+    #: commands (the DTI's build, report, explain, verify) refuse them, listing its indicators.
     free_labels: bool = True
-
-
-#: The option names of each reading command.
-REBASE_OPTIONS = Options(basis="--from")
-BUILD_OPTIONS = Options(basis="--basis", year=None, free_labels=False)
-EXPLAIN_OPTIONS = Options(basis="--basis", year=None, sheet=None, header_row=None, free_labels=False)
-VERIFY_OPTIONS = {"published": Options(basis="--published-basis", sheet=None, header_row=None,
-                                       free_labels=False),
-                  "predecessors": Options(basis="--predecessors-basis", sheet=None, header_row=None,
-                                          free_labels=False)}
+    #: The indicators a table may hold (an application's); with none, a wide table has no
+    #: indicator columns and long-table labels are kept as written.
+    catalogue: Catalogue = NO_CATALOGUE
 
 
 @dataclass(frozen=True)
@@ -124,18 +118,21 @@ def looks_like_header(cells: list[str]) -> bool:
     return any(c and (c.casefold() in _UNIT_HEADINGS or name_key(c) in keys) for c in cells)
 
 
-def known_headings() -> str:
+def known_headings(catalogue: Catalogue = NO_CATALOGUE) -> str:
     """The indicator headings and descriptive columns a wide table may carry (for messages)."""
-    return ", ".join(BY_ID) + "; descriptive: " + ", ".join(DESCRIPTIVE_COLUMNS)
+    return ", ".join(catalogue.by_id) + "; descriptive: " + ", ".join(DESCRIPTIVE_COLUMNS)
 
 
 def detect_layout(frame: pl.DataFrame, path: str | Path,
-                  log: ProblemLog | None = None, *, header: int = 1) -> Layout:
+                  log: ProblemLog | None = None, *, header: int = 1,
+                  catalogue: Catalogue = NO_CATALOGUE) -> Layout:
     """Recognise the columns of a score table, or say which are missing or unknown.
 
     Unknown headings go to ``log`` (raised at once without it); a missing unit or indicator
-    column raises with everything logged so far. ``header`` is the header's row number.
+    column raises with everything logged so far. ``header`` is the header's row number;
+    indicator headings are those of ``catalogue``.
     """
+    indicator_id = catalogue.id_of
     own = log is None
     log = ProblemLog() if log is None else log
     columns = [c for c in frame.columns if c != ROW]
@@ -182,11 +179,11 @@ def detect_layout(frame: pl.DataFrame, path: str | Path,
                 column=col, found=col,
                 expected=("year, unit, indicator, value, basis, rank, a name column or a "
                           "descriptive column" if long else "an indicator heading"),
-                hint=_nearest_heading(col) + "known: " + known_headings())
+                hint=_nearest_heading(col, catalogue) + "known: " + known_headings(catalogue))
     if not long and not indicators:
         fatal.add("missing-column", "no indicator columns", file=str(path), row=header,
                   expected="indicator and value columns (long), or one column per indicator "
-                  "(wide) such as dti, awareness or 'Chỉ số Nhận thức số'", found=found)
+                  f"(wide) such as {catalogue.examples or 'the indicators ids'}", found=found)
     if fatal:
         log.extend(fatal.problems)
         log.raise_if_any(f"{path}: missing columns")
@@ -197,10 +194,16 @@ def detect_layout(frame: pl.DataFrame, path: str | Path,
     return Layout("wide", unit, year, basis, rank, indicators, check, ranks)  # type: ignore[arg-type]
 
 
-def _nearest_heading(col: str) -> str:
-    labels = {i.label_vi: i.id for i in BY_ID.values()} | {i: i for i in BY_ID}
+def _nearest_heading(col: str, catalogue: Catalogue) -> str:
+    labels = {i.label_vi: i.id for i in catalogue.indicators} | {i: i for i in catalogue.by_id}
     near = nearest(col, list(labels), 1)
     return f"did you mean {near[0]!r} ({labels[near[0]]})? " if near else ""
+
+
+def year_from_name(path: Path) -> int | None:
+    """A year 2000-2099 in a file name (``dti_2022_63.xlsx`` -> 2022), if exactly one."""
+    years = set(re.findall(r"(?<!\d)(20\d\d)(?!\d)", path.stem))
+    return int(years.pop()) if len(years) == 1 else None
 
 
 def read_scores(path: str | Path, mappings: MappingSet, *, basis: str | None = None,
@@ -223,10 +226,11 @@ def read_scores(path: str | Path, mappings: MappingSet, *, basis: str | None = N
         path, sheet, header_row=header_row, header_test=looks_like_header, problems=log,
         options={"sheet": options.sheet, "header_row": options.header_row})
     frame = hierarchy.combine_columns(frame, mappings)  # province/district/ward -> one unit
-    layout = detect_layout(frame, path, log, header=header)
+    layout = detect_layout(frame, path, log, header=header, catalogue=options.catalogue)
     _refuse_partial_values(frame, path, log)
     years = _years(frame, layout, path, year, default_year, options, log, header)
-    long = _to_long(frame, layout, path, delimiter, years, log, free_labels=options.free_labels)
+    long = _to_long(frame, layout, path, delimiter, years, log, free_labels=options.free_labels,
+                    catalogue=options.catalogue)
     declared = _declared_bases(frame, layout, path, basis, mappings, options, log)
     long = long.join(pl.DataFrame({"row": frame[ROW].cast(pl.Int32), "declared": declared}),
                      on="row", how="left", maintain_order="left")
@@ -235,7 +239,7 @@ def read_scores(path: str | Path, mappings: MappingSet, *, basis: str | None = N
     ok = long.filter(pl.col("code").is_not_null())
     log.extend(check_duplicates(ok, layout))
     if check_range:
-        log.extend(check_ranges(ok))
+        log.extend(check_ranges(ok, options.catalogue))
     if not log and long.filter(pl.col("value").is_not_null() | pl.col("rank").is_not_null()).height == 0:
         log.add("no-values", "the file contributes no values (nor ranks): every cell is empty",
                 file=str(path), hint="fill in the values, or check that the columns are the "
@@ -293,7 +297,9 @@ def _years(frame: pl.DataFrame, layout: Layout, path: Path, year: int | None,
 
 
 def _to_long(frame: pl.DataFrame, layout: Layout, path: Path, delimiter: str,
-             years: pl.Series, log: ProblemLog, *, free_labels: bool = False) -> pl.DataFrame:
+             years: pl.Series, log: ProblemLog, *, free_labels: bool = False,
+             catalogue: Catalogue = NO_CATALOGUE) -> pl.DataFrame:
+    indicator_id, BY_ID = catalogue.id_of, catalogue.by_id
     base = pl.DataFrame({"year": years, "unit": frame[layout.unit],
                          "check": frame[layout.check] if layout.check else
                          pl.Series([None] * frame.height, dtype=pl.String),
@@ -307,7 +313,7 @@ def _to_long(frame: pl.DataFrame, layout: Layout, path: Path, delimiter: str,
         labels = frame[ind_raw]
         distinct = labels.drop_nulls().unique()
         ids = {lab: indicator_id(lab) for lab in distinct.to_list()}  # once per distinct label
-        if free_labels:  # any statistic, kept as written (DTI labels still canonicalised)
+        if free_labels:  # any statistic, kept as written (catalogue labels still canonicalised)
             ids = {lab: v if v is not None else (clean(lab) or None) for lab, v in ids.items()}
         for lab in sorted(k for k, v in ids.items() if v is None and k != ""):
             rows = frame.filter(pl.col(ind_raw) == lab)[ROW]
@@ -316,8 +322,8 @@ def _to_long(frame: pl.DataFrame, layout: Layout, path: Path, delimiter: str,
                     f"{', '.join(map(str, rows.head(8).to_list()))}{' ...' if rows.len() > 8 else ''})",
                     file=str(path), row=int(rows[0]), column=ind_raw, found=lab,
                     expected=", ".join(BY_ID),
-                    hint=(f"did you mean {near[0]!r}? " if near else "") + "the indicators are the "
-                    "DTI's: " + ", ".join(BY_ID))
+                    hint=(f"did you mean {near[0]!r}? " if near else "") + f"the indicators are the "
+                    f"{catalogue.name}'s: " + ", ".join(BY_ID))
         for i in (labels.is_null() | (labels == "")).arg_true():
             log.add("unknown-indicator", "empty indicator", file=str(path),
                     row=int(frame[ROW][i]), column=ind_raw, expected=", ".join(BY_ID))
@@ -334,12 +340,12 @@ def _to_long(frame: pl.DataFrame, layout: Layout, path: Path, delimiter: str,
     parts = []
     for col, ind in layout.indicators.items():
         values = parse_numbers(frame, col, path, delimiter, log)
-        rank = own_ranks.get(ind, ranks if ind == "dti" else None)
+        rank = own_ranks.get(ind, ranks if ind == catalogue.headline else None)
         parts.append(base.with_columns(indicator=pl.lit(ind), value=values,
                                        rank=rank if rank is not None else pl.lit(None, pl.Int32),
                                        column=pl.lit(col)))
-    if layout.rank and "dti" not in layout.indicators.values():
-        own_ranks = {"dti": ranks, **own_ranks}  # the DTI's rank, printed without its value
+    if layout.rank and catalogue.headline and catalogue.headline not in layout.indicators.values():
+        own_ranks = {catalogue.headline: ranks, **own_ranks}  # the headline rank, without its value
     for ind, r in own_ranks.items():  # a rank without a value column of its own
         if ind not in layout.indicators.values():
             parts.append(base.with_columns(
@@ -641,10 +647,14 @@ def _shortest(v: float) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
-def check_ranges(long: pl.DataFrame) -> list[Problem]:
-    """DTI indicators are indices on [0, 1]; a table out of 100 or 1000 gets a rescale hint."""
-    known = long.filter(pl.col("indicator").is_in(list(BY_ID)) & pl.col("value").is_not_null())
-    bad = known.filter((pl.col("value") < 0) | (pl.col("value") > 1))
+def check_ranges(long: pl.DataFrame, catalogue: Catalogue = NO_CATALOGUE) -> list[Problem]:
+    """A catalogue's indicators lie in its value range (the DTI's: indices on [0, 1]); a table
+    out of 100 or 1000 gets a rescale hint."""
+    if catalogue.value_range is None:
+        return []
+    lo, hi = catalogue.value_range
+    known = long.filter(pl.col("indicator").is_in(list(catalogue.by_id)) & pl.col("value").is_not_null())
+    bad = known.filter((pl.col("value") < lo) | (pl.col("value") > hi))
     if bad.is_empty():
         return []
     top = known["value"].max()
@@ -653,8 +663,8 @@ def check_ranges(long: pl.DataFrame) -> list[Problem]:
         hint = "the values look like percentages: divide by 100"
     elif top is not None and 100 < top <= 1000 and known["value"].min() >= 0:
         hint = "the values look like points out of 1000: divide by 1000"
-    return [Problem("value-out-of-range", f"{ind} must lie in [0, 1]", file=f, row=r,
-                    column=c, expected="0 <= value <= 1", found=_shortest(v), hint=hint)
+    return [Problem("value-out-of-range", f"{ind} must lie in [{lo:g}, {hi:g}]", file=f, row=r,
+                    column=c, expected=f"{lo:g} <= value <= {hi:g}", found=_shortest(v), hint=hint)
             for f, r, c, ind, v in bad.select("file", "row", "column", "indicator", "value"
                                               ).iter_rows()]
 

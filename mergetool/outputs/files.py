@@ -111,7 +111,8 @@ def check_out_dir(out_dir: Path, inputs: list[Path], force: bool, *, report_only
     from mergetool.core.provenance import plan_outputs
 
     names = ["report.html"] if report_only else list(BUILD_OUTPUTS[:-1])
-    plan_outputs([out_dir / n for n in names], out_dir / "manifest.json", inputs, force)
+    plan_outputs([out_dir / n for n in names], out_dir / "manifest.json", inputs, force,
+                 set_names=BUILD_OUTPUTS)
 
 
 def write_build(result: BuildResult, out_dir: Path, *, force: bool = False,
@@ -132,7 +133,8 @@ def write_build(result: BuildResult, out_dir: Path, *, force: bool = False,
     inputs = inputs or []
     paths = [out_dir / name for name in BUILD_OUTPUTS]
     comparable, xlsx, checks, audit, report, manifest = paths
-    stale = plan_outputs(paths[:-1], manifest, build_inputs(result, inputs), force)
+    stale = plan_outputs(paths[:-1], manifest, build_inputs(result, inputs), force,
+                         set_names=BUILD_OUTPUTS)
     hashes = shipped_file_hashes() if shipped_record else {}
     tables = [comparable, xlsx, checks, audit]
     with OutputSet(paths, stale=stale, lock_timeout=lock_timeout) as out:
@@ -174,7 +176,8 @@ def write_report(result: BuildResult, out_dir: Path, *, force: bool = False,
 
     inputs = inputs or []
     path, manifest = out_dir / "report.html", out_dir / "manifest.json"
-    stale = plan_outputs([path], manifest, build_inputs(result, inputs), force)
+    stale = plan_outputs([path], manifest, build_inputs(result, inputs), force,
+                         set_names=BUILD_OUTPUTS)
     hashes = shipped_file_hashes() if shipped_record else {}
 
     def manifest_of(outputs: list[Path], staged=None) -> dict:  # type: ignore[no-untyped-def]
@@ -188,3 +191,12 @@ def write_report(result: BuildResult, out_dir: Path, *, force: bool = False,
         out.stage(manifest).write_text(manifest_text(manifest_of([path], out.stage)),
                                        encoding="utf-8", newline="\n")
     return path
+
+
+def check_build_manifest(path: str | Path) -> pl.DataFrame:
+    """:func:`mergetool.core.provenance.check_manifest` for this tool's outputs: a build
+    directory's own file names, and the shipped record's current hashes."""
+    from mergetool.core.provenance import check_manifest
+    from mergetool.dti.record import shipped_file_hashes
+
+    return check_manifest(path, set_names=BUILD_OUTPUTS, shipped_hashes=shipped_file_hashes)

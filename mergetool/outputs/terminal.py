@@ -199,7 +199,8 @@ def _credit(p: dict) -> str:
 
 
 def explain_tree(data: dict) -> None:
-    from mergetool.dti.explain import match_counts, plain
+    from mergetool.core.ranking import plain
+    from mergetool.dti.explain import match_counts
 
     unit = data["unit"]
     # The DTI is shown by its rule (half-up, 4 decimals); a commune table's statistic with
