@@ -109,3 +109,25 @@ def test_the_rule_catches_a_violation(a: str, b: str) -> None:
     """The walker sees function-level imports: a planted one is reported."""
     allowed = layer(b) in ALLOWED[layer(a)]
     assert allowed == (layer(a) == "dti")
+
+
+def test_the_public_api_resolves() -> None:
+    import mergetool
+
+    missing = [n for n in mergetool.__all__ if getattr(mergetool, n, None) is None]
+    assert not missing
+    assert "build" in dir(mergetool)
+    with pytest.raises(AttributeError):
+        _ = mergetool.no_such_name  # type: ignore[attr-defined]  # the lookup must fail
+
+
+def test_importing_the_core_loads_no_application() -> None:
+    """At run time too: rebasing with the core pulls in neither the DTI nor the outputs."""
+    import subprocess
+    import sys
+
+    code = ("import sys, mergetool.core.rebase, mergetool.io.scores, mergetool.core.provenance; "
+            "print(sorted(m for m in sys.modules if m.startswith(('mergetool.dti', "
+            "'mergetool.outputs', 'mergetool.cli'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
