@@ -24,9 +24,22 @@ from typing import Any
 import polars as pl
 
 from mergetool import __version__
-from mergetool.core.mapping import MappingSet, mapping_fingerprint
+from mergetool.core.mapping import (
+    MappingSet,
+    mapping_fingerprint,
+    shipped_mapping_names,
+    shipped_mappings_dir,
+)
 from mergetool.errors import InputError, Problem
-from mergetool.io.tables import OutputSet, check_outputs, sha256_file, write_text_atomic
+from mergetool.io.tables import (
+    OUTPUT_SUFFIXES,
+    STAGING_PREFIX,
+    OutputSet,
+    check_outputs,
+    output_format,
+    sha256_file,
+    write_text_atomic,
+)
 
 MANIFEST_NAME = "manifest.json"
 SHIPPED = "shipped:"  # + the shipped mapping's name, e.g. ``shipped:vn-2025``
@@ -44,8 +57,6 @@ def _portable(path: Path, base: Path | None) -> str:
 
 
 def _mapping_root(mappings: MappingSet, base: Path | None) -> str | None:
-    from mergetool.core.mapping import shipped_mapping_names, shipped_mappings_dir
-
     if mappings.root is None:
         return None
     here = Path(mappings.root).resolve()
@@ -142,8 +153,6 @@ def plan_outputs(outputs: list[Path], manifest_path: Path, inputs: list[Path], f
     old manifest lists that this run does not write and that still have their recorded hash, and
     only those named in ``set_names`` (the file names of the application's output directory).
     """
-    from mergetool.io.tables import STAGING_PREFIX
-
     owned: dict[str, set[str]] | None = None
     recorded = recorded_outputs(manifest_path)
     if recorded is not None:
@@ -183,8 +192,6 @@ def preflight(outputs: list[tuple[Path, str]], manifest_path: Path | None, input
     """Every problem with a run's outputs at once, before any work: suffixes (``outputs`` pairs a
     path with the option that named it), clashes, inputs, placement, foreign files. Returns the
     stale files to remove (see :func:`plan_outputs`)."""
-    from mergetool.io.tables import OUTPUT_SUFFIXES, output_format
-
     problems: list[Problem] = []
     for path, option in outputs:
         try:
@@ -308,8 +315,6 @@ def check_manifest(path: str | Path, *, set_names: Collection[str] = (),
     of another run). Any verdict but ``ok`` means the directory is not the one consistent set the
     manifest describes. ``shipped_hashes`` gives the current hash of each ``shipped:`` input.
     """
-    from mergetool.core.mapping import shipped_mappings_dir
-
     path = Path(path)
     manifest_path = path / MANIFEST_NAME if path.is_dir() else path
     if not manifest_path.is_file():

@@ -75,8 +75,6 @@ def rank_change(rank: str = "rank", previous: str = "previous_rank") -> pl.Expr:
 
 def exact_text(v: Fraction) -> str:
     """An exact value as a decimal string, to 18 places at most (half-up at the 18th)."""
-    from decimal import ROUND_HALF_UP, Decimal
-
     d = (Decimal(v.numerator) / Decimal(v.denominator)).quantize(Decimal("1e-18"), ROUND_HALF_UP)
     return format(d.normalize(), "f")
 
@@ -84,8 +82,6 @@ def exact_text(v: Fraction) -> str:
 def plain(v: float | Fraction | None) -> str:
     """A value in positional notation with every digit it has: a float through its shortest
     repr (``1e-05`` -> ``0.00001``, ``0.5`` -> ``0.5``), a fraction to 18 places at most."""
-    from decimal import Decimal
-
     if v is None:
         return ""
     if isinstance(v, Fraction):
