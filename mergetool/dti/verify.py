@@ -142,10 +142,15 @@ def chain_formula(steps: list[list[dict]], method: str, show: Callable[[Fraction
     def expand(level: int, unit: dict) -> str:
         parts = []
         for code, share, value in unit["inputs"]:
-            if level == 0 or code not in by_code[level - 1]:
-                term = "?" if value is None else show(value)
-            else:
-                term = expand(level - 1, by_code[level - 1][code])
+            lv = level
+            inner = by_code[lv - 1].get(code) if lv else None
+            while inner is not None and len(inner["inputs"]) == 1 and \
+                    inner["inputs"][0][1] in (1, None):  # a unit carried over unchanged
+                lv -= 1
+                code, _s, value = inner["inputs"][0]
+                inner = by_code[lv - 1].get(code) if lv else None
+            term = ("?" if value is None else show(value)) if inner is None else \
+                expand(lv - 1, inner)
             if method != "mean" and share not in (1, None):
                 term += f" x {plain(share)}"
             parts.append(term)
