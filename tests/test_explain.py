@@ -177,3 +177,17 @@ def test_shipped_record_verdicts_agree_with_verify(shipped: MappingSet) -> None:
         (y,) = json.loads(r.stdout)["years"]
         assert (y["verdict"], y["circular"]) == (row["verdict"], row["circular"]), row
         assert y["recomputed"] == row["recomputed"]
+
+
+def test_cli_explain_uses_the_method_it_is_given() -> None:
+    """``explain --method dti=sum`` explains the build that summed: 0.8335 + 0.5803 = 1.4138,
+    which does not match the published mean 0.7069."""
+    r = CliRunner().invoke(cli, ["explain", "48", "--year", "2024", "--method", "dti=sum",
+                                 "--format", "json"])
+    assert r.exit_code == 0, r.output
+    (y,) = json.loads(r.stdout)["years"]
+    assert (y["method"], y["formula"], y["recomputed_exact"]) == ("sum", "sum(0.8335, 0.5803)", "1.4138")
+    assert y["verdict"] == "mismatch"
+    tree = CliRunner().invoke(cli, ["explain", "48", "--year", "2024", "--method", "dti=sum"])
+    assert "method sum" in tree.output
+    assert "formula sum(0.8335, 0.5803) = 1.4138" in tree.output

@@ -115,12 +115,14 @@ def explain_rebased(result: RebaseResult, ms: MappingSet, unit: str, *, indicato
 
 
 def explain_file(ms: MappingSet, scores_path: Path, unit: str, *, indicator: str | None = None,
-                 year: int | None = None, basis: str | None = None) -> dict[str, Any]:
-    """Read a score table, rebase it (mean) to the newest basis, explain ``unit`` there."""
+                 year: int | None = None, basis: str | None = None,
+                 methods: dict[str, str] | None = None) -> dict[str, Any]:
+    """Read a score table, rebase it (``methods``, mean unless given) to the newest basis,
+    explain ``unit`` there."""
     from mergetool.io.scores import read_scores
 
     ms.require_valid()
     scores = read_scores(scores_path, ms, basis=basis)
     target = final_basis(ms, scores["basis"][0])
-    result = rebase(scores, ms, target)
+    result = rebase(scores, ms, target, methods=methods)
     return explain_rebased(result, ms, unit, indicator=indicator, year=year, scores=scores)
