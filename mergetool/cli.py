@@ -374,10 +374,13 @@ def verify(ctx: click.Context, published: Path, predecessors: Path, published_ba
 @click.option("--format", "fmt", type=click.Choice(["tree", "json"]), default="tree", show_default=True)
 @_scores_option
 @click.option("--basis", default=None, help="Basis of the --scores files (default: detected).")
+@click.option("--method", "methods", multiple=True, default=(),
+              help="The build's aggregation (default mean); NAME=METHOD per indicator, as build's.")
 @click.pass_context
 def explain(ctx: click.Context, unit: str, year: int | None, indicator: str, fmt: str,
-            scores_files: tuple[Path, ...], basis: str | None) -> None:
-    """Show how UNIT's merged value was derived: predecessors, values, sources, formula, verdict.
+            scores_files: tuple[Path, ...], basis: str | None, methods: tuple[str, ...]) -> None:
+    """Show how UNIT's merged value was derived: predecessors, values, sources, the method, every
+    step of a chain of transitions, the formula and the verdict.
 
     With a commune mapping (--mappings vn-2025-wards), explains the mean rebase of one --scores
     table onto the newest basis instead of the DTI build.
@@ -397,11 +400,14 @@ def explain(ctx: click.Context, unit: str, year: int | None, indicator: str, fmt
         if len(scores_files) != 1:
             raise UsageError("explain on a commune mapping needs one --scores table to rebase")
         default = ctx.get_parameter_source("indicator") == click.core.ParameterSource.DEFAULT
+        from mergetool.core.rebase import parse_methods
+
         data = explain_file(ms, scores_files[0], unit, year=year,
-                            indicator=None if default else indicator)
+                            indicator=None if default else indicator,
+                            methods=parse_methods(methods, free=True))
     else:
-        data = explain_unit(_build(ctx, scores_files, False, basis, options=EXPLAIN_OPTIONS), unit,
-                            year=year, indicator=indicator)
+        data = explain_unit(_build(ctx, scores_files, False, basis, methods, options=EXPLAIN_OPTIONS),
+                            unit, year=year, indicator=indicator)
     if fmt == "json":
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
     else:

@@ -142,3 +142,24 @@ def test_details_show_the_published_value_as_published(tmp_path, shipped: Mappin
     result = verify_files(pub, pre, shipped, published_basis="vn-province-2025",
                           predecessors_basis="vn-province-2024")
     assert "published 0.7069;" in _row(result, "48")["details"]
+
+
+def test_verification_recomputes_a_chain_step_by_step_with_each_indicators_method() -> None:
+    """The recomputation explain shows: a mean of means along a -> b -> c, and a sum where the
+    build summed (a published sum is a mismatch for a mean, and a match for a sum)."""
+    from fractions import Fraction
+
+    from test_explain import ALL, ALL_SUM, _scores, chain
+
+    ms = chain()
+    scores = _scores({("dti", "20"): str(ALL), ("awareness", "20"): str(ALL_SUM)})
+    pub, pre = scores.filter(pl.col("basis") == "c"), scores.filter(pl.col("basis") == "a")
+    summed = recompute_published(pub, pre, ms, "a", "c", methods={"*": "mean", "awareness": "sum"})
+    dti, aware = _row(summed, "20"), summed.rows.filter(pl.col("indicator") == "awareness").row(
+        0, named=True)
+    assert (dti["verdict"], Fraction(str(dti["recomputed"]))) == ("match", ALL)
+    assert dti["details"].startswith("mean(0.5000, mean(0.8123, 0.6001)) = ")
+    assert (aware["verdict"], Fraction(str(aware["recomputed"]))) == ("match", ALL_SUM)
+    assert aware["details"].startswith("sum(0.1000, sum(0.4100, 0.2700)) = ")
+    meaned = recompute_published(pub, pre, ms, "a", "c")  # the default: mean for every indicator
+    assert meaned.rows.filter(pl.col("indicator") == "awareness")["verdict"].to_list() == ["mismatch"]

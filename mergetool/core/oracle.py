@@ -11,7 +11,7 @@ Fractions, so 0.66475 is exactly 0.66475 and rounds half-up to 0.6648.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from fractions import Fraction
 
@@ -51,9 +51,12 @@ def simple_rebase(values: dict, edges: Iterable[tuple[str, str, float]],
     out: dict[Key, Fraction | None] = {}
     for year, ind in combos:
         for succ, plist in preds.items():
-            present = [(a, exact(s), exact(values[(year, ind, a)])) for a, s in plist
+            present = [(a, None if s is None else exact(s), exact(values[(year, ind, a)]))
+                       for a, s in plist
                        if (year, ind, a) in values and values[(year, ind, a)] is not None]
-            if not present or (policy == "strict" and len(present) < len(plist)):
+            if not present or (policy == "strict" and len(present) < len(plist)) or (
+                    method != "mean" and any(s is None for _a, s, _v in present)):
+                # None also where a share is unknown (a divided unit): only a mean needs none
                 out[(year, ind, succ)] = None
                 continue
             if method == "mean":
@@ -64,15 +67,71 @@ def simple_rebase(values: dict, edges: Iterable[tuple[str, str, float]],
             elif method == "sum":
                 total = Fraction(0)
                 for _a, s, v in present:
-                    total += s * v
+                    total += s * v  # type: ignore[operator]
                 out[(year, ind, succ)] = total
+            elif method == "weighted" and weights is None:  # no weights given: not computed
+                out[(year, ind, succ)] = None
             elif method == "weighted":
-                assert weights is not None
                 num = den = Fraction(0)
                 for a, s, v in present:
-                    num += exact(weights[a]) * s * v
-                    den += exact(weights[a]) * s
+                    num += exact(weights[a]) * s * v  # type: ignore[operator]
+                    den += exact(weights[a]) * s  # type: ignore[operator]
                 out[(year, ind, succ)] = num / den
             else:
                 raise ValueError(method)
     return out
+
+
+Edge = tuple[str, str, "float | None"]  # (from_code, to_code, share)
+
+
+def _method(indicator: str, methods: dict[str, str]) -> str:
+    return methods.get(indicator, methods.get("*", "mean"))
+
+
+def chain_rebase(values: dict, steps: Sequence[Iterable[Edge]], methods: dict[str, str],
+                 policy: str = "strict", weights: dict[str, float] | None = None
+                 ) -> list[dict[Key, Fraction | None]]:
+    """Every basis's values along a chain of transitions, exactly: ``[inputs, after step 1,
+    after step 2, ...]``, each step by :func:`simple_rebase` with each indicator's method
+    (``methods``: indicator -> method, ``"*"`` for the rest, default mean).
+
+    A step works on the previous step's values (a mean of means, as the engine does), never on
+    the first basis's values directly.
+    """
+    layers: list[dict[Key, Fraction | None]] = [
+        {k: exact(v) for k, v in values.items() if v is not None}]
+    for step in steps:
+        edges = list(step)
+        current = {k: v for k, v in layers[-1].items() if v is not None}
+        by_ind: dict[str, dict[Key, Fraction]] = defaultdict(dict)
+        for k, v in current.items():
+            by_ind[k[1]][k] = v
+        out: dict[Key, Fraction | None] = {}
+        for ind in sorted(by_ind):
+            out.update(simple_rebase(by_ind[ind], edges, _method(ind, methods), policy, weights))
+        layers.append(out)
+    return layers
+
+
+def trace(layers: list[dict[Key, Fraction | None]], steps: Sequence[Iterable[Edge]],
+          key: Key) -> list[list[dict]]:
+    """How ``layers[-1][key]`` was made, step by step (first step first).
+
+    Each step is a list, by code, of the units of that step's successor basis that feed ``key``
+    (the last step: ``key``'s unit alone): ``{"code", "value", "inputs": [(code, share,
+    value), ...]}`` with exact values (None: no value). Edges of share 0 feed nothing.
+    """
+    year, ind, code = key
+    frontier = {code}
+    out: list[list[dict]] = []
+    for i in range(len(steps) - 1, -1, -1):
+        preds: dict[str, list[tuple[str, float | None]]] = defaultdict(list)
+        for a, b, s in steps[i]:
+            if b in frontier and (s is None or s > 0):
+                preds[b].append((a, s))
+        out.append([{"code": b, "value": layers[i + 1].get((year, ind, b)),
+                     "inputs": [(a, s, layers[i].get((year, ind, a))) for a, s in sorted(preds[b])]}
+                    for b in sorted(frontier)])
+        frontier = {a for plist in preds.values() for a, _s in plist}
+    return out[::-1]

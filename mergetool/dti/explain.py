@@ -8,17 +8,19 @@ independent evidence. Arithmetic is exact (fractions), shown rounded half-up to 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
 import polars as pl
 
-from mergetool.core.oracle import exact
-from mergetool.core.ranking import exact_text, fmt4
+from mergetool.core.mapping import MappingSet
+from mergetool.core.ranking import exact_text
 from mergetool.core.units import UnitRef
-from mergetool.dti.comparable import SHIPPED_FILE, SOURCE_BASIS, TARGET_BASIS, BuildResult
+from mergetool.dti.comparable import SHIPPED_FILE, SOURCE_BASIS, BuildResult
 from mergetool.dti.record import read_record
-from mergetool.dti.spec import TOLERANCE
+from mergetool.dti.spec import TOLERANCE, spec_for
+from mergetool.dti.verify import Recomputation, chain_formula, recompute_chain, show4, within
 from mergetool.errors import InputError, Problem
 
 
@@ -37,19 +39,27 @@ def _credit(hit: pl.DataFrame, sources: dict, key: tuple) -> dict[str, Any]:
 
 def explain(result: BuildResult, unit: str, *, year: int | None = None,
             indicator: str = "dti") -> dict[str, Any]:
-    """The derivation of ``unit`` (a name or code on the 34-unit basis) as plain data."""
+    """The derivation of ``unit`` (a name or code on the mapping's newest basis) as plain data.
+
+    The numbers are the verification's own recomputation (:func:`recompute_chain`, the oracle)
+    with the method the build used for ``indicator`` (``result.methods``), step by step along
+    the chain of transitions from the oldest basis (``spec_for(result.mappings)``): each year's
+    ``steps`` say which units fed which intermediate unit, its value, then the next step.
+    """
     ms = result.mappings
-    code = ms.resolve(unit, TARGET_BASIS)
+    spec = spec_for(ms)
+    source, target = spec.source, spec.target
+    code = ms.resolve(unit, target)
     if code is None:
         from mergetool.io.scores import fate
 
-        near = ms.bases[TARGET_BASIS].resolver.suggest(unit)
-        old = ms.resolve(unit, SOURCE_BASIS) if SOURCE_BASIS in ms.bases else None
-        became = fate(ms, SOURCE_BASIS, old) if old else None
+        near = ms.bases[target].resolver.suggest(unit)
+        old = ms.resolve(unit, source)
+        became = fate(ms, source, old) if old else None
         hint = (f"{became}: explain the unit it became part of" if became else
                 ("did you mean " + " or ".join(repr(n) for n in near) + "?") if near else None)
         raise InputError.single(Problem(
-            "unknown-unit", f"{unit!r} is not a unit of {TARGET_BASIS}", found=unit, hint=hint))
+            "unknown-unit", f"{unit!r} is not a unit of {target}", found=unit, hint=hint))
     cells = result.comparable.filter((pl.col("code") == code) & (pl.col("indicator") == indicator))
     if cells.is_empty():
         raise InputError.single(Problem("unknown-indicator", f"no indicator {indicator!r}",
@@ -60,54 +70,79 @@ def explain(result: BuildResult, unit: str, *, year: int | None = None,
             years = sorted(set(result.comparable["year"]))
             raise InputError.single(Problem("year-out-of-range", f"no year {year}", column="--year",
                                             expected=f"{years[0]}-{years[-1]}", found=str(year)))
-    ref = UnitRef(TARGET_BASIS, code)
-    preds = [p for p, _share in ms.predecessors_of(ref)]
     sources = _sources()
-    scores = result.scores
-    out: dict[str, Any] = {"unit": {"code": code, "basis": TARGET_BASIS,
-                                    "name": ms.bases[TARGET_BASIS].name_of(code)},
-                           "indicator": indicator, "years": []}
+    scores = result.scores.filter(pl.col("indicator") == indicator)
+    old = scores.filter((pl.col("basis") == source) & pl.col("value").is_not_null())
+    if year is not None:
+        old = old.filter(pl.col("year") == year)
+    rec = recompute_chain(old, ms, source, target, result.methods)
+    method = rec.method(indicator)
+    out: dict[str, Any] = {"unit": {"code": code, "basis": target,
+                                    "name": ms.bases[target].name_of(code)},
+                           "indicator": indicator, "method": method,
+                           "bases": {"source": source, "target": target},
+                           "transitions": [t.id for t in rec.steps], "years": []}
     for row in cells.iter_rows(named=True):
         y = row["year"]
-        pred_rows = []
-        for p in preds:
-            hit = scores.filter((pl.col("year") == y) & (pl.col("indicator") == indicator)
-                                & (pl.col("basis") == p.basis) & (pl.col("code") == p.code))
-            hit = hit.filter(pl.col("value").is_not_null())
-            value = hit["value"][0] if hit.height else None
-            pred_rows.append({
-                "ref": str(p), "name": ms.bases[p.basis].name_of(p.code), "value": value,
-                **_credit(hit, sources, (y, p.basis, p.code, indicator))})
-        known = [exact(r["value"]) for r in pred_rows if r["value"] is not None]
-        mean = sum(known, Fraction(0)) / len(known) if known and len(known) == len(preds) else None
-        recomputed = None if mean is None else float(mean)
-        pub = scores.filter((pl.col("year") == y) & (pl.col("indicator") == indicator)
-                            & (pl.col("basis") == TARGET_BASIS) & (pl.col("code") == code)
-                            & pl.col("value").is_not_null())
-        published = pub["value"][0] if pub.height else None
-        pub_credit = _credit(pub, sources, (y, TARGET_BASIS, code, indicator))
+        traced = rec.trace(y, indicator, code)
+
+        def credit(basis: str, c: str, y: int = y) -> dict[str, Any]:
+            hit = scores.filter((pl.col("year") == y) & (pl.col("basis") == basis)
+                                & (pl.col("code") == c) & pl.col("value").is_not_null())
+            return {"value": hit["value"][0] if hit.height else None,
+                    **_credit(hit, sources, (y, basis, c, indicator))}
+
+        first = rec.steps[0].from_basis
+        firsts = sorted({a for u in traced[0] for a, _s, _v in u["inputs"]}) if traced else []
+        pred_rows = [{"ref": str(UnitRef(first, c)), "name": ms.bases[first].name_of(c),
+                      **credit(first, c)} for c in firsts]
+        value = rec.value(y, indicator, code)
+        recomputed = None if value is None else float(value)
+        pub = credit(target, code)
+        published = pub["value"]
         circular = any(r["carried"] for r in pred_rows if r["value"] is not None)
-        if published is not None and mean is not None:
-            ok = abs(exact(published) - mean) <= exact(TOLERANCE)
-            verdict = "match" if ok else "mismatch"
+        if published is not None and value is not None:
+            verdict = "match" if within(published, value, TOLERANCE) else "mismatch"
         elif published is not None:
             verdict = "not-computable"
         elif recomputed is not None:
             verdict = "not-published"
         else:
             verdict = "unknown"
-        formula = ("mean(" + ", ".join(fmt4(v) if v is not None else "?" for v in
-                                        (r["value"] for r in pred_rows)) + ")")
         out["years"].append({
-            "year": y, "method": result.methods.get(indicator, result.methods.get("*", "mean")),
-            "formula": formula, "recomputed": recomputed,
-            "recomputed_exact": None if mean is None else exact_text(mean),
-            "published": published, "published_source": pub_credit["source"],
-            "published_origin": pub_credit["origin"],
+            "year": y, "method": method, "formula": chain_formula(traced, method, show4),
+            "recomputed": recomputed,
+            "recomputed_exact": None if value is None else exact_text(value),
+            "published": published, "published_source": pub["source"],
+            "published_origin": pub["origin"],
             "circular": circular and verdict == "match",
             "value": row["value"], "value_basis": row["value_basis"], "rank": row["rank"],
             "rank_source": row["rank_source"], "status": row["status"], "reason": row["reason"],
-            "verdict": verdict, "tolerance": TOLERANCE, "predecessors": pred_rows})
+            "verdict": verdict, "tolerance": TOLERANCE, "predecessors": pred_rows,
+            "steps": steps_data(ms, rec, traced, method, show4, exact_text)})
+    return out
+
+
+def steps_data(ms: MappingSet, rec: Recomputation, traced: list[list[dict]], method: str,
+               show: Callable[[Any], str], show_exact: Callable[[Fraction], str]) -> list[dict]:
+    """The traced steps as plain data: per transition, each unit it made that feeds the
+    explained one, its inputs (ref, name, share, value) and its value (``show``: as displayed,
+    ``value_exact``: every digit), and the formula of that one step."""
+    out = []
+    for t, units in zip(rec.steps, traced, strict=True):
+        rows = []
+        for u in units:
+            inputs = [{"ref": str(UnitRef(t.from_basis, a)), "name": ms.bases[t.from_basis].name_of(a),
+                       "share": s, "value": None if v is None else float(v),
+                       "value_exact": None if v is None else show_exact(v)} for a, s, v in u["inputs"]]
+            v = u["value"]
+            rows.append({"ref": str(UnitRef(t.to_basis, u["code"])),
+                         "name": ms.bases[t.to_basis].name_of(u["code"]),
+                         "value": None if v is None else float(v),
+                         "value_exact": None if v is None else show_exact(v),
+                         "formula": chain_formula([[u]], method, show), "inputs": inputs})
+        out.append({"transition": t.id, "from_basis": t.from_basis, "to_basis": t.to_basis,
+                    "method": method, "units": rows})
     return out
 
 

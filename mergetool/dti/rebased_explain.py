@@ -9,7 +9,6 @@ prints, so ``mergetool explain`` shows both the same way.
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +17,14 @@ import polars as pl
 from mergetool.core.mapping import MappingSet
 from mergetool.core.oracle import exact
 from mergetool.core.ranking import plain
-from mergetool.core.rebase import RebaseResult, method_for, rebase
+from mergetool.core.rebase import RebaseResult, rebase
 from mergetool.core.units import UnitRef
+from mergetool.dti.explain import steps_data
+from mergetool.dti.verify import chain_formula, recompute_chain
 from mergetool.errors import InputError, Problem
 
-#: Independent recomputation vs the engine: both work on the same inputs, the engine in exact
-#: decimals, the loop here in floats; they agree far inside this bound.
+#: Independent recomputation (the verification's oracle, exact fractions) vs the engine (exact
+#: decimals): both work on the same inputs and agree far inside this bound.
 RECOMPUTE_TOLERANCE = 1e-9
 
 
@@ -62,37 +63,40 @@ def explain_rebased(result: RebaseResult, ms: MappingSet, unit: str, *, indicato
             years = sorted(set(result.values["year"]))
             raise InputError.single(Problem("year-out-of-range", f"no year {year}", column="--year",
                                             expected=f"{years[0]}-{years[-1]}", found=str(year)))
-    preds = ms.predecessors_of(UnitRef(basis.id, code)) if len(ms.path(result.from_basis,
-                                                                       basis.id)) == 1 else []
     src = scores if scores is not None else pl.DataFrame(
         schema={"year": pl.Int32, "code": pl.String, "indicator": pl.String,
                 "value": pl.Float64, "file": pl.String, "row": pl.Int32})
-    method = method_for(indicator, result.methods)
+    src = src.filter(pl.col("indicator") == indicator)
+    if year is not None:
+        src = src.filter(pl.col("year") == year)
+    # The verification's own recomputation (the oracle), by the method and policy the rebase used.
+    rec = recompute_chain(src, ms, result.from_basis, basis.id, result.methods,
+                          result.policy)
+    method = rec.method(indicator)
+    first = rec.steps[0].from_basis if rec.steps else result.from_basis
+    composed = ms.composed(result.from_basis, basis.id) if rec.steps else None
+    shares = {} if composed is None else {a: s for a, b, s in composed.edges.select(
+        "from_code", "to_code", "share").iter_rows() if b == code}
     out: dict[str, Any] = {"unit": {"code": code, "basis": basis.id, "name": basis.name_of(code)},
-                           "indicator": indicator, "display": "plain", "years": []}
+                           "indicator": indicator, "display": "plain", "method": method,
+                           "bases": {"source": result.from_basis, "target": basis.id},
+                           "transitions": [t.id for t in rec.steps], "years": []}
     for row in values.sort("year").iter_rows(named=True):
         y = row["year"]
-        hits = src.filter((pl.col("year") == y) & (pl.col("indicator") == indicator))
+        hits = src.filter(pl.col("year") == y)
         by_code = {c: (v, f, r) for c, v, f, r in hits.select("code", "value", "file", "row").iter_rows()}
+        traced = rec.trace(y, indicator, code)
+        firsts = sorted({a for u in traced[0] for a, _s, _v in u["inputs"]}) if traced else []
         pred_rows = []
-        for p, share in preds:
-            v, f, r = by_code.get(p.code, (None, None, None))
-            pred_rows.append({"ref": str(p), "name": ms.bases[p.basis].name_of(p.code),
-                              "value": v, "share": share, "source": None, "file": f, "row": r})
-        known = [(exact(p["value"]), None if p["share"] is None else exact(p["share"]))
-                 for p in pred_rows if p["value"] is not None]
-        complete = bool(preds) and len(known) == len(preds)
-        exact_value: Fraction | None = None
-        if complete and method == "mean":
-            exact_value = sum((v for v, _ in known), Fraction(0)) / len(known)
-        elif complete and method == "sum" and all(s is not None for _, s in known):
-            exact_value = sum((v * s for v, s in known), Fraction(0))  # type: ignore[operator]
+        for p in firsts:
+            v, f, r = by_code.get(p, (None, None, None))
+            pred_rows.append({"ref": str(UnitRef(first, p)), "name": ms.bases[first].name_of(p),
+                              "value": v, "share": shares.get(p), "source": None, "file": f,
+                              "row": r})
+        exact_value = rec.value(y, indicator, code)
         recomputed = None if exact_value is None else float(exact_value)
         # Any statistic, so every digit the values have (not the DTI's 4 decimals).
-        formula = f"{method}(" + ", ".join(
-            ("?" if p["value"] is None else plain(p["value"]))
-            + ("" if method == "mean" or p["share"] in (1, None) else f" x {plain(p['share'])}")
-            for p in pred_rows) + ")"
+        formula = chain_formula(traced, method, plain)
         if exact_value is not None and row["value"] is not None:
             off = abs(exact_value - exact(row["value"]))
             verdict = "match" if off <= exact(RECOMPUTE_TOLERANCE) else "mismatch"
@@ -105,17 +109,20 @@ def explain_rebased(result: RebaseResult, ms: MappingSet, unit: str, *, indicato
             "value_basis": f"rebased from {result.from_basis}", "rank": None, "rank_source": None,
             "status": row["status"], "reason": (f"missing {row['missing']}" if row["missing"] else ""),
             "verdict": verdict, "tolerance": RECOMPUTE_TOLERANCE, "circular": False,
-            "predecessors": pred_rows})
+            "predecessors": pred_rows,
+            "steps": steps_data(ms, rec, traced, method, plain, plain)})
     return out
 
 
 def explain_file(ms: MappingSet, scores_path: Path, unit: str, *, indicator: str | None = None,
-                 year: int | None = None, basis: str | None = None) -> dict[str, Any]:
-    """Read a score table, rebase it (mean) to the newest basis, explain ``unit`` there."""
+                 year: int | None = None, basis: str | None = None,
+                 methods: dict[str, str] | None = None) -> dict[str, Any]:
+    """Read a score table, rebase it (``methods``, mean unless given) to the newest basis,
+    explain ``unit`` there."""
     from mergetool.io.scores import read_scores
 
     ms.require_valid()
     scores = read_scores(scores_path, ms, basis=basis)
     target = final_basis(ms, scores["basis"][0])
-    result = rebase(scores, ms, target)
+    result = rebase(scores, ms, target, methods=methods)
     return explain_rebased(result, ms, unit, indicator=indicator, year=year, scores=scores)

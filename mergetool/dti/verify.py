@@ -20,13 +20,15 @@ of 0.0002 or more cannot come from rounding. Inputs printed with fewer decimals
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import polars as pl
 
 from mergetool.core.mapping import MappingSet
-from mergetool.core.oracle import exact, round_half_up, simple_rebase
+from mergetool.core.oracle import Key, chain_rebase, exact, round_half_up, trace
 from mergetool.dti.spec import TOLERANCE
 from mergetool.errors import InputError, Problem
 
@@ -41,6 +43,10 @@ VERIFY_SCHEMA = {
 def _show(v, places: int = 4) -> str:  # type: ignore[no-untyped-def]
     """An exact value rounded half-up for display (``0.66475`` -> ``0.6648`` at 4 places)."""
     return f"{float(round_half_up(exact(v), places)):.{places}f}"
+
+
+#: A value shown by the DTI's rule: rounded half-up to 4 decimals, exactly.
+show4 = _show
 
 
 def _as_published(v: float) -> str:
@@ -81,11 +87,91 @@ class VerifyResult:
         return m.height - circular, circular
 
 
+@dataclass
+class Recomputation:
+    """The independent recomputation (:mod:`mergetool.core.oracle`) of a chain of transitions:
+    ``layers[0]`` the predecessors' values, ``layers[i]`` the values after step ``i`` (exact
+    fractions keyed ``(year, indicator, code)``), by each indicator's method."""
+
+    steps: list  # list[Transition], first step first
+    edges: list[list[tuple[str, str, float | None]]]
+    layers: list[dict[Key, Fraction | None]]
+    methods: dict[str, str]
+
+    def value(self, year: int, indicator: str, code: str) -> Fraction | None:
+        """The recomputed value of a unit of the last basis (None: not computable)."""
+        return self.layers[-1].get((year, indicator, code))
+
+    def method(self, indicator: str) -> str:
+        return self.methods.get(indicator, self.methods.get("*", "mean"))
+
+    def trace(self, year: int, indicator: str, code: str) -> list[list[dict]]:
+        """Every step that made the unit's value (:func:`mergetool.core.oracle.trace`)."""
+        return trace(self.layers, self.edges, (year, indicator, code))
+
+
+def recompute_chain(predecessors: pl.DataFrame, mappings: MappingSet, from_basis: str,
+                    to_basis: str, methods: dict[str, str] | None = None,
+                    policy: str = "strict") -> Recomputation:
+    """Recompute, step by step over the networkx graph's edges, every successor value from the
+    predecessors' values (a long score frame on ``from_basis``), each indicator by its method
+    (``{"*": "mean"}`` unless given, as a build's ``methods``). Verification and ``explain``
+    both use this one recomputation. ``policy`` as the engine's (``strict``: a unit short of a
+    predecessor's value gets none)."""
+    methods = dict(methods or {"*": "mean"})
+    steps = mappings.path(from_basis, to_basis)
+    graph = mappings.graph
+    values = {(y, i, c): v for y, i, c, v in predecessors.filter(
+        pl.col("value").is_not_null()).select("year", "indicator", "code", "value").iter_rows()}
+    by_step: dict[str, list[tuple[str, str, float | None]]] = {t.id: [] for t in steps}
+    for a, b, d in graph.edges(data=True):
+        if d["transition"] in by_step:
+            by_step[d["transition"]].append((a.code, b.code, d["share"]))
+    edges = [sorted(by_step[t.id]) for t in steps]
+    return Recomputation(steps, edges, chain_rebase(values, edges, methods, policy), methods)
+
+
+def chain_formula(steps: list[list[dict]], method: str, show: Callable[[Fraction], str]) -> str:
+    """A traced value as one formula, the earlier steps nested in the later ones
+    (``mean(mean(0.8000, 0.6000), 0.5000)``); ``?`` for a missing value, ``x share`` where a
+    sum or weighted mean takes a part of a unit."""
+    from mergetool.core.ranking import plain
+
+    by_code = [{u["code"]: u for u in units} for units in steps]
+
+    def expand(level: int, unit: dict) -> str:
+        parts = []
+        for code, share, value in unit["inputs"]:
+            lv = level
+            inner = by_code[lv - 1].get(code) if lv else None
+            while inner is not None and len(inner["inputs"]) == 1 and \
+                    inner["inputs"][0][1] in (1, None):  # a unit carried over unchanged
+                lv -= 1
+                code, _s, value = inner["inputs"][0]
+                inner = by_code[lv - 1].get(code) if lv else None
+            term = ("?" if value is None else show(value)) if inner is None else \
+                expand(lv - 1, inner)
+            if method != "mean" and share not in (1, None):
+                term += f" x {plain(share)}"
+            parts.append(term)
+        return f"{method}({', '.join(parts)})"
+
+    return expand(len(steps) - 1, steps[-1][0]) if steps and steps[-1] else f"{method}()"
+
+
+def within(published: float, recomputed: Fraction, tolerance: float) -> bool:
+    """The verdict rule: |published - recomputed| <= tolerance, exactly."""
+    return abs(exact(published) - recomputed) <= exact(tolerance)
+
+
 def recompute_published(published: pl.DataFrame, predecessors: pl.DataFrame,
                         mappings: MappingSet, from_basis: str, to_basis: str, *,
                         tolerance: float = TOLERANCE,
-                        carried: set[tuple[int, str, str, str]] | None = None) -> VerifyResult:
-    """Recompute every published successor value from the predecessors' values (mean rule).
+                        carried: set[tuple[int, str, str, str]] | None = None,
+                        methods: dict[str, str] | None = None) -> VerifyResult:
+    """Recompute every published successor value from the predecessors' values, each indicator
+    by its method (``methods`` as a build's; mean unless given), through
+    :func:`recompute_chain`.
 
     One row per published value: units the published table gives no value for have nothing
     to verify and get no row (they would inflate the counts).
@@ -95,16 +181,11 @@ def recompute_published(published: pl.DataFrame, predecessors: pl.DataFrame,
     published table itself (a match on them proves nothing, and the details say so).
     """
     carried = carried or set()
-    steps = mappings.path(from_basis, to_basis)
-    graph = mappings.graph
+    rec = recompute_chain(predecessors, mappings, from_basis, to_basis, methods)
+    steps, graph = rec.steps, mappings.graph
     pred_values = {(y, i, c): v for y, i, c, v in predecessors.filter(
         pl.col("value").is_not_null()).select("year", "indicator", "code", "value").iter_rows()}
-    current = dict(pred_values)
-    for step in steps:
-        edges = [(a.code, b.code, d["share"]) for a, b, d in graph.edges(data=True)
-                 if d["transition"] == step.id]
-        current = {k: v for k, v in simple_rebase(current, edges, "mean", "strict").items()
-                   if v is not None}
+    current = {k: v for k, v in rec.layers[-1].items() if v is not None}
     # Ultimate predecessors of each successor, for naming what is missing.
     first = steps[0]
     ultimate: dict[str, list[str]] = {}
@@ -146,9 +227,9 @@ def recompute_published(published: pl.DataFrame, predecessors: pl.DataFrame,
             elif not given:
                 details += f" (the predecessors give no {ind} value for any year)"
         else:
-            ok = abs(diff_exact) <= exact(tolerance)  # type: ignore[arg-type]
+            ok = within(p_val, r_val, tolerance)  # type: ignore[arg-type]
             verdict = "match" if ok else "mismatch"
-            formula = f"mean({', '.join(_show(pred_values[(year, ind, p)]) for p in have)})"
+            formula = chain_formula(rec.trace(year, ind, code), rec.method(ind), _show)
             details = (f"{formula} = {_show(r_val, 5)} (rounded half-up {_show(r_val)}); "
                        f"published {_as_published(p_val)}; difference {diff:+.5f} "
                        f"{'within' if ok else 'beyond'} tolerance {tolerance:.5f}")

@@ -198,6 +198,31 @@ def _credit(p: dict) -> str:
     return ""
 
 
+def _steps_tree(node: Tree, steps: list[dict], full: bool) -> None:
+    """Each step of a chain: the units it made that feed the explained one, from what."""
+    from decimal import Decimal
+
+    from mergetool.core.ranking import plain
+
+    def shown(exact: str | None) -> str:
+        if exact is None:
+            return "no value"
+        if full:
+            return exact
+        rounded = fmt4(exact)
+        return rounded if Decimal(rounded) == Decimal(exact) else f"{rounded} (exact {exact})"
+
+    for i, step in enumerate(steps, start=1):
+        branch = node.add(f"step {i}: {step['transition']} ({step['from_basis']} -> "
+                          f"{step['to_basis']}), {step['method']}")
+        for u in step["units"]:
+            made = branch.add(f"{u['ref']} {u['name']}: {shown(u['value_exact'])} = {u['formula']}")
+            for p in u["inputs"]:
+                part = "" if step["method"] == "mean" or p["share"] in (1, None) \
+                    else f" x share {plain(p['share'])}"
+                made.add(f"{p['ref']} {p['name']}: {shown(p['value_exact'])}{part}")
+
+
 def explain_tree(data: dict) -> None:
     from mergetool.core.ranking import plain
     from mergetool.dti.explain import match_counts
@@ -219,6 +244,9 @@ def explain_tree(data: dict) -> None:
             v = "no value" if p["value"] is None else num(p["value"])
             src = _credit(p) if p["value"] is not None else ""
             preds.add(Text.assemble(f"{p['ref']} {p['name']}: {v}", (f"  {src}" if src else "", "dim")))
+        steps = y.get("steps") or []
+        if len(steps) > 1:  # a chain of transitions: every intermediate unit, step by step
+            _steps_tree(tree.add(f"steps ({len(steps)}), method {y['method']}"), steps, full)
         exact = y.get("recomputed_exact")
         if y["recomputed"] is None:
             rec = "not computable"
