@@ -1,16 +1,18 @@
 """Comparability checks: every way a cross-year comparison on the new basis can mislead.
 
-Each check has a name, a one-line description (:data:`CHECKS`) and yields rows
-``check, years, indicator, unit, verdict, details`` with verdict ``pass``,
-``fail``, ``warn`` (comparable with a caveat) or ``cannot-check`` (the data
-cannot support the check; the details say what is missing).
+A check is one function registered with ``@check(name, description)``: it takes the
+:class:`Context` and yields :class:`CheckRow` ``(years, indicator, unit, verdict, details)``
+with verdict ``pass``, ``fail``, ``warn`` (comparable with a caveat) or ``cannot-check`` (the
+data cannot support the check; the details say what is missing). :func:`run_checks` runs the
+registered checks in registration order and adds each row's check name; :data:`CHECKS` (name ->
+description) is a view of the registry.
 """
 
 from __future__ import annotations
 
 import bisect
 import itertools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -24,39 +26,109 @@ from mergetool.verify import TOLERANCE
 
 SOURCE_BASIS, TARGET_BASIS = "vn-province-2024", "vn-province-2025"
 
-CHECKS: dict[str, str] = {
-    "same-unit-set": "the two years rank the same set of units (all 34 with a value)",
-    "complete-coverage": "every unit of the year has a value (published, or all predecessors known)",
-    "one-aggregation-method": "merged values of both years come from the same aggregation method",
-    "value-range": "every value lies in [0, 1], the index's one scale",
-    "methodology-change": "the index had the same structure (indicators, sub-indicators) in both years",
-    "rank-rounding": "no rank depends on rounding (ties at 4 decimals, values closer than 0.0001, or "
-                     "an exact half rounded up)",
-    "aggregate-comparability": "a published average is a mean over 63 units or over 34 merged units",
-    "published-vs-recomputed": "a published merged value equals the mean of its predecessors' values",
-    "published-ranks": "every published rank (63 and 34 units) agrees with the values: exactly where "
-                       "all values are known, by bounds where only some are",
-    "rank-order-consistency": "where value and published rank are both known, higher values rank higher",
-    "rank-change-claims": "published claims that a unit rose or fell N places agree with the ranks",
-}
-
 CHECK_SCHEMA = {"check": pl.String, "years": pl.String, "indicator": pl.String, "unit": pl.String,
                 "verdict": pl.String, "details": pl.String}
 
-Row = tuple[str, str, str, str, str, str]
+#: A check row's verdicts (``cannot-check``: the data cannot support the check; the details say
+#: what is missing).
+VERDICTS = ("pass", "fail", "warn", "cannot-check")
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRow:
+    """One finding of a check (the registry adds the check's name as column ``check``).
+
+    ``years`` is a year, a pair (``2023-2024``) or a year and basis; ``unit`` is empty for a
+    row about the whole year and indicator.
+    """
+
+    years: str
+    indicator: str
+    unit: str
+    verdict: str
+    details: str
+
+    def __post_init__(self) -> None:
+        if self.verdict not in VERDICTS:  # a misspelt verdict would never count as a finding
+            raise ValueError(f"verdict {self.verdict!r} is not one of {', '.join(VERDICTS)}")
+
+
+CheckFunction = Callable[["Context"], Iterable[CheckRow]]
+
+
+@dataclass(frozen=True)
+class Check:
+    """A registered check: its name (column ``check``), one-line description and function."""
+
+    name: str
+    description: str
+    run: CheckFunction
+
+
+_REGISTRY: dict[str, Check] = {}
+
+
+def check(name: str, description: str) -> Callable[[CheckFunction], CheckFunction]:
+    """Register the decorated function as the check ``name``; checks run in registration order.
+
+    The function takes the :class:`Context` and yields :class:`CheckRow` s. A name is registered
+    once: a second function under a taken name is refused (compose the two in one function).
+    """
+    def register(fn: CheckFunction) -> CheckFunction:
+        if name in _REGISTRY:
+            raise ValueError(f"check {name!r} is already registered "
+                             f"({_REGISTRY[name].run.__qualname__})")
+        if not description:
+            raise ValueError(f"check {name!r} needs a one-line description")
+        _REGISTRY[name] = Check(name, description, fn)
+        return fn
+    return register
+
+
+def unregister(name: str) -> Check:
+    """Remove the check ``name`` from the registry (a test's or plug-in's own); returns it."""
+    return _REGISTRY.pop(name)
+
+
+def registered() -> list[Check]:
+    """The registered checks, in the order they run."""
+    return list(_REGISTRY.values())
+
+
+class _Descriptions(Mapping[str, str]):
+    """Read-only view of the registry: check name -> one-line description, in run order."""
+
+    def __getitem__(self, name: str) -> str:
+        return _REGISTRY[name].description
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(_REGISTRY))
+
+    def __len__(self) -> int:
+        return len(_REGISTRY)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+#: Every check's one-line description by name, in run order (a live view of the registry).
+CHECKS: Mapping[str, str] = _Descriptions()
 
 
 def run_checks(comparable: pl.DataFrame, scores: pl.DataFrame, rebased: RebaseResult,
                mappings: MappingSet, methods: dict[str, str],
                facts: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Every check's rows, in the order of :data:`CHECKS`.
+    """Every registered check's rows, in registration order (:data:`CHECKS`).
 
     ``facts``: the published facts (:data:`mergetool.comparable.FACTS_SCHEMA`) to check against.
     """
     ctx = Context(comparable, scores, rebased, mappings, methods, facts)
-    rows: list[Row] = []
-    for fn in CHECK_FUNCTIONS:
-        rows.extend(fn(ctx))
+    rows: list[tuple[str, str, str, str, str, str]] = []
+    for c in registered():
+        for r in c.run(ctx):
+            if not isinstance(r, CheckRow):
+                raise TypeError(f"check {c.name!r} yielded {type(r).__name__}, not a CheckRow")
+            rows.append((c.name, r.years, r.indicator, r.unit, r.verdict, r.details))
     return pl.DataFrame(rows, schema=CHECK_SCHEMA, orient="row")
 
 
@@ -238,7 +310,8 @@ def _range(lo: int, hi: int) -> str:
     return str(lo) if lo == hi else f"{lo}–{hi}"
 
 
-def same_unit_set(ctx: Context) -> Iterator[Row]:
+@check("same-unit-set", "the two years rank the same set of units (all 34 with a value)")
+def same_unit_set(ctx: Context) -> Iterator[CheckRow]:
     for y0, y1 in ctx.pairs():
         for ind in ctx.indicators(y1):
             if ind not in ctx.indicators(y0):
@@ -247,33 +320,37 @@ def same_unit_set(ctx: Context) -> Iterator[Row]:
             b = set(ctx.cells(y1, ind).filter(pl.col("value").is_not_null())["code"])
             years = f"{y0}-{y1}"
             if len(a) == len(b) == ctx.n_units:
-                yield ("same-unit-set", years, ind, "", "pass", f"all {ctx.n_units} units in both years")
+                yield CheckRow(years, ind, "", "pass", f"all {ctx.n_units} units in both years")
             elif a == b:
-                yield ("same-unit-set", years, ind, "", "fail",
+                yield CheckRow(years, ind, "", "fail",
                        f"the same {len(a)} of {ctx.n_units} units in both years: ranks of a subset")
             else:
                 detail = f"{y0}: {len(a)} units with a value, {y1}: {len(b)}; in both: {len(a & b)}"
-                yield ("same-unit-set", years, ind, "", "fail", detail)
+                yield CheckRow(years, ind, "", "fail", detail)
 
 
-def complete_coverage(ctx: Context) -> Iterator[Row]:
+@check("complete-coverage",
+       "every unit of the year has a value (published, or all predecessors known)")
+def complete_coverage(ctx: Context) -> Iterator[CheckRow]:
     for year in ctx.years:
         for ind in ctx.indicators(year):
             cells = ctx.cells(year, ind)
             gaps = cells.filter(pl.col("value").is_null())
             if gaps.is_empty():
-                yield ("complete-coverage", str(year), ind, "", "pass", f"{cells.height} of {cells.height}")
+                yield CheckRow(str(year), ind, "", "pass", f"{cells.height} of {cells.height}")
                 continue
             partial = gaps.filter(pl.col("predecessors_with_value") > 0)
             examples = "; ".join(f"{c} {n}: {r}" for c, n, r in partial.select(
                 "code", "unit_name", "reason").head(3).iter_rows())
             detail = (f"{gaps.height} of {cells.height} units have no value; {partial.height} of them "
                       "have some but not all predecessors' values")
-            yield ("complete-coverage", str(year), ind, "", "fail",
+            yield CheckRow(str(year), ind, "", "fail",
                    detail + (f" (e.g. {examples})" if examples else ""))
 
 
-def one_aggregation_method(ctx: Context) -> Iterator[Row]:
+@check("one-aggregation-method",
+       "merged values of both years come from the same aggregation method")
+def one_aggregation_method(ctx: Context) -> Iterator[CheckRow]:
     def method(year: int, ind: str) -> set[str]:
         cells = ctx.cells(year, ind).filter(pl.col("value").is_not_null())
         used = set()
@@ -291,31 +368,34 @@ def one_aggregation_method(ctx: Context) -> Iterator[Row]:
             m0, m1 = method(y0, ind), method(y1, ind)
             years = f"{y0}-{y1}"
             if not m0 or not m1:
-                yield ("one-aggregation-method", years, ind, "", "cannot-check", "no values in one year")
+                yield CheckRow(years, ind, "", "cannot-check", "no values in one year")
             elif m0 == m1 and len(m0) == 1:
-                yield ("one-aggregation-method", years, ind, "", "pass", next(iter(m0)))
+                yield CheckRow(years, ind, "", "pass", next(iter(m0)))
             else:
-                yield ("one-aggregation-method", years, ind, "", "fail",
+                yield CheckRow(years, ind, "", "fail",
                        f"{y0}: {', '.join(sorted(m0))}; {y1}: {', '.join(sorted(m1))}")
 
 
-def value_range(ctx: Context) -> Iterator[Row]:
+@check("value-range", "every value lies in [0, 1], the index's one scale")
+def value_range(ctx: Context) -> Iterator[CheckRow]:
     for year in ctx.years:
         for ind in ctx.indicators(year):
             vals = ctx.cells(year, ind).filter(pl.col("value").is_not_null())
             if vals.is_empty():
-                yield ("value-range", str(year), ind, "", "cannot-check", "no values")
+                yield CheckRow(str(year), ind, "", "cannot-check", "no values")
                 continue
             bad = vals.filter((pl.col("value") < 0) | (pl.col("value") > 1))
             if bad.is_empty():
-                yield ("value-range", str(year), ind, "", "pass",
+                yield CheckRow(str(year), ind, "", "pass",
                        f"{vals.height} values in [{_fmt(vals['value'].min())}, {_fmt(vals['value'].max())}]")
             else:
-                yield ("value-range", str(year), ind, "", "fail", "; ".join(
+                yield CheckRow(str(year), ind, "", "fail", "; ".join(
                     f"{c} {n} = {v:g}" for c, n, v in bad.select("code", "unit_name", "value").iter_rows()))
 
 
-def methodology_change(ctx: Context) -> Iterator[Row]:
+@check("methodology-change",
+       "the index had the same structure (indicators, sub-indicators) in both years")
+def methodology_change(ctx: Context) -> Iterator[CheckRow]:
     d = ctx.defs.filter(pl.col("indicator") == "dti")
     info = {y: (m, n, note) for y, m, n, note in d.select(
         "year", "methodology", "sub_indicators", "note").iter_rows()}
@@ -325,16 +405,19 @@ def methodology_change(ctx: Context) -> Iterator[Row]:
         (m0, n0, _), (m1, n1, note1) = info[y0], info[y1]
         years = f"{y0}-{y1}"
         if m0 == m1 and i0 == i1:
-            yield ("methodology-change", years, "", "", "pass", f"both {m0} ({n0} sub-indicators)")
+            yield CheckRow(years, "", "", "pass", f"both {m0} ({n0} sub-indicators)")
         else:
             added = ", ".join(sorted(i1 - i0)) or "none"
             removed = ", ".join(sorted(i0 - i1)) or "none"
-            yield ("methodology-change", years, "", "", "warn",
+            yield CheckRow(years, "", "", "warn",
                    f"{m0} ({n0} sub-indicators) -> {m1} ({n1} sub-indicators): indicators added: "
                    f"{added}; removed: {removed}. {note1 or ''}".strip())
 
 
-def rank_rounding(ctx: Context) -> Iterator[Row]:
+@check("rank-rounding",
+       "no rank depends on rounding (ties at 4 decimals, values closer than 0.0001, or "
+       "an exact half rounded up)")
+def rank_rounding(ctx: Context) -> Iterator[CheckRow]:
     """Ties at 4 decimals, values closer than the rounding error, and ranks that hinge on a half.
 
     A value exactly half-way between two 4-decimal values (an exact mean such as 0.66475) is
@@ -346,7 +429,7 @@ def rank_rounding(ctx: Context) -> Iterator[Row]:
             vals = ctx.cells(year, ind).filter(pl.col("value").is_not_null()).sort(
                 "value_exact", descending=True)
             if vals.height < 2:
-                yield ("rank-rounding", str(year), ind, "", "cannot-check", f"{vals.height} value(s)")
+                yield CheckRow(str(year), ind, "", "cannot-check", f"{vals.height} value(s)")
                 continue
             notes = []
             rows = vals.select("code", "unit_name", "value", "value_exact").rows()
@@ -365,13 +448,15 @@ def rank_rounding(ctx: Context) -> Iterator[Row]:
                     notes.append(f"{c} {n} {e.normalize()} is a half: rounded up to {_fmt(up)}, its "
                                  f"rank against {', '.join(hinge[:3])} depends on the half")
             if notes:
-                yield ("rank-rounding", str(year), ind, "", "warn", "; ".join(notes))
+                yield CheckRow(str(year), ind, "", "warn", "; ".join(notes))
             else:
-                yield ("rank-rounding", str(year), ind, "", "pass",
+                yield CheckRow(str(year), ind, "", "pass",
                        f"{vals.height} values, none tied, within 0.0001 or hinging on a half")
 
 
-def aggregate_comparability(ctx: Context) -> Iterator[Row]:
+@check("aggregate-comparability",
+       "a published average is a mean over 63 units or over 34 merged units")
+def aggregate_comparability(ctx: Context) -> Iterator[CheckRow]:
     aggs = published_aggregates()
     for year in ctx.years:
         for ind in ctx.indicators(year):
@@ -408,10 +493,20 @@ def aggregate_comparability(ctx: Context) -> Iterator[Row]:
                                  + (f" ({pub['note'][0]})" if pub["note"][0] else ""))
             parts.append("a mean over 34 merged units weights each former province by 1/(its "
                          "unit's number of predecessors): a different statistic from the 63-unit mean")
-            yield ("aggregate-comparability", str(year), ind, "", verdict, "; ".join(parts))
+            yield CheckRow(str(year), ind, "", verdict, "; ".join(parts))
 
 
-def published_vs_recomputed(ctx: Context) -> Iterator[Row]:
+@check("published-vs-recomputed",
+       "a published merged value equals the mean of its predecessors' values")
+def published_vs_recomputed(ctx: Context) -> Iterator[CheckRow]:
+    """Published merged values against their predecessors' mean, then given values against
+    published ones (:func:`user_vs_published`): both say whether a value is the published one."""
+    yield from recomputed_vs_published(ctx)
+    yield from user_vs_published(ctx)
+
+
+def recomputed_vs_published(ctx: Context) -> Iterator[CheckRow]:
+    """Each published merged value against the mean of its predecessors' values."""
     from mergetool.verify import recompute_published
 
     keys = ["year", "basis", "code", "indicator"]
@@ -432,11 +527,11 @@ def published_vs_recomputed(ctx: Context) -> Iterator[Row]:
         verdict = verdicts[row["verdict"]]
         if verdict == "pass" and "circular" in row["details"]:
             verdict = "warn"  # a match against a value copied from the published table proves nothing
-        yield ("published-vs-recomputed", str(row["year"]), row["indicator"],
+        yield CheckRow(str(row["year"]), row["indicator"],
                f"{row['code']} {row['unit_name']}", verdict, row["details"])
 
 
-def user_vs_published(ctx: Context) -> Iterator[Row]:
+def user_vs_published(ctx: Context) -> Iterator[CheckRow]:
     """A user's value where a value was published for the same year, basis, unit, indicator.
 
     Equal when the user's value, rounded half-up to the printed decimals, is the printed value.
@@ -456,13 +551,13 @@ def user_vs_published(ctx: Context) -> Iterator[Row]:
                 continue
             carried = " (carried from the 34-unit table)" if r["value_origin"] == \
                 "carried-from-34-basis" else ""
-            yield ("published-vs-recomputed", f"{year} ({basis})", ind,
+            yield CheckRow(f"{year} ({basis})", ind,
                    f"{r['code']} {ctx.name(basis, r['code'])}", "fail",
                    f"the given value {_fmt(r['value'])} ({r['file']} row {r['row']}) differs from "
                    f"the published {r['pub_value']:.{d}f}{carried} "
                    f"({(r['source'] or '').split(' | ')[0]})")
         if same:
-            yield ("published-vs-recomputed", f"{year} ({basis})", ind, "", "pass",
+            yield CheckRow(f"{year} ({basis})", ind, "", "pass",
                    f"{same} given values equal the published ones (rounded half-up to the printed "
                    "decimals)")
 
@@ -499,7 +594,10 @@ def _bound_why(b: RankBounds, basis: str, ctx: Context) -> str:
     return ""
 
 
-def published_ranks(ctx: Context) -> Iterator[Row]:
+@check("published-ranks",
+       "every published rank (63 and 34 units) agrees with the values: exactly where all"
+       " values are known, by bounds where only some are")
+def published_ranks(ctx: Context) -> Iterator[CheckRow]:
     """Every rank fact against the values, on both bases.
 
     A published rank r (or range lo..hi) is contradicted as soon as r or more known units are
@@ -525,7 +623,7 @@ def published_ranks(ctx: Context) -> Iterator[Row]:
                 weak = facts["rank_basis"].is_in(list(WEAK_RANK_BASES)).any()
                 contradicted += 1
                 hard += not weak
-                yield ("published-ranks", label, ind, unit, "warn" if weak else "fail",
+                yield CheckRow(label, ind, unit, "warn" if weak else "fail",
                        f"{facts.height} rank facts that cannot all hold: " + "; ".join(
                            f"{_range(r['rank_low'], r['rank_high'])} ({_fact_label(r)})"
                            for r in facts.iter_rows(named=True)))
@@ -576,11 +674,11 @@ def published_ranks(ctx: Context) -> Iterator[Row]:
                 note = (" (a provisional fact: a warning, not a failure)" if row["rank_basis"] ==
                         "provisional" else " (sources conflict)" if row["rank_basis"] == "conflict"
                         else resting)
-                yield ("published-ranks", label, ind, unit, verdict,
+                yield CheckRow(label, ind, unit, verdict,
                        f"{published} contradicted{note}: {why}")
             elif b.lo >= lo and b.hi <= hi:
                 if row["rank_basis"] == "conflict":
-                    yield ("published-ranks", label, ind, unit, "warn",
+                    yield CheckRow(label, ind, unit, "warn",
                            f"{published}: the sources conflict; the values give rank {b.lo}, "
                            "which only one of them prints")
                 else:
@@ -605,7 +703,31 @@ def published_ranks(ctx: Context) -> Iterator[Row]:
         # The year's verdict is the worst of its facts'; the rows above name the units.
         verdict = ("fail" if hard else "cannot-check" if (open_ or no_value)
                    else "warn" if contradicted else "pass")
-        yield ("published-ranks", label, ind, "", verdict, "; ".join(parts))
+        yield CheckRow(label, ind, "", verdict, "; ".join(parts))
+
+
+@check("rank-order-consistency",
+       "where value and published rank are both known, higher values rank higher")
+def rank_order_consistency(ctx: Context) -> Iterator[CheckRow]:
+    keys = ["year", "basis", "code", "indicator"]
+    given = ctx.scores.filter(pl.col("value").is_not_null() & pl.col("rank").is_not_null()).select(
+        *keys, "value", "rank")
+    published = ctx.facts.filter(pl.col("value").is_not_null() & pl.col("rank").is_not_null()
+                                 & (pl.col("origin") == "shipped")).select(*keys, "value", "rank")
+    both = pl.concat([given, published.join(given, on=keys, how="anti")])
+    for (year, ind, basis), grp in both.group_by("year", "indicator", "basis", maintain_order=True):
+        if grp.height < 2:
+            continue
+        rows = grp.sort("rank").select("code", "rank", "value").rows()
+        bad = [f"{c0} (rank {r0}, {_fmt(v0)}) vs {c1} (rank {r1}, {_fmt(v1)})"
+               for (c0, r0, v0), (c1, r1, v1) in itertools.pairwise(rows)
+               if (r0 < r1 and round4(v0) < round4(v1)) or (r0 == r1 and round4(v0) != round4(v1))]
+        label = f"{year} ({basis})"
+        if bad:
+            yield CheckRow(label, ind, "", "fail", "; ".join(bad))
+        else:
+            yield CheckRow(label, ind, "", "pass",
+                   f"{grp.height} units with value and rank, in consistent order")
 
 
 def _interval(ctx: Context, year: int, basis: str, ind: str, code: str | None
@@ -640,7 +762,9 @@ def _code_on(ctx: Context, claim: dict, basis: str) -> str | None:
     return code
 
 
-def rank_change_claims(ctx: Context) -> Iterator[Row]:
+@check("rank-change-claims",
+       "published claims that a unit rose or fell N places agree with the ranks")
+def rank_change_claims(ctx: Context) -> Iterator[CheckRow]:
     """Each published rank-change claim (``data/dti/claims.csv``) against the ranks.
 
     Ranks come from the data (computed where a year is complete, bounded where partial) or,
@@ -679,7 +803,7 @@ def rank_change_claims(ctx: Context) -> Iterator[Row]:
         else:
             verdict = "warn" if bad and provisional else "cannot-check"
         extra = "; a provisional fact" if provisional else ""
-        yield ("rank-change-claims", years, ind, unit, verdict, f"{quote}; {said}; {text}{extra}")
+        yield CheckRow(years, ind, unit, verdict, f"{quote}; {said}; {text}{extra}")
 
 
 def _judge(claim: dict, i0: tuple | None, i1: tuple | None, y0: int, y1: int, b0: str, b1: str,
@@ -711,35 +835,6 @@ def _judge(claim: dict, i0: tuple | None, i1: tuple | None, y0: int, y1: int, b0
                                                       else f"all {n} values") + ")")
     return "unknown", (shown + "; " if shown else "") + "would be settled by " + " and ".join(need), prov
 
-
-def rank_order_consistency(ctx: Context) -> Iterator[Row]:
-    keys = ["year", "basis", "code", "indicator"]
-    given = ctx.scores.filter(pl.col("value").is_not_null() & pl.col("rank").is_not_null()).select(
-        *keys, "value", "rank")
-    published = ctx.facts.filter(pl.col("value").is_not_null() & pl.col("rank").is_not_null()
-                                 & (pl.col("origin") == "shipped")).select(*keys, "value", "rank")
-    both = pl.concat([given, published.join(given, on=keys, how="anti")])
-    for (year, ind, basis), grp in both.group_by("year", "indicator", "basis", maintain_order=True):
-        if grp.height < 2:
-            continue
-        rows = grp.sort("rank").select("code", "rank", "value").rows()
-        bad = [f"{c0} (rank {r0}, {_fmt(v0)}) vs {c1} (rank {r1}, {_fmt(v1)})"
-               for (c0, r0, v0), (c1, r1, v1) in itertools.pairwise(rows)
-               if (r0 < r1 and round4(v0) < round4(v1)) or (r0 == r1 and round4(v0) != round4(v1))]
-        label = f"{year} ({basis})"
-        if bad:
-            yield ("rank-order-consistency", label, ind, "", "fail", "; ".join(bad))
-        else:
-            yield ("rank-order-consistency", label, ind, "", "pass",
-                   f"{grp.height} units with value and rank, in consistent order")
-
-
-CHECK_FUNCTIONS: list[Callable[[Context], Iterator[Row]]] = [
-    same_unit_set, complete_coverage, one_aggregation_method, value_range, methodology_change,
-    rank_rounding, aggregate_comparability, published_vs_recomputed, user_vs_published,
-    published_ranks,
-    rank_order_consistency, rank_change_claims,
-]
 
 #: What ``build --fail-on`` counts as a finding: failures only, warnings too, or nothing.
 FAIL_ON: dict[str, tuple[str, ...]] = {"fail": ("fail",), "warn": ("fail", "warn"), "never": ()}
