@@ -133,6 +133,13 @@ def run_checks(comparable: pl.DataFrame, scores: pl.DataFrame, rebased: RebaseRe
 
 
 class Context:
+    """What every check reads, split once per (year, indicator) or (year, basis, indicator).
+
+    The checks look at many small groups (a year's indicator on one basis); the frames are
+    partitioned and turned into Python rows once here, so a check is a loop over dictionaries
+    rather than a polars filter per group.
+    """
+
     def __init__(self, comparable: pl.DataFrame, scores: pl.DataFrame, rebased: RebaseResult,
                  mappings: MappingSet, methods: dict[str, str],
                  facts: pl.DataFrame | None = None) -> None:
@@ -147,23 +154,57 @@ class Context:
         self.defs = index_definitions()
         self.years = sorted(set(self.defs["year"]))
         self.n_units = len(mappings.bases[TARGET_BASIS])
+        self._indicators: dict[int, list[str]] = {}
+        for year, ind in self.defs.select("year", "indicator").iter_rows():
+            self._indicators.setdefault(year, []).append(ind)
+        self._cells = comparable.partition_by("year", "indicator", as_dict=True)
+        self._no_cells = comparable.clear()
+        self._cell_rows: dict[tuple[int, str], list[dict]] = {}
+        for row in comparable.iter_rows(named=True):
+            self._cell_rows.setdefault((row["year"], row["indicator"]), []).append(row)
+        self._scored: dict[tuple[int, str, str], list[tuple[str, float]]] = {}
+        for year, basis, ind, code, value in scores.filter(pl.col("value").is_not_null()).select(
+                "year", "basis", "indicator", "code", "value").iter_rows():
+            self._scored.setdefault((year, basis, ind), []).append((code, value))
+        self._ranked: dict[tuple[int, str, str], list[dict]] = {}
+        for row in self.facts.filter(pl.col("rank_low").is_not_null()).iter_rows(named=True):
+            self._ranked.setdefault((row["year"], row["basis"], row["indicator"]), []).append(row)
+        self._names: dict[str, dict[str, str]] = {}
+        self._mine: set[tuple[int, str, str, str]] | None = None
         self._known: dict[tuple[int, str, str], dict[str, Decimal]] = {}
         self._rank_facts: dict[tuple[int, str, str], tuple[list[RankFact], list[RankFact]]] = {}
 
     def indicators(self, year: int) -> list[str]:
-        return self.defs.filter(pl.col("year") == year)["indicator"].to_list()
+        return self._indicators.get(year, [])
 
     def cells(self, year: int, indicator: str) -> pl.DataFrame:
-        return self.comparable.filter((pl.col("year") == year) & (pl.col("indicator") == indicator))
+        """The comparable table's rows of one year and indicator (in table order)."""
+        return self._cells.get((year, indicator), self._no_cells)
+
+    def cell_rows(self, year: int, indicator: str) -> list[dict]:
+        """:meth:`cells` as named rows."""
+        return self._cell_rows.get((year, indicator), [])
+
+    def scored(self, year: int, basis: str, indicator: str) -> list[tuple[str, float]]:
+        """(code, value) of the scores' non-null values of a year on a basis (in score order)."""
+        return self._scored.get((year, basis, indicator), [])
+
+    def ranked(self, year: int, basis: str, indicator: str) -> list[dict]:
+        """The rank facts (``rank_low`` known) of a year on a basis, as named rows."""
+        return self._ranked.get((year, basis, indicator), [])
 
     def pairs(self) -> Iterator[tuple[int, int]]:
         yield from zip(self.years, self.years[1:], strict=False)
 
     def name(self, basis: str, code: str) -> str:
-        try:
-            return self.mappings.bases[basis].name_of(code)
-        except KeyError:
-            return "?"
+        if basis not in self._names:
+            if basis not in self.mappings.bases:
+                return "?"
+            names: dict[str, str] = {}
+            for c, n in self.mappings.bases[basis].units.select("code", "name").iter_rows():
+                names.setdefault(c, n)  # the first unit of a code, as Basis.name_of
+            self._names[basis] = names
+        return self._names[basis].get(code, f"?{code}")
 
     def known(self, year: int, basis: str, indicator: str) -> dict[str, Decimal]:
         """Values known for a year on a basis, rounded half-up to 4 decimals: on the 34-unit
@@ -171,18 +212,23 @@ class Context:
         key = (year, basis, indicator)
         if key not in self._known:
             if basis == TARGET_BASIS:
-                rows = self.cells(year, indicator).filter(pl.col("value").is_not_null()).select(
-                    "code", "value").rows()
+                rows = [(r["code"], r["value"]) for r in self.cell_rows(year, indicator)
+                        if r["value"] is not None]
             else:
-                rows = self.scores.filter(
-                    (pl.col("year") == year) & (pl.col("basis") == basis)
-                    & (pl.col("indicator") == indicator) & pl.col("value").is_not_null()).select(
-                    "code", "value").rows()
+                rows = self.scored(year, basis, indicator)
             self._known[key] = {c: round4(v) for c, v in rows}
         return self._known[key]
 
     def n(self, basis: str) -> int:
         return len(self.mappings.bases[basis])
+
+    def mine(self) -> set[tuple[int, str, str, str]]:
+        """(year, basis, code, indicator) of the values the user's files give."""
+        if self._mine is None:
+            self._mine = set(self.scores.filter((pl.col("file") != "shipped:dti_record.csv")
+                                                & pl.col("value").is_not_null()).select(
+                "year", "basis", "code", "indicator").iter_rows())
+        return self._mine
 
     def rank_facts(self, year: int, basis: str, indicator: str
                    ) -> tuple[list[RankFact], list[RankFact]]:
@@ -198,28 +244,27 @@ class Context:
         if key in self._rank_facts:
             return self._rank_facts[key]
         known = self.known(year, basis, indicator)
-        grp = self.facts.filter((pl.col("year") == year) & (pl.col("basis") == basis)
-                                & (pl.col("indicator") == indicator)
-                                & pl.col("rank_low").is_not_null()
-                                & pl.col("code").is_in(list(known)))
-        mine = set(self.scores.filter((pl.col("file") != "shipped:dti_record.csv")
-                                      & pl.col("value").is_not_null()).select(
-            "year", "basis", "code", "indicator").iter_rows())
+        by_code: dict[str, list[dict]] = {}
+        for row in sorted((r for r in self.ranked(year, basis, indicator) if r["code"] in known),
+                          key=lambda r: r["code"]):
+            by_code.setdefault(row["code"], []).append(row)
+        mine = self.mine()
         all_, firm = [], []
-        for (code,), rows in grp.sort("code").group_by("code", maintain_order=True):
-            lo, hi = int(rows["rank_low"].max()), int(rows["rank_high"].min())
+        for code, rows in by_code.items():
+            lo = max(r["rank_low"] for r in rows)
+            hi = min(r["rank_high"] for r in rows if r["rank_high"] is not None)
             own = rank_bounds(known, self.n(basis), code)
             if lo > hi or own is None or own.lo > hi or own.hi < lo:
                 continue  # facts the values already contradict bound nothing (their rows fail)
-            first = rows.row(0, named=True)
+            first = rows[0]
             verb = "is given rank" if first["origin"] == "user" else "is published rank"
             fact = RankFact(code, known[code], lo, hi,
                             f"{code} {self.name(basis, code)} {_fmt(known[code])} {verb} "
                             f"{_range(lo, hi)} ({_fact_label(first)})")
             all_.append(fact)
-            rounded = (rows["decimals"].fill_null(4) < 4).any() and (year, basis, code,
-                                                                    indicator) not in mine
-            if not rows["rank_basis"].is_in(list(WEAK_RANK_BASES)).any() and not rounded:
+            rounded = (any((4 if r["decimals"] is None else r["decimals"]) < 4 for r in rows)
+                       and (year, basis, code, indicator) not in mine)
+            if not any(r["rank_basis"] in WEAK_RANK_BASES for r in rows) and not rounded:
                 firm.append(fact)
         self._rank_facts[key] = (all_, firm)
         return all_, firm
@@ -316,14 +361,14 @@ def same_unit_set(ctx: Context) -> Iterator[CheckRow]:
         for ind in ctx.indicators(y1):
             if ind not in ctx.indicators(y0):
                 continue
-            a = set(ctx.cells(y0, ind).filter(pl.col("value").is_not_null())["code"])
-            b = set(ctx.cells(y1, ind).filter(pl.col("value").is_not_null())["code"])
+            a = {r["code"] for r in ctx.cell_rows(y0, ind) if r["value"] is not None}
+            b = {r["code"] for r in ctx.cell_rows(y1, ind) if r["value"] is not None}
             years = f"{y0}-{y1}"
             if len(a) == len(b) == ctx.n_units:
                 yield CheckRow(years, ind, "", "pass", f"all {ctx.n_units} units in both years")
             elif a == b:
-                yield CheckRow(years, ind, "", "fail",
-                       f"the same {len(a)} of {ctx.n_units} units in both years: ranks of a subset")
+                yield CheckRow(years, ind, "", "fail", f"the same {len(a)} of {ctx.n_units} units "
+                               "in both years: ranks of a subset")
             else:
                 detail = f"{y0}: {len(a)} units with a value, {y1}: {len(b)}; in both: {len(a & b)}"
                 yield CheckRow(years, ind, "", "fail", detail)
@@ -334,29 +379,29 @@ def same_unit_set(ctx: Context) -> Iterator[CheckRow]:
 def complete_coverage(ctx: Context) -> Iterator[CheckRow]:
     for year in ctx.years:
         for ind in ctx.indicators(year):
-            cells = ctx.cells(year, ind)
-            gaps = cells.filter(pl.col("value").is_null())
-            if gaps.is_empty():
-                yield CheckRow(str(year), ind, "", "pass", f"{cells.height} of {cells.height}")
+            cells = ctx.cell_rows(year, ind)
+            gaps = [r for r in cells if r["value"] is None]
+            if not gaps:
+                yield CheckRow(str(year), ind, "", "pass", f"{len(cells)} of {len(cells)}")
                 continue
-            partial = gaps.filter(pl.col("predecessors_with_value") > 0)
-            examples = "; ".join(f"{c} {n}: {r}" for c, n, r in partial.select(
-                "code", "unit_name", "reason").head(3).iter_rows())
-            detail = (f"{gaps.height} of {cells.height} units have no value; {partial.height} of them "
+            partial = [r for r in gaps if r["predecessors_with_value"] is not None
+                       and r["predecessors_with_value"] > 0]
+            examples = "; ".join(f"{r['code']} {r['unit_name']}: {r['reason']}" for r in partial[:3])
+            detail = (f"{len(gaps)} of {len(cells)} units have no value; {len(partial)} of them "
                       "have some but not all predecessors' values")
             yield CheckRow(str(year), ind, "", "fail",
-                   detail + (f" (e.g. {examples})" if examples else ""))
+                           detail + (f" (e.g. {examples})" if examples else ""))
 
 
 @check("one-aggregation-method",
        "merged values of both years come from the same aggregation method")
 def one_aggregation_method(ctx: Context) -> Iterator[CheckRow]:
     def method(year: int, ind: str) -> set[str]:
-        cells = ctx.cells(year, ind).filter(pl.col("value").is_not_null())
+        bases = {r["value_basis"] for r in ctx.cell_rows(year, ind) if r["value"] is not None}
         used = set()
-        if (cells["value_basis"] == "published-34").any():
+        if "published-34" in bases:
             used.add("mean (ministry rule for the 34-unit publication)")
-        if (cells["value_basis"] == "rebased-from-63").any():
+        if "rebased-from-63" in bases:
             m = ctx.methods.get(ind, ctx.methods.get("*", "mean"))
             used.add("mean (ministry rule for the 34-unit publication)" if m == "mean" else m)
         return used
@@ -373,24 +418,25 @@ def one_aggregation_method(ctx: Context) -> Iterator[CheckRow]:
                 yield CheckRow(years, ind, "", "pass", next(iter(m0)))
             else:
                 yield CheckRow(years, ind, "", "fail",
-                       f"{y0}: {', '.join(sorted(m0))}; {y1}: {', '.join(sorted(m1))}")
+                               f"{y0}: {', '.join(sorted(m0))}; {y1}: {', '.join(sorted(m1))}")
 
 
 @check("value-range", "every value lies in [0, 1], the index's one scale")
 def value_range(ctx: Context) -> Iterator[CheckRow]:
     for year in ctx.years:
         for ind in ctx.indicators(year):
-            vals = ctx.cells(year, ind).filter(pl.col("value").is_not_null())
-            if vals.is_empty():
+            vals = [r for r in ctx.cell_rows(year, ind) if r["value"] is not None]
+            if not vals:
                 yield CheckRow(str(year), ind, "", "cannot-check", "no values")
                 continue
-            bad = vals.filter((pl.col("value") < 0) | (pl.col("value") > 1))
-            if bad.is_empty():
+            bad = [r for r in vals if r["value"] < 0 or r["value"] > 1]
+            if not bad:
+                values = [r["value"] for r in vals]
                 yield CheckRow(str(year), ind, "", "pass",
-                       f"{vals.height} values in [{_fmt(vals['value'].min())}, {_fmt(vals['value'].max())}]")
+                               f"{len(vals)} values in [{_fmt(min(values))}, {_fmt(max(values))}]")
             else:
                 yield CheckRow(str(year), ind, "", "fail", "; ".join(
-                    f"{c} {n} = {v:g}" for c, n, v in bad.select("code", "unit_name", "value").iter_rows()))
+                    f"{r['code']} {r['unit_name']} = {r['value']:g}" for r in bad))
 
 
 @check("methodology-change",
@@ -426,13 +472,13 @@ def rank_rounding(ctx: Context) -> Iterator[CheckRow]:
     """
     for year in ctx.years:
         for ind in ctx.indicators(year):
-            vals = ctx.cells(year, ind).filter(pl.col("value").is_not_null()).sort(
-                "value_exact", descending=True)
-            if vals.height < 2:
-                yield CheckRow(str(year), ind, "", "cannot-check", f"{vals.height} value(s)")
+            rows = sorted(((r["code"], r["unit_name"], r["value"], r["value_exact"])
+                           for r in ctx.cell_rows(year, ind) if r["value"] is not None),
+                          key=lambda r: r[3], reverse=True)  # stable: ties in table order
+            if len(rows) < 2:
+                yield CheckRow(str(year), ind, "", "cannot-check", f"{len(rows)} value(s)")
                 continue
             notes = []
-            rows = vals.select("code", "unit_name", "value", "value_exact").rows()
             for (c0, n0, v0, e0), (c1, n1, v1, e1) in itertools.pairwise(rows):
                 if v0 == v1:
                     notes.append(f"tie at {_fmt(v0)}: {c0} {n0} and {c1} {n1}")
@@ -451,35 +497,36 @@ def rank_rounding(ctx: Context) -> Iterator[CheckRow]:
                 yield CheckRow(str(year), ind, "", "warn", "; ".join(notes))
             else:
                 yield CheckRow(str(year), ind, "", "pass",
-                       f"{vals.height} values, none tied, within 0.0001 or hinging on a half")
+                               f"{len(rows)} values, none tied, within 0.0001 or hinging on a half")
 
 
 @check("aggregate-comparability",
        "a published average is a mean over 63 units or over 34 merged units")
 def aggregate_comparability(ctx: Context) -> Iterator[CheckRow]:
-    aggs = published_aggregates()
+    aggs: dict[tuple[int, str], dict] = {}
+    for row in published_aggregates().iter_rows(named=True):
+        aggs.setdefault((row["year"], row["indicator"]), row)  # the first, as before
+    n_old = len(ctx.mappings.bases[SOURCE_BASIS])
     for year in ctx.years:
         for ind in ctx.indicators(year):
-            pub = aggs.filter((pl.col("year") == year) & (pl.col("indicator") == ind))
-            old = ctx.scores.filter((pl.col("year") == year) & (pl.col("indicator") == ind)
-                                    & (pl.col("basis") == SOURCE_BASIS) & pl.col("value").is_not_null())
-            new = ctx.cells(year, ind).filter(pl.col("value").is_not_null())
-            n_old = len(ctx.mappings.bases[SOURCE_BASIS])
+            pub = aggs.get((year, ind))
+            old = [v for _c, v in ctx.scored(year, SOURCE_BASIS, ind)]
+            new = [r["value"] for r in ctx.cell_rows(year, ind) if r["value"] is not None]
             # Exact means of the values as given (63) and as shown (34, rounded half-up).
-            mean63 = (sum(map(to_decimal, old["value"]), Decimal(0)) / n_old
-                      if old.height == n_old else None)
-            mean34 = (sum(map(to_decimal, new["value"]), Decimal(0)) / ctx.n_units
-                      if new.height == ctx.n_units else None)
-            if pub.is_empty() and mean63 is None and mean34 is None:
+            mean63 = (sum(map(to_decimal, old), Decimal(0)) / n_old
+                      if len(old) == n_old else None)
+            mean34 = (sum(map(to_decimal, new), Decimal(0)) / ctx.n_units
+                      if len(new) == ctx.n_units else None)
+            if pub is None and mean63 is None and mean34 is None:
                 continue
-            not63 = f"not computable ({old.height} of {n_old} known)"
-            not34 = f"not computable ({new.height} of {ctx.n_units} known)"
+            not63 = f"not computable ({len(old)} of {n_old} known)"
+            not34 = f"not computable ({len(new)} of {ctx.n_units} known)"
             parts = [f"mean over {n_old} units: " + (_fmt(mean63) if mean63 is not None else not63),
                      f"mean over {ctx.n_units} units: " + (_fmt(mean34) if mean34 is not None else not34)]
             verdict = "cannot-check"
-            if not pub.is_empty():
-                pv = to_decimal(pub["value"][0])
-                parts.append(f"published {pub['statistic'][0]} {_fmt(pv)}")
+            if pub is not None:
+                pv = to_decimal(pub["value"])
+                parts.append(f"published {pub['statistic']} {_fmt(pv)}")
                 matches = [name for name, m in ((f"{n_old}-unit", mean63), (f"{ctx.n_units}-unit", mean34))
                            if m is not None and abs(m - pv) <= Decimal(str(TOLERANCE))]
                 if matches:
@@ -490,7 +537,7 @@ def aggregate_comparability(ctx: Context) -> Iterator[CheckRow]:
                     parts.append("the published average matches neither mean")
                 else:
                     parts.append("which statistic it is cannot be told from the public record"
-                                 + (f" ({pub['note'][0]})" if pub["note"][0] else ""))
+                                 + (f" ({pub['note']})" if pub["note"] else ""))
             parts.append("a mean over 34 merged units weights each former province by 1/(its "
                          "unit's number of predecessors): a different statistic from the 63-unit mean")
             yield CheckRow(str(year), ind, "", verdict, "; ".join(parts))
