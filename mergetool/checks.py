@@ -157,8 +157,7 @@ class Context:
         self._indicators: dict[int, list[str]] = {}
         for year, ind in self.defs.select("year", "indicator").iter_rows():
             self._indicators.setdefault(year, []).append(ind)
-        self._cells = comparable.partition_by("year", "indicator", as_dict=True)
-        self._no_cells = comparable.clear()
+        self._cells: dict[tuple[int, str], pl.DataFrame] | None = None  # split on first use
         self._cell_rows: dict[tuple[int, str], list[dict]] = {}
         for row in comparable.iter_rows(named=True):
             self._cell_rows.setdefault((row["year"], row["indicator"]), []).append(row)
@@ -166,10 +165,13 @@ class Context:
         for year, basis, ind, code, value in scores.filter(pl.col("value").is_not_null()).select(
                 "year", "basis", "indicator", "code", "value").iter_rows():
             self._scored.setdefault((year, basis, ind), []).append((code, value))
+        self.rank_rows = list(self.facts.filter(pl.col("rank_low").is_not_null()).iter_rows(
+            named=True))  # the rank facts, in the facts' order
         self._ranked: dict[tuple[int, str, str], list[dict]] = {}
-        for row in self.facts.filter(pl.col("rank_low").is_not_null()).iter_rows(named=True):
+        for row in self.rank_rows:
             self._ranked.setdefault((row["year"], row["basis"], row["indicator"]), []).append(row)
         self._names: dict[str, dict[str, str]] = {}
+        self._n: dict[str, int] = {}
         self._mine: set[tuple[int, str, str, str]] | None = None
         self._known: dict[tuple[int, str, str], dict[str, Decimal]] = {}
         self._rank_facts: dict[tuple[int, str, str], tuple[list[RankFact], list[RankFact]]] = {}
@@ -179,7 +181,9 @@ class Context:
 
     def cells(self, year: int, indicator: str) -> pl.DataFrame:
         """The comparable table's rows of one year and indicator (in table order)."""
-        return self._cells.get((year, indicator), self._no_cells)
+        if self._cells is None:
+            self._cells = self.comparable.partition_by("year", "indicator", as_dict=True)
+        return self._cells.get((year, indicator), self.comparable.clear())
 
     def cell_rows(self, year: int, indicator: str) -> list[dict]:
         """:meth:`cells` as named rows."""
@@ -220,7 +224,10 @@ class Context:
         return self._known[key]
 
     def n(self, basis: str) -> int:
-        return len(self.mappings.bases[basis])
+        """The number of units of ``basis`` (KeyError for a basis the mappings lack)."""
+        if basis not in self._n:
+            self._n[basis] = len(self.mappings.bases[basis])
+        return self._n[basis]
 
     def mine(self) -> set[tuple[int, str, str, str]]:
         """(year, basis, code, indicator) of the values the user's files give."""
@@ -655,26 +662,32 @@ def published_ranks(ctx: Context) -> Iterator[CheckRow]:
     contradiction of a provisional or conflicting fact, or one that rests on such a fact, is a
     warning; of any other, a failure.
     """
-    ranked = ctx.facts.filter(pl.col("rank_low").is_not_null())
-    for (basis, year, ind), grp in ranked.sort("basis", "year", "indicator", "code").group_by(
-            "basis", "year", "indicator", maintain_order=True):
+    groups: dict[tuple[str, int, str], list[dict]] = {}
+    for r in sorted(ctx.rank_rows, key=lambda r: tuple(
+            (r[k] is not None, r[k]) for k in ("basis", "year", "indicator", "code"))):
+        groups.setdefault((r["basis"], r["year"], r["indicator"]), []).append(r)
+    for (basis, year, ind), grp in groups.items():
         if basis not in ctx.mappings.bases or ind not in ctx.indicators(year):
             continue
         n = ctx.n(basis)
         known = ctx.known(year, basis, ind)
         label = f"{year} ({basis})"
         confirmed, open_units, contradicted, no_value, hard = 0, {}, 0, [], 0
-        for (code,), facts in grp.group_by("code", maintain_order=True):
-            if facts.height > 1 and facts["rank_low"].max() > facts["rank_high"].min():
+        by_code: dict[str, list[dict]] = {}
+        for r in grp:
+            by_code.setdefault(r["code"], []).append(r)
+        for code, facts in by_code.items():
+            if len(facts) > 1 and (max(r["rank_low"] for r in facts)
+                                   > min(r["rank_high"] for r in facts if r["rank_high"] is not None)):
                 unit = f"{code} {ctx.name(basis, code)}"
-                weak = facts["rank_basis"].is_in(list(WEAK_RANK_BASES)).any()
+                weak = any(r["rank_basis"] in WEAK_RANK_BASES for r in facts)
                 contradicted += 1
                 hard += not weak
                 yield CheckRow(label, ind, unit, "warn" if weak else "fail",
-                       f"{facts.height} rank facts that cannot all hold: " + "; ".join(
-                           f"{_range(r['rank_low'], r['rank_high'])} ({_fact_label(r)})"
-                           for r in facts.iter_rows(named=True)))
-        for row in grp.iter_rows(named=True):
+                               f"{len(facts)} rank facts that cannot all hold: " + "; ".join(
+                                   f"{_range(r['rank_low'], r['rank_high'])} ({_fact_label(r)})"
+                                   for r in facts))
+        for row in grp:
             code, lo, hi = row["code"], row["rank_low"], row["rank_high"]
             unit = f"{code} {ctx.name(basis, code)}"
             weak = row["rank_basis"] in WEAK_RANK_BASES
@@ -733,7 +746,7 @@ def published_ranks(ctx: Context) -> Iterator[CheckRow]:
             else:
                 open_units.setdefault(unit, f"{unit} could rank {_range(b.lo, b.hi)}")
         open_ = list(open_units.values())
-        total = grp.height
+        total = len(grp)
         parts = [f"{confirmed} of {total} published ranks confirmed by {len(known)} of {n} values"]
         if contradicted:
             parts.append(f"{contradicted} contradicted (rows naming the units)")
@@ -756,25 +769,31 @@ def published_ranks(ctx: Context) -> Iterator[CheckRow]:
 @check("rank-order-consistency",
        "where value and published rank are both known, higher values rank higher")
 def rank_order_consistency(ctx: Context) -> Iterator[CheckRow]:
-    keys = ["year", "basis", "code", "indicator"]
+    """Values and ranks given together (the user's, then the published ones the user's rows do
+    not replace), per year, indicator and basis: in rank order, no value above a higher-ranked
+    one, and a shared rank only for values equal at 4 decimals."""
+    cols = ("year", "basis", "code", "indicator", "value", "rank")
     given = ctx.scores.filter(pl.col("value").is_not_null() & pl.col("rank").is_not_null()).select(
-        *keys, "value", "rank")
+        cols).rows()
     published = ctx.facts.filter(pl.col("value").is_not_null() & pl.col("rank").is_not_null()
-                                 & (pl.col("origin") == "shipped")).select(*keys, "value", "rank")
-    both = pl.concat([given, published.join(given, on=keys, how="anti")])
-    for (year, ind, basis), grp in both.group_by("year", "indicator", "basis", maintain_order=True):
-        if grp.height < 2:
+                                 & (pl.col("origin") == "shipped")).select(cols).rows()
+    mine = {r[:4] for r in given if None not in r[:4]}  # a join never matches a null key
+    groups: dict[tuple[int, str, str], list[tuple[int, str, float]]] = {}
+    for year, basis, code, ind, value, rank in given + [r for r in published if r[:4] not in mine]:
+        groups.setdefault((year, ind, basis), []).append((rank, code, value))
+    for (year, ind, basis), grp in groups.items():
+        if len(grp) < 2:
             continue
-        rows = grp.sort("rank").select("code", "rank", "value").rows()
+        rows = [(c, r, v, round4(v)) for r, c, v in sorted(grp, key=lambda g: g[0])]  # stable
         bad = [f"{c0} (rank {r0}, {_fmt(v0)}) vs {c1} (rank {r1}, {_fmt(v1)})"
-               for (c0, r0, v0), (c1, r1, v1) in itertools.pairwise(rows)
-               if (r0 < r1 and round4(v0) < round4(v1)) or (r0 == r1 and round4(v0) != round4(v1))]
+               for (c0, r0, v0, w0), (c1, r1, v1, w1) in itertools.pairwise(rows)
+               if (r0 < r1 and w0 < w1) or (r0 == r1 and w0 != w1)]
         label = f"{year} ({basis})"
         if bad:
             yield CheckRow(label, ind, "", "fail", "; ".join(bad))
         else:
             yield CheckRow(label, ind, "", "pass",
-                   f"{grp.height} units with value and rank, in consistent order")
+                           f"{len(grp)} units with value and rank, in consistent order")
 
 
 def _interval(ctx: Context, year: int, basis: str, ind: str, code: str | None
@@ -786,10 +805,9 @@ def _interval(ctx: Context, year: int, basis: str, ind: str, code: str | None
     b = rank_bounds(ctx.known(year, basis, ind), n, code)
     if b is not None and b.exact:
         return b.lo, b.hi, f"computed from all {n} values", False
-    facts = ctx.facts.filter((pl.col("year") == year) & (pl.col("basis") == basis)
-                             & (pl.col("indicator") == ind) & (pl.col("code") == code)
-                             & pl.col("rank_low").is_not_null() & (pl.col("origin") == "shipped"))
-    for row in facts.iter_rows(named=True):
+    for row in ctx.ranked(year, basis, ind):
+        if row["code"] != code or row["origin"] != "shipped":
+            continue
         lo, hi = row["rank_low"], row["rank_high"]
         if b is None or (b.lo <= hi and b.hi >= lo):
             lo, hi = (lo, hi) if b is None else (max(lo, b.lo), min(hi, b.hi))
