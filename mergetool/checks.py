@@ -662,6 +662,7 @@ def published_ranks(ctx: Context) -> Iterator[CheckRow]:
     contradiction of a provisional or conflicting fact, or one that rests on such a fact, is a
     warning; of any other, a failure.
     """
+    # One group per basis, year and indicator, units in code order (a stable sort, nulls first).
     groups: dict[tuple[str, int, str], list[dict]] = {}
     for r in sorted(ctx.rank_rows, key=lambda r: tuple(
             (r[k] is not None, r[k]) for k in ("basis", "year", "indicator", "code"))):
