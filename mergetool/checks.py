@@ -463,8 +463,8 @@ def methodology_change(ctx: Context) -> Iterator[CheckRow]:
             added = ", ".join(sorted(i1 - i0)) or "none"
             removed = ", ".join(sorted(i0 - i1)) or "none"
             yield CheckRow(years, "", "", "warn",
-                   f"{m0} ({n0} sub-indicators) -> {m1} ({n1} sub-indicators): indicators added: "
-                   f"{added}; removed: {removed}. {note1 or ''}".strip())
+                           f"{m0} ({n0} sub-indicators) -> {m1} ({n1} sub-indicators): indicators added: "
+                           f"{added}; removed: {removed}. {note1 or ''}".strip())
 
 
 @check("rank-rounding",
@@ -582,7 +582,7 @@ def recomputed_vs_published(ctx: Context) -> Iterator[CheckRow]:
         if verdict == "pass" and "circular" in row["details"]:
             verdict = "warn"  # a match against a value copied from the published table proves nothing
         yield CheckRow(str(row["year"]), row["indicator"],
-               f"{row['code']} {row['unit_name']}", verdict, row["details"])
+                       f"{row['code']} {row['unit_name']}", verdict, row["details"])
 
 
 def user_vs_published(ctx: Context) -> Iterator[CheckRow]:
@@ -606,14 +606,14 @@ def user_vs_published(ctx: Context) -> Iterator[CheckRow]:
             carried = " (carried from the 34-unit table)" if r["value_origin"] == \
                 "carried-from-34-basis" else ""
             yield CheckRow(f"{year} ({basis})", ind,
-                   f"{r['code']} {ctx.name(basis, r['code'])}", "fail",
-                   f"the given value {_fmt(r['value'])} ({r['file']} row {r['row']}) differs from "
-                   f"the published {r['pub_value']:.{d}f}{carried} "
-                   f"({(r['source'] or '').split(' | ')[0]})")
+                           f"{r['code']} {ctx.name(basis, r['code'])}", "fail",
+                           f"the given value {_fmt(r['value'])} ({r['file']} row {r['row']}) differs from "
+                           f"the published {r['pub_value']:.{d}f}{carried} "
+                           f"({(r['source'] or '').split(' | ')[0]})")
         if same:
             yield CheckRow(f"{year} ({basis})", ind, "", "pass",
-                   f"{same} given values equal the published ones (rounded half-up to the printed "
-                   "decimals)")
+                           f"{same} given values equal the published ones (rounded half-up to the printed "
+                           "decimals)")
 
 
 def carried_keys(scores: pl.DataFrame) -> set[tuple[int, str, str, str]]:
@@ -736,12 +736,12 @@ def published_ranks(ctx: Context) -> Iterator[CheckRow]:
                         "provisional" else " (sources conflict)" if row["rank_basis"] == "conflict"
                         else resting)
                 yield CheckRow(label, ind, unit, verdict,
-                       f"{published} contradicted{note}: {why}")
+                               f"{published} contradicted{note}: {why}")
             elif b.lo >= lo and b.hi <= hi:
                 if row["rank_basis"] == "conflict":
                     yield CheckRow(label, ind, unit, "warn",
-                           f"{published}: the sources conflict; the values give rank {b.lo}, "
-                           "which only one of them prints")
+                                   f"{published}: the sources conflict; the values give rank {b.lo}, "
+                                   "which only one of them prints")
                 else:
                     confirmed += 1
             else:
