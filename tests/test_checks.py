@@ -1,10 +1,11 @@
 """Each comparability check, once where it passes and once where it fails."""
 
+from collections.abc import Iterator
 from decimal import Decimal
 
 import polars as pl
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mergetool.core.mapping import MappingSet
@@ -132,6 +133,65 @@ def test_rank_order_consistency(shipped: MappingSet) -> None:
     assert verdicts(build(swapped, shipped), "rank-order-consistency") == {"fail"}
 
 
+def test_rank_order_consistency_ties(shipped: MappingSet) -> None:
+    # Two units sharing a rank must share their 4-decimal value; 0.90001 shows as 0.9000.
+    p = panel(shipped, years=(2024,)).head(3).with_columns(
+        value=pl.Series([0.9, 0.90001, 0.7]), rank=pl.Series([1, 1, 3], dtype=pl.Int32))
+    assert verdicts(build(p, shipped), "rank-order-consistency") == {"pass"}
+    split = p.with_columns(value=pl.Series([0.9, 0.8, 0.7]))
+    result = build(split, shipped)
+    assert verdicts(result, "rank-order-consistency") == {"fail"}
+    (detail,) = result.checks.filter(pl.col("check") == "rank-order-consistency")["details"]
+    assert "(rank 1, 0.9000) vs" in detail
+    assert "(rank 1, 0.8000)" in detail
+
+
+def test_a_check_is_one_decorated_function(shipped: MappingSet) -> None:
+    from mergetool.dti.checks import CheckRow, Context, check, registered, unregister
+
+    before = list(CHECKS)
+    assert [c.name for c in registered()] == before
+
+    @check("throwaway", "a check registered by this test and removed after it")
+    def throwaway(ctx: Context) -> Iterator[CheckRow]:
+        yield CheckRow(str(ctx.years[-1]), "dti", "", "warn", f"{ctx.n_units} units")
+
+    try:
+        assert list(CHECKS) == [*before, "throwaway"]
+        assert CHECKS["throwaway"] == "a check registered by this test and removed after it"
+        checks = build(panel(shipped), shipped).checks
+        assert checks.filter(pl.col("check") == "throwaway").rows() == [
+            ("throwaway", "2024", "dti", "", "warn", "34 units")]
+        assert checks.row(-1)[0] == "throwaway"  # registration order is run order
+        assert list(dict.fromkeys(checks["check"])) == [c for c in CHECKS if c in set(checks["check"])]
+    finally:
+        unregister("throwaway")
+    assert list(CHECKS) == before
+    assert "throwaway" not in CHECKS
+
+
+def test_the_registry_refuses_a_taken_name_and_untyped_rows(shipped: MappingSet) -> None:
+    from mergetool.dti.checks import CheckRow, Context, check, unregister
+
+    before = list(CHECKS)
+    with pytest.raises(ValueError, match="already registered"):
+        check("value-range", "a second function under a taken name")(lambda ctx: iter(()))
+    assert list(CHECKS) == before
+    with pytest.raises(ValueError, match="verdict 'failed'"):
+        CheckRow("2024", "dti", "", "failed", "a verdict no finding would count")
+
+    @check("untyped", "a check that yields a bare tuple instead of a CheckRow")
+    def untyped(ctx: Context) -> Iterator[tuple]:
+        yield ("untyped", "2024", "dti", "", "fail", "a tuple")
+
+    try:
+        with pytest.raises(TypeError, match="not a CheckRow"):
+            build(panel(shipped, years=(2024,)), shipped)
+    finally:
+        unregister("untyped")
+    assert list(CHECKS) == before
+
+
 @pytest.mark.parametrize("name", list(CHECKS))
 def test_check_has_a_description(name: str) -> None:
     assert len(CHECKS[name]) > 20
@@ -148,6 +208,7 @@ def test_findings_follow_fail_on() -> None:
 
 # --- rank bounds from the values and the other units' published (value, rank) facts -------------
 
+@settings(deadline=None)  # a loaded machine once took 333 ms for an example that takes 13
 @given(st.lists(st.integers(0, 40), min_size=2, max_size=30), st.data())
 def test_rank_bounds_with_facts_always_hold_the_true_rank(ints, data) -> None:
     # Extends tests/test_ranking.py::test_rank_bounds_always_hold_the_true_rank: some units'

@@ -1,16 +1,18 @@
 """Comparability checks: every way a cross-year comparison on the new basis can mislead.
 
-Each check has a name, a one-line description (:data:`CHECKS`) and yields rows
-``check, years, indicator, unit, verdict, details`` with verdict ``pass``,
-``fail``, ``warn`` (comparable with a caveat) or ``cannot-check`` (the data
-cannot support the check; the details say what is missing).
+A check is one function registered with ``@check(name, description)``: it takes the
+:class:`Context` and yields :class:`CheckRow` ``(years, indicator, unit, verdict, details)``
+with verdict ``pass``, ``fail``, ``warn`` (comparable with a caveat) or ``cannot-check`` (the
+data cannot support the check; the details say what is missing). :func:`run_checks` runs the
+registered checks in registration order and adds each row's check name; :data:`CHECKS` (name ->
+description) is a view of the registry.
 """
 
 from __future__ import annotations
 
 import bisect
 import itertools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -20,46 +22,124 @@ from mergetool.core.mapping import MappingSet
 from mergetool.core.ranking import fmt4, is_half, round4, to_decimal
 from mergetool.core.rebase import RebaseResult
 from mergetool.dti.comparable import carried_keys
-from mergetool.dti.record import WEAK_RANK_BASES, index_definitions, published_aggregates
+from mergetool.dti.record import WEAK_RANK_BASES, index_definitions, published_aggregates, read_claims
 from mergetool.dti.spec import SOURCE_BASIS, TARGET_BASIS, TOLERANCE
-
-CHECKS: dict[str, str] = {
-    "same-unit-set": "the two years rank the same set of units (all 34 with a value)",
-    "complete-coverage": "every unit of the year has a value (published, or all predecessors known)",
-    "one-aggregation-method": "merged values of both years come from the same aggregation method",
-    "value-range": "every value lies in [0, 1], the index's one scale",
-    "methodology-change": "the index had the same structure (indicators, sub-indicators) in both years",
-    "rank-rounding": "no rank depends on rounding (ties at 4 decimals, values closer than 0.0001, or "
-                     "an exact half rounded up)",
-    "aggregate-comparability": "a published average is a mean over 63 units or over 34 merged units",
-    "published-vs-recomputed": "a published merged value equals the mean of its predecessors' values",
-    "published-ranks": "every published rank (63 and 34 units) agrees with the values: exactly where "
-                       "all values are known, by bounds where only some are",
-    "rank-order-consistency": "where value and published rank are both known, higher values rank higher",
-    "rank-change-claims": "published claims that a unit rose or fell N places agree with the ranks",
-}
+from mergetool.dti.verify import recompute_published
 
 CHECK_SCHEMA = {"check": pl.String, "years": pl.String, "indicator": pl.String, "unit": pl.String,
                 "verdict": pl.String, "details": pl.String}
 
-Row = tuple[str, str, str, str, str, str]
+#: A check row's verdicts (``cannot-check``: the data cannot support the check; the details say
+#: what is missing).
+VERDICTS = ("pass", "fail", "warn", "cannot-check")
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRow:
+    """One finding of a check (the registry adds the check's name as column ``check``).
+
+    ``years`` is a year, a pair (``2023-2024``) or a year and basis; ``unit`` is empty for a
+    row about the whole year and indicator.
+    """
+
+    years: str
+    indicator: str
+    unit: str
+    verdict: str
+    details: str
+
+    def __post_init__(self) -> None:
+        if self.verdict not in VERDICTS:  # a misspelt verdict would never count as a finding
+            raise ValueError(f"verdict {self.verdict!r} is not one of {', '.join(VERDICTS)}")
+
+
+CheckFunction = Callable[["Context"], Iterable[CheckRow]]
+
+
+@dataclass(frozen=True)
+class Check:
+    """A registered check: its name (column ``check``), one-line description and function."""
+
+    name: str
+    description: str
+    run: CheckFunction
+
+
+_REGISTRY: dict[str, Check] = {}
+
+
+def check(name: str, description: str) -> Callable[[CheckFunction], CheckFunction]:
+    """Register the decorated function as the check ``name``; checks run in registration order.
+
+    The function takes the :class:`Context` and yields :class:`CheckRow` s. A name is registered
+    once: a second function under a taken name is refused (compose the two in one function).
+    """
+    def register(fn: CheckFunction) -> CheckFunction:
+        if name in _REGISTRY:
+            raise ValueError(f"check {name!r} is already registered "
+                             f"({_REGISTRY[name].run.__qualname__})")
+        if not description:
+            raise ValueError(f"check {name!r} needs a one-line description")
+        _REGISTRY[name] = Check(name, description, fn)
+        return fn
+    return register
+
+
+def unregister(name: str) -> Check:
+    """Remove the check ``name`` from the registry (a test's or plug-in's own); returns it."""
+    return _REGISTRY.pop(name)
+
+
+def registered() -> list[Check]:
+    """The registered checks, in the order they run."""
+    return list(_REGISTRY.values())
+
+
+class _Descriptions(Mapping[str, str]):
+    """Read-only view of the registry: check name -> one-line description, in run order."""
+
+    def __getitem__(self, name: str) -> str:
+        return _REGISTRY[name].description
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(_REGISTRY))
+
+    def __len__(self) -> int:
+        return len(_REGISTRY)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+#: Every check's one-line description by name, in run order (a live view of the registry).
+CHECKS: Mapping[str, str] = _Descriptions()
 
 
 def run_checks(comparable: pl.DataFrame, scores: pl.DataFrame, rebased: RebaseResult,
                mappings: MappingSet, methods: dict[str, str],
                facts: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Every check's rows, in the order of :data:`CHECKS`.
+    """Every registered check's rows, in registration order (:data:`CHECKS`).
 
     ``facts``: the published facts (:data:`mergetool.dti.comparable.FACTS_SCHEMA`) to check against.
     """
     ctx = Context(comparable, scores, rebased, mappings, methods, facts)
-    rows: list[Row] = []
-    for fn in CHECK_FUNCTIONS:
-        rows.extend(fn(ctx))
+    rows: list[tuple[str, str, str, str, str, str]] = []
+    for c in registered():
+        for r in c.run(ctx):
+            if not isinstance(r, CheckRow):
+                raise TypeError(f"check {c.name!r} yielded {type(r).__name__}, not a CheckRow")
+            rows.append((c.name, r.years, r.indicator, r.unit, r.verdict, r.details))
     return pl.DataFrame(rows, schema=CHECK_SCHEMA, orient="row")
 
 
 class Context:
+    """What every check reads, split once per (year, indicator) or (year, basis, indicator).
+
+    The checks look at many small groups (a year's indicator on one basis); the frames are
+    partitioned and turned into Python rows once here, so a check is a loop over dictionaries
+    rather than a polars filter per group.
+    """
+
     def __init__(self, comparable: pl.DataFrame, scores: pl.DataFrame, rebased: RebaseResult,
                  mappings: MappingSet, methods: dict[str, str],
                  facts: pl.DataFrame | None = None) -> None:
@@ -74,23 +154,61 @@ class Context:
         self.defs = index_definitions()
         self.years = sorted(set(self.defs["year"]))
         self.n_units = len(mappings.bases[TARGET_BASIS])
+        self._indicators: dict[int, list[str]] = {}
+        for year, ind in self.defs.select("year", "indicator").iter_rows():
+            self._indicators.setdefault(year, []).append(ind)
+        self._cells: dict[tuple[int, str], pl.DataFrame] | None = None  # split on first use
+        self._cell_rows: dict[tuple[int, str], list[dict]] = {}
+        for row in comparable.iter_rows(named=True):
+            self._cell_rows.setdefault((row["year"], row["indicator"]), []).append(row)
+        self._scored: dict[tuple[int, str, str], list[tuple[str, float]]] = {}
+        for year, basis, ind, code, value in scores.filter(pl.col("value").is_not_null()).select(
+                "year", "basis", "indicator", "code", "value").iter_rows():
+            self._scored.setdefault((year, basis, ind), []).append((code, value))
+        self.rank_rows = list(self.facts.filter(pl.col("rank_low").is_not_null()).iter_rows(
+            named=True))  # the rank facts, in the facts' order
+        self._ranked: dict[tuple[int, str, str], list[dict]] = {}
+        for row in self.rank_rows:
+            self._ranked.setdefault((row["year"], row["basis"], row["indicator"]), []).append(row)
+        self._names: dict[str, dict[str, str]] = {}
+        self._n: dict[str, int] = {}
+        self._mine: set[tuple[int, str, str, str]] | None = None
         self._known: dict[tuple[int, str, str], dict[str, Decimal]] = {}
         self._rank_facts: dict[tuple[int, str, str], tuple[list[RankFact], list[RankFact]]] = {}
 
     def indicators(self, year: int) -> list[str]:
-        return self.defs.filter(pl.col("year") == year)["indicator"].to_list()
+        return self._indicators.get(year, [])
 
     def cells(self, year: int, indicator: str) -> pl.DataFrame:
-        return self.comparable.filter((pl.col("year") == year) & (pl.col("indicator") == indicator))
+        """The comparable table's rows of one year and indicator (in table order)."""
+        if self._cells is None:
+            self._cells = self.comparable.partition_by("year", "indicator", as_dict=True)
+        return self._cells.get((year, indicator), self.comparable.clear())
+
+    def cell_rows(self, year: int, indicator: str) -> list[dict]:
+        """:meth:`cells` as named rows."""
+        return self._cell_rows.get((year, indicator), [])
+
+    def scored(self, year: int, basis: str, indicator: str) -> list[tuple[str, float]]:
+        """(code, value) of the scores' non-null values of a year on a basis (in score order)."""
+        return self._scored.get((year, basis, indicator), [])
+
+    def ranked(self, year: int, basis: str, indicator: str) -> list[dict]:
+        """The rank facts (``rank_low`` known) of a year on a basis, as named rows."""
+        return self._ranked.get((year, basis, indicator), [])
 
     def pairs(self) -> Iterator[tuple[int, int]]:
         yield from zip(self.years, self.years[1:], strict=False)
 
     def name(self, basis: str, code: str) -> str:
-        try:
-            return self.mappings.bases[basis].name_of(code)
-        except KeyError:
-            return "?"
+        if basis not in self._names:
+            if basis not in self.mappings.bases:
+                return "?"
+            names: dict[str, str] = {}
+            for c, n in self.mappings.bases[basis].units.select("code", "name").iter_rows():
+                names.setdefault(c, n)  # the first unit of a code, as Basis.name_of
+            self._names[basis] = names
+        return self._names[basis].get(code, f"?{code}")
 
     def known(self, year: int, basis: str, indicator: str) -> dict[str, Decimal]:
         """Values known for a year on a basis, rounded half-up to 4 decimals: on the 34-unit
@@ -98,18 +216,26 @@ class Context:
         key = (year, basis, indicator)
         if key not in self._known:
             if basis == TARGET_BASIS:
-                rows = self.cells(year, indicator).filter(pl.col("value").is_not_null()).select(
-                    "code", "value").rows()
+                rows = [(r["code"], r["value"]) for r in self.cell_rows(year, indicator)
+                        if r["value"] is not None]
             else:
-                rows = self.scores.filter(
-                    (pl.col("year") == year) & (pl.col("basis") == basis)
-                    & (pl.col("indicator") == indicator) & pl.col("value").is_not_null()).select(
-                    "code", "value").rows()
+                rows = self.scored(year, basis, indicator)
             self._known[key] = {c: round4(v) for c, v in rows}
         return self._known[key]
 
     def n(self, basis: str) -> int:
-        return len(self.mappings.bases[basis])
+        """The number of units of ``basis`` (KeyError for a basis the mappings lack)."""
+        if basis not in self._n:
+            self._n[basis] = len(self.mappings.bases[basis])
+        return self._n[basis]
+
+    def mine(self) -> set[tuple[int, str, str, str]]:
+        """(year, basis, code, indicator) of the values the user's files give."""
+        if self._mine is None:
+            self._mine = set(self.scores.filter((pl.col("file") != "shipped:dti_record.csv")
+                                                & pl.col("value").is_not_null()).select(
+                "year", "basis", "code", "indicator").iter_rows())
+        return self._mine
 
     def rank_facts(self, year: int, basis: str, indicator: str
                    ) -> tuple[list[RankFact], list[RankFact]]:
@@ -125,28 +251,27 @@ class Context:
         if key in self._rank_facts:
             return self._rank_facts[key]
         known = self.known(year, basis, indicator)
-        grp = self.facts.filter((pl.col("year") == year) & (pl.col("basis") == basis)
-                                & (pl.col("indicator") == indicator)
-                                & pl.col("rank_low").is_not_null()
-                                & pl.col("code").is_in(list(known)))
-        mine = set(self.scores.filter((pl.col("file") != "shipped:dti_record.csv")
-                                      & pl.col("value").is_not_null()).select(
-            "year", "basis", "code", "indicator").iter_rows())
+        by_code: dict[str, list[dict]] = {}
+        for row in sorted((r for r in self.ranked(year, basis, indicator) if r["code"] in known),
+                          key=lambda r: r["code"]):
+            by_code.setdefault(row["code"], []).append(row)
+        mine = self.mine()
         all_, firm = [], []
-        for (code,), rows in grp.sort("code").group_by("code", maintain_order=True):
-            lo, hi = int(rows["rank_low"].max()), int(rows["rank_high"].min())
+        for code, rows in by_code.items():
+            lo = max(r["rank_low"] for r in rows)
+            hi = min(r["rank_high"] for r in rows if r["rank_high"] is not None)
             own = rank_bounds(known, self.n(basis), code)
             if lo > hi or own is None or own.lo > hi or own.hi < lo:
                 continue  # facts the values already contradict bound nothing (their rows fail)
-            first = rows.row(0, named=True)
+            first = rows[0]
             verb = "is given rank" if first["origin"] == "user" else "is published rank"
             fact = RankFact(code, known[code], lo, hi,
                             f"{code} {self.name(basis, code)} {_fmt(known[code])} {verb} "
                             f"{_range(lo, hi)} ({_fact_label(first)})")
             all_.append(fact)
-            rounded = (rows["decimals"].fill_null(4) < 4).any() and (year, basis, code,
-                                                                    indicator) not in mine
-            if not rows["rank_basis"].is_in(list(WEAK_RANK_BASES)).any() and not rounded:
+            rounded = (any((4 if r["decimals"] is None else r["decimals"]) < 4 for r in rows)
+                       and (year, basis, code, indicator) not in mine)
+            if not any(r["rank_basis"] in WEAK_RANK_BASES for r in rows) and not rounded:
                 firm.append(fact)
         self._rank_facts[key] = (all_, firm)
         return all_, firm
@@ -237,48 +362,53 @@ def _range(lo: int, hi: int) -> str:
     return str(lo) if lo == hi else f"{lo}–{hi}"
 
 
-def same_unit_set(ctx: Context) -> Iterator[Row]:
+@check("same-unit-set", "the two years rank the same set of units (all 34 with a value)")
+def same_unit_set(ctx: Context) -> Iterator[CheckRow]:
     for y0, y1 in ctx.pairs():
         for ind in ctx.indicators(y1):
             if ind not in ctx.indicators(y0):
                 continue
-            a = set(ctx.cells(y0, ind).filter(pl.col("value").is_not_null())["code"])
-            b = set(ctx.cells(y1, ind).filter(pl.col("value").is_not_null())["code"])
+            a = {r["code"] for r in ctx.cell_rows(y0, ind) if r["value"] is not None}
+            b = {r["code"] for r in ctx.cell_rows(y1, ind) if r["value"] is not None}
             years = f"{y0}-{y1}"
             if len(a) == len(b) == ctx.n_units:
-                yield ("same-unit-set", years, ind, "", "pass", f"all {ctx.n_units} units in both years")
+                yield CheckRow(years, ind, "", "pass", f"all {ctx.n_units} units in both years")
             elif a == b:
-                yield ("same-unit-set", years, ind, "", "fail",
-                       f"the same {len(a)} of {ctx.n_units} units in both years: ranks of a subset")
+                yield CheckRow(years, ind, "", "fail", f"the same {len(a)} of {ctx.n_units} units "
+                               "in both years: ranks of a subset")
             else:
                 detail = f"{y0}: {len(a)} units with a value, {y1}: {len(b)}; in both: {len(a & b)}"
-                yield ("same-unit-set", years, ind, "", "fail", detail)
+                yield CheckRow(years, ind, "", "fail", detail)
 
 
-def complete_coverage(ctx: Context) -> Iterator[Row]:
+@check("complete-coverage",
+       "every unit of the year has a value (published, or all predecessors known)")
+def complete_coverage(ctx: Context) -> Iterator[CheckRow]:
     for year in ctx.years:
         for ind in ctx.indicators(year):
-            cells = ctx.cells(year, ind)
-            gaps = cells.filter(pl.col("value").is_null())
-            if gaps.is_empty():
-                yield ("complete-coverage", str(year), ind, "", "pass", f"{cells.height} of {cells.height}")
+            cells = ctx.cell_rows(year, ind)
+            gaps = [r for r in cells if r["value"] is None]
+            if not gaps:
+                yield CheckRow(str(year), ind, "", "pass", f"{len(cells)} of {len(cells)}")
                 continue
-            partial = gaps.filter(pl.col("predecessors_with_value") > 0)
-            examples = "; ".join(f"{c} {n}: {r}" for c, n, r in partial.select(
-                "code", "unit_name", "reason").head(3).iter_rows())
-            detail = (f"{gaps.height} of {cells.height} units have no value; {partial.height} of them "
+            partial = [r for r in gaps if r["predecessors_with_value"] is not None
+                       and r["predecessors_with_value"] > 0]
+            examples = "; ".join(f"{r['code']} {r['unit_name']}: {r['reason']}" for r in partial[:3])
+            detail = (f"{len(gaps)} of {len(cells)} units have no value; {len(partial)} of them "
                       "have some but not all predecessors' values")
-            yield ("complete-coverage", str(year), ind, "", "fail",
-                   detail + (f" (e.g. {examples})" if examples else ""))
+            yield CheckRow(str(year), ind, "", "fail",
+                           detail + (f" (e.g. {examples})" if examples else ""))
 
 
-def one_aggregation_method(ctx: Context) -> Iterator[Row]:
+@check("one-aggregation-method",
+       "merged values of both years come from the same aggregation method")
+def one_aggregation_method(ctx: Context) -> Iterator[CheckRow]:
     def method(year: int, ind: str) -> set[str]:
-        cells = ctx.cells(year, ind).filter(pl.col("value").is_not_null())
+        bases = {r["value_basis"] for r in ctx.cell_rows(year, ind) if r["value"] is not None}
         used = set()
-        if (cells["value_basis"] == "published-34").any():
+        if "published-34" in bases:
             used.add("mean (ministry rule for the 34-unit publication)")
-        if (cells["value_basis"] == "rebased-from-63").any():
+        if "rebased-from-63" in bases:
             m = ctx.methods.get(ind, ctx.methods.get("*", "mean"))
             used.add("mean (ministry rule for the 34-unit publication)" if m == "mean" else m)
         return used
@@ -290,31 +420,35 @@ def one_aggregation_method(ctx: Context) -> Iterator[Row]:
             m0, m1 = method(y0, ind), method(y1, ind)
             years = f"{y0}-{y1}"
             if not m0 or not m1:
-                yield ("one-aggregation-method", years, ind, "", "cannot-check", "no values in one year")
+                yield CheckRow(years, ind, "", "cannot-check", "no values in one year")
             elif m0 == m1 and len(m0) == 1:
-                yield ("one-aggregation-method", years, ind, "", "pass", next(iter(m0)))
+                yield CheckRow(years, ind, "", "pass", next(iter(m0)))
             else:
-                yield ("one-aggregation-method", years, ind, "", "fail",
-                       f"{y0}: {', '.join(sorted(m0))}; {y1}: {', '.join(sorted(m1))}")
+                yield CheckRow(years, ind, "", "fail",
+                               f"{y0}: {', '.join(sorted(m0))}; {y1}: {', '.join(sorted(m1))}")
 
 
-def value_range(ctx: Context) -> Iterator[Row]:
+@check("value-range", "every value lies in [0, 1], the index's one scale")
+def value_range(ctx: Context) -> Iterator[CheckRow]:
     for year in ctx.years:
         for ind in ctx.indicators(year):
-            vals = ctx.cells(year, ind).filter(pl.col("value").is_not_null())
-            if vals.is_empty():
-                yield ("value-range", str(year), ind, "", "cannot-check", "no values")
+            vals = [r for r in ctx.cell_rows(year, ind) if r["value"] is not None]
+            if not vals:
+                yield CheckRow(str(year), ind, "", "cannot-check", "no values")
                 continue
-            bad = vals.filter((pl.col("value") < 0) | (pl.col("value") > 1))
-            if bad.is_empty():
-                yield ("value-range", str(year), ind, "", "pass",
-                       f"{vals.height} values in [{_fmt(vals['value'].min())}, {_fmt(vals['value'].max())}]")
+            bad = [r for r in vals if r["value"] < 0 or r["value"] > 1]
+            if not bad:
+                values = [r["value"] for r in vals]
+                yield CheckRow(str(year), ind, "", "pass",
+                               f"{len(vals)} values in [{_fmt(min(values))}, {_fmt(max(values))}]")
             else:
-                yield ("value-range", str(year), ind, "", "fail", "; ".join(
-                    f"{c} {n} = {v:g}" for c, n, v in bad.select("code", "unit_name", "value").iter_rows()))
+                yield CheckRow(str(year), ind, "", "fail", "; ".join(
+                    f"{r['code']} {r['unit_name']} = {r['value']:g}" for r in bad))
 
 
-def methodology_change(ctx: Context) -> Iterator[Row]:
+@check("methodology-change",
+       "the index had the same structure (indicators, sub-indicators) in both years")
+def methodology_change(ctx: Context) -> Iterator[CheckRow]:
     d = ctx.defs.filter(pl.col("indicator") == "dti")
     info = {y: (m, n, note) for y, m, n, note in d.select(
         "year", "methodology", "sub_indicators", "note").iter_rows()}
@@ -324,16 +458,19 @@ def methodology_change(ctx: Context) -> Iterator[Row]:
         (m0, n0, _), (m1, n1, note1) = info[y0], info[y1]
         years = f"{y0}-{y1}"
         if m0 == m1 and i0 == i1:
-            yield ("methodology-change", years, "", "", "pass", f"both {m0} ({n0} sub-indicators)")
+            yield CheckRow(years, "", "", "pass", f"both {m0} ({n0} sub-indicators)")
         else:
             added = ", ".join(sorted(i1 - i0)) or "none"
             removed = ", ".join(sorted(i0 - i1)) or "none"
-            yield ("methodology-change", years, "", "", "warn",
-                   f"{m0} ({n0} sub-indicators) -> {m1} ({n1} sub-indicators): indicators added: "
-                   f"{added}; removed: {removed}. {note1 or ''}".strip())
+            yield CheckRow(years, "", "", "warn",
+                           f"{m0} ({n0} sub-indicators) -> {m1} ({n1} sub-indicators): indicators added: "
+                           f"{added}; removed: {removed}. {note1 or ''}".strip())
 
 
-def rank_rounding(ctx: Context) -> Iterator[Row]:
+@check("rank-rounding",
+       "no rank depends on rounding (ties at 4 decimals, values closer than 0.0001, or "
+       "an exact half rounded up)")
+def rank_rounding(ctx: Context) -> Iterator[CheckRow]:
     """Ties at 4 decimals, values closer than the rounding error, and ranks that hinge on a half.
 
     A value exactly half-way between two 4-decimal values (an exact mean such as 0.66475) is
@@ -342,13 +479,13 @@ def rank_rounding(ctx: Context) -> Iterator[Row]:
     """
     for year in ctx.years:
         for ind in ctx.indicators(year):
-            vals = ctx.cells(year, ind).filter(pl.col("value").is_not_null()).sort(
-                "value_exact", descending=True)
-            if vals.height < 2:
-                yield ("rank-rounding", str(year), ind, "", "cannot-check", f"{vals.height} value(s)")
+            rows = sorted(((r["code"], r["unit_name"], r["value"], r["value_exact"])
+                           for r in ctx.cell_rows(year, ind) if r["value"] is not None),
+                          key=lambda r: r[3], reverse=True)  # stable: ties in table order
+            if len(rows) < 2:
+                yield CheckRow(str(year), ind, "", "cannot-check", f"{len(rows)} value(s)")
                 continue
             notes = []
-            rows = vals.select("code", "unit_name", "value", "value_exact").rows()
             for (c0, n0, v0, e0), (c1, n1, v1, e1) in itertools.pairwise(rows):
                 if v0 == v1:
                     notes.append(f"tie at {_fmt(v0)}: {c0} {n0} and {c1} {n1}")
@@ -364,36 +501,39 @@ def rank_rounding(ctx: Context) -> Iterator[Row]:
                     notes.append(f"{c} {n} {e.normalize()} is a half: rounded up to {_fmt(up)}, its "
                                  f"rank against {', '.join(hinge[:3])} depends on the half")
             if notes:
-                yield ("rank-rounding", str(year), ind, "", "warn", "; ".join(notes))
+                yield CheckRow(str(year), ind, "", "warn", "; ".join(notes))
             else:
-                yield ("rank-rounding", str(year), ind, "", "pass",
-                       f"{vals.height} values, none tied, within 0.0001 or hinging on a half")
+                yield CheckRow(str(year), ind, "", "pass",
+                               f"{len(rows)} values, none tied, within 0.0001 or hinging on a half")
 
 
-def aggregate_comparability(ctx: Context) -> Iterator[Row]:
-    aggs = published_aggregates()
+@check("aggregate-comparability",
+       "a published average is a mean over 63 units or over 34 merged units")
+def aggregate_comparability(ctx: Context) -> Iterator[CheckRow]:
+    aggs: dict[tuple[int, str], dict] = {}
+    for row in published_aggregates().iter_rows(named=True):
+        aggs.setdefault((row["year"], row["indicator"]), row)  # the first, as before
+    n_old = len(ctx.mappings.bases[SOURCE_BASIS])
     for year in ctx.years:
         for ind in ctx.indicators(year):
-            pub = aggs.filter((pl.col("year") == year) & (pl.col("indicator") == ind))
-            old = ctx.scores.filter((pl.col("year") == year) & (pl.col("indicator") == ind)
-                                    & (pl.col("basis") == SOURCE_BASIS) & pl.col("value").is_not_null())
-            new = ctx.cells(year, ind).filter(pl.col("value").is_not_null())
-            n_old = len(ctx.mappings.bases[SOURCE_BASIS])
+            pub = aggs.get((year, ind))
+            old = [v for _c, v in ctx.scored(year, SOURCE_BASIS, ind)]
+            new = [r["value"] for r in ctx.cell_rows(year, ind) if r["value"] is not None]
             # Exact means of the values as given (63) and as shown (34, rounded half-up).
-            mean63 = (sum(map(to_decimal, old["value"]), Decimal(0)) / n_old
-                      if old.height == n_old else None)
-            mean34 = (sum(map(to_decimal, new["value"]), Decimal(0)) / ctx.n_units
-                      if new.height == ctx.n_units else None)
-            if pub.is_empty() and mean63 is None and mean34 is None:
+            mean63 = (sum(map(to_decimal, old), Decimal(0)) / n_old
+                      if len(old) == n_old else None)
+            mean34 = (sum(map(to_decimal, new), Decimal(0)) / ctx.n_units
+                      if len(new) == ctx.n_units else None)
+            if pub is None and mean63 is None and mean34 is None:
                 continue
-            not63 = f"not computable ({old.height} of {n_old} known)"
-            not34 = f"not computable ({new.height} of {ctx.n_units} known)"
+            not63 = f"not computable ({len(old)} of {n_old} known)"
+            not34 = f"not computable ({len(new)} of {ctx.n_units} known)"
             parts = [f"mean over {n_old} units: " + (_fmt(mean63) if mean63 is not None else not63),
                      f"mean over {ctx.n_units} units: " + (_fmt(mean34) if mean34 is not None else not34)]
             verdict = "cannot-check"
-            if not pub.is_empty():
-                pv = to_decimal(pub["value"][0])
-                parts.append(f"published {pub['statistic'][0]} {_fmt(pv)}")
+            if pub is not None:
+                pv = to_decimal(pub["value"])
+                parts.append(f"published {pub['statistic']} {_fmt(pv)}")
                 matches = [name for name, m in ((f"{n_old}-unit", mean63), (f"{ctx.n_units}-unit", mean34))
                            if m is not None and abs(m - pv) <= Decimal(str(TOLERANCE))]
                 if matches:
@@ -404,14 +544,23 @@ def aggregate_comparability(ctx: Context) -> Iterator[Row]:
                     parts.append("the published average matches neither mean")
                 else:
                     parts.append("which statistic it is cannot be told from the public record"
-                                 + (f" ({pub['note'][0]})" if pub["note"][0] else ""))
+                                 + (f" ({pub['note']})" if pub["note"] else ""))
             parts.append("a mean over 34 merged units weights each former province by 1/(its "
                          "unit's number of predecessors): a different statistic from the 63-unit mean")
-            yield ("aggregate-comparability", str(year), ind, "", verdict, "; ".join(parts))
+            yield CheckRow(str(year), ind, "", verdict, "; ".join(parts))
 
 
-def published_vs_recomputed(ctx: Context) -> Iterator[Row]:
-    from mergetool.dti.verify import recompute_published
+@check("published-vs-recomputed",
+       "a published merged value equals the mean of its predecessors' values")
+def published_vs_recomputed(ctx: Context) -> Iterator[CheckRow]:
+    """Published merged values against their predecessors' mean, then given values against
+    published ones (:func:`user_vs_published`): both say whether a value is the published one."""
+    yield from recomputed_vs_published(ctx)
+    yield from user_vs_published(ctx)
+
+
+def recomputed_vs_published(ctx: Context) -> Iterator[CheckRow]:
+    """Each published merged value against the mean of its predecessors' values."""
 
     keys = ["year", "basis", "code", "indicator"]
     pub = ctx.scores.filter((pl.col("basis") == TARGET_BASIS) & pl.col("value").is_not_null())
@@ -431,11 +580,11 @@ def published_vs_recomputed(ctx: Context) -> Iterator[Row]:
         verdict = verdicts[row["verdict"]]
         if verdict == "pass" and "circular" in row["details"]:
             verdict = "warn"  # a match against a value copied from the published table proves nothing
-        yield ("published-vs-recomputed", str(row["year"]), row["indicator"],
-               f"{row['code']} {row['unit_name']}", verdict, row["details"])
+        yield CheckRow(str(row["year"]), row["indicator"],
+                       f"{row['code']} {row['unit_name']}", verdict, row["details"])
 
 
-def user_vs_published(ctx: Context) -> Iterator[Row]:
+def user_vs_published(ctx: Context) -> Iterator[CheckRow]:
     """A user's value where a value was published for the same year, basis, unit, indicator.
 
     Equal when the user's value, rounded half-up to the printed decimals, is the printed value.
@@ -455,15 +604,15 @@ def user_vs_published(ctx: Context) -> Iterator[Row]:
                 continue
             carried = " (carried from the 34-unit table)" if r["value_origin"] == \
                 "carried-from-34-basis" else ""
-            yield ("published-vs-recomputed", f"{year} ({basis})", ind,
-                   f"{r['code']} {ctx.name(basis, r['code'])}", "fail",
-                   f"the given value {_fmt(r['value'])} ({r['file']} row {r['row']}) differs from "
-                   f"the published {r['pub_value']:.{d}f}{carried} "
-                   f"({(r['source'] or '').split(' | ')[0]})")
+            yield CheckRow(f"{year} ({basis})", ind,
+                           f"{r['code']} {ctx.name(basis, r['code'])}", "fail",
+                           f"the given value {_fmt(r['value'])} ({r['file']} row {r['row']}) differs from "
+                           f"the published {r['pub_value']:.{d}f}{carried} "
+                           f"({(r['source'] or '').split(' | ')[0]})")
         if same:
-            yield ("published-vs-recomputed", f"{year} ({basis})", ind, "", "pass",
-                   f"{same} given values equal the published ones (rounded half-up to the printed "
-                   "decimals)")
+            yield CheckRow(f"{year} ({basis})", ind, "", "pass",
+                           f"{same} given values equal the published ones (rounded half-up to the printed "
+                           "decimals)")
 
 
 def _fact_label(row: dict) -> str:
@@ -488,7 +637,10 @@ def _bound_why(b: RankBounds, basis: str, ctx: Context) -> str:
     return ""
 
 
-def published_ranks(ctx: Context) -> Iterator[Row]:
+@check("published-ranks",
+       "every published rank (63 and 34 units) agrees with the values: exactly where all"
+       " values are known, by bounds where only some are")
+def published_ranks(ctx: Context) -> Iterator[CheckRow]:
     """Every rank fact against the values, on both bases.
 
     A published rank r (or range lo..hi) is contradicted as soon as r or more known units are
@@ -499,26 +651,33 @@ def published_ranks(ctx: Context) -> Iterator[Row]:
     contradiction of a provisional or conflicting fact, or one that rests on such a fact, is a
     warning; of any other, a failure.
     """
-    ranked = ctx.facts.filter(pl.col("rank_low").is_not_null())
-    for (basis, year, ind), grp in ranked.sort("basis", "year", "indicator", "code").group_by(
-            "basis", "year", "indicator", maintain_order=True):
+    # One group per basis, year and indicator, units in code order (a stable sort, nulls first).
+    groups: dict[tuple[str, int, str], list[dict]] = {}
+    for r in sorted(ctx.rank_rows, key=lambda r: tuple(
+            (r[k] is not None, r[k]) for k in ("basis", "year", "indicator", "code"))):
+        groups.setdefault((r["basis"], r["year"], r["indicator"]), []).append(r)
+    for (basis, year, ind), grp in groups.items():
         if basis not in ctx.mappings.bases or ind not in ctx.indicators(year):
             continue
         n = ctx.n(basis)
         known = ctx.known(year, basis, ind)
         label = f"{year} ({basis})"
         confirmed, open_units, contradicted, no_value, hard = 0, {}, 0, [], 0
-        for (code,), facts in grp.group_by("code", maintain_order=True):
-            if facts.height > 1 and facts["rank_low"].max() > facts["rank_high"].min():
+        by_code: dict[str, list[dict]] = {}
+        for r in grp:
+            by_code.setdefault(r["code"], []).append(r)
+        for code, facts in by_code.items():
+            if len(facts) > 1 and (max(r["rank_low"] for r in facts)
+                                   > min(r["rank_high"] for r in facts if r["rank_high"] is not None)):
                 unit = f"{code} {ctx.name(basis, code)}"
-                weak = facts["rank_basis"].is_in(list(WEAK_RANK_BASES)).any()
+                weak = any(r["rank_basis"] in WEAK_RANK_BASES for r in facts)
                 contradicted += 1
                 hard += not weak
-                yield ("published-ranks", label, ind, unit, "warn" if weak else "fail",
-                       f"{facts.height} rank facts that cannot all hold: " + "; ".join(
-                           f"{_range(r['rank_low'], r['rank_high'])} ({_fact_label(r)})"
-                           for r in facts.iter_rows(named=True)))
-        for row in grp.iter_rows(named=True):
+                yield CheckRow(label, ind, unit, "warn" if weak else "fail",
+                               f"{len(facts)} rank facts that cannot all hold: " + "; ".join(
+                                   f"{_range(r['rank_low'], r['rank_high'])} ({_fact_label(r)})"
+                                   for r in facts))
+        for row in grp:
             code, lo, hi = row["code"], row["rank_low"], row["rank_high"]
             unit = f"{code} {ctx.name(basis, code)}"
             weak = row["rank_basis"] in WEAK_RANK_BASES
@@ -565,19 +724,19 @@ def published_ranks(ctx: Context) -> Iterator[Row]:
                 note = (" (a provisional fact: a warning, not a failure)" if row["rank_basis"] ==
                         "provisional" else " (sources conflict)" if row["rank_basis"] == "conflict"
                         else resting)
-                yield ("published-ranks", label, ind, unit, verdict,
-                       f"{published} contradicted{note}: {why}")
+                yield CheckRow(label, ind, unit, verdict,
+                               f"{published} contradicted{note}: {why}")
             elif b.lo >= lo and b.hi <= hi:
                 if row["rank_basis"] == "conflict":
-                    yield ("published-ranks", label, ind, unit, "warn",
-                           f"{published}: the sources conflict; the values give rank {b.lo}, "
-                           "which only one of them prints")
+                    yield CheckRow(label, ind, unit, "warn",
+                                   f"{published}: the sources conflict; the values give rank {b.lo}, "
+                                   "which only one of them prints")
                 else:
                     confirmed += 1
             else:
                 open_units.setdefault(unit, f"{unit} could rank {_range(b.lo, b.hi)}")
         open_ = list(open_units.values())
-        total = grp.height
+        total = len(grp)
         parts = [f"{confirmed} of {total} published ranks confirmed by {len(known)} of {n} values"]
         if contradicted:
             parts.append(f"{contradicted} contradicted (rows naming the units)")
@@ -594,7 +753,37 @@ def published_ranks(ctx: Context) -> Iterator[Row]:
         # The year's verdict is the worst of its facts'; the rows above name the units.
         verdict = ("fail" if hard else "cannot-check" if (open_ or no_value)
                    else "warn" if contradicted else "pass")
-        yield ("published-ranks", label, ind, "", verdict, "; ".join(parts))
+        yield CheckRow(label, ind, "", verdict, "; ".join(parts))
+
+
+@check("rank-order-consistency",
+       "where value and published rank are both known, higher values rank higher")
+def rank_order_consistency(ctx: Context) -> Iterator[CheckRow]:
+    """Values and ranks given together (the user's, then the published ones the user's rows do
+    not replace), per year, indicator and basis: in rank order, no value above a higher-ranked
+    one, and a shared rank only for values equal at 4 decimals."""
+    cols = ("year", "basis", "code", "indicator", "value", "rank")
+    given = ctx.scores.filter(pl.col("value").is_not_null() & pl.col("rank").is_not_null()).select(
+        cols).rows()
+    published = ctx.facts.filter(pl.col("value").is_not_null() & pl.col("rank").is_not_null()
+                                 & (pl.col("origin") == "shipped")).select(cols).rows()
+    mine = {r[:4] for r in given if None not in r[:4]}  # a join never matches a null key
+    groups: dict[tuple[int, str, str], list[tuple[int, str, float]]] = {}
+    for year, basis, code, ind, value, rank in given + [r for r in published if r[:4] not in mine]:
+        groups.setdefault((year, ind, basis), []).append((rank, code, value))
+    for (year, ind, basis), grp in groups.items():
+        if len(grp) < 2:
+            continue
+        rows = [(c, r, v, round4(v)) for r, c, v in sorted(grp, key=lambda g: g[0])]  # stable
+        bad = [f"{c0} (rank {r0}, {_fmt(v0)}) vs {c1} (rank {r1}, {_fmt(v1)})"
+               for (c0, r0, v0, w0), (c1, r1, v1, w1) in itertools.pairwise(rows)
+               if (r0 < r1 and w0 < w1) or (r0 == r1 and w0 != w1)]
+        label = f"{year} ({basis})"
+        if bad:
+            yield CheckRow(label, ind, "", "fail", "; ".join(bad))
+        else:
+            yield CheckRow(label, ind, "", "pass",
+                           f"{len(grp)} units with value and rank, in consistent order")
 
 
 def _interval(ctx: Context, year: int, basis: str, ind: str, code: str | None
@@ -606,10 +795,9 @@ def _interval(ctx: Context, year: int, basis: str, ind: str, code: str | None
     b = rank_bounds(ctx.known(year, basis, ind), n, code)
     if b is not None and b.exact:
         return b.lo, b.hi, f"computed from all {n} values", False
-    facts = ctx.facts.filter((pl.col("year") == year) & (pl.col("basis") == basis)
-                             & (pl.col("indicator") == ind) & (pl.col("code") == code)
-                             & pl.col("rank_low").is_not_null() & (pl.col("origin") == "shipped"))
-    for row in facts.iter_rows(named=True):
+    for row in ctx.ranked(year, basis, ind):
+        if row["code"] != code or row["origin"] != "shipped":
+            continue
         lo, hi = row["rank_low"], row["rank_high"]
         if b is None or (b.lo <= hi and b.hi >= lo):
             lo, hi = (lo, hi) if b is None else (max(lo, b.lo), min(hi, b.hi))
@@ -629,15 +817,15 @@ def _code_on(ctx: Context, claim: dict, basis: str) -> str | None:
     return code
 
 
-def rank_change_claims(ctx: Context) -> Iterator[Row]:
+@check("rank-change-claims",
+       "published claims that a unit rose or fell N places agree with the ranks")
+def rank_change_claims(ctx: Context) -> Iterator[CheckRow]:
     """Each published rank-change claim (``data/dti/claims.csv``) against the ranks.
 
     Ranks come from the data (computed where a year is complete, bounded where partial) or,
     where the data cannot tell, from the published rank facts. A claim whose earlier basis is
     not stated is tried on both bases; it holds if it holds on one.
     """
-    from mergetool.dti.record import read_claims
-
     for claim in read_claims().iter_rows(named=True):
         y0, y1, b1, ind, c = (claim["year_from"], claim["year_to"], claim["basis_to"],
                               claim["indicator"], claim["change"])
@@ -668,7 +856,7 @@ def rank_change_claims(ctx: Context) -> Iterator[Row]:
         else:
             verdict = "warn" if bad and provisional else "cannot-check"
         extra = "; a provisional fact" if provisional else ""
-        yield ("rank-change-claims", years, ind, unit, verdict, f"{quote}; {said}; {text}{extra}")
+        yield CheckRow(years, ind, unit, verdict, f"{quote}; {said}; {text}{extra}")
 
 
 def _judge(claim: dict, i0: tuple | None, i1: tuple | None, y0: int, y1: int, b0: str, b1: str,
@@ -700,35 +888,6 @@ def _judge(claim: dict, i0: tuple | None, i1: tuple | None, y0: int, y1: int, b0
                                                       else f"all {n} values") + ")")
     return "unknown", (shown + "; " if shown else "") + "would be settled by " + " and ".join(need), prov
 
-
-def rank_order_consistency(ctx: Context) -> Iterator[Row]:
-    keys = ["year", "basis", "code", "indicator"]
-    given = ctx.scores.filter(pl.col("value").is_not_null() & pl.col("rank").is_not_null()).select(
-        *keys, "value", "rank")
-    published = ctx.facts.filter(pl.col("value").is_not_null() & pl.col("rank").is_not_null()
-                                 & (pl.col("origin") == "shipped")).select(*keys, "value", "rank")
-    both = pl.concat([given, published.join(given, on=keys, how="anti")])
-    for (year, ind, basis), grp in both.group_by("year", "indicator", "basis", maintain_order=True):
-        if grp.height < 2:
-            continue
-        rows = grp.sort("rank").select("code", "rank", "value").rows()
-        bad = [f"{c0} (rank {r0}, {_fmt(v0)}) vs {c1} (rank {r1}, {_fmt(v1)})"
-               for (c0, r0, v0), (c1, r1, v1) in itertools.pairwise(rows)
-               if (r0 < r1 and round4(v0) < round4(v1)) or (r0 == r1 and round4(v0) != round4(v1))]
-        label = f"{year} ({basis})"
-        if bad:
-            yield ("rank-order-consistency", label, ind, "", "fail", "; ".join(bad))
-        else:
-            yield ("rank-order-consistency", label, ind, "", "pass",
-                   f"{grp.height} units with value and rank, in consistent order")
-
-
-CHECK_FUNCTIONS: list[Callable[[Context], Iterator[Row]]] = [
-    same_unit_set, complete_coverage, one_aggregation_method, value_range, methodology_change,
-    rank_rounding, aggregate_comparability, published_vs_recomputed, user_vs_published,
-    published_ranks,
-    rank_order_consistency, rank_change_claims,
-]
 
 #: What ``build --fail-on`` counts as a finding: failures only, warnings too, or nothing.
 FAIL_ON: dict[str, tuple[str, ...]] = {"fail": ("fail",), "warn": ("fail", "warn"), "never": ()}
