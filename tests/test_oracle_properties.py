@@ -224,3 +224,35 @@ def test_partial_flag_survives_every_method_of_a_chain(method) -> None:
     want = chain_cells(ms.graph, ["b0", "b1", "b2"], values, methods, "partial", weights)
     assert want[(2024, "n", "01")].status == "partial"
     assert_cells_equal(got, want, methods)
+
+
+# --- divided units whose shares the mapping leaves blank, filled by a shares table ---------------
+
+@settings(max_examples=80, deadline=None)
+@given(chain(1, blank=True), st.data(), st.sampled_from(["strict", "partial"]))
+def test_a_shares_table_fills_blank_shares_for_sum_and_weighted(case, data, policy) -> None:
+    """Blank shares filled by ``shares=``: the engine's cells equal the oracle's on the mapping
+    with those shares written in, for sum, weighted and mean side by side."""
+    ms, bases, ((tid, a, b, pairs),) = case
+    blank = sorted({f for f, _t, s in pairs if s is None})
+    filled, table = [], []
+    for code in sorted({f for f, _t, _s in pairs}):
+        edges = [(f, t, s) for f, t, s in pairs if f == code]
+        if code in blank:
+            shares = data.draw(st.sampled_from(SPLITS[len(edges)]))
+            edges = [(f, t, s) for (f, t, _s), s in zip(edges, shares, strict=True)]
+            table += edges
+        filled += edges
+    written = mapping_set({k: [(c, f"{k} unit {c}") for c in sorted(ms.bases[k].codes)] for k in bases},
+                          [(tid, a, b, filled)])
+    values = data.draw(panel(ms, "b0", ("awareness", "dti", "income")))
+    weights = {c: float(data.draw(st.integers(1, 1000))) for c in sorted(ms.bases["b0"].codes)}
+    methods = {"*": "mean", "awareness": "sum", "income": "weighted"}
+    rows = [(y, c, i, v) for (y, i, c), v in sorted(values.items()) if v is not None]
+    result = rebase(scores_from_rows(rows, "b0"), ms, "b1", methods=methods, policy=policy,
+                    weights=pl.DataFrame({"code": list(weights), "weight": list(weights.values())}),
+                    shares=pl.DataFrame(table, schema={"from_code": pl.String, "to_code": pl.String,
+                                                       "share": pl.Float64}, orient="row")
+                    if table else None, from_basis="b0")
+    got = {(r["year"], r["indicator"], r["code"]): r for r in result.values.iter_rows(named=True)}
+    assert_cells_equal(got, chain_cells(written.graph, bases, values, methods, policy, weights), methods)
