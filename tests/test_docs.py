@@ -44,7 +44,18 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert positions == sorted(positions)
 
 
-def test_readme_library_example_runs() -> None:
+def test_readme_library_example_runs(capsys) -> None:
+    """The example runs and shows what its comments promise: Đà Nẵng's row of the comparable table,
+    and recomputed values equal to the published ones (Đà Nẵng 2024: the mean of 48 and 49)."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     (code,) = re.findall(r"```python\n(.+?)\n```", text, flags=re.S)
-    exec(compile(code, "README.md", "exec"), {})
+    ns: dict = {}
+    exec(compile(code, "README.md", "exec"), ns)
+    shown = capsys.readouterr().out
+    assert "Đà Nẵng" in shown
+    assert "0.7069" in shown
+    comp = ns["result"].comparable
+    assert set(comp["code"]) == set(ns["ms"].bases["vn-province-2025"].codes)
+    matches = ns["check"].rows.filter(ns["check"].rows["verdict"] == "match")
+    assert (matches["recomputed"] == matches["published"]).all()
+    assert ("48", 0.7069) in matches.select("code", "published").rows()
