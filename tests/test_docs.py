@@ -12,9 +12,21 @@ def _readme_commands() -> list[str]:
 
 
 def test_readme_gives_exactly_two_setup_commands() -> None:
-    main, tests = _readme_commands()[:2]
-    assert "mergetool build" in main
-    assert "pytest" in tests
+    """"Set up and run" holds exactly two commands, each one line to paste on a fresh machine:
+    a new venv, an install from the clone, then the main job (``mergetool build``) or the tests."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("\n## Set up and run\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```bash\n(.+?)\n```", section, flags=re.S)
+    assert len(blocks) == 2, blocks
+    assert _readme_commands()[:2] == blocks  # the commands the other tests read are these
+    main, tests = (block.split(" && ") for block in blocks)
+    for steps in (main, tests):
+        assert "\n" not in " && ".join(steps)
+        assert steps[:2] == ["python3 -m venv .venv", ". .venv/bin/activate"]
+    assert main[2] == "pip install ."
+    assert main[-1].split()[:2] == ["mergetool", "build"]
+    assert tests[2] == 'pip install ".[test]"'
+    assert tests[-1].split()[0] == "pytest"
 
 
 def test_ci_runs_the_readme_test_command() -> None:
@@ -32,7 +44,18 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert positions == sorted(positions)
 
 
-def test_readme_library_example_runs() -> None:
+def test_readme_library_example_runs(capsys) -> None:
+    """The example runs and shows what its comments promise: Đà Nẵng's row of the comparable table,
+    and recomputed values equal to the published ones (Đà Nẵng 2024: the mean of 48 and 49)."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     (code,) = re.findall(r"```python\n(.+?)\n```", text, flags=re.S)
-    exec(compile(code, "README.md", "exec"), {})
+    ns: dict = {}
+    exec(compile(code, "README.md", "exec"), ns)
+    shown = capsys.readouterr().out
+    assert "Đà Nẵng" in shown
+    assert "0.7069" in shown
+    comp = ns["result"].comparable
+    assert set(comp["code"]) == set(ns["ms"].bases["vn-province-2025"].codes)
+    matches = ns["check"].rows.filter(ns["check"].rows["verdict"] == "match")
+    assert (matches["recomputed"] == matches["published"]).all()
+    assert ("48", 0.7069) in matches.select("code", "published").rows()

@@ -23,6 +23,7 @@ from click.testing import CliRunner
 
 from mergetool.cli import cli
 from mergetool.core.mapping import load_mappings
+from mergetool.core.rebase import AUDIT_SCHEMA
 from mergetool.errors import PROBLEM_CODES
 from mergetool.io import tables
 from mergetool.outputs.files import BUILD_OUTPUTS
@@ -73,8 +74,13 @@ def copy_of(built: Path, dest: Path) -> Path:
     return dest
 
 
-def test_new_problem_codes_are_registered() -> None:
-    assert all(code in PROBLEM_CODES for code in NEW_CODES)
+def test_new_problem_codes_are_registered_and_explained_in_the_readme() -> None:
+    """A user who sees one of these codes finds its meaning in the README's table, worded as the
+    registry words it (not merely a code that exists somewhere)."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    for code in (*NEW_CODES, "output-is-input"):
+        assert PROBLEM_CODES.get(code), code
+        assert f"| `{code}` | {PROBLEM_CODES[code]} |" in readme, code
 
 
 # --- the corpus rows (CLI cases) --------------------------------------------------------------------
@@ -360,7 +366,15 @@ def test_the_suffix_decides_the_format(scores: Path, suffix: str, reader) -> Non
     out, audit = scores.parent / f"x{suffix}", scores.parent / f"a{suffix}"
     assert rebase(scores, "-o", out, "--audit", audit).exit_code == 0
     assert reader(out).height == 34
-    assert reader(audit).height > 0
+    # the audit reads back in its format: one row per predecessor of the 2024 basis (63, none
+    # divided), the three given values on their own units and no value invented for the others
+    got = reader(audit)
+    assert got.columns == list(AUDIT_SCHEMA)
+    assert got.height == 63
+    assert got["predecessor_code"].cast(pl.String).str.zfill(2).n_unique() == 63
+    given = got.filter(pl.col("predecessor_value").is_not_null()).sort("predecessor_value")
+    assert list(zip(given["predecessor_code"].cast(pl.String).str.zfill(2), given["predecessor_value"],
+                    strict=True)) == [("49", 0.5803), ("01", 0.8241), ("48", 0.8335)]
     if suffix == ".parquet":
         assert out.read_bytes()[:4] == b"PAR1"
     if suffix == ".xlsx":

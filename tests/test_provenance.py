@@ -1,4 +1,6 @@
 import json
+import re
+import time
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -39,9 +41,32 @@ def test_manifest_names_inputs_mapping_and_outputs(tmp_path: Path) -> None:
     assert m["options"]["methods"] == {"*": "mean"}
     assert [o["path"] for o in m["outputs"]] == [
         "comparable.csv", "comparable.xlsx", "checks.csv", "audit.csv", "report.html"]
-    text = json.dumps(m)
-    assert "2026" not in text
-    assert "seconds" not in text
+    # No clock reading anywhere (outputs must be byte-identical for identical inputs): the manifest
+    # holds only these keys, no value looks like a date, a time of day or epoch seconds, and a
+    # build made later writes the very same manifest bytes.
+    assert list(m) == ["tool", "tool_version", "command", "mappings", "inputs", "options", "outputs"]
+    leaves = list(_leaves(m))
+    assert [v for v in leaves if isinstance(v, str)
+            and re.search(r"\d{4}-\d{2}-\d{2}|\d{8}T|\b\d{1,2}:\d{2}\b|seconds", v)] == []
+    assert [v for v in leaves if isinstance(v, int | float) and not isinstance(v, bool)
+            and v > 10**8] == []
+    assert time.strftime("%Y-%m-%d") not in json.dumps(m)
+    assert _build(tmp_path / "later").exit_code == 0
+    assert (tmp_path / "later" / "manifest.json").read_bytes() == \
+        (tmp_path / "manifest.json").read_bytes()
+
+
+def _leaves(value: object):
+    """Every scalar of a JSON value, keys included."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield k
+            yield from _leaves(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _leaves(v)
+    else:
+        yield value
 
 
 def test_manifest_check_detects_a_changed_output(tmp_path: Path) -> None:

@@ -195,7 +195,9 @@ def test_names_resolve_in_context(wards: MappingSet) -> None:
     assert resolve(new, "Tân Thành", province="Hồ Chí Minh", ms=wards).code == "26725"
     # A town and a commune of one name in one district: the short name is ambiguous, the full one not.
     assert resolve(old, "Yên Viên", province="Hà Nội", ms=wards).problem == "ambiguous"
-    assert resolve(old, "Xã Yên Viên", province="Hà Nội", ms=wards).code is not None
+    # ... to the commune itself, not to the town of the same short name (00526)
+    assert resolve(old, "Xã Yên Viên", province="Hà Nội", ms=wards).code == "00532"
+    assert resolve(old, "Thị trấn Yên Viên", province="Hà Nội", ms=wards).code == "00526"
     assert resolve(old, "Phường 1", province="Hồ Chí Minh", ms=wards).problem == "ambiguous"
     assert resolve(new, "Phường 1", province="Hà Nội", ms=wards).problem == "unknown"
 
@@ -413,7 +415,7 @@ def test_district_abbreviations_and_types(wards: MappingSet) -> None:
     city = resolve(old, "Phường 1", province="Đồng Tháp", district="TP. Cao Lãnh", ms=wards)
     assert city.code == resolve(old, "Phường 1", province="Đồng Tháp",
                                 district="Thành phố Cao Lãnh", ms=wards).code
-    assert city.code is not None
+    assert city.code == "29869"  # Phường 1 of Thành phố Cao Lãnh, not of Thành phố Sa Đéc (29905)
     got = resolve(old, "Phường 1", province="Đồng Tháp", district="Cao Lãnh", ms=wards)
     assert got.problem == "ambiguous"  # Thành phố Cao Lãnh or Huyện Cao Lãnh
 

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from fractions import Fraction
+from typing import TYPE_CHECKING, NamedTuple
 
 
 def exact(v: float | int | str | Decimal | Fraction) -> Fraction:
@@ -135,3 +136,102 @@ def trace(layers: list[dict[Key, Fraction | None]], steps: Sequence[Iterable[Edg
                     for b in sorted(frontier)])
         frontier = {a for plist in preds.values() for a, _s in plist}
     return out[::-1]
+
+
+# --- cells with their coverage, step by step along a chain (tests and audits) -------------------
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+
+class Cell(NamedTuple):
+    """One successor cell as the oracle sees it: value (None when not computed), status (ok,
+    partial, incomplete, no-data), predecessors used and expected, and the missing ones' codes."""
+
+    value: Fraction | None
+    status: str
+    n_used: int
+    n_expected: int
+    missing: tuple[str, ...]
+
+
+def carried(v: Fraction) -> Fraction:
+    """A step's result as the next step of a chain reads it: rounded half-up at 18 decimals,
+    published as the nearest float, read back as that float's shortest decimal."""
+    return exact(float(round_half_up(v, 18)))
+
+
+def step_cells(graph: nx.DiGraph, from_basis: str, to_basis: str,
+               values: dict[Key, Fraction | None], flagged: set[Key], methods: dict[str, str],
+               policy: str = "strict", weights: dict[str, Fraction] | None = None
+               ) -> dict[Key, Cell]:
+    """One transition, read off the networkx mapping graph (nodes ``UnitRef``, edges ``share``).
+
+    ``values``: (year, indicator, code) on ``from_basis`` -> exact value or None; ``flagged``: the
+    keys whose value is itself partial (a partial result of an earlier step). ``methods``: method
+    per indicator, ``"*"`` for the rest. A cell is ``ok`` when every predecessor has a value and
+    none is flagged; otherwise ``partial`` (policy partial, value over those present) or
+    ``incomplete`` (strict, no value); ``no-data`` when no predecessor has a value.
+    """
+    preds: dict[str, list[tuple[str, Fraction | None]]] = defaultdict(list)
+    for a, b, data in graph.edges(data=True):
+        if a.basis == from_basis and b.basis == to_basis:
+            share = data["share"]
+            if share is None or share > 0:
+                preds[b.code].append((a.code, None if share is None else exact(share)))
+    out: dict[Key, Cell] = {}
+    for year, ind in sorted({(y, i) for (y, i, _c) in values}):
+        method = methods.get(ind, methods.get("*", "mean"))
+        for succ in sorted(preds):
+            plist = sorted(preds[succ])
+            present = [(a, s, values[(year, ind, a)]) for a, s in plist
+                       if values.get((year, ind, a)) is not None]
+            missing = tuple(a for a, _s in plist if values.get((year, ind, a)) is None)
+            n_used, n_expected = len(present), len(plist)
+            if not present:
+                out[(year, ind, succ)] = Cell(None, "no-data", 0, n_expected, missing)
+                continue
+            if n_used == n_expected and not any((year, ind, a) in flagged for a, _s in plist):
+                status = "ok"
+            else:
+                status = "partial" if policy == "partial" else "incomplete"
+            value = None
+            if status != "incomplete":
+                if method == "mean":
+                    value = sum((v for _a, _s, v in present), Fraction(0)) / n_used
+                elif method == "sum":
+                    value = sum((s * v for _a, s, v in present), Fraction(0))
+                elif method == "weighted":
+                    assert weights is not None
+                    num = sum((weights[a] * s * v for a, s, v in present), Fraction(0))
+                    den = sum((weights[a] * s for a, s, _v in present), Fraction(0))
+                    value = num / den
+                else:
+                    raise ValueError(method)
+            out[(year, ind, succ)] = Cell(value, status, n_used, n_expected, missing)
+    return out
+
+
+def chain_cells(graph: nx.DiGraph, bases: list[str], values: dict[Key, float | None],
+                methods: dict[str, str], policy: str = "strict",
+                weights: dict[str, float] | None = None) -> dict[Key, Cell]:
+    """The cells on ``bases[-1]``, applying the transitions ``bases[0] -> bases[1] -> ...`` one at
+    a time: each step reads the previous one's results (:func:`carried`) and flags, and unit
+    weights are carried as the share-weighted sums of the predecessors' weights."""
+    import itertools
+
+    current = {k: None if v is None else exact(v) for k, v in values.items()}
+    w = None if weights is None else {c: exact(x) for c, x in weights.items()}
+    flagged: set[Key] = set()
+    cells: dict[Key, Cell] = {}
+    for a, b in itertools.pairwise(bases):
+        cells = step_cells(graph, a, b, current, flagged, methods, policy, w)
+        current = {k: None if c.value is None else carried(c.value) for k, c in cells.items()}
+        flagged = {k for k, c in cells.items() if c.status == "partial"}
+        if w is not None:
+            nxt: dict[str, Fraction] = defaultdict(Fraction)
+            for u, s, data in graph.edges(data=True):
+                if u.basis == a and s.basis == b:
+                    nxt[s.code] += w[u.code] * exact(data["share"])
+            w = dict(nxt)
+    return cells
