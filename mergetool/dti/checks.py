@@ -21,7 +21,7 @@ from mergetool.core.ranking import fmt4, is_half, round4, to_decimal
 from mergetool.core.rebase import RebaseResult
 from mergetool.dti.comparable import carried_keys
 from mergetool.dti.record import WEAK_RANK_BASES, index_definitions, published_aggregates
-from mergetool.dti.spec import SOURCE_BASIS, TARGET_BASIS, TOLERANCE
+from mergetool.dti.spec import TOLERANCE, Spec, spec_for
 
 CHECKS: dict[str, str] = {
     "same-unit-set": "the two years rank the same set of units (all 34 with a value)",
@@ -47,12 +47,13 @@ Row = tuple[str, str, str, str, str, str]
 
 def run_checks(comparable: pl.DataFrame, scores: pl.DataFrame, rebased: RebaseResult,
                mappings: MappingSet, methods: dict[str, str],
-               facts: pl.DataFrame | None = None) -> pl.DataFrame:
+               facts: pl.DataFrame | None = None, *, spec: Spec | None = None) -> pl.DataFrame:
     """Every check's rows, in the order of :data:`CHECKS`.
 
     ``facts``: the published facts (:data:`mergetool.dti.comparable.FACTS_SCHEMA`) to check against.
+    ``spec``: the two bases (default :func:`~mergetool.dti.spec.spec_for` ``mappings``).
     """
-    ctx = Context(comparable, scores, rebased, mappings, methods, facts)
+    ctx = Context(comparable, scores, rebased, mappings, methods, facts, spec=spec)
     rows: list[Row] = []
     for fn in CHECK_FUNCTIONS:
         rows.extend(fn(ctx))
@@ -62,9 +63,10 @@ def run_checks(comparable: pl.DataFrame, scores: pl.DataFrame, rebased: RebaseRe
 class Context:
     def __init__(self, comparable: pl.DataFrame, scores: pl.DataFrame, rebased: RebaseResult,
                  mappings: MappingSet, methods: dict[str, str],
-                 facts: pl.DataFrame | None = None) -> None:
+                 facts: pl.DataFrame | None = None, *, spec: Spec | None = None) -> None:
         from mergetool.dti.comparable import FACTS_SCHEMA
 
+        self.spec = spec_for(mappings) if spec is None else spec
         self.comparable = comparable
         self.facts = pl.DataFrame(schema=FACTS_SCHEMA) if facts is None else facts
         self.scores = scores
@@ -73,7 +75,7 @@ class Context:
         self.methods = methods
         self.defs = index_definitions()
         self.years = sorted(set(self.defs["year"]))
-        self.n_units = len(mappings.bases[TARGET_BASIS])
+        self.n_units = len(mappings.bases[self.spec.target])
         self._known: dict[tuple[int, str, str], dict[str, Decimal]] = {}
         self._rank_facts: dict[tuple[int, str, str], tuple[list[RankFact], list[RankFact]]] = {}
 
@@ -97,7 +99,7 @@ class Context:
         basis the comparable table's (published or averaged), on the 63-unit basis the scores'."""
         key = (year, basis, indicator)
         if key not in self._known:
-            if basis == TARGET_BASIS:
+            if basis == self.spec.target:
                 rows = self.cells(year, indicator).filter(pl.col("value").is_not_null()).select(
                     "code", "value").rows()
             else:
@@ -276,9 +278,9 @@ def one_aggregation_method(ctx: Context) -> Iterator[Row]:
     def method(year: int, ind: str) -> set[str]:
         cells = ctx.cells(year, ind).filter(pl.col("value").is_not_null())
         used = set()
-        if (cells["value_basis"] == "published-34").any():
+        if (cells["value_basis"] == ctx.spec.published_target).any():
             used.add("mean (ministry rule for the 34-unit publication)")
-        if (cells["value_basis"] == "rebased-from-63").any():
+        if (cells["value_basis"] == ctx.spec.rebased).any():
             m = ctx.methods.get(ind, ctx.methods.get("*", "mean"))
             used.add("mean (ministry rule for the 34-unit publication)" if m == "mean" else m)
         return used
@@ -372,13 +374,15 @@ def rank_rounding(ctx: Context) -> Iterator[Row]:
 
 def aggregate_comparability(ctx: Context) -> Iterator[Row]:
     aggs = published_aggregates()
+    if not ctx.spec.record:  # the shipped averages are of the shipped units only
+        aggs = aggs.clear()
     for year in ctx.years:
         for ind in ctx.indicators(year):
             pub = aggs.filter((pl.col("year") == year) & (pl.col("indicator") == ind))
             old = ctx.scores.filter((pl.col("year") == year) & (pl.col("indicator") == ind)
-                                    & (pl.col("basis") == SOURCE_BASIS) & pl.col("value").is_not_null())
+                                    & (pl.col("basis") == ctx.spec.source) & pl.col("value").is_not_null())
             new = ctx.cells(year, ind).filter(pl.col("value").is_not_null())
-            n_old = len(ctx.mappings.bases[SOURCE_BASIS])
+            n_old = len(ctx.mappings.bases[ctx.spec.source])
             # Exact means of the values as given (63) and as shown (34, rounded half-up).
             mean63 = (sum(map(to_decimal, old["value"]), Decimal(0)) / n_old
                       if old.height == n_old else None)
@@ -405,8 +409,8 @@ def aggregate_comparability(ctx: Context) -> Iterator[Row]:
                 else:
                     parts.append("which statistic it is cannot be told from the public record"
                                  + (f" ({pub['note'][0]})" if pub["note"][0] else ""))
-            parts.append("a mean over 34 merged units weights each former province by 1/(its "
-                         "unit's number of predecessors): a different statistic from the 63-unit mean")
+            parts.append(f"a mean over {ctx.n_units} merged units weights each former province by 1/(its "
+                         f"unit's number of predecessors): a different statistic from the {n_old}-unit mean")
             yield ("aggregate-comparability", str(year), ind, "", verdict, "; ".join(parts))
 
 
@@ -414,16 +418,17 @@ def published_vs_recomputed(ctx: Context) -> Iterator[Row]:
     from mergetool.dti.verify import recompute_published
 
     keys = ["year", "basis", "code", "indicator"]
-    pub = ctx.scores.filter((pl.col("basis") == TARGET_BASIS) & pl.col("value").is_not_null())
+    pub = ctx.scores.filter((pl.col("basis") == ctx.spec.target) & pl.col("value").is_not_null())
     # A published merged value is a fact even where no score row carries it (``--replace``: the
     # values come from the user's files only); the user's own merged values are checked beside.
-    shipped = ctx.facts.filter((pl.col("basis") == TARGET_BASIS) & pl.col("value").is_not_null()
+    shipped = ctx.facts.filter((pl.col("basis") == ctx.spec.target) & pl.col("value").is_not_null()
                                & (pl.col("origin") == "shipped")).select(*keys, "value")
     pub = pl.concat([pub.select(*keys, "value"), shipped.join(pub, on=keys, how="anti")])
     if pub.is_empty():
         return
-    result = recompute_published(pub, ctx.scores.filter(pl.col("basis") == SOURCE_BASIS),
-                                 ctx.mappings, SOURCE_BASIS, TARGET_BASIS, carried=carried_keys(ctx.scores))
+    result = recompute_published(pub, ctx.scores.filter(pl.col("basis") == ctx.spec.source),
+                                 ctx.mappings, ctx.spec.source, ctx.spec.target,
+                                 carried=carried_keys(ctx.scores))
     verdicts = {"match": "pass", "mismatch": "fail", "not-computable": "cannot-check"}
     for row in result.rows.filter(pl.col("published").is_not_null()).iter_rows(named=True):
         if row["verdict"] not in verdicts:
@@ -588,7 +593,7 @@ def published_ranks(ctx: Context) -> Iterator[Row]:
             parts.append(f"{len(no_value)} ranked units have no value ("
                          + ", ".join(no_value[:6]) + (" ..." if len(no_value) > 6 else "") + ")")
         if open_ or no_value:
-            settle = ("the values of all 63 predecessors" if basis == TARGET_BASIS
+            settle = (f"the values of all {ctx.n(ctx.spec.source)} predecessors" if basis == ctx.spec.target
                       else f"the values of all {n} units")
             parts.append(f"{settle} for {year} would settle them")
         # The year's verdict is the worst of its facts'; the rows above name the units.
@@ -638,12 +643,14 @@ def rank_change_claims(ctx: Context) -> Iterator[Row]:
     """
     from mergetool.dti.record import read_claims
 
+    if not ctx.spec.record:  # the shipped claims are about the shipped units only
+        return
     for claim in read_claims().iter_rows(named=True):
         y0, y1, b1, ind, c = (claim["year_from"], claim["year_to"], claim["basis_to"],
                               claim["indicator"], claim["change"])
         if ind not in ctx.indicators(y0) or ind not in ctx.indicators(y1):
             continue
-        candidates = [claim["basis_from"]] if claim["basis_from"] else [SOURCE_BASIS, TARGET_BASIS]
+        candidates = [claim["basis_from"]] if claim["basis_from"] else [ctx.spec.source, ctx.spec.target]
         shown = claim["basis_from"] or "unstated"
         years = f"{y0}→{y1} ({b1})" if shown == b1 else f"{y0}→{y1} ({shown}→{b1})"
         unit = f"{claim['code']} {ctx.name(b1, claim['code'])}"
@@ -696,7 +703,9 @@ def _judge(claim: dict, i0: tuple | None, i1: tuple | None, y0: int, y1: int, b0
     for y, b, i in ((y0, b0, i0), (y1, b1, i1)):
         if i is None or i[0] != i[1]:
             n = ctx.n(b) if b in ctx.mappings.bases else 0
-            need.append(f"the {y} ranks on {b} (" + ("all 63 predecessors' values" if b == TARGET_BASIS
+            n_old = ctx.n(ctx.spec.source)
+            need.append(f"the {y} ranks on {b} (" + (f"all {n_old} predecessors' values"
+                                                      if b == ctx.spec.target
                                                       else f"all {n} values") + ")")
     return "unknown", (shown + "; " if shown else "") + "would be settled by " + " and ".join(need), prov
 
