@@ -410,8 +410,17 @@ def explain(ctx: click.Context, unit: str, year: int | None, indicator: str, fmt
         data = explain_file(ms, scores_files[0], unit, year=year,
                             indicator=None if default else indicator)
     else:
-        data = explain_unit(_build(ctx, scores_files, False, basis, options=EXPLAIN_OPTIONS), unit,
-                            year=year, indicator=indicator)
+        from mergetool.dti.spec import spec_for
+        from mergetool.errors import UsageError
+
+        ms.require_valid()
+        spec = spec_for(ms)
+        if not spec.record and not scores_files:
+            raise UsageError(f"explain on this mapping ({spec.source} -> {spec.target}) needs "
+                             "--scores FILE: the shipped DTI record is of the shipped mapping only")
+        # on another mapping the values come from the --scores files only (build's --replace)
+        data = explain_unit(_build(ctx, scores_files, not spec.record, basis,
+                                   options=EXPLAIN_OPTIONS), unit, year=year, indicator=indicator)
     if fmt == "json":
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
     else:

@@ -278,11 +278,12 @@ def one_aggregation_method(ctx: Context) -> Iterator[Row]:
     def method(year: int, ind: str) -> set[str]:
         cells = ctx.cells(year, ind).filter(pl.col("value").is_not_null())
         used = set()
+        rule = f"mean (ministry rule for the {ctx.n_units}-unit publication)"
         if (cells["value_basis"] == ctx.spec.published_target).any():
-            used.add("mean (ministry rule for the 34-unit publication)")
+            used.add(rule)
         if (cells["value_basis"] == ctx.spec.rebased).any():
             m = ctx.methods.get(ind, ctx.methods.get("*", "mean"))
-            used.add("mean (ministry rule for the 34-unit publication)" if m == "mean" else m)
+            used.add(rule if m == "mean" else m)
         return used
 
     for y0, y1 in ctx.pairs():

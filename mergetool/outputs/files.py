@@ -49,8 +49,9 @@ def write_workbook(path: Path, result: BuildResult) -> None:
     spec = result.spec
     new, old = spec.target_size, spec.source_size
     y0, y1 = year_span(result.comparable)
-    pub_years = sorted(set(result.comparable.filter(
-        pl.col("value_basis") == spec.published_target)["year"]))
+    on_target = (pl.col("basis") == spec.target) & pl.col("value").is_not_null()
+    pub_years = sorted(set(result.scores.filter(on_target)["year"])
+                       | set(result.facts.filter(on_target)["year"]))
     published_in = f" ({', '.join(map(str, pub_years))})" if pub_years else ""
     record = result.record_used
 
