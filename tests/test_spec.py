@@ -275,10 +275,12 @@ def test_explain_a_merged_unit(scores: tuple[Path, dict]) -> None:
     assert data["unit"]["code"] == "21"
     assert data["unit"]["basis"] == NEW
     year = data["years"][0]
-    assert sorted(p["ref"].split(":")[-1][-2:] for p in year["predecessors"]) == ["01", "02", "03"]
-    mean = sum((Fraction(values[(2023, OLD, p, "dti")]) for p in ("01", "02", "03")), Fraction(0)) / 3
-    assert Decimal(str(year["value"])) == _q4(mean)
+    v = {c: Fraction(values[(2023, OLD, c, "dti")]) for c in ("01", "02", "03")}
+    expected = ((v["01"] + v["02"]) / 2 + v["03"]) / 2  # through both steps
+    assert Decimal(str(year["value"])) == _q4(expected)
     assert year["value_basis"] == "rebased-from-6"
+    assert year["recomputed"] is not None  # recomputed through the chain, not "mean(?, ?)"
+    assert _q4(Fraction(year["recomputed_exact"])) == _q4(expected)
 
 
 def test_report_command_on_the_fictional_mapping(scores: tuple[Path, dict], tmp_path: Path) -> None:

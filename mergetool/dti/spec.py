@@ -1,5 +1,6 @@
-"""The DTI application's fixed facts, in one place: its two bases, the labels that say where a
-value on the new basis came from, the verification tolerance, and how each DTI command reads a
+"""The DTI application's facts, in one place: which two bases a build compares and the labels
+that say where a value came from (:class:`Spec`, from the mapping: :func:`spec_for`; the shipped
+mapping's is :data:`SHIPPED_SPEC`), the verification tolerance, and how each DTI command reads a
 score table (its option names and the DTI's indicator catalogue)."""
 
 from __future__ import annotations
@@ -17,17 +18,9 @@ from mergetool.errors import MergetoolError, Problem, UsageError
 from mergetool.io import scores as _scores
 from mergetool.io.scores import Options
 
-#: The pre-merger (63 units) and post-merger (34 units) bases of the shipped mapping.
+#: The pre-merger (63 units) and post-merger (34 units) bases of the shipped mapping (the bases
+#: of the shipped DTI record; any other mapping's come from :func:`spec_for`).
 SOURCE_BASIS, TARGET_BASIS = "vn-province-2024", "vn-province-2025"
-#: A basis named by its unit count, as the ministry's tables and the ``template`` command do.
-BASIS_BY_SIZE = {"63": SOURCE_BASIS, "34": TARGET_BASIS}
-
-#: Where a value on the comparable table came from (``value_basis``).
-PUBLISHED_TARGET = "published-34"
-REBASED = "rebased-from-63"
-#: On the old basis: printed, or carried over from the new basis's table (coverage map).
-PUBLISHED_SOURCE = "published-63"
-CARRIED = "carried-from-34"
 
 #: Default tolerance of the verification: inputs and outputs are published to 4 decimals, so a
 #: recomputation can miss the published value by one unit in the last place (see
@@ -188,5 +181,13 @@ def _shipped_mappings() -> MappingSet:
     return load_mappings()
 
 
-#: The spec of the shipped mapping (``vn-2025``: 63 -> 34 provinces).
+#: The spec of the shipped mapping (``vn-2025``: 63 -> 34 provinces), the one place its sizes
+#: and labels are written.
 SHIPPED_SPEC = Spec(SOURCE_BASIS, TARGET_BASIS, 63, 34, record=True)
+#: The shipped bases named by their unit counts, as the record's research files are
+#: (``dti_2024_63.csv``).
+BASIS_BY_SIZE = SHIPPED_SPEC.basis_by_size
+#: The shipped spec's value labels (``value_basis``): on the new basis published or rebased; on
+#: the old basis printed, or carried over from the new basis's table (coverage map).
+PUBLISHED_TARGET, REBASED = SHIPPED_SPEC.published_target, SHIPPED_SPEC.rebased
+PUBLISHED_SOURCE, CARRIED = SHIPPED_SPEC.published_source, SHIPPED_SPEC.carried
