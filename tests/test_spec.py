@@ -107,6 +107,18 @@ def test_application_table_must_name_bases_of_the_mapping() -> None:
     assert spec_for(ms) == Spec(MID, NEW, 4, 3, record=False)
     ms.application = {}  # detected: the oldest and the newest basis
     assert spec_for(ms) == Spec(OLD, NEW, 6, 3, record=False)
+    ms.application = "fict-county-2019"
+    with pytest.raises(UsageError):
+        spec_for(ms)
+
+
+def test_two_oldest_bases_are_ambiguous() -> None:
+    ms = mapping_set({"a": [("01", "A")], "b": [("01", "B")], "c": [("01", "C")]},
+                     [("ac", "a", "c", [("01", "01", 1.0)]), ("bc", "b", "c", [("01", "01", 1.0)])])
+    with pytest.raises(UsageError) as err:
+        spec_for(ms)
+    assert err.value.exit_code == 2
+    assert "oldest: a, b" in str(err.value.problems[0])
 
 
 def test_without_scores_or_replace_the_build_is_refused(scores: tuple[Path, dict], tmp_path: Path) -> None:
@@ -226,8 +238,20 @@ def test_report_has_the_data_s_years_and_the_mapping_s_sizes(built) -> None:
     assert "vn-province" not in own
     assert "Greater Amberbrin" in html
     assert "Amberdale" in html
+
+
+def test_no_shipped_fact_is_applied_to_the_fictional_units(built) -> None:
+    _, out = built
     checks = pl.read_csv(out / "checks.csv")
-    assert "rank-change-claims" not in set(checks["check"])  # the shipped claims are of other units
+    # the shipped claims, ranks and averages are of the Vietnamese provinces
+    assert "rank-change-claims" not in set(checks["check"])
+    assert "published-ranks" not in set(checks["check"])
+    assert set(checks.filter(pl.col("check") == "aggregate-comparability")["verdict"]) == {"cannot-check"}
+    text = (out / "checks.csv").read_text(encoding="utf-8")
+    assert "vn-province" not in text
+    assert "http" not in text  # no source URL of the shipped record
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert "dti_record.csv" not in json.dumps(manifest)
 
 
 def test_template_works_for_both_bases(tmp_path: Path) -> None:
