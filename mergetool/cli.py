@@ -209,10 +209,16 @@ def _build(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool,
             column="--method", found="weighted",
             hint="use mean (the DTI rule) or sum here; rebase --method weighted --weights FILE "
                  "rebases with weights")])
+    from mergetool.dti.spec import spec_for
+
     ms = _mappings(ctx)
+    ms.require_valid()  # the spec of an invalid mapping could name bases that do not hold
+    spec = spec_for(ms)
     scores = gather_scores(ms, scores_files, replace=replace, basis=basis, sheet=sheet,
-                           header_row=header_row, **({"options": options} if options else {}))
-    return build(scores, ms, methods=method_map, facts=gather_facts(scores, replace=replace))
+                           header_row=header_row, spec=spec,
+                           **({"options": options} if options else {}))
+    return build(scores, ms, methods=method_map, facts=gather_facts(scores, replace=replace, spec=spec),
+                 spec=spec)
 
 
 def _build_inputs(fn):  # type: ignore[no-untyped-def]
@@ -248,7 +254,8 @@ def _build_inputs(fn):  # type: ignore[no-untyped-def]
 def build_cmd(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool, basis: str | None,
               sheet: str | None, header_row: int | None, out_dir: Path, lang: str, force: bool,
               methods: tuple[str, ...], fail_on: str) -> None:
-    """Build the comparable tables (2020-2024 on the 34-unit basis) with checks and manifest.
+    """Build the comparable tables (2020-2024 on the 34-unit basis; with --mappings DIR that
+    mapping's newest basis) with checks and manifest.
 
     Exit 1 when checks find comparisons that can mislead (on the partial public record they do).
     """
@@ -259,7 +266,7 @@ def build_cmd(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool,
     check_out_dir(out_dir, list(scores_files), force)
     result = _build(ctx, scores_files, replace, basis, methods, sheet, header_row)
     paths = write_build(result, out_dir, force=force, inputs=list(scores_files),
-                        shipped_record=True, lang=lang)
+                        shipped_record=result.spec.record, lang=lang)
     render.build_summary(result, paths)
     found = findings(result.checks, fail_on)
     if found.height:
@@ -279,28 +286,31 @@ def report(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool, ba
     check_out_dir(out_dir, list(scores_files), force, report_only=True)
     result = _build(ctx, scores_files, replace, basis, (), sheet, header_row)
     path = write_report(result, out_dir, force=force, inputs=list(scores_files),
-                        shipped_record=True, lang=lang)
+                        shipped_record=result.spec.record, lang=lang)
     render.message(f"wrote {path}")
 
 
 @cli.command()
-@click.option("--units", type=click.Choice(["63", "34"]), default="63", show_default=True,
-              help="63 pre-merger units or the 34 units from July 2025.")
+@click.option("--units", default=None, metavar="N",
+              help="The basis by its number of units (or its id): 63 pre-merger units (the default: "
+                   "the older basis) or the 34 units from July 2025 on the shipped mapping; with "
+                   "--mappings DIR the sizes of that mapping's two bases.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="The suffix decides: .csv or .xlsx.")
 @click.option("--force", is_flag=True, help="Replace an existing file.")
-def template(units: str, output: Path, force: bool) -> None:
+def template(units: str | None, output: Path, force: bool) -> None:
     """Write an empty table in the ministry's layout to fill in (name it with the year)."""
     from mergetool.core.mapping import load_mappings
     from mergetool.core.provenance import preflight
     from mergetool.dti.record import ministry_template
-    from mergetool.dti.spec import BASIS_BY_SIZE
+    from mergetool.dti.spec import spec_for
     from mergetool.io.tables import write_atomic, write_frame
     from mergetool.outputs import terminal as render
 
     preflight([(output, "-o")], None, [], force, accepted=(".csv", ".xlsx"))
     ms = load_mappings(click.get_current_context().find_root().params.get("mappings"))
-    frame = ministry_template(ms, BASIS_BY_SIZE[units])
+    ms.require_valid()
+    frame = ministry_template(ms, spec_for(ms).basis_for_units(units))
     write_atomic(output, lambda p: write_frame(p, frame))
     render.message(f"wrote {output}: {frame.height} units x {frame.width - 2} indicators")
 
@@ -406,8 +416,17 @@ def explain(ctx: click.Context, unit: str, year: int | None, indicator: str, fmt
                             indicator=None if default else indicator,
                             methods=parse_methods(methods, free=True))
     else:
-        data = explain_unit(_build(ctx, scores_files, False, basis, methods, options=EXPLAIN_OPTIONS),
-                            unit, year=year, indicator=indicator)
+        from mergetool.dti.spec import spec_for
+        from mergetool.errors import UsageError
+
+        ms.require_valid()
+        spec = spec_for(ms)
+        if not spec.record and not scores_files:
+            raise UsageError(f"explain on this mapping ({spec.source} -> {spec.target}) needs "
+                             "--scores FILE: the shipped DTI record is of the shipped mapping only")
+        # on another mapping the values come from the --scores files only (build's --replace)
+        data = explain_unit(_build(ctx, scores_files, not spec.record, basis, methods,
+                                   options=EXPLAIN_OPTIONS), unit, year=year, indicator=indicator)
     if fmt == "json":
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
     else:

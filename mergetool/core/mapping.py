@@ -70,6 +70,8 @@ class MappingSet:
     files: dict[str, str] = field(default_factory=dict)  # relative path -> sha256
     renames: pl.DataFrame | None = None  # same code and territory, new name
     problems: list[Problem] = field(default_factory=list)
+    #: mapping.toml's ``[application]`` table as written (e.g. ``source_basis``/``target_basis``).
+    application: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.problems = sorted([*self.problems, *validate(self)], key=Problem.sort_key)
@@ -576,7 +578,8 @@ def load_mappings(root: str | Path | None = None) -> MappingSet:
         files[spec["file"]] = sha256_file(root / spec["file"])
     ms = MappingSet(by_id, transitions, id=str(meta.get("id", "custom")),
                     version=str(meta.get("version", "unversioned")), root=root,
-                    files=dict(sorted(files.items())), renames=renames, problems=extra)
+                    files=dict(sorted(files.items())), renames=renames, problems=extra,
+                    application=meta.get("application", {}))
     _load_nesting(ms, meta, root, toml_path)
     return ms
 

@@ -21,9 +21,9 @@ import polars as pl
 from mergetool.core.mapping import MappingSet
 from mergetool.core.ranking import fmt4, is_half, round4, to_decimal
 from mergetool.core.rebase import RebaseResult
-from mergetool.dti.comparable import carried_keys
+from mergetool.dti.comparable import FACTS_SCHEMA, carried_keys
 from mergetool.dti.record import WEAK_RANK_BASES, index_definitions, published_aggregates, read_claims
-from mergetool.dti.spec import SOURCE_BASIS, TARGET_BASIS, TOLERANCE
+from mergetool.dti.spec import TOLERANCE, Spec, spec_for
 from mergetool.dti.verify import recompute_published
 
 CHECK_SCHEMA = {"check": pl.String, "years": pl.String, "indicator": pl.String, "unit": pl.String,
@@ -117,12 +117,13 @@ CHECKS: Mapping[str, str] = _Descriptions()
 
 def run_checks(comparable: pl.DataFrame, scores: pl.DataFrame, rebased: RebaseResult,
                mappings: MappingSet, methods: dict[str, str],
-               facts: pl.DataFrame | None = None) -> pl.DataFrame:
+               facts: pl.DataFrame | None = None, *, spec: Spec | None = None) -> pl.DataFrame:
     """Every registered check's rows, in registration order (:data:`CHECKS`).
 
     ``facts``: the published facts (:data:`mergetool.dti.comparable.FACTS_SCHEMA`) to check against.
+    ``spec``: the two bases (default :func:`~mergetool.dti.spec.spec_for` ``mappings``).
     """
-    ctx = Context(comparable, scores, rebased, mappings, methods, facts)
+    ctx = Context(comparable, scores, rebased, mappings, methods, facts, spec=spec)
     rows: list[tuple[str, str, str, str, str, str]] = []
     for c in registered():
         for r in c.run(ctx):
@@ -142,9 +143,8 @@ class Context:
 
     def __init__(self, comparable: pl.DataFrame, scores: pl.DataFrame, rebased: RebaseResult,
                  mappings: MappingSet, methods: dict[str, str],
-                 facts: pl.DataFrame | None = None) -> None:
-        from mergetool.dti.comparable import FACTS_SCHEMA
-
+                 facts: pl.DataFrame | None = None, *, spec: Spec | None = None) -> None:
+        self.spec = spec_for(mappings) if spec is None else spec
         self.comparable = comparable
         self.facts = pl.DataFrame(schema=FACTS_SCHEMA) if facts is None else facts
         self.scores = scores
@@ -153,7 +153,7 @@ class Context:
         self.methods = methods
         self.defs = index_definitions()
         self.years = sorted(set(self.defs["year"]))
-        self.n_units = len(mappings.bases[TARGET_BASIS])
+        self.n_units = len(mappings.bases[self.spec.target])
         self._indicators: dict[int, list[str]] = {}
         for year, ind in self.defs.select("year", "indicator").iter_rows():
             self._indicators.setdefault(year, []).append(ind)
@@ -215,7 +215,7 @@ class Context:
         basis the comparable table's (published or averaged), on the 63-unit basis the scores'."""
         key = (year, basis, indicator)
         if key not in self._known:
-            if basis == TARGET_BASIS:
+            if basis == self.spec.target:
                 rows = [(r["code"], r["value"]) for r in self.cell_rows(year, indicator)
                         if r["value"] is not None]
             else:
@@ -406,11 +406,12 @@ def one_aggregation_method(ctx: Context) -> Iterator[CheckRow]:
     def method(year: int, ind: str) -> set[str]:
         bases = {r["value_basis"] for r in ctx.cell_rows(year, ind) if r["value"] is not None}
         used = set()
-        if "published-34" in bases:
-            used.add("mean (ministry rule for the 34-unit publication)")
-        if "rebased-from-63" in bases:
+        rule = f"mean (ministry rule for the {ctx.n_units}-unit publication)"
+        if ctx.spec.published_target in bases:
+            used.add(rule)
+        if ctx.spec.rebased in bases:
             m = ctx.methods.get(ind, ctx.methods.get("*", "mean"))
-            used.add("mean (ministry rule for the 34-unit publication)" if m == "mean" else m)
+            used.add(rule if m == "mean" else m)
         return used
 
     for y0, y1 in ctx.pairs():
@@ -511,13 +512,14 @@ def rank_rounding(ctx: Context) -> Iterator[CheckRow]:
        "a published average is a mean over 63 units or over 34 merged units")
 def aggregate_comparability(ctx: Context) -> Iterator[CheckRow]:
     aggs: dict[tuple[int, str], dict] = {}
-    for row in published_aggregates().iter_rows(named=True):
+    # the shipped averages are of the shipped units only
+    for row in (published_aggregates().iter_rows(named=True) if ctx.spec.record else ()):
         aggs.setdefault((row["year"], row["indicator"]), row)  # the first, as before
-    n_old = len(ctx.mappings.bases[SOURCE_BASIS])
+    n_old = len(ctx.mappings.bases[ctx.spec.source])
     for year in ctx.years:
         for ind in ctx.indicators(year):
             pub = aggs.get((year, ind))
-            old = [v for _c, v in ctx.scored(year, SOURCE_BASIS, ind)]
+            old = [v for _c, v in ctx.scored(year, ctx.spec.source, ind)]
             new = [r["value"] for r in ctx.cell_rows(year, ind) if r["value"] is not None]
             # Exact means of the values as given (63) and as shown (34, rounded half-up).
             mean63 = (sum(map(to_decimal, old), Decimal(0)) / n_old
@@ -545,8 +547,9 @@ def aggregate_comparability(ctx: Context) -> Iterator[CheckRow]:
                 else:
                     parts.append("which statistic it is cannot be told from the public record"
                                  + (f" ({pub['note']})" if pub["note"] else ""))
-            parts.append("a mean over 34 merged units weights each former province by 1/(its "
-                         "unit's number of predecessors): a different statistic from the 63-unit mean")
+            parts.append(f"a mean over {ctx.n_units} merged units weights each former province by "
+                         f"1/(its unit's number of predecessors): a different statistic from the "
+                         f"{n_old}-unit mean")
             yield CheckRow(str(year), ind, "", verdict, "; ".join(parts))
 
 
@@ -563,16 +566,17 @@ def recomputed_vs_published(ctx: Context) -> Iterator[CheckRow]:
     """Each published merged value against the mean of its predecessors' values."""
 
     keys = ["year", "basis", "code", "indicator"]
-    pub = ctx.scores.filter((pl.col("basis") == TARGET_BASIS) & pl.col("value").is_not_null())
+    pub = ctx.scores.filter((pl.col("basis") == ctx.spec.target) & pl.col("value").is_not_null())
     # A published merged value is a fact even where no score row carries it (``--replace``: the
     # values come from the user's files only); the user's own merged values are checked beside.
-    shipped = ctx.facts.filter((pl.col("basis") == TARGET_BASIS) & pl.col("value").is_not_null()
+    shipped = ctx.facts.filter((pl.col("basis") == ctx.spec.target) & pl.col("value").is_not_null()
                                & (pl.col("origin") == "shipped")).select(*keys, "value")
     pub = pl.concat([pub.select(*keys, "value"), shipped.join(pub, on=keys, how="anti")])
     if pub.is_empty():
         return
-    result = recompute_published(pub, ctx.scores.filter(pl.col("basis") == SOURCE_BASIS),
-                                 ctx.mappings, SOURCE_BASIS, TARGET_BASIS, carried=carried_keys(ctx.scores))
+    result = recompute_published(pub, ctx.scores.filter(pl.col("basis") == ctx.spec.source),
+                                 ctx.mappings, ctx.spec.source, ctx.spec.target,
+                                 carried=carried_keys(ctx.scores))
     verdicts = {"match": "pass", "mismatch": "fail", "not-computable": "cannot-check"}
     for row in result.rows.filter(pl.col("published").is_not_null()).iter_rows(named=True):
         if row["verdict"] not in verdicts:
@@ -602,7 +606,7 @@ def user_vs_published(ctx: Context) -> Iterator[CheckRow]:
             if round4(r["value"], d) == round4(r["pub_value"], d):
                 same += 1
                 continue
-            carried = " (carried from the 34-unit table)" if r["value_origin"] == \
+            carried = f" (carried from the {ctx.n_units}-unit table)" if r["value_origin"] == \
                 "carried-from-34-basis" else ""
             yield CheckRow(f"{year} ({basis})", ind,
                            f"{r['code']} {ctx.name(basis, r['code'])}", "fail",
@@ -747,7 +751,8 @@ def published_ranks(ctx: Context) -> Iterator[CheckRow]:
             parts.append(f"{len(no_value)} ranked units have no value ("
                          + ", ".join(no_value[:6]) + (" ..." if len(no_value) > 6 else "") + ")")
         if open_ or no_value:
-            settle = ("the values of all 63 predecessors" if basis == TARGET_BASIS
+            settle = (f"the values of all {ctx.n(ctx.spec.source)} predecessors"
+                      if basis == ctx.spec.target
                       else f"the values of all {n} units")
             parts.append(f"{settle} for {year} would settle them")
         # The year's verdict is the worst of its facts'; the rows above name the units.
@@ -826,12 +831,15 @@ def rank_change_claims(ctx: Context) -> Iterator[CheckRow]:
     where the data cannot tell, from the published rank facts. A claim whose earlier basis is
     not stated is tried on both bases; it holds if it holds on one.
     """
+    if not ctx.spec.record:  # the shipped claims are about the shipped units only
+        return
     for claim in read_claims().iter_rows(named=True):
         y0, y1, b1, ind, c = (claim["year_from"], claim["year_to"], claim["basis_to"],
                               claim["indicator"], claim["change"])
         if ind not in ctx.indicators(y0) or ind not in ctx.indicators(y1):
             continue
-        candidates = [claim["basis_from"]] if claim["basis_from"] else [SOURCE_BASIS, TARGET_BASIS]
+        candidates = ([claim["basis_from"]] if claim["basis_from"]
+                      else [ctx.spec.source, ctx.spec.target])
         shown = claim["basis_from"] or "unstated"
         years = f"{y0}→{y1} ({b1})" if shown == b1 else f"{y0}→{y1} ({shown}→{b1})"
         unit = f"{claim['code']} {ctx.name(b1, claim['code'])}"
@@ -884,7 +892,9 @@ def _judge(claim: dict, i0: tuple | None, i1: tuple | None, y0: int, y1: int, b0
     for y, b, i in ((y0, b0, i0), (y1, b1, i1)):
         if i is None or i[0] != i[1]:
             n = ctx.n(b) if b in ctx.mappings.bases else 0
-            need.append(f"the {y} ranks on {b} (" + ("all 63 predecessors' values" if b == TARGET_BASIS
+            n_old = ctx.n(ctx.spec.source)
+            need.append(f"the {y} ranks on {b} (" + (f"all {n_old} predecessors' values"
+                                                      if b == ctx.spec.target
                                                       else f"all {n} values") + ")")
     return "unknown", (shown + "; " if shown else "") + "would be settled by " + " and ".join(need), prov
 

@@ -27,8 +27,8 @@ from mergetool.core.ranking import competition_rank, exact, rank_change, round_h
 from mergetool.core.rebase import RebaseResult, rebase
 from mergetool.dti.indicators import INDICATOR_IDS
 from mergetool.dti.record import index_definitions, read_record, record_as_scores
-from mergetool.dti.spec import BUILD_OPTIONS, SOURCE_BASIS, TARGET_BASIS
-from mergetool.errors import InputError, Problem
+from mergetool.dti.spec import BUILD_OPTIONS, SOURCE_BASIS, TARGET_BASIS, Spec, spec_for
+from mergetool.errors import InputError, Problem, UsageError
 from mergetool.io.scores import Options, read_scores, year_from_name
 
 COMPARABLE_COLUMNS = ("year", "code", "unit_name", "indicator", "value", "value_exact", "rank",
@@ -63,12 +63,15 @@ def user_rank_facts(scores: pl.DataFrame) -> pl.DataFrame:
         source=pl.format("{} row {}", "file", "row"), origin=pl.lit("user"))
 
 
-def gather_facts(scores: pl.DataFrame, *, replace: bool = False) -> pl.DataFrame:
+def gather_facts(scores: pl.DataFrame, *, replace: bool = False,
+                 spec: Spec | None = None) -> pl.DataFrame:
     """The facts for a build of :func:`gather_scores` output: every shipped fact plus the user's
     ranks. ``replace`` (only the user's files supply values) changes nothing here: the shipped
     record's values, ranks and ties are published facts, and a build is always checked against
-    them."""
+    them, unless ``spec`` says the record does not apply (another mapping's units)."""
     del replace  # the values come from the user's files only; the facts never do
+    if spec is not None and not spec.record:
+        return user_rank_facts(scores)
     return pl.concat([record_facts(), user_rank_facts(scores)])
 
 
@@ -85,7 +88,8 @@ def facts_for(scores: pl.DataFrame) -> pl.DataFrame:
 
 
 def carried_keys(scores: pl.DataFrame) -> set[tuple[int, str, str, str]]:
-    """Keys of shipped values that were carried over from the 34-unit table (not printed)."""
+    """Keys of shipped values that were carried over from the 34-unit table (not printed);
+    empty when no score row is from the shipped record."""
     rec = read_record().filter(pl.col("value_origin") == "carried-from-34-basis")
     keys = {(y, b, c, i) for y, b, c, i in rec.select("year", "basis", "code", "indicator").iter_rows()}
     shipped = scores.filter(pl.col("file") == SHIPPED_FILE)
@@ -104,17 +108,42 @@ class BuildResult:
     mappings: MappingSet
     methods: dict[str, str] = field(default_factory=dict)
     facts: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=FACTS_SCHEMA))
+    #: The bases and labels of the build (default: :func:`~mergetool.dti.spec.spec_for` mappings).
+    spec: Spec = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.spec is None:
+            self.spec = spec_for(self.mappings)
+
+    @property
+    def record_used(self) -> bool:
+        """Whether any value or fact of the shipped public record went into the build."""
+        return self.spec.record and bool(
+            (self.scores.height and (self.scores["file"] == SHIPPED_FILE).any())
+            or (self.facts.height and (self.facts["origin"] == "shipped").any()))
 
 
 def gather_scores(mappings: MappingSet, files: list[Path] | tuple[Path, ...] = (),
                   *, replace: bool = False, basis: str | None = None,
                   sheet: str | None = None, header_row: int | None = None,
-                  options: Options = BUILD_OPTIONS) -> pl.DataFrame:
+                  options: Options = BUILD_OPTIONS, spec: Spec | None = None) -> pl.DataFrame:
     """The shipped record plus (or, with ``replace``, instead of) the user's score files.
 
     A user value replaces a shipped *value* for the same year, basis, unit and indicator; the
     shipped facts (values, ranks, ties) stay facts that :func:`build` checks (:func:`facts_for`).
+    On a mapping the shipped record does not apply to (``spec.record`` false) the values come
+    from the user's files only, and ``replace`` must say so: without it the build is refused.
     """
+    spec = spec_for(mappings) if spec is None else spec
+    if not replace and not spec.record:
+        raise UsageError(
+            f"the shipped DTI record is of {SOURCE_BASIS} -> {TARGET_BASIS}, not of this mapping "
+            f"({spec.source} -> {spec.target}): give your values with --scores FILE ... --replace",
+            [Problem("bad-option", "the public DTI record applies to the shipped mapping only",
+                     file=str(mappings.root or "<memory>"), column="--replace",
+                     expected="--scores FILE (repeatable) and --replace",
+                     found="--scores given without --replace" if files else "no --scores",
+                     hint="the build then reads values, ranks and facts from your files only")])
     frames = [] if replace else [record_as_scores(read_record())]
     user = [read_scores(p, mappings, basis=basis, default_year=year_from_name(p), sheet=sheet,
                         header_row=header_row, mixed_bases=True, options=options)
@@ -161,27 +190,30 @@ def _check_years(scores: pl.DataFrame) -> None:
 
 
 def comparable_table(scores: pl.DataFrame, mappings: MappingSet, methods: dict[str, str],
-                     facts: pl.DataFrame) -> tuple[pl.DataFrame, RebaseResult]:
+                     facts: pl.DataFrame, spec: Spec | None = None
+                     ) -> tuple[pl.DataFrame, RebaseResult]:
     """The comparable table (:data:`COMPARABLE_COLUMNS`) of a score frame holding both bases,
     and the rebase of its old-basis values it was built from (checks: :mod:`mergetool.dti.pipeline`).
+    ``spec`` (default :func:`~mergetool.dti.spec.spec_for` ``mappings``): the two bases.
     """
-    target = mappings.basis(TARGET_BASIS)
-    old = scores.filter((pl.col("basis") == SOURCE_BASIS) & pl.col("value").is_not_null())
-    rebased = rebase(old, mappings, TARGET_BASIS, methods=methods, policy="strict",
-                     from_basis=SOURCE_BASIS)
+    spec = spec_for(mappings) if spec is None else spec
+    target = mappings.basis(spec.target)
+    old = scores.filter((pl.col("basis") == spec.source) & pl.col("value").is_not_null())
+    rebased = rebase(old, mappings, spec.target, methods=methods, policy="strict",
+                     from_basis=spec.source)
     # A rank in the user's file never shows as the published one: the shipped rank comes first
     # (a user rank that contradicts it is a published-ranks failure), the user's is ``given``.
     shipped_row = pl.col("file") == SHIPPED_FILE
-    published = scores.filter(pl.col("basis") == TARGET_BASIS).select(
+    published = scores.filter(pl.col("basis") == spec.target).select(
         "year", "code", "indicator", pub_value="value",
         shipped_rank=pl.when(shipped_row).then(pl.col("rank")),
         user_rank=pl.when(~shipped_row).then(pl.col("rank")))
-    pub_ranks = facts.filter((pl.col("basis") == TARGET_BASIS) & pl.col("rank").is_not_null()
+    pub_ranks = facts.filter((pl.col("basis") == spec.target) & pl.col("rank").is_not_null()
                              & (pl.col("origin") == "shipped")).select(
         "year", "code", "indicator", fact_rank="rank").unique(["year", "code", "indicator"],
                                                               keep="first")
     defs = index_definitions()
-    transition = mappings.composed(SOURCE_BASIS, TARGET_BASIS)  # a chain of reforms as one
+    transition = mappings.composed(spec.source, spec.target)  # a chain of reforms as one
     expected = transition.predecessors().select(
         code="to_code", predecessors_expected=pl.col("from_code").list.len().cast(pl.Int32),
         predecessors=pl.col("from_code"))
@@ -201,7 +233,9 @@ def comparable_table(scores: pl.DataFrame, mappings: MappingSet, methods: dict[s
                                          reb_exact="value_exact",
                                          reb_status="status", n_used="n_used", missing="missing"),
                    on=["year", "code", "indicator"], how="left"))
-    names = mappings.bases[SOURCE_BASIS].units.select(pl.col("code").alias("m"), "name")
+    if len(mappings.path(spec.source, spec.target)) > 1:
+        cells = _chain_coverage(cells, old, transition)
+    names = mappings.bases[spec.source].units.select(pl.col("code").alias("m"), "name")
     name_of = dict(names.iter_rows())
     cells = cells.with_columns(
         missing_named=pl.col("missing").fill_null("").map_elements(
@@ -217,8 +251,8 @@ def comparable_table(scores: pl.DataFrame, mappings: MappingSet, methods: dict[s
     cells = cells.with_columns(
         value_exact=exact_value,
         value=round_half_up(exact_value).cast(pl.Float64),
-        value_basis=pl.when(defined & has_pub).then(pl.lit("published-34"))
-        .when(defined & has_reb).then(pl.lit("rebased-from-63")),
+        value_basis=pl.when(defined & has_pub).then(pl.lit(spec.published_target))
+        .when(defined & has_reb).then(pl.lit(spec.rebased)),
     ).with_columns(
         status=pl.when(~defined).then(pl.lit("not-comparable"))
         .when(pl.col("value").is_not_null()).then(pl.lit("ok"))
@@ -230,14 +264,36 @@ def comparable_table(scores: pl.DataFrame, mappings: MappingSet, methods: dict[s
             pl.lit("no published value on either basis"))
         .otherwise(pl.format("missing predecessors: {}", pl.col("missing_named"))),
     )
-    cells = _rank(cells)
+    cells = _rank(cells, spec.target)
     comparable = cells.with_columns(
         _o=pl.col("indicator").replace_strict({k: i for i, k in enumerate(INDICATOR_IDS)})
     ).sort("year", "_o", "code").select(COMPARABLE_COLUMNS)
     return comparable, rebased
 
 
-def _rank(cells: pl.DataFrame) -> pl.DataFrame:
+def _chain_coverage(cells: pl.DataFrame, old: pl.DataFrame, transition) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+    """``n_used`` and ``missing`` of a chain of reforms counted on the old basis: the rebase's
+    are of its last step (the intermediate units), while ``predecessors_expected`` and the names
+    of the missing are of the old units the chain composes into each new one."""
+    links = transition.edges.select("from_code", code="to_code").unique()
+    known = old.select("year", "indicator", from_code="code").unique()
+    grid = known.select("year", "indicator").unique().join(links, how="cross")
+    have = grid.join(known, on=["year", "indicator", "from_code"], how="semi")
+    lost = grid.join(known, on=["year", "indicator", "from_code"], how="anti")
+    counts = have.group_by("year", "indicator", "code").agg(n_chain=pl.len().cast(pl.UInt32))
+    missing = lost.sort("from_code").group_by("year", "indicator", "code").agg(
+        missing_chain=pl.col("from_code").str.join(" "))
+    keys = ["year", "indicator", "code"]
+    return (cells.join(counts.cast({"year": pl.Int32}), on=keys, how="left")
+            .join(missing.cast({"year": pl.Int32}), on=keys, how="left")
+            .with_columns(n_used=pl.when(pl.col("n_chain").is_not_null() | pl.col("n_used").is_not_null())
+                          .then(pl.col("n_chain").fill_null(0)),
+                          missing=pl.when(pl.col("n_used").is_not_null() | pl.col("n_chain").is_not_null())
+                          .then(pl.col("missing_chain").fill_null("")))
+            .drop("n_chain", "missing_chain"))
+
+
+def _rank(cells: pl.DataFrame, target: str) -> pl.DataFrame:
     group = ["year", "indicator"]
     n_units = cells["code"].n_unique()
     complete = pl.col("value").is_not_null().sum().over(group) == n_units
@@ -256,5 +312,5 @@ def _rank(cells: pl.DataFrame) -> pl.DataFrame:
         # Both ranks are ranks among the 34 units: computed from the comparable values, or
         # published on the 34-unit basis.
         rank_change_basis=pl.when(pl.col("rank_change").is_not_null()).then(pl.format(
-            "{} ({} {} -> {} {})", pl.lit(TARGET_BASIS), pl.col("year") - 1,
+            "{} ({} {} -> {} {})", pl.lit(target), pl.col("year") - 1,
             "previous_source", "year", "rank_source")))

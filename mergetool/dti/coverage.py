@@ -11,7 +11,7 @@ from __future__ import annotations
 import polars as pl
 
 from mergetool.core.ranking import rounded
-from mergetool.dti.comparable import SOURCE_BASIS, TARGET_BASIS, BuildResult
+from mergetool.dti.comparable import BuildResult
 
 #: Cell states, most informative first.
 STATES = ("value+rank", "rank only", "value only", "none")
@@ -43,35 +43,36 @@ def coverage_frame(result: BuildResult, indicator: str = "dti") -> pl.DataFrame:
     where the record copied the value from the 34-unit table (not independent of it).
     """
     ms = result.mappings
+    spec = result.spec
     comp = result.comparable.filter(pl.col("indicator") == indicator)
     years = pl.DataFrame({"year": sorted(comp["year"].unique().to_list())}, schema={"year": pl.Int32})
-    transition = ms.composed(SOURCE_BASIS, TARGET_BASIS)
-    new_names = dict(ms.bases[TARGET_BASIS].units.select("code", "name").iter_rows())
-    old_names = ms.bases[SOURCE_BASIS].units.select(code="code", unit_name="name")
+    transition = ms.composed(spec.source, spec.target)
+    new_names = dict(ms.bases[spec.target].units.select("code", "name").iter_rows())
+    old_names = ms.bases[spec.source].units.select(code="code", unit_name="name")
     succ = comp.select(
         successor_code="code", successor_name="unit_name", role=pl.lit("successor"),
-        basis=pl.lit(TARGET_BASIS), code="code", unit_name="unit_name", year="year", value="value",
+        basis=pl.lit(spec.target), code="code", unit_name="unit_name", year="year", value="value",
         rank="rank", value_basis="value_basis")
     links = transition.edges.select(code="from_code", successor_code="to_code").with_columns(
         successor_name=pl.col("successor_code").replace_strict(new_names, default=None))
-    old = result.scores.filter((pl.col("basis") == SOURCE_BASIS) & (pl.col("indicator") == indicator)
+    old = result.scores.filter((pl.col("basis") == spec.source) & (pl.col("indicator") == indicator)
                                ).select("year", "code", "value", "rank")
     pred = (links.join(old_names, on="code", how="left").join(years, how="cross")
             .join(old, on=["year", "code"], how="left")
             .select(
                 "successor_code", "successor_name", role=pl.lit("predecessor"),
-                basis=pl.lit(SOURCE_BASIS), code="code", unit_name="unit_name", year="year",
+                basis=pl.lit(spec.source), code="code", unit_name="unit_name", year="year",
                 value="value", rank="rank",
-                value_basis=pl.when(pl.col("value").is_not_null()).then(pl.lit("published-63"))))
+                value_basis=pl.when(pl.col("value").is_not_null()).then(pl.lit(spec.published_source))))
     from mergetool.dti.checks import carried_keys
 
-    carried = [(y, c) for y, b, c, i in carried_keys(result.scores) if b == SOURCE_BASIS and i == indicator]
+    carried = [(y, c) for y, b, c, i in carried_keys(result.scores) if b == spec.source and i == indicator]
     if carried:
         ys, cs = zip(*carried, strict=True)
         key = pl.DataFrame({"year": ys, "code": cs, "_carried": [True] * len(ys)},
                            schema={"year": pl.Int32, "code": pl.String, "_carried": pl.Boolean})
         pred = pred.join(key, on=["year", "code"], how="left").with_columns(
-            value_basis=pl.when(pl.col("_carried")).then(pl.lit("carried-from-34"))
+            value_basis=pl.when(pl.col("_carried")).then(pl.lit(spec.carried))
             .otherwise(pl.col("value_basis"))).drop("_carried")
     cast = {k: v for k, v in COVERAGE_SCHEMA.items() if k not in ("state", "rank_basis")}
     frame = pl.concat([succ.cast(cast).with_columns(_r=pl.lit(0)),
@@ -102,8 +103,9 @@ def _rank_bases(result: BuildResult, indicator: str) -> pl.DataFrame:
                                                maintain_order=True).select(schema.keys()).cast(schema)
 
 
-def coverage_sheet(frame: pl.DataFrame) -> pl.DataFrame:
-    """The coverage map as a sheet: one row per unit, per year the state, value and rank."""
+def coverage_sheet(frame: pl.DataFrame, target_size: int = 34) -> pl.DataFrame:
+    """The coverage map as a sheet: one row per unit, per year the state, value and rank
+    (``target_size``: the number of units of the new basis, shown in the headings)."""
     keys = ["successor_code", "successor_name", "role", "basis", "code", "unit_name"]
     base = frame.select(keys).unique(maintain_order=True)
     for year in sorted(frame["year"].unique().to_list()):
@@ -111,7 +113,8 @@ def coverage_sheet(frame: pl.DataFrame) -> pl.DataFrame:
             *keys, pl.col("state").alias(f"{year}"), rounded("value").alias(f"{year} value"),
             pl.col("rank").alias(f"{year} rank"), pl.col("rank_basis").alias(f"{year} rank note"))
         base = base.join(y, on=keys, how="left", maintain_order="left")
-    return base.rename({"successor_code": "Mã (34)", "successor_name": "Đơn vị (34)",
+    return base.rename({"successor_code": f"Mã ({target_size})",
+                        "successor_name": f"Đơn vị ({target_size})",
                         "role": "role", "basis": "basis", "code": "Mã", "unit_name": "Tỉnh, thành phố"})
 
 

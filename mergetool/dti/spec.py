@@ -1,10 +1,12 @@
-"""The DTI application's fixed facts, in one place: its two bases, the labels that say where a
-value on the new basis came from, the verification tolerance, and how each DTI command reads a
+"""The DTI application's facts, in one place: which two bases a build compares and the labels
+that say where a value came from (:class:`Spec`, from the mapping: :func:`spec_for`; the shipped
+mapping's is :data:`SHIPPED_SPEC`), the verification tolerance, and how each DTI command reads a
 score table (its option names and the DTI's indicator catalogue)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -12,21 +14,13 @@ import polars as pl
 
 from mergetool.core.mapping import MappingSet
 from mergetool.dti.indicators import CATALOGUE
-from mergetool.errors import Problem, UsageError
+from mergetool.errors import MergetoolError, Problem, UsageError
 from mergetool.io import scores as _scores
 from mergetool.io.scores import Options
 
-#: The pre-merger (63 units) and post-merger (34 units) bases of the shipped mapping.
+#: The pre-merger (63 units) and post-merger (34 units) bases of the shipped mapping (the bases
+#: of the shipped DTI record; any other mapping's come from :func:`spec_for`).
 SOURCE_BASIS, TARGET_BASIS = "vn-province-2024", "vn-province-2025"
-#: A basis named by its unit count, as the ministry's tables and the ``template`` command do.
-BASIS_BY_SIZE = {"63": SOURCE_BASIS, "34": TARGET_BASIS}
-
-#: Where a value on the comparable table came from (``value_basis``).
-PUBLISHED_TARGET = "published-34"
-REBASED = "rebased-from-63"
-#: On the old basis: printed, or carried over from the new basis's table (coverage map).
-PUBLISHED_SOURCE = "published-63"
-CARRIED = "carried-from-34"
 
 #: Default tolerance of the verification: inputs and outputs are published to 4 decimals, so a
 #: recomputation can miss the published value by one unit in the last place (see
@@ -57,12 +51,18 @@ def read_scores(path: str | Path, mappings: MappingSet, *, options: Options = LI
 class Spec:
     """Which bases a DTI build compares, for one mapping: the old basis the earlier years were
     published on (``source``) and the new one everything is rebased to (``target``), with the
-    labels that say where a value came from (named by the bases' sizes: ``published-34``)."""
+    labels that say where a value came from (named by the bases' sizes: ``published-34``).
+
+    ``record``: the shipped public DTI record applies (the mapping's two bases and the way one
+    became the other are the shipped Vietnamese ones); on any other mapping the record's values,
+    ranks, claims and averages are facts about other units and are never used.
+    """
 
     source: str
     target: str
     source_size: int
     target_size: int
+    record: bool = False
 
     @property
     def published_target(self) -> str:
@@ -82,24 +82,112 @@ class Spec:
 
     @property
     def basis_by_size(self) -> dict[str, str]:
+        """The two bases named by their unit counts (``{"63": source, "34": target}``); one
+        entry when both have the same count (name them by id then)."""
         return {str(self.source_size): self.source, str(self.target_size): self.target}
+
+    def basis_for_units(self, units: str | None) -> str:
+        """The basis ``units`` names: its unit count or its id (default: the old basis).
+        Anything else is refused (exit 2), naming the choices."""
+        if units is None:
+            return self.source
+        by_name = {**self.basis_by_size, self.source: self.source, self.target: self.target}
+        if units in by_name and not (units in self.basis_by_size and self.source_size ==
+                                     self.target_size):
+            return by_name[units]
+        choices = " or ".join(dict.fromkeys([*self.basis_by_size, self.source, self.target]))
+        raise UsageError(f"--units {units!r} names neither basis of the mapping", [Problem(
+            "bad-option", "--units names a basis by its number of units (or its id)",
+            column="--units", found=units, expected=choices)])
 
 
 def spec_for(mappings: MappingSet) -> Spec:
-    """The spec of a mapping: its one basis no transition leads to (the oldest) and its one
-    basis no transition leaves (the newest), a chain of reforms between them.
+    """The spec of a mapping.
 
-    A mapping with several of either is ambiguous (which basis is the DTI's?): refused, naming
-    them (exit 2).
+    mapping.toml may say which bases the application compares (``[application]`` with
+    ``source_basis`` and ``target_basis``); otherwise they are its one basis no transition
+    leads to (the oldest) and its one basis no transition leaves (the newest), a chain of
+    reforms between them.
+
+    A mapping with several of either is ambiguous (which basis is the DTI's?), and an
+    ``[application]`` table naming no basis of the mapping is wrong: both refused, naming what
+    would settle it (exit 2).
     """
-    sources = sorted(set(mappings.bases) - {t.to_basis for t in mappings.transitions})
-    targets = sorted(set(mappings.bases) - {t.from_basis for t in mappings.transitions})
-    if len(sources) != 1 or len(targets) != 1 or sources == targets:
-        raise UsageError("the mapping does not say which bases a DTI build compares", [Problem(
-            "bad-mapping", "a DTI build needs one oldest and one newest basis",
-            file=str(mappings.root or "<memory>"), expected="one basis no transition leads to "
-            "and one no transition leaves", found=f"oldest: {', '.join(sources) or 'none'}; "
-            f"newest: {', '.join(targets) or 'none'}")])
-    source, target = sources[0], targets[0]
+    app = mappings.application
+    where = str((mappings.root / "mapping.toml") if mappings.root else "<memory>")
+    if not isinstance(app, dict):
+        raise UsageError("mapping.toml's application is not a table", [Problem(
+            "bad-mapping", "application must be a table written [application]", file=where,
+            found=repr(app), expected='[application] source_basis = "..." target_basis = "..."')])
+    declared = [app.get(k) for k in ("source_basis", "target_basis")]
+    if any(v is not None for v in declared):
+        bad = [Problem("bad-mapping", f"[application] {k} must name a basis of the mapping",
+                       file=where, column=k, found=repr(v), expected=" or ".join(mappings.bases))
+               for k, v in zip(("source_basis", "target_basis"), declared, strict=True)
+               if not isinstance(v, str) or v not in mappings.bases]
+        if not bad and declared[0] == declared[1]:
+            bad = [Problem("bad-mapping", "[application] source_basis and target_basis are the "
+                           "same basis", file=where, column="target_basis", found=declared[1],
+                           expected="the newer basis the values are rebased to")]
+        if bad:
+            raise UsageError("mapping.toml's [application] does not name two bases", bad)
+        source, target = declared
+        mappings.path(source, target)  # no chain of transitions between them: refused there
+    else:
+        sources = sorted(set(mappings.bases) - {t.to_basis for t in mappings.transitions})
+        targets = sorted(set(mappings.bases) - {t.from_basis for t in mappings.transitions})
+        if len(sources) != 1 or len(targets) != 1 or sources == targets:
+            raise UsageError("the mapping does not say which bases a DTI build compares", [Problem(
+                "bad-mapping", "a DTI build needs one oldest and one newest basis", file=where,
+                expected="one basis no transition leads to and one no transition leaves, or "
+                "[application] source_basis and target_basis in mapping.toml",
+                found=f"oldest: {', '.join(sources) or 'none'}; "
+                f"newest: {', '.join(targets) or 'none'}")])
+        source, target = sources[0], targets[0]
     return Spec(source, target, mappings.bases[source].units.height,
-                mappings.bases[target].units.height)
+                mappings.bases[target].units.height, record=_is_shipped(mappings, source, target))
+
+
+def _is_shipped(mappings: MappingSet, source: str, target: str) -> bool:
+    """The shipped record applies: the two bases are the shipped ones (ids, codes and names)
+    and the old units went where the shipped mapping says."""
+    if (source, target) != (SOURCE_BASIS, TARGET_BASIS):
+        return False
+    from mergetool.core.mapping import shipped_mappings_dir
+
+    if mappings.root is not None and Path(mappings.root).resolve() == \
+            shipped_mappings_dir().resolve():
+        return True
+    shipped = _shipped_mappings()
+    for b in (source, target):
+        if not mappings.bases[b].units.select("code", "name").equals(
+                shipped.bases[b].units.select("code", "name")):
+            return False
+
+    def edges(ms: MappingSet) -> pl.DataFrame:
+        return ms.composed(source, target).edges.select("from_code", "to_code").sort(
+            "from_code", "to_code")
+
+    try:
+        return edges(mappings).equals(edges(shipped))
+    except MergetoolError:
+        return False
+
+
+@cache
+def _shipped_mappings() -> MappingSet:
+    from mergetool.core.mapping import load_mappings
+
+    return load_mappings()
+
+
+#: The spec of the shipped mapping (``vn-2025``: 63 -> 34 provinces), the one place its sizes
+#: and labels are written.
+SHIPPED_SPEC = Spec(SOURCE_BASIS, TARGET_BASIS, 63, 34, record=True)
+#: The shipped bases named by their unit counts, as the record's research files are
+#: (``dti_2024_63.csv``).
+BASIS_BY_SIZE = SHIPPED_SPEC.basis_by_size
+#: The shipped spec's value labels (``value_basis``): on the new basis published or rebased; on
+#: the old basis printed, or carried over from the new basis's table (coverage map).
+PUBLISHED_TARGET, REBASED = SHIPPED_SPEC.published_target, SHIPPED_SPEC.rebased
+PUBLISHED_SOURCE, CARRIED = SHIPPED_SPEC.published_source, SHIPPED_SPEC.carried

@@ -13,14 +13,23 @@ import polars as pl
 from mergetool.core.ranking import rounded
 from mergetool.dti.comparable import BuildResult
 from mergetool.dti.indicators import BY_ID, INDICATOR_IDS
+from mergetool.dti.spec import SOURCE_BASIS, TARGET_BASIS
 from mergetool.io.tables import FIXED_DATE, write_atomic
 
 BUILD_OUTPUTS = ("comparable.csv", "comparable.xlsx", "checks.csv", "audit.csv", "report.html",
                  "manifest.json")
 
 
+def year_span(comparable: pl.DataFrame) -> tuple[int, int]:
+    """The first and last year with a value in a comparable table (the years its title names;
+    all its years when none has a value)."""
+    known = comparable.filter(pl.col("value").is_not_null())["year"]
+    years = known if known.len() else comparable["year"]
+    return (int(years.min()), int(years.max())) if years.len() else (0, 0)  # type: ignore[arg-type]
+
+
 def wide_sheet(comparable: pl.DataFrame, indicator: str) -> pl.DataFrame:
-    """One indicator as 34 units × years (value, rank and status per year)."""
+    """One indicator as the new basis's units × years (value, rank and status per year)."""
     part = comparable.filter(pl.col("indicator") == indicator)
     base = part.select("code", "unit_name").unique(maintain_order=True)
     for year in sorted(part["year"].unique()):
@@ -37,24 +46,39 @@ def write_workbook(path: Path, result: BuildResult) -> None:
     """``comparable.xlsx``: a sheet per indicator, plus the checks and a note on the record."""
     import xlsxwriter
 
+    spec = result.spec
+    new, old = spec.target_size, spec.source_size
+    y0, y1 = year_span(result.comparable)
+    on_target = (pl.col("basis") == spec.target) & pl.col("value").is_not_null()
+    pub_years = sorted(set(result.scores.filter(on_target)["year"])
+                       | set(result.facts.filter(on_target)["year"]))
+    published_in = f" ({', '.join(map(str, pub_years))})" if pub_years else ""
+    record = result.record_used
+
     def write(tmp: Path) -> None:
         wb = xlsxwriter.Workbook(str(tmp))
-        wb.set_properties({"created": FIXED_DATE, "title": "DTI 2020-2024 on the 34-unit basis",
-                           "comments": "mergetool; the public DTI record is partial"})
+        wb.set_properties({"created": FIXED_DATE, "title": f"DTI {y0}-{y1} on the {new}-unit basis",
+                           "comments": "mergetool; the public DTI record is partial" if record else
+                           "mergetool; the shipped public DTI record was not used"})
         header = {"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#DDEBF7"}
         note = wb.add_worksheet("README")
-        note.write(0, 0, "DTI 2020–2024 on the 34-unit basis (mergetool)", wb.add_format({"bold": True}))
+        note.write(0, 0, f"DTI {y0}–{y1} on the {new}-unit basis (mergetool)", wb.add_format({"bold": True}))
         lines = [
-            "Values: published on the 34-unit basis (2024) or the mean of all predecessors' values "
-            "(rebased from the 63-unit basis). Empty cells are not known; the basis/status column says why.",
+            f"Values: published on the {new}-unit basis{published_in} or the mean of all predecessors' "
+            f"values (rebased from the {old}-unit basis). Empty cells are not known; the basis/status "
+            "column says why.",
             "The public DTI record is partial: the ministry's full tables are not public in "
-            "machine-readable form. Nothing was estimated or filled in.",
-            "Ranks: competition ranking on 4-decimal values where all 34 units have a value, otherwise "
-            "the published 34-unit rank where one exists.",
+            "machine-readable form. Nothing was estimated or filled in." if record else
+            f"The shipped public DTI record was not used: it is of {SOURCE_BASIS} -> {TARGET_BASIS}, "
+            f"this build of {spec.source} -> {spec.target}. Every value and rank is from the input "
+            "files. Nothing was estimated or filled in.",
+            f"Ranks: competition ranking on 4-decimal values where all {new} units have a value, "
+            f"otherwise the published {new}-unit rank where one exists.",
             "See checks.csv / the Checks sheet before comparing years; manifest.json for provenance.",
-            "coverage: what the public record holds for the DTI, per unit and year: each 34-unit "
-            "successor (its comparable value and rank), then the 63-unit predecessors it was formed "
-            "from (their published values and ranks); value+rank, rank only, value only or none.",
+            f"coverage: what the {'public record holds' if record else 'inputs hold'} for the DTI, per "
+            f"unit and year: each {new}-unit successor (its comparable value and rank), then the "
+            f"{old}-unit predecessors it was formed from (their published values and ranks); "
+            "value+rank, rank only, value only or none.",
         ]
         for i, line in enumerate(lines, start=2):
             note.write(i, 0, line)
@@ -79,13 +103,14 @@ def _coverage_sheet(wb, result: BuildResult, header: dict) -> None:  # type: ign
     """The coverage map (mergetool.dti.coverage): each successor, then its predecessors, by year."""
     from mergetool.dti.coverage import coverage_frame, coverage_sheet
 
-    frame = coverage_sheet(coverage_frame(result))
+    spec = result.spec
+    frame = coverage_sheet(coverage_frame(result), spec.target_size)
     formats = {c: "0.0000" for c in frame.columns if c.endswith(" value")}
     frame.write_excel(wb, worksheet="coverage", header_format=header, column_formats=formats,
                       autofit=True, freeze_panes=(1, 6))
     ws = wb.get_worksheet_by_name("coverage")
-    ws.set_header("&LDTI coverage: value+rank, rank only, value only, none (successor rows: 34-unit "
-                  "basis; predecessor rows: 63-unit basis)")
+    ws.set_header("&LDTI coverage: value+rank, rank only, value only, none (successor rows: "
+                  f"{spec.target_size}-unit basis; predecessor rows: {spec.source_size}-unit basis)")
 
 
 def build_options(result: BuildResult) -> dict:
@@ -94,7 +119,9 @@ def build_options(result: BuildResult) -> dict:
             "methods": result.methods, "coverage_policy": result.rebased.policy,
             "rank_method": "competition (min) on values rounded to 4 decimals, descending",
             "verify_tolerance": _tolerance(),
-            "record": "partial public record: values not published are left empty"}
+            "record": "partial public record: values not published are left empty"
+            if result.record_used else "shipped public record not used (it is of another mapping): "
+            "values and ranks from the input files only; values not given are left empty"}
 
 
 def build_inputs(result: BuildResult, inputs: list[Path]) -> list[Path]:

@@ -20,7 +20,7 @@ from typing import Any
 
 import polars as pl
 
-from mergetool.dti.comparable import SOURCE_BASIS, TARGET_BASIS, BuildResult
+from mergetool.dti.comparable import BuildResult
 from mergetool.dti.coverage import RANK_NOTES, coverage_frame
 from mergetool.outputs.charts import bump_chart, fmt4, merger_chart, slope_chart, slope_years
 
@@ -222,6 +222,46 @@ CHECK_DESCRIPTIONS_VI: dict[str, str] = {
 }
 
 CLAIMS_CHECK = "rank-change-claims"
+
+#: What the report says instead of ``partial`` when the shipped record was not used (another
+#: mapping), and the merger band without the shipped merger's date.
+NO_RECORD = {
+    "vi": {"partial": ("Không dùng bộ dữ liệu DTI công khai đi kèm (của các tỉnh Việt Nam): mọi giá trị "
+                       "lấy từ tệp đầu vào; ô trống là chưa biết, không bao giờ ước tính."),
+           "merger_band": "sáp nhập"},
+    "en": {"partial": ("The shipped public DTI record was not used (it is of Vietnam's provinces): every "
+                       "value is from the input files; empty cells are unknown, never estimated."),
+           "merger_band": "merger"},
+}
+
+
+def _sized(text: str, old: int, new: int) -> str:
+    """``text`` with the shipped bases' sizes (63, 34) written as another mapping's."""
+    swap = {"63": str(old), "34": str(new)}
+    return re.sub(r"(?<![\d.])(63|34)(?![\d.])", lambda m: swap[m.group(1)], text)
+
+
+def labels_for(lang: str, result: BuildResult) -> dict[str, str]:
+    """The report's words (:data:`LABELS`) for one build: the sizes of its bases, its value
+    labels (``vb_published-34`` ...), and on another mapping a note that the shipped record
+    was not used and the dates of its own reforms. ``_lang`` names the language."""
+    spec = result.spec
+    t = dict(LABELS[lang])
+    if (spec.source_size, spec.target_size) != (63, 34):
+        t = {k: _sized(v, spec.source_size, spec.target_size) for k, v in t.items()}
+        for shipped, mine in (("published-34", spec.published_target), ("rebased-from-63", spec.rebased),
+                              ("published-63", spec.published_source), ("carried-from-34", spec.carried)):
+            t[f"vb_{mine}"] = t.pop(f"vb_{shipped}")
+    if not result.record_used:
+        t.update(NO_RECORD[lang])
+    if not spec.record:
+        dates = [tr.meta.get("effective") for tr in result.mappings.path(spec.source, spec.target)]
+        if all(dates):
+            t["merger_band"] = f"{NO_RECORD[lang]['merger_band']} {', '.join(map(str, dates))}"
+        else:
+            t["merger_band"] = NO_RECORD[lang]["merger_band"]
+    t["_lang"] = lang
+    return t
 VERDICT_ORDER = ("pass", "fail", "warn", "cannot-check")
 
 _ASSETS = resources.files("mergetool") / "data"
@@ -264,8 +304,9 @@ def _section(sid: str, title: str, body: str) -> str:
 
 def render_report(result: BuildResult, manifest: dict[str, Any], lang: str = "vi") -> str:
     """The whole page as a string (deterministic for identical inputs)."""
-    t = LABELS[lang]
+    t = labels_for(lang, result)
     ms = result.mappings
+    spec = result.spec
     dti = result.comparable.filter(pl.col("indicator") == "dti")
     years = sorted(dti["year"].unique().to_list())
     merged = {c for c, n in dti.select("code", "predecessors_expected").unique().iter_rows() if n > 1}
@@ -282,7 +323,7 @@ def render_report(result: BuildResult, manifest: dict[str, Any], lang: str = "vi
     ranks = (f"<div class='charts'><figure id='merger-chart'><figcaption><strong>{_e(t['merger_title'])}"
              f"</strong><br>{_e(t['merger_caption'])}</figcaption>"
              f"<p class='hint'>{_e(t['scroll_hint'])}</p><div class='scroll'>"
-             f"{merger_chart(result.scores, dti, ms, SOURCE_BASIS, TARGET_BASIS, t)}</div></figure>"
+             f"{merger_chart(result.scores, dti, ms, spec.source, spec.target, t)}</div></figure>"
              f"<figure id='bump-chart'><figcaption><strong>{_e(t['bump_title'])}</strong><br>"
              f"{_e(t['bump_caption'])}</figcaption>"
              f"<p class='hint'>{_e(t['scroll_hint'])}</p><div class='scroll'>{bump_chart(dti, merged, t)}"
@@ -308,18 +349,20 @@ def render_report(result: BuildResult, manifest: dict[str, Any], lang: str = "vi
 def _summary(result: BuildResult, dti: pl.DataFrame, years: list[int], manifest: dict[str, Any],
              t: dict[str, str]) -> str:
     ms = result.mappings
+    spec = result.spec
+    published, rebased = spec.published_target, spec.rebased
     out = [f"<div class='wrap'><table id='summary-table'><thead><tr><th>{_e(t['years'])}</th>"
-           f"<th class='num'>{_e(t['with_value'])}</th><th class='num'>{_e(t['vb_published-34'])}</th>"
-           f"<th class='num'>{_e(t['vb_rebased-from-63'])}</th><th class='num'>{_e(t['ranked'])}</th>"
+           f"<th class='num'>{_e(t['with_value'])}</th><th class='num'>{_e(t['vb_' + published])}</th>"
+           f"<th class='num'>{_e(t['vb_' + rebased])}</th><th class='num'>{_e(t['ranked'])}</th>"
            "</tr></thead><tbody>"]
     for y in years:
         d = dti.filter(pl.col("year") == y)
         out.append(f"<tr><td>{y}</td><td class='num'>{d['value'].is_not_null().sum()} / {d.height}</td>"
-                   f"<td class='num'>{(d['value_basis'] == 'published-34').sum()}</td>"
-                   f"<td class='num'>{(d['value_basis'] == 'rebased-from-63').sum()}</td>"
+                   f"<td class='num'>{(d['value_basis'] == published).sum()}</td>"
+                   f"<td class='num'>{(d['value_basis'] == rebased).sum()}</td>"
                    f"<td class='num'>{d['rank'].is_not_null().sum()}</td></tr>")
     out.append("</tbody></table></div>")
-    out.append("<p>" + _e(t["about"].format(src=SOURCE_BASIS, dst=TARGET_BASIS, id=ms.id, version=ms.version,
+    out.append("<p>" + _e(t["about"].format(src=spec.source, dst=spec.target, id=ms.id, version=ms.version,
                                             methods=json.dumps(result.methods),
                                             tool=manifest.get("tool_version"))) + "</p>")
     return "".join(out)
@@ -360,7 +403,7 @@ def _coverage(result: BuildResult, t: dict[str, str]) -> str:
         for r in grp.sort("year").iter_rows(named=True):
             bits = []
             if r["value"] is not None:
-                mark = {"rebased-from-63": "<sup>R</sup>", "carried-from-34": "<sup>C</sup>"}.get(
+                mark = {result.spec.rebased: "<sup>R</sup>", result.spec.carried: "<sup>C</sup>"}.get(
                     r["value_basis"] or "", "")
                 bits.append(f"{fmt4(r['value'])}{mark}")
             mark = {"list_order": "L", "derived_change": "D", "published_basis_unstated": "U",
@@ -388,22 +431,23 @@ def _audit(result: BuildResult, t: dict[str, str]) -> str:
     from mergetool.dti.verify import TOLERANCE, recompute_published
 
     ms = result.mappings
+    source, target = result.spec.source, result.spec.target
     scores = result.scores
-    pub = scores.filter((pl.col("basis") == TARGET_BASIS) & pl.col("value").is_not_null())
+    pub = scores.filter((pl.col("basis") == target) & pl.col("value").is_not_null())
     out = [f"<p>{_e(t['audit_intro'].format(tol=f'{fmt4(TOLERANCE)}'))}</p>"]
     if pub.is_empty():
         out.append(f"<p id='audit-nothing'>{_e(t['audit_nothing'])}</p>")
     else:
         carried = carried_keys(scores)
-        rows = recompute_published(pub, scores.filter(pl.col("basis") == SOURCE_BASIS), ms, SOURCE_BASIS,
-                                   TARGET_BASIS, carried=carried).rows
+        rows = recompute_published(pub, scores.filter(pl.col("basis") == source), ms, source,
+                                   target, carried=carried).rows
         rows = rows.filter(pl.col("published").is_not_null()).sort(
             pl.col("indicator") != "dti", "indicator", "year", "code")
-        old_names = dict(ms.bases[SOURCE_BASIS].units.select("code", "name").iter_rows())
+        old_names = dict(ms.bases[source].units.select("code", "name").iter_rows())
         old_vals = {(y, i, c): v for y, i, c, v in scores.filter(
-            (pl.col("basis") == SOURCE_BASIS) & pl.col("value").is_not_null()).select(
+            (pl.col("basis") == source) & pl.col("value").is_not_null()).select(
             "year", "indicator", "code", "value").iter_rows()}
-        preds = dict(ms.composed(SOURCE_BASIS, TARGET_BASIS).predecessors().iter_rows())
+        preds = dict(ms.composed(source, target).predecessors().iter_rows())
         groups: dict[str, list[str]] = {"independent": [], "mismatch": [], "circular": [], "missing": []}
         for r in rows.iter_rows(named=True):
             year, ind, code = r["year"], r["indicator"], r["code"]
@@ -415,7 +459,7 @@ def _audit(result: BuildResult, t: dict[str, str]) -> str:
                       "diff": "" if r["difference"] is None else fmt4(r["difference"], True),
                       "inputs": inputs}
             if r["verdict"] == "match":
-                circ = [p for p in have if (year, SOURCE_BASIS, p, ind) in carried]
+                circ = [p for p in have if (year, source, p, ind) in carried]
                 if circ:
                     fields["carried"] = ", ".join(f"{old_names.get(p, p)} {fmt4(old_vals[(year, ind, p)])}"
                                                   for p in circ)
@@ -498,8 +542,10 @@ def _checks(result: BuildResult, t: dict[str, str]) -> str:
            f"<thead><tr><th>{_e(t['check'])}</th><th>{_e(t['years'])}</th><th>{_e(t['indicator'])}</th>"
            f"<th>{_e(t['unit'])}</th><th>{_e(t['verdict'])}</th><th>{_e(t['details'])}</th></tr></thead><tbody>"]
     for c in result.checks.filter(pl.col("indicator").is_in(["dti", ""])).iter_rows(named=True):
-        desc = ((CHECK_DESCRIPTIONS_VI if t is LABELS["vi"] else {}).get(c["check"])
+        desc = ((CHECK_DESCRIPTIONS_VI if t.get("_lang") == "vi" else {}).get(c["check"])
                 or CHECKS.get(c["check"], ""))
+        if (result.spec.source_size, result.spec.target_size) != (63, 34):
+            desc = _sized(desc, result.spec.source_size, result.spec.target_size)
         out.append(f"<tr><td title='{_e(desc)}'>{_e(_tr(t, 'chk_', c['check']))}<br>"
                    f"<code>{_e(c['check'])}</code></td>"
                    f"<td>{_e(c['years'])}</td><td>{_e(c['indicator'])}</td><td>{_e(c['unit'])}</td>"

@@ -113,15 +113,17 @@ def build_summary(result, paths) -> None:  # type: ignore[no-untyped-def]
     """Coverage per year, the checks' verdicts, and where the outputs are."""
     comp = result.comparable
     dti = comp.filter(pl.col("indicator") == "dti")
-    table = Table(title="DTI on the 34-unit basis (public record, partial)", title_justify="left")
-    for col in ("year", "units with a value", "published-34", "rebased-from-63", "incomplete",
+    spec = result.spec
+    record = "public record, partial" if result.record_used else "shipped public record not used"
+    table = Table(title=f"DTI on the {spec.target_size}-unit basis ({record})", title_justify="left")
+    for col in ("year", "units with a value", spec.published_target, spec.rebased, "incomplete",
                 "ranked"):
         table.add_column(col, justify="right")
     for year in sorted(dti["year"].unique()):
         y = dti.filter(pl.col("year") == year)
         table.add_row(str(year), f"{y['value'].is_not_null().sum()} / {y.height}",
-                      str((y["value_basis"] == "published-34").sum()),
-                      str((y["value_basis"] == "rebased-from-63").sum()),
+                      str((y["value_basis"] == spec.published_target).sum()),
+                      str((y["value_basis"] == spec.rebased).sum()),
                       str((y["status"] == "incomplete").sum()), str(y["rank"].is_not_null().sum()))
     console.print(table)
     verdicts = result.checks.group_by("check", "verdict").len().pivot(
