@@ -288,17 +288,6 @@ def test_explain_without_scores_is_refused() -> None:
     assert "--scores" in r.output
 
 
-def _explain_takes_the_spec() -> bool:
-    import inspect
-
-    import mergetool.dti.explain
-
-    return "spec_for" in inspect.getsource(mergetool.dti.explain)
-
-
-@pytest.mark.xfail(not _explain_takes_the_spec(), strict=True,
-                   reason="this branch's dti/explain.py names the shipped bases; the explain "
-                   "branch's takes spec_for(result.mappings) (the mark then lifts itself)")
 def test_explain_a_merged_unit(scores: tuple[Path, dict]) -> None:
     path, values = scores
     r = run("--mappings", str(FICTION), "explain", "Greater Amberbrin", "--year", "2023",
