@@ -132,6 +132,25 @@ def test_rows_and_counts_cover_only_the_published_values(tmp_path) -> None:
     assert "predecessors are given for 2023, not 2024" in report["details"][0]
 
 
+def test_the_years_named_are_those_of_the_missing_predecessors(tmp_path) -> None:
+    """'given for ...' lists the years these predecessors have, never other units' years (it
+    once said 'given for 2023, 2024, not 2024' because another unit had a 2024 value)."""
+    pub, pre = tmp_path / "vpubn.csv", tmp_path / "vpre.csv"
+    pub.write_text("year,code,dti\n2024,48,0.7069\n2024,01,0.8241\n", encoding="utf-8")
+    pre.write_text("year,code,dti\n2023,48,0.8335\n2023,49,0.5804\n2024,01,0.8241\n",
+                   encoding="utf-8")
+    out = tmp_path / "v.csv"
+    r = CliRunner().invoke(cli, _verify_args(pub, pre, out))
+    assert r.exit_code == 0, r.output  # one match; a value that cannot be recomputed is no mismatch
+    report = pl.read_csv(out, schema_overrides={"code": pl.String})
+    details = dict(report.select("code", "details").rows())
+    assert "these predecessors are given for 2023, not 2024" in details["48"]
+    pre.write_text("year,code,dti\n2024,01,0.8241\n", encoding="utf-8")
+    r = CliRunner().invoke(cli, [*_verify_args(pub, pre, out), "--force"])
+    details = dict(pl.read_csv(out, schema_overrides={"code": pl.String}).select("code", "details").rows())
+    assert "these predecessors have no dti value in any year" in details["48"]
+
+
 def test_details_show_the_published_value_as_published(tmp_path, shipped: MappingSet) -> None:
     pub, pre = _files(tmp_path, dn="0.70695")
     result = verify_files(pub, pre, shipped, published_basis="vn-province-2025",

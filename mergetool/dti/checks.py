@@ -59,7 +59,6 @@ CheckFunction = Callable[["Context"], Iterable[CheckRow]]
 @dataclass(frozen=True)
 class Check:
     """A registered check: its name (column ``check``), one-line description and function."""
-
     name: str
     description: str
     run: CheckFunction
@@ -97,7 +96,6 @@ def registered() -> list[Check]:
 
 class _Descriptions(Mapping[str, str]):
     """Read-only view of the registry: check name -> one-line description, in run order."""
-
     def __getitem__(self, name: str) -> str:
         return _REGISTRY[name].description
 
@@ -564,7 +562,6 @@ def published_vs_recomputed(ctx: Context) -> Iterator[CheckRow]:
 
 def recomputed_vs_published(ctx: Context) -> Iterator[CheckRow]:
     """Each published merged value against the mean of its predecessors' values."""
-
     keys = ["year", "basis", "code", "indicator"]
     pub = ctx.scores.filter((pl.col("basis") == ctx.spec.target) & pl.col("value").is_not_null())
     # A published merged value is a fact even where no score row carries it (``--replace``: the

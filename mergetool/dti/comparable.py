@@ -99,7 +99,6 @@ def carried_keys(scores: pl.DataFrame) -> set[tuple[int, str, str, str]]:
 @dataclass
 class BuildResult:
     """The comparable table, the checks, the audit of rebased values, and what went in."""
-
     comparable: pl.DataFrame
     checks: pl.DataFrame
     audit: pl.DataFrame

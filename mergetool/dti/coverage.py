@@ -11,7 +11,8 @@ from __future__ import annotations
 import polars as pl
 
 from mergetool.core.ranking import rounded
-from mergetool.dti.comparable import BuildResult
+from mergetool.dti.comparable import BuildResult, carried_keys
+from mergetool.dti.record import read_record
 
 #: Cell states, most informative first.
 STATES = ("value+rank", "rank only", "value only", "none")
@@ -64,7 +65,6 @@ def coverage_frame(result: BuildResult, indicator: str = "dti") -> pl.DataFrame:
                 basis=pl.lit(spec.source), code="code", unit_name="unit_name", year="year",
                 value="value", rank="rank",
                 value_basis=pl.when(pl.col("value").is_not_null()).then(pl.lit(spec.published_source))))
-    from mergetool.dti.checks import carried_keys
 
     carried = [(y, c) for y, b, c, i in carried_keys(result.scores) if b == spec.source and i == indicator]
     if carried:
@@ -85,7 +85,6 @@ def coverage_frame(result: BuildResult, indicator: str = "dti") -> pl.DataFrame:
 def _rank_bases(result: BuildResult, indicator: str) -> pl.DataFrame:
     """year, basis, code, rank_basis of the shipped record's ranks known other than as a printed
     number (:data:`RANK_NOTES`), for the cells where the build used the shipped record."""
-    from mergetool.dti.record import read_record
 
     schema = {"year": pl.Int32, "basis": pl.String, "code": pl.String, "rank_basis": pl.String}
     keys = ["year", "basis", "code", "indicator"]

@@ -22,6 +22,7 @@ from mergetool.dti.record import read_record
 from mergetool.dti.spec import TOLERANCE, spec_for
 from mergetool.dti.verify import Recomputation, chain_formula, recompute_chain, show4, within
 from mergetool.errors import InputError, Problem
+from mergetool.io.scores import fate
 
 
 def _credit(hit: pl.DataFrame, sources: dict, key: tuple) -> dict[str, Any]:
@@ -51,7 +52,6 @@ def explain(result: BuildResult, unit: str, *, year: int | None = None,
     source, target = spec.source, spec.target
     code = ms.resolve(unit, target)
     if code is None:
-        from mergetool.io.scores import fate
 
         near = ms.bases[target].resolver.suggest(unit)
         old = ms.resolve(unit, source)

@@ -22,6 +22,7 @@ from mergetool.core.units import UnitRef
 from mergetool.dti.explain import steps_data
 from mergetool.dti.verify import chain_formula, recompute_chain
 from mergetool.errors import InputError, Problem
+from mergetool.io.scores import read_scores
 
 #: Independent recomputation (the verification's oracle, exact fractions) vs the engine (exact
 #: decimals): both work on the same inputs and agree far inside this bound.
@@ -119,7 +120,6 @@ def explain_file(ms: MappingSet, scores_path: Path, unit: str, *, indicator: str
                  methods: dict[str, str] | None = None) -> dict[str, Any]:
     """Read a score table, rebase it (``methods``, mean unless given) to the newest basis,
     explain ``unit`` there."""
-    from mergetool.io.scores import read_scores
 
     ms.require_valid()
     scores = read_scores(scores_path, ms, basis=basis)

@@ -22,9 +22,10 @@ from pathlib import Path
 
 import polars as pl
 
-from mergetool.core.mapping import MappingSet
-from mergetool.dti.indicators import INDICATOR_IDS
+from mergetool.core.mapping import MappingSet, load_mappings
+from mergetool.dti.indicators import INDICATOR_IDS, INDICATORS
 from mergetool.dti.spec import BASIS_BY_SIZE
+from mergetool.io.scores import SCORES_SCHEMA
 from mergetool.io.tables import sha256_file
 
 DATA = Path(str(resources.files("mergetool") / "data" / "dti"))
@@ -144,8 +145,6 @@ def published_aggregates() -> pl.DataFrame:
 
 def record_as_scores(record: pl.DataFrame) -> pl.DataFrame:
     """The record's values as a score frame (see :data:`mergetool.io.scores.SCORES_SCHEMA`)."""
-    from mergetool.io.scores import SCORES_SCHEMA
-
     return (record.with_columns(file=pl.lit("shipped:dti_record.csv"),
                                 row=pl.int_range(2, pl.len() + 2, dtype=pl.Int32))
             .filter(pl.col("value").is_not_null() | pl.col("rank").is_not_null())
@@ -164,7 +163,6 @@ def shipped_file_hashes() -> dict[str, str]:
 
 
 if __name__ == "__main__":  # regenerate the shipped record from the research files
-    from mergetool.core.mapping import load_mappings
 
     tidy_research(research_files(), load_mappings()).write_csv(RECORD_FILE)
     print(f"wrote {RECORD_FILE}")
@@ -177,8 +175,6 @@ MINISTRY_UNIT = "Tỉnh, thành phố"
 
 def ministry_headings() -> list[tuple[str, str]]:
     """(heading, indicator id) for the value columns of the ministry's table."""
-    from mergetool.dti.indicators import INDICATORS
-
     cols = [(f"Chỉ số {i.label_vi}", i.id) for i in INDICATORS if i.kind == "indicator"]
     return [*cols, ("CHUYỂN ĐỔI SỐ CẤP TỈNH (PDTI)", "dti")]
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import polars as pl
 
-from mergetool.core.mapping import MappingSet
+from mergetool.core.mapping import MappingSet, load_mappings, shipped_mappings_dir
 from mergetool.dti.indicators import CATALOGUE
 from mergetool.errors import MergetoolError, Problem, UsageError
 from mergetool.io import scores as _scores
@@ -153,7 +153,6 @@ def _is_shipped(mappings: MappingSet, source: str, target: str) -> bool:
     and the old units went where the shipped mapping says."""
     if (source, target) != (SOURCE_BASIS, TARGET_BASIS):
         return False
-    from mergetool.core.mapping import shipped_mappings_dir
 
     if mappings.root is not None and Path(mappings.root).resolve() == \
             shipped_mappings_dir().resolve():
@@ -176,8 +175,6 @@ def _is_shipped(mappings: MappingSet, source: str, target: str) -> bool:
 
 @cache
 def _shipped_mappings() -> MappingSet:
-    from mergetool.core.mapping import load_mappings
-
     return load_mappings()
 
 

@@ -29,8 +29,14 @@ import polars as pl
 
 from mergetool.core.mapping import MappingSet
 from mergetool.core.oracle import Key, chain_rebase, exact, round_half_up, trace
-from mergetool.dti.spec import TOLERANCE
-from mergetool.errors import InputError, Problem
+from mergetool.core.provenance import build_manifest, preflight, sibling_manifest, write_set
+from mergetool.core.ranking import plain
+from mergetool.dti.comparable import SOURCE_BASIS, TARGET_BASIS, carried_keys
+from mergetool.dti.record import read_record, record_as_scores
+from mergetool.dti.spec import TOLERANCE, VERIFY_OPTIONS, spec_for
+from mergetool.errors import InputError, Problem, UsageError
+from mergetool.io.scores import read_scores, year_from_name
+from mergetool.io.tables import write_frame
 
 VERIFY_SCHEMA = {
     "year": pl.Int32, "code": pl.String, "unit_name": pl.String, "indicator": pl.String,
@@ -52,7 +58,6 @@ show4 = _show
 def _as_published(v: float) -> str:
     """A published value as it was published, and its 4-decimal rounding when that differs
     (``0.70695`` -> ``0.70695 (rounded half-up 0.7070)``; ``0.7069`` -> ``0.7069``)."""
-    from mergetool.core.ranking import plain
 
     shown, rounded = plain(v), _show(v)
     return shown if exact(shown) == exact(rounded) and len(shown) <= len(rounded) else \
@@ -135,7 +140,6 @@ def chain_formula(steps: list[list[dict]], method: str, show: Callable[[Fraction
     """A traced value as one formula, the earlier steps nested in the later ones
     (``mean(mean(0.8000, 0.6000), 0.5000)``); ``?`` for a missing value, ``x share`` where a
     sum or weighted mean takes a part of a unit."""
-    from mergetool.core.ranking import plain
 
     by_code = [{u["code"]: u for u in units} for units in steps]
 
@@ -199,9 +203,9 @@ def recompute_published(published: pl.DataFrame, predecessors: pl.DataFrame,
     pub = {(y, i, c): v for y, i, c, v in published.filter(pl.col("value").is_not_null()).select(
         "year", "indicator", "code", "value").iter_rows()}
     # One row per published value: a unit without one has nothing to verify.
-    pred_years: dict[str, set[int]] = {}
-    for y, i, _c in pred_values:
-        pred_years.setdefault(i, set()).add(y)
+    pred_years: dict[tuple[str, str], set[int]] = {}  # (indicator, predecessor) -> its years
+    for y, i, c in pred_values:
+        pred_years.setdefault((i, c), set()).add(y)
     rows = []
     for key in sorted(pub):
         year, ind, code = key
@@ -220,12 +224,12 @@ def recompute_published(published: pl.DataFrame, predecessors: pl.DataFrame,
             verdict = "not-computable"
             details = "missing predecessors: " + ", ".join(
                 f"{p} {src_names.get(p, '?')}" for p in missing.split())
-            given = sorted(pred_years.get(ind, set()))
+            given = sorted(set().union(*(pred_years.get((ind, p), set()) for p in preds)))
             if not have and given:
-                details += (f" (the predecessors are given for {', '.join(map(str, given))}, "
+                details += (f" (these predecessors are given for {', '.join(map(str, given))}, "
                             f"not {year}: a value is recomputed only from the same year's)")
             elif not given:
-                details += f" (the predecessors give no {ind} value for any year)"
+                details += f" (these predecessors have no {ind} value in any year)"
         else:
             ok = within(p_val, r_val, tolerance)  # type: ignore[arg-type]
             verdict = "match" if ok else "mismatch"
@@ -245,10 +249,15 @@ def recompute_published(published: pl.DataFrame, predecessors: pl.DataFrame,
 
 
 def verify_shipped(mappings: MappingSet, *, tolerance: float | None = None) -> VerifyResult:
-    """Verify the shipped record: values published on the 34-unit basis against the 63-unit ones."""
-    from mergetool.dti.comparable import SOURCE_BASIS, TARGET_BASIS, carried_keys
-    from mergetool.dti.record import read_record, record_as_scores
+    """Verify the shipped record: values published on the 34-unit basis against the 63-unit ones.
 
+    Only on the shipped mapping (or one with its bases and units): the record names its units.
+    """
+    if not spec_for(mappings).record:
+        raise UsageError("the shipped DTI record is of the shipped mapping only", [Problem(
+            "bad-option", f"the shipped record is of {SOURCE_BASIS} -> {TARGET_BASIS}, not of this "
+            "mapping", column="--mappings", hint="give --published FILE and --predecessors FILE to "
+            "verify tables of this mapping")])
     scores = record_as_scores(read_record())
     result = recompute_published(
         scores.filter(pl.col("basis") == TARGET_BASIS), scores.filter(pl.col("basis") == SOURCE_BASIS),
@@ -264,9 +273,6 @@ def verify_files(published: Path, predecessors: Path, mappings: MappingSet, *,
                  published_basis: str | None = None, predecessors_basis: str | None = None,
                  tolerance: float | None = None, year: int | None = None) -> VerifyResult:
     """Read both tables (any supported layout) and recompute the published values."""
-    from mergetool.dti.spec import VERIFY_OPTIONS
-    from mergetool.io.scores import read_scores, year_from_name
-
     mappings.require_valid()
     pub = read_scores(published, mappings, basis=published_basis, year=year,
                       default_year=year_from_name(published), options=VERIFY_OPTIONS["published"])
@@ -292,9 +298,6 @@ def verify_files(published: Path, predecessors: Path, mappings: MappingSet, *,
 def write_verify(result: VerifyResult, mappings: MappingSet, output: Path, *,
                  inputs: list[Path], force: bool = False) -> None:
     """The verification report (CSV, XLSX or Parquet by suffix) and ``<output>.manifest.json``."""
-    from mergetool.core.provenance import build_manifest, preflight, sibling_manifest, write_set
-    from mergetool.io.tables import write_frame
-
     manifest = sibling_manifest(output)
     stale = preflight([(output, "-o")], manifest, inputs, force)
     write_set({output: lambda p: write_frame(p, result.rows)}, manifest, lambda staged: build_manifest(
