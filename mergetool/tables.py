@@ -113,14 +113,11 @@ def _pick_header(rows: list[tuple[int, list[str]]], header_row: int | None,
     return 0
 
 
-def _read_csv(path: Path, header_row: int | None, header_test: HeaderTest | None,
-              header_option: str | None) -> tuple[pl.DataFrame, str, int]:
-    """Lines are split in polars (no per-row Python); only lines holding a quote go through
-    the csv module. ``_row`` is the line number, so rows are numbered as an editor shows them."""
-    text = decode_text(path.read_bytes(), path).replace("\r\n", "\n").replace("\r", "\n")
-    if not text.strip():
-        raise _problem(path, "empty-file", "the file is empty", hint="export the table with its header row")
-    lines = pl.Series("line", text.split("\n"), dtype=pl.String)
+def _csv_header(lines: pl.Series, path: Path, header_row: int | None,
+                header_test: HeaderTest | None, header_option: str | None
+                ) -> tuple[int, list[str], str]:
+    """The header of a CSV (its line number, cleaned headings, delimiter) from its lines (all
+    of them, or the first ones: the header is searched among the top non-blank lines)."""
     nonblank = (lines.str.strip_chars().str.len_chars() > 0).arg_true()
     top = [(int(i) + 1, lines[int(i)]) for i in nonblank[: max(HEADER_SEARCH_ROWS, 1)]]
     if header_row is not None and not any(n == header_row for n, _ in top):
@@ -138,6 +135,94 @@ def _read_csv(path: Path, header_row: int | None, header_test: HeaderTest | None
     if dup:
         raise _problem(path, "bad-file", "duplicate column headings", row=header_line,
                        found=", ".join(dup), hint="give every column a distinct heading")
+    return header_line, headings, delimiter
+
+
+#: Bytes of a CSV searched for its header by the fast path (a file whose top non-blank lines do
+#: not fit takes the general path).
+_HEAD_BYTES = 1 << 16
+
+
+def _read_csv_fast(raw: bytes, path: Path, header_row: int | None,
+                   header_test: HeaderTest | None, header_option: str | None
+                   ) -> tuple[pl.DataFrame, str, int] | None:
+    """:func:`_read_csv` for the common well-formed file, or None (then the general path reads
+    it and reports whatever is wrong): UTF-8 without quotes or carriage returns, every line
+    below the header empty or holding exactly the header's number of fields. Fields are
+    counted over the bytes (numpy) and split by polars' CSV reader: no per-line Python. The
+    frame may keep empty rows (:func:`read_table_at` drops them, as the general path does)."""
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b'"' in raw or b"\r" in raw:
+        return None
+    try:
+        raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+    bom = len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0
+    head_bytes = raw[bom:bom + _HEAD_BYTES]
+    complete = len(raw) - bom <= _HEAD_BYTES
+    cut = len(head_bytes) if complete else head_bytes.rfind(b"\n")
+    if cut <= 0:
+        return None
+    head = head_bytes[:cut].decode("utf-8").split("\n")
+    if not "".join(head).strip():
+        return None
+    head_lines = pl.Series("line", head, dtype=pl.String)
+    if not complete:
+        filled = int((head_lines.str.strip_chars().str.len_chars() > 0).sum())
+        if filled <= HEADER_SEARCH_ROWS or (header_row is not None and header_row >= len(head)):
+            return None
+    header_line, headings, delimiter = _csv_header(head_lines, path, header_row, header_test,
+                                                   header_option)
+    if len(delimiter) != 1 or not delimiter.isascii():
+        return None
+    import numpy as np
+
+    buf = np.frombuffer(raw, dtype=np.uint8)
+    newlines = np.flatnonzero(buf == 10)
+    if len(newlines) < header_line:
+        return None  # no line below the header
+    start = int(newlines[header_line - 1]) + 1
+    if start >= len(raw):
+        return None
+    ends = newlines[header_line:]
+    if raw[-1:] != b"\n":
+        ends = np.append(ends, len(raw))
+    starts = np.concatenate(([start], ends[:-1] + 1))
+    delims = np.flatnonzero(buf == ord(delimiter))
+    counts = np.searchsorted(delims, ends) - np.searchsorted(delims, starts)
+    width = len(headings)
+    if not bool(np.all((counts == width - 1) | (ends == starts))):
+        return None
+    columns = [f"\x00{i}" for i in range(width)]
+    try:
+        frame = pl.read_csv(raw[start:], has_header=False, separator=delimiter, quote_char=None,
+                            schema=dict.fromkeys(columns, pl.String), empty_string_is_null=False,
+                            raise_if_empty=False, row_index_name=ROW,
+                            row_index_offset=header_line + 1)
+    except pl.exceptions.PolarsError:
+        return None
+    if frame.height != len(ends):
+        return None
+    frame = frame.select(*[pl.col(c).fill_null("").alias(h) for c, h in zip(columns, headings,
+                                                                            strict=True)],
+                         pl.col(ROW).cast(pl.Int64))
+    return frame, delimiter, header_line
+
+
+def _read_csv(path: Path, header_row: int | None, header_test: HeaderTest | None,
+              header_option: str | None) -> tuple[pl.DataFrame, str, int]:
+    """Lines are split in polars (no per-row Python); only lines holding a quote go through
+    the csv module. ``_row`` is the line number, so rows are numbered as an editor shows them."""
+    raw = path.read_bytes()
+    fast = _read_csv_fast(raw, path, header_row, header_test, header_option)
+    if fast is not None:
+        return fast
+    text = decode_text(raw, path).replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        raise _problem(path, "empty-file", "the file is empty", hint="export the table with its header row")
+    lines = pl.Series("line", text.split("\n"), dtype=pl.String)
+    header_line, headings, delimiter = _csv_header(lines, path, header_row, header_test,
+                                                   header_option)
     width = len(headings)
     body = pl.DataFrame({ROW: pl.int_range(header_line + 1, len(lines) + 1, eager=True,
                                            dtype=pl.Int64),
@@ -471,6 +556,23 @@ _DOT_DECIMAL = r"^[+-]?\d*\.\d+([eE][+-]?\d+)?$"
 _COMMA_DECIMAL = r"^[+-]?\d*,\d+$"
 
 
+#: A cell :func:`parse_numbers` reads the same under every convention: digits with at most one
+#: dot, at most 15 before it (below 10^15); with at most 18 characters, at most 17 digits.
+_PLAIN_NUMBER = r"^[+-]?[0-9]{1,15}(\.[0-9]+)?$"
+
+
+def _plain_numbers(column: pl.Series, allow_null: bool) -> pl.Series | None:
+    """:func:`parse_numbers` of a column whose every cell is empty or a plain decimal (nothing
+    to report, one convention), in two vectorised passes; None for any other column."""
+    if column.dtype != pl.String:
+        return None
+    empty = column.is_null() | (column == "")
+    plain = column.str.contains(_PLAIN_NUMBER) & (column.str.len_bytes() <= 18)
+    if not bool((plain.fill_null(False) | empty).all()) or (not allow_null and bool(empty.any())):
+        return None
+    return column.cast(pl.Float64, strict=False)
+
+
 def parse_numbers(frame: pl.DataFrame, column: str, path: str | Path, delimiter: str,
                   log: ProblemLog, *, allow_null: bool = True) -> pl.Series:
     """A string column as Float64; every unparsable, ambiguous, inexact, NaN or infinite cell is
@@ -484,6 +586,9 @@ def parse_numbers(frame: pl.DataFrame, column: str, path: str | Path, delimiter:
     ``ambiguous-number``. ``1,051`` is never read as 1.051, and a group starting ``0``
     (``0,051``) never groups thousands.
     """
+    plain = _plain_numbers(frame[column], allow_null)
+    if plain is not None:
+        return plain
     raw = frame[column].str.replace_all("\u00a0", "").str.strip_chars()
 
     def has(pattern: str) -> pl.Series:
@@ -566,7 +671,7 @@ def parse_numbers(frame: pl.DataFrame, column: str, path: str | Path, delimiter:
         for i in empty.arg_true():
             log.add("bad-number", "empty cell", file=str(path), row=int(rows[i]), column=column,
                     expected="a number")
-    return values.fill_nan(None)
+    return values.fill_nan(None).alias(column)
 
 
 # --- writing -------------------------------------------------------------------------------------
