@@ -277,14 +277,16 @@ def _years(frame: pl.DataFrame, layout: Layout, path: Path, year: int | None,
                     column=(options.year or "year") if year is not None else "file name",
                     expected=f"a whole number {YEAR_RANGE[0]}-{YEAR_RANGE[1]}", found=str(chosen))
             chosen = None
-        return pl.Series("year", [chosen] * frame.height, dtype=pl.Int32)
+        return pl.repeat(chosen, frame.height, dtype=pl.Int32, eager=True).alias("year")
     if year is not None:
         log.add("bad-option", f"the file has a year column ({layout.year!r}): {options.year or 'the year'} "
                 f"{year} would be ignored", file=str(path), column=options.year or "year",
                 found=str(year), hint=f"drop {options.year or 'the year option'}, or drop the "
                 "year column to give the year on the command line")
     raw = frame[layout.year]
-    parsed = raw.str.strip_chars().str.replace(r"\.0+$", "").cast(pl.Int32, strict=False)
+    parsed = raw.cast(pl.Int32, strict=False)  # plain whole numbers: the same, in one pass
+    if parsed.null_count():
+        parsed = raw.str.strip_chars().str.replace(r"\.0+$", "").cast(pl.Int32, strict=False)
     for i in (parsed.is_null() | (parsed < YEAR_RANGE[0]) | (parsed > YEAR_RANGE[1])).arg_true():
         log.add("bad-year", "not a year", file=str(path), row=int(frame[ROW][i]),
                 column=layout.year, expected=f"a whole number {YEAR_RANGE[0]}-{YEAR_RANGE[1]}",
@@ -296,10 +298,10 @@ def _to_long(frame: pl.DataFrame, layout: Layout, path: Path, delimiter: str,
              years: pl.Series, log: ProblemLog, *, free_labels: bool = False) -> pl.DataFrame:
     base = pl.DataFrame({"year": years, "unit": frame[layout.unit],
                          "check": frame[layout.check] if layout.check else
-                         pl.Series([None] * frame.height, dtype=pl.String),
+                         pl.repeat(None, frame.height, dtype=pl.String, eager=True),
                          "row": frame[ROW].cast(pl.Int32)})
     ranks = (_ranks(frame, layout.rank, path, log) if layout.rank
-             else pl.Series("rank", [None] * frame.height, dtype=pl.Int32))
+             else pl.repeat(None, frame.height, dtype=pl.Int32, eager=True).alias("rank"))
     own_ranks = {ind: _ranks(frame, col, path, log) for col, ind in layout.ranks.items()}
     if layout.kind == "long":
         lower = {c.casefold(): c for c in frame.columns}
@@ -367,7 +369,7 @@ def _declared_bases(frame: pl.DataFrame, layout: Layout, path: Path, declared: s
     if declared is not None:
         mappings.basis(declared)
     if layout.basis is None:
-        return pl.Series("declared", [declared] * frame.height, dtype=pl.String)
+        return pl.repeat(declared, frame.height, dtype=pl.String, eager=True).alias("declared")
     col = frame[layout.basis].replace("", None)
     values = sorted(col.drop_nulls().unique().to_list())
     unknown = [v for v in values if v not in mappings.bases]
@@ -382,7 +384,7 @@ def _declared_bases(frame: pl.DataFrame, layout: Layout, path: Path, declared: s
                 log.add("mixed-basis", f"the table says basis {v} but {declared} was declared",
                         file=str(path), row=int(rows[0]), column=layout.basis, found=v,
                         expected=declared, hint=f"drop {options.basis} or fix the basis column")
-        return pl.Series("declared", [declared] * frame.height, dtype=pl.String)
+        return pl.repeat(declared, frame.height, dtype=pl.String, eager=True).alias("declared")
     per_year = (layout.year is not None and pl.DataFrame({"y": frame[layout.year], "b": col})
                 .drop_nulls().group_by("y").agg(pl.col("b").n_unique())["b"].max() == 1)
     if len(values) > 1 and not per_year:
@@ -455,9 +457,9 @@ def resolve_units(long: pl.DataFrame, mappings: MappingSet, path: str | Path,
         fit = fit.with_columns(pl.Series(f"u:{b}", u), pl.Series(f"c:{b}", c),
                                (u.is_not_null() & (~has_check | (c == u)).fill_null(False))
                                .alias(f"ok:{b}"))
+    fit = fit.with_columns(_is_code=pl.col("unit").str.strip_chars().str.contains(r"^[0-9]+(\.0+)?$")
+                           .fill_null(False))  # once per distinct unit, not per row
     rows = long.join(fit, on=["unit", "check"], how="left", nulls_equal=True)
-    is_code = rows["unit"].str.strip_chars().str.contains(r"^[0-9]+(\.0+)?$").fill_null(False)
-    rows = rows.with_columns(_is_code=is_code)
     # The basis of each row: declared, or detected per year.
     detected = _detect_per_year(rows.filter(pl.col("declared").is_null()), mappings, bases, path,
                                 layout, options, log)
@@ -491,10 +493,11 @@ def _detect_per_year(rows: pl.DataFrame, mappings: MappingSet, bases: list[str],
     out: list[tuple[int | None, str | None]] = []
     ambiguous: list[tuple[int | None, list[str], str]] = []
     opt = options.basis or "--basis"
-    for (year,), grp in rows.group_by("year", maintain_order=True):
-        units = grp.select("unit", "check", "_is_code", *[c for c in grp.columns if ":" in c]
-                           ).unique(subset=["unit", "check"])
-        units = units.filter(pl.col("unit").is_not_null() & (pl.col("unit") != ""))
+    # The distinct (unit, name) pairs of each year, in the order the years first appear.
+    distinct = rows.select("year", "unit", "check", "_is_code", *[c for c in rows.columns if ":" in c]
+                           ).unique(subset=["year", "unit", "check"], maintain_order=True)
+    for (year,), units in distinct.group_by("year", maintain_order=True):
+        units = units.drop("year").filter(pl.col("unit").is_not_null() & (pl.col("unit") != ""))
         if units.height == 0:
             out.append((year, None))
             continue
@@ -532,6 +535,7 @@ def _detect_per_year(rows: pl.DataFrame, mappings: MappingSet, bases: list[str],
                 out.append((year, None))
         else:
             best = max(bases, key=lambda b: (units[f"ok:{b}"].sum(), -bases.index(b)))
+            grp = rows.filter(pl.col("year").eq_missing(pl.lit(year, pl.Int32)))
             only = {b: grp.filter(pl.col(f"ok:{b}") & ~pl.any_horizontal(
                 [pl.col(f"ok:{o}") for o in bases if o != b] or [pl.lit(False)])
                 & pl.col("check").is_null())["row"].unique().sort().to_list() for b in bases}
@@ -616,6 +620,8 @@ def _row_problems(bad: pl.DataFrame, mappings: MappingSet, bases: list[str], pat
 def check_duplicates(long: pl.DataFrame, layout: Layout | None = None) -> list[Problem]:
     """A unit may appear once per year and indicator; a duplicated row is reported once."""
     keys = ["year", "basis", "code", "indicator"]
+    if long.is_empty() or not long.select(pl.struct(keys).hash().is_duplicated().any()).item():
+        return []  # no two rows share a hash of their keys, so none shares the keys
     dup = long.filter(pl.struct(keys).is_duplicated())
     if dup.is_empty():
         return []
