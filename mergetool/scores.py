@@ -228,8 +228,11 @@ def read_scores(path: str | Path, mappings: MappingSet, *, basis: str | None = N
     years = _years(frame, layout, path, year, default_year, options, log, header)
     long = _to_long(frame, layout, path, delimiter, years, log, free_labels=options.free_labels)
     declared = _declared_bases(frame, layout, path, basis, mappings, options, log)
-    long = long.join(pl.DataFrame({"row": frame[ROW].cast(pl.Int32), "declared": declared}),
-                     on="row", how="left", maintain_order="left")
+    if layout.basis is None:  # one basis for every row (or none: detected)
+        long = long.with_columns(declared=pl.lit(declared[0] if len(declared) else None, pl.String))
+    else:
+        long = long.join(pl.DataFrame({"row": frame[ROW].cast(pl.Int32), "declared": declared}),
+                         on="row", how="left", maintain_order="left")
     long = resolve_units(long, mappings, path, layout, log, options=options,
                          mixed_bases=mixed_bases)
     ok = long.filter(pl.col("code").is_not_null())
@@ -468,8 +471,8 @@ def resolve_units(long: pl.DataFrame, mappings: MappingSet, path: str | Path,
     basis = pl.coalesce("declared", "detected")
     rows = rows.with_columns(basis=pl.when(basis.is_in(bases)).then(basis))  # unknown: logged
     chosen = sorted(rows["basis"].drop_nulls().unique().to_list())
-    one_per_year = rows.drop_nulls("basis").group_by("year").agg(pl.col("basis").n_unique())
-    if len(chosen) > 1 and not mixed_bases and one_per_year["basis"].max() == 1:
+    if len(chosen) > 1 and not mixed_bases and rows.drop_nulls("basis").group_by("year").agg(
+            pl.col("basis").n_unique())["basis"].max() == 1:
         per = rows.group_by("basis").agg(pl.col("year").unique().sort(), pl.col("row").min()) \
             .drop_nulls("basis").sort("row")
         detail = "; ".join(f"{', '.join(map(str, ys))} on {b}" for b, ys, _r in per.iter_rows())

@@ -145,12 +145,13 @@ _HEAD_BYTES = 1 << 16
 
 def _read_csv_fast(raw: bytes, path: Path, header_row: int | None,
                    header_test: HeaderTest | None, header_option: str | None
-                   ) -> tuple[pl.DataFrame, str, int] | None:
+                   ) -> tuple[pl.DataFrame, str, int, bool] | None:
     """:func:`_read_csv` for the common well-formed file, or None (then the general path reads
     it and reports whatever is wrong): UTF-8 without quotes or carriage returns, every line
     below the header empty or holding exactly the header's number of fields. Fields are
     counted over the bytes (numpy) and split by polars' CSV reader: no per-line Python. The
-    frame may keep empty rows (:func:`read_table_at` drops them, as the general path does)."""
+    frame may keep empty rows (:func:`read_table_at` drops them, as the general path does); the
+    last item says whether a cell may need stripping."""
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b'"' in raw or b"\r" in raw:
         return None
     try:
@@ -189,7 +190,9 @@ def _read_csv_fast(raw: bytes, path: Path, header_row: int | None,
         ends = np.append(ends, len(raw))
     starts = np.concatenate(([start], ends[:-1] + 1))
     delims = np.flatnonzero(buf == ord(delimiter))
-    counts = np.searchsorted(delims, ends) - np.searchsorted(delims, starts)
+    # Delimiters before each line's end, less those before its start (the previous line's end).
+    before = np.searchsorted(delims, np.concatenate(([start], ends)))
+    counts = np.diff(before)
     width = len(headings)
     if not bool(np.all((counts == width - 1) | (ends == starts))):
         return None
@@ -206,13 +209,18 @@ def _read_csv_fast(raw: bytes, path: Path, header_row: int | None,
     frame = frame.select(*[pl.col(c).fill_null("").alias(h) for c, h in zip(columns, headings,
                                                                             strict=True)],
                          pl.col(ROW).cast(pl.Int64))
-    return frame, delimiter, header_line
+    body = raw[start:]
+    padded = any(ch in body for ch in (b" ", b"\xc2\xa0", b"\xef\xbb\xbf")) or (
+        delimiter != "\t" and b"\t" in body)
+    # Without any space, tab, NBSP or BOM in the body no cell needs stripping.
+    return frame, delimiter, header_line, padded
 
 
 def _read_csv(path: Path, header_row: int | None, header_test: HeaderTest | None,
-              header_option: str | None) -> tuple[pl.DataFrame, str, int]:
+              header_option: str | None) -> tuple[pl.DataFrame, str, int, bool]:
     """Lines are split in polars (no per-row Python); only lines holding a quote go through
-    the csv module. ``_row`` is the line number, so rows are numbered as an editor shows them."""
+    the csv module. ``_row`` is the line number, so rows are numbered as an editor shows them.
+    The last item is False when no cell can need stripping."""
     raw = path.read_bytes()
     fast = _read_csv_fast(raw, path, header_row, header_test, header_option)
     if fast is not None:
@@ -251,7 +259,7 @@ def _read_csv(path: Path, header_row: int | None, header_test: HeaderTest | None
         *[pl.col("fields").list.get(i, null_on_oob=True).alias(f"\x00{i}") for i in range(width)],
         ROW)
     frame = frame.rename({f"\x00{i}": h for i, h in enumerate(headings)})
-    return frame, delimiter, header_line
+    return frame, delimiter, header_line, True
 
 
 def _quoted_lines(q: pl.DataFrame, delimiter: str, width: int) -> list[pl.DataFrame]:
@@ -493,14 +501,15 @@ def read_table_at(path: str | Path, sheet: str | None = None, *, header_row: int
         raise _problem(path, "missing-file", "no such file", hint="check the path")
     suffix = path.suffix.lower()
     delimiter = ""
+    padded = True
     log = problems if problems is not None else ProblemLog()
     if suffix in EXCEL_SUFFIXES:
         frame, header_at = _read_excel(path, sheet, header_row, header_test, log, options)
     elif suffix in PARQUET_SUFFIXES:
         frame, header_at = _read_parquet(path), 1
     else:
-        frame, delimiter, header_at = _read_csv(path, header_row, header_test,
-                                                options.get("header_row"))
+        frame, delimiter, header_at, padded = _read_csv(path, header_row, header_test,
+                                                        options.get("header_row"))
     if problems is None:
         log.raise_if_any(f"{path}: unreadable cells")
     names = [c if c == ROW else clean(str(c)) for c in frame.columns]
@@ -510,7 +519,8 @@ def read_table_at(path: str | Path, sheet: str | None = None, *, header_row: int
                        found=", ".join(dup),
                        hint="give every column a distinct heading")
     frame = frame.rename(dict(zip(frame.columns, names, strict=True)))
-    frame = frame.with_columns(pl.col(pl.String).str.strip_chars(" \t\u00a0\ufeff"))
+    if padded:
+        frame = frame.with_columns(pl.col(pl.String).str.strip_chars(" \t\u00a0\ufeff"))
     frame = frame.with_columns(pl.col(ROW).cast(pl.Int64))
     # Rows with every cell empty are layout, not data.
     frame = frame.filter(~pl.all_horizontal(pl.exclude(ROW).is_null() | (pl.exclude(ROW) == "")))

@@ -60,6 +60,9 @@ def test_fast_csv_is_taken_for_a_plain_file(tmp_path: Path) -> None:
     path.write_text("year,unit,value\n2020,01,0.5\n\n2021,02,0.25\n", encoding="utf-8")
     fast = tables._read_csv_fast(path.read_bytes(), path, None, None, None)
     assert fast is not None
-    frame, delimiter, header = fast
-    assert (delimiter, header) == (",", 1)
+    frame, delimiter, header, padded = fast
+    assert (delimiter, header, padded) == (",", 1, False)
     assert frame.filter(pl.col("unit") != "")[tables.ROW].to_list() == [2, 4]
+    path.write_text("year,unit,value\n2020, 01 ,0.5\n", encoding="utf-8")
+    frame, _delimiter, _header = tables.read_table_at(path)
+    assert frame["unit"].to_list() == ["01"]
