@@ -15,7 +15,7 @@ Every problem found is reported together, with file, row and column.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -451,7 +451,12 @@ def resolve_units(long: pl.DataFrame, mappings: MappingSet, path: str | Path,
         long = long.with_columns(declared=pl.lit(declared, pl.String))
     path = str(path)
     bases = list(mappings.bases)
-    pairs = long.select("unit", "check").unique()
+    # The distinct (year, unit, name) triples of the rows whose basis is to be detected, in the
+    # order they first appear; every distinct (unit, name) pair is resolved once.
+    all_undeclared = long["declared"].null_count() == long.height
+    undeclared = long if all_undeclared else long.filter(pl.col("declared").is_null())
+    triples = undeclared.select("year", "unit", "check").unique(maintain_order=True)
+    pairs = (triples if all_undeclared else long).select("unit", "check").unique()
     fit = pairs
     for b in bases:
         u = mappings.resolve_many(pairs["unit"], b)
@@ -463,9 +468,11 @@ def resolve_units(long: pl.DataFrame, mappings: MappingSet, path: str | Path,
     fit = fit.with_columns(_is_code=pl.col("unit").str.strip_chars().str.contains(r"^[0-9]+(\.0+)?$")
                            .fill_null(False))  # once per distinct unit, not per row
     rows = long.join(fit, on=["unit", "check"], how="left", nulls_equal=True)
-    # The basis of each row: declared, or detected per year.
-    detected = _detect_per_year(rows.filter(pl.col("declared").is_null()), mappings, bases, path,
-                                layout, options, log)
+    # The basis of each row: declared, or detected per year (from its distinct units).
+    distinct = triples.join(fit, on=["unit", "check"], how="left", nulls_equal=True,
+                            maintain_order="left")
+    detected = _detect_per_year(distinct, lambda: rows.filter(pl.col("declared").is_null()),
+                                mappings, bases, path, layout, options, log)
     rows = rows.join(detected, on="year", how="left", nulls_equal=True) if detected.height else \
         rows.with_columns(detected=pl.lit(None, pl.String))
     basis = pl.coalesce("declared", "detected")
@@ -490,15 +497,17 @@ def resolve_units(long: pl.DataFrame, mappings: MappingSet, path: str | Path,
     return rows.drop([c for c in rows.columns if ":" in c] + ["_is_code", "detected"])
 
 
-def _detect_per_year(rows: pl.DataFrame, mappings: MappingSet, bases: list[str], path: str,
-                     layout: Layout, options: Options, log: ProblemLog) -> pl.DataFrame:
-    """Year -> basis, from the units only where one basis explains them; otherwise a problem."""
+def _detect_per_year(distinct: pl.DataFrame, undeclared: Callable[[], pl.DataFrame],
+                     mappings: MappingSet, bases: list[str], path: str, layout: Layout,
+                     options: Options, log: ProblemLog) -> pl.DataFrame:
+    """Year -> basis, from the units only where one basis explains them; otherwise a problem.
+
+    ``distinct`` holds the distinct (year, unit, name) triples of the rows whose basis is not
+    declared, in the order they first appear, with their fit on each basis; ``undeclared``
+    gives those rows themselves (needed only to name the rows of a table mixing bases)."""
     out: list[tuple[int | None, str | None]] = []
     ambiguous: list[tuple[int | None, list[str], str]] = []
     opt = options.basis or "--basis"
-    # The distinct (unit, name) pairs of each year, in the order the years first appear.
-    distinct = rows.select("year", "unit", "check", "_is_code", *[c for c in rows.columns if ":" in c]
-                           ).unique(subset=["year", "unit", "check"], maintain_order=True)
     for (year,), units in distinct.group_by("year", maintain_order=True):
         units = units.drop("year").filter(pl.col("unit").is_not_null() & (pl.col("unit") != ""))
         if units.height == 0:
@@ -538,7 +547,7 @@ def _detect_per_year(rows: pl.DataFrame, mappings: MappingSet, bases: list[str],
                 out.append((year, None))
         else:
             best = max(bases, key=lambda b: (units[f"ok:{b}"].sum(), -bases.index(b)))
-            grp = rows.filter(pl.col("year").eq_missing(pl.lit(year, pl.Int32)))
+            grp = undeclared().filter(pl.col("year").eq_missing(pl.lit(year, pl.Int32)))
             only = {b: grp.filter(pl.col(f"ok:{b}") & ~pl.any_horizontal(
                 [pl.col(f"ok:{o}") for o in bases if o != b] or [pl.lit(False)])
                 & pl.col("check").is_null())["row"].unique().sort().to_list() for b in bases}
@@ -623,7 +632,7 @@ def _row_problems(bad: pl.DataFrame, mappings: MappingSet, bases: list[str], pat
 def check_duplicates(long: pl.DataFrame, layout: Layout | None = None) -> list[Problem]:
     """A unit may appear once per year and indicator; a duplicated row is reported once."""
     keys = ["year", "basis", "code", "indicator"]
-    if long.is_empty() or not long.select(pl.struct(keys).hash().is_duplicated().any()).item():
+    if long.is_empty() or long.select(pl.struct(keys).hash().n_unique()).item() == long.height:
         return []  # no two rows share a hash of their keys, so none shares the keys
     dup = long.filter(pl.struct(keys).is_duplicated())
     if dup.is_empty():
