@@ -34,7 +34,6 @@ _MARKS = re.compile("[\u0300-\u034e\u0350-\u036f]+")
 _CACHE = 1 << 17
 
 
-@lru_cache(maxsize=_CACHE)
 def clean(text: str) -> str:
     """NFC text with look-alike letters and dashes unified and white space collapsed."""
     text = unicodedata.normalize("NFC", text).translate(_DASHES)
@@ -54,7 +53,6 @@ def name_key(text: str) -> str:
     return key
 
 
-@lru_cache(maxsize=_CACHE)
 def ascii_key(text: str) -> str:
     """:func:`name_key` without diacritics (``đ`` -> ``d``): the loosest key."""
     decomposed = unicodedata.normalize("NFD", name_key(text).replace("đ", "d"))
