@@ -467,12 +467,28 @@ def resolve_units(long: pl.DataFrame, mappings: MappingSet, path: str | Path,
                                .alias(f"ok:{b}"))
     fit = fit.with_columns(_is_code=pl.col("unit").str.strip_chars().str.contains(r"^[0-9]+(\.0+)?$")
                            .fill_null(False))  # once per distinct unit, not per row
-    rows = long.join(fit, on=["unit", "check"], how="left", nulls_equal=True)
     # The basis of each row: declared, or detected per year (from its distinct units).
     distinct = triples.join(fit, on=["unit", "check"], how="left", nulls_equal=True,
                             maintain_order="left")
-    detected = _detect_per_year(distinct, lambda: rows.filter(pl.col("declared").is_null()),
-                                mappings, bases, path, layout, options, log)
+    detected = _detect_per_year(
+        distinct, lambda: long.filter(pl.col("declared").is_null()).join(
+            fit, on=["unit", "check"], how="left", nulls_equal=True, maintain_order="left"),
+        mappings, bases, path, layout, options, log)
+    one = _one_basis(long, detected, bases, all_undeclared)
+    if one is not None and long["check"].null_count() == long.height:
+        # Every row on one basis, no name column: codes looked up per distinct unit, no join.
+        fitted = fit.filter(pl.col("unit").is_not_null()).select(
+            "unit", code=pl.when(f"ok:{one}").then(f"u:{one}"))
+        code = pl.col("unit").replace_strict(fitted["unit"], fitted["code"], default=None,
+                                             return_dtype=pl.String)
+        rows = long.with_columns(basis=pl.lit(one, pl.String), code=code, file=pl.lit(path))
+        _row_problems(rows.filter(pl.col("code").is_null()).join(
+            fit, on=["unit", "check"], how="left", nulls_equal=True, maintain_order="left"),
+            mappings, bases, path, layout, options, log)
+        if own:
+            log.raise_if_any(f"{path}: unknown units")
+        return rows
+    rows = long.join(fit, on=["unit", "check"], how="left", nulls_equal=True)
     rows = rows.join(detected, on="year", how="left", nulls_equal=True) if detected.height else \
         rows.with_columns(detected=pl.lit(None, pl.String))
     basis = pl.coalesce("declared", "detected")
@@ -495,6 +511,21 @@ def resolve_units(long: pl.DataFrame, mappings: MappingSet, path: str | Path,
     if own:
         log.raise_if_any(f"{path}: unknown units")
     return rows.drop([c for c in rows.columns if ":" in c] + ["_is_code", "detected"])
+
+
+def _one_basis(long: pl.DataFrame, detected: pl.DataFrame, bases: list[str],
+               all_undeclared: bool) -> str | None:
+    """The basis of every row when it is one and the same (declared for all, or detected the
+    same for every year); None otherwise."""
+    if all_undeclared:
+        found = detected["detected"] if detected.height else pl.Series([None], dtype=pl.String)
+    elif long["declared"].null_count() == 0:
+        found = long["declared"].unique()
+    else:
+        return None
+    if found.null_count() or found.n_unique() != 1 or found[0] not in bases:
+        return None
+    return str(found[0])
 
 
 def _detect_per_year(distinct: pl.DataFrame, undeclared: Callable[[], pl.DataFrame],
