@@ -149,7 +149,8 @@ def _read_csv_fast(raw: bytes, path: Path, header_row: int | None,
     """:func:`_read_csv` for the common well-formed file, or None (then the general path reads
     it and reports whatever is wrong): UTF-8 without quotes or carriage returns, every line
     below the header empty or holding exactly the header's number of fields. Fields are
-    counted over the bytes (numpy) and split by polars' CSV reader: no per-line Python. The
+    counted over the bytes (in total, or per line with numpy) and split by polars' CSV reader:
+    no per-line Python. The
     frame may keep empty rows (:func:`read_table_at` drops them, as the general path does); the
     last item says whether a cell may need stripping."""
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b'"' in raw or b"\r" in raw:
@@ -176,42 +177,52 @@ def _read_csv_fast(raw: bytes, path: Path, header_row: int | None,
                                                    header_option)
     if len(delimiter) != 1 or not delimiter.isascii():
         return None
-    import numpy as np
-
-    buf = np.frombuffer(raw, dtype=np.uint8)
-    newlines = np.flatnonzero(buf == 10)
-    if len(newlines) < header_line:
-        return None  # no line below the header
-    start = int(newlines[header_line - 1]) + 1
+    start = 0
+    for _ in range(header_line):  # the offset of the line below the header
+        start = raw.find(b"\n", start) + 1
+        if start == 0:
+            return None  # no line below the header
     if start >= len(raw):
         return None
-    ends = newlines[header_line:]
-    if raw[-1:] != b"\n":
-        ends = np.append(ends, len(raw))
-    starts = np.concatenate(([start], ends[:-1] + 1))
-    delims = np.flatnonzero(buf == ord(delimiter))
-    # Delimiters before each line's end, less those before its start (the previous line's end).
-    before = np.searchsorted(delims, np.concatenate(([start], ends)))
-    counts = np.diff(before)
     width = len(headings)
-    if not bool(np.all((counts == width - 1) | (ends == starts))):
-        return None
+    n_lines = raw.count(b"\n", start) + (raw[-1:] != b"\n")
+    sep = delimiter.encode("ascii")
+    if raw.find(b"\n\n", start - 1) != -1 or raw.count(sep, start) != (width - 1) * n_lines:
+        # Empty lines, or lines with too few fields: count the fields of every line.
+        import numpy as np
+
+        buf = np.frombuffer(raw, dtype=np.uint8)
+        newlines = np.flatnonzero(buf == 10)
+        ends = newlines[header_line:]
+        if raw[-1:] != b"\n":
+            ends = np.append(ends, len(raw))
+        starts = np.concatenate(([start], ends[:-1] + 1))
+        delims = np.flatnonzero(buf == ord(delimiter))
+        # Delimiters before each line's end, less those before its start (the previous end).
+        counts = np.diff(np.searchsorted(delims, np.concatenate(([start], ends))))
+        if not bool(np.all((counts == width - 1) | (ends == starts))):
+            return None
+    # Else every line holds width - 1 delimiters: a line holding more makes polars raise (then
+    # the general path reports it), so none can hold fewer with the total right.
     columns = [f"\x00{i}" for i in range(width)]
     try:
-        frame = pl.read_csv(raw[start:], has_header=False, separator=delimiter, quote_char=None,
-                            schema=dict.fromkeys(columns, pl.String), empty_string_is_null=False,
-                            raise_if_empty=False, row_index_name=ROW,
+        frame = pl.read_csv(raw, has_header=False, skip_lines=header_line, separator=delimiter,
+                            quote_char=None, schema=dict.fromkeys(columns, pl.String),
+                            empty_string_is_null=False, raise_if_empty=False, row_index_name=ROW,
                             row_index_offset=header_line + 1)
     except pl.exceptions.PolarsError:
         return None
-    if frame.height != len(ends):
+    if frame.height != n_lines:
         return None
-    frame = frame.select(*[pl.col(c).fill_null("").alias(h) for c, h in zip(columns, headings,
-                                                                            strict=True)],
-                         pl.col(ROW).cast(pl.Int64))
-    body = raw[start:]
-    padded = any(ch in body for ch in (b" ", b"\xc2\xa0", b"\xef\xbb\xbf")) or (
-        delimiter != "\t" and b"\t" in body)
+    if any(frame[c].null_count() for c in columns):
+        frame = frame.with_columns(pl.col(columns).fill_null(""))
+    frame = frame.rename(dict(zip(columns, headings, strict=True))).with_columns(
+        pl.col(ROW).cast(pl.Int64))
+    # A single byte is found fastest: the two- and three-byte sequences are sought only when
+    # their last byte occurs at all.
+    padded = (raw.find(b" ", start) != -1 or (delimiter != "\t" and raw.find(b"\t", start) != -1)
+              or (raw.find(b"\xa0", start) != -1 and raw.find(b"\xc2\xa0", start) != -1)
+              or (raw.find(b"\xbf", start) != -1 and raw.find(codecs.BOM_UTF8, start) != -1))
     # Without any space, tab, NBSP or BOM in the body no cell needs stripping.
     return frame, delimiter, header_line, padded
 
