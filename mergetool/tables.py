@@ -534,7 +534,10 @@ def read_table_at(path: str | Path, sheet: str | None = None, *, header_row: int
         frame = frame.with_columns(pl.col(pl.String).str.strip_chars(" \t\u00a0\ufeff"))
     frame = frame.with_columns(pl.col(ROW).cast(pl.Int64))
     # Rows with every cell empty are layout, not data.
-    frame = frame.filter(~pl.all_horizontal(pl.exclude(ROW).is_null() | (pl.exclude(ROW) == "")))
+    keep = frame.select(~pl.all_horizontal(pl.exclude(ROW).is_null() | (pl.exclude(ROW) == ""))
+                        ).to_series()
+    if not keep.all():
+        frame = frame.filter(keep)
     if frame.height == 0:
         raise _problem(path, "empty-file", "the table has a header but no data rows", row=header_at,
                        hint="add data rows under the header")
