@@ -235,11 +235,12 @@ def read_scores(path: str | Path, mappings: MappingSet, *, basis: str | None = N
                          on="row", how="left", maintain_order="left")
     long = resolve_units(long, mappings, path, layout, log, options=options,
                          mixed_bases=mixed_bases)
-    ok = long.filter(pl.col("code").is_not_null())
+    ok = long if long["code"].null_count() == 0 else long.filter(pl.col("code").is_not_null())
     log.extend(check_duplicates(ok, layout))
     if check_range:
         log.extend(check_ranges(ok))
-    if not log and long.filter(pl.col("value").is_not_null() | pl.col("rank").is_not_null()).height == 0:
+    if not log and not long.select((pl.col("value").is_not_null() | pl.col("rank").is_not_null())
+                                   .any()).item():
         log.add("no-values", "the file contributes no values (nor ranks): every cell is empty",
                 file=str(path), hint="fill in the values, or check that the columns are the "
                 "indicators (" + ", ".join(layout.indicators) + ")" if layout.indicators else None)
@@ -326,7 +327,8 @@ def _to_long(frame: pl.DataFrame, layout: Layout, path: Path, delimiter: str,
         for i in (labels.is_null() | (labels == "")).arg_true():
             log.add("unknown-indicator", "empty indicator", file=str(path),
                     row=int(frame[ROW][i]), column=ind_raw, expected=", ".join(BY_ID))
-        indicator = labels.replace_strict(ids, default=None, return_dtype=pl.String)
+        indicator = (labels if labels.null_count() == 0 and all(k == v for k, v in ids.items())
+                     else labels.replace_strict(ids, default=None, return_dtype=pl.String))
         values = parse_numbers(frame, val_raw, path, delimiter, log)
         rank = ranks
         for ind, r in own_ranks.items():
@@ -334,8 +336,9 @@ def _to_long(frame: pl.DataFrame, layout: Layout, path: Path, delimiter: str,
         out = base.with_columns(indicator=indicator, value=values, rank=rank,
                                 column=pl.lit(val_raw))
         # An empty cell is no value (as in a wide table): it must not replace a shipped one.
-        return out.filter(pl.col("value").is_not_null() | pl.col("rank").is_not_null()
-                          | pl.col("indicator").is_null())
+        keep = out.select(pl.col("value").is_not_null() | pl.col("rank").is_not_null()
+                          | pl.col("indicator").is_null()).to_series()
+        return out if keep.all() else out.filter(keep)
     parts = []
     for col, ind in layout.indicators.items():
         values = parse_numbers(frame, col, path, delimiter, log)
