@@ -155,17 +155,16 @@ def _read_csv_fast(raw: bytes, path: Path, header_row: int | None,
     last item says whether a cell may need stripping."""
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b'"' in raw or b"\r" in raw:
         return None
-    try:
-        raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return None
     bom = len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0
     head_bytes = raw[bom:bom + _HEAD_BYTES]
     complete = len(raw) - bom <= _HEAD_BYTES
     cut = len(head_bytes) if complete else head_bytes.rfind(b"\n")
     if cut <= 0:
         return None
-    head = head_bytes[:cut].decode("utf-8").split("\n")
+    try:  # the rest is checked by polars, which refuses any byte that is not UTF-8
+        head = head_bytes[:cut].decode("utf-8").split("\n")
+    except UnicodeDecodeError:
+        return None
     if not "".join(head).strip():
         return None
     head_lines = pl.Series("line", head, dtype=pl.String)

@@ -66,3 +66,14 @@ def test_fast_csv_is_taken_for_a_plain_file(tmp_path: Path) -> None:
     path.write_text("year,unit,value\n2020, 01 ,0.5\n", encoding="utf-8")
     frame, _delimiter, _header = tables.read_table_at(path)
     assert frame["unit"].to_list() == ["01"]
+
+
+@pytest.mark.parametrize("body", [b"5,\xff\n", b"5,\xed\xa0\x80\n", b"5,\xc3"])
+def test_fast_csv_refuses_bad_utf8_as_the_general_path(tmp_path: Path, body: bytes) -> None:
+    path = tmp_path / "t.csv"
+    path.write_bytes(b"a,b\n" + b"3,4\n" * 20000 + body)
+    assert tables._read_csv_fast(path.read_bytes(), path, None, None, None) is None
+    with pytest.raises(InputError) as exc:
+        tables.read_table_at(path)
+    assert exc.value.problems[0].code == "bad-file"
+    assert exc.value.problems[0].row == 20002
