@@ -479,8 +479,8 @@ def _read_basis(root: Path, spec: dict, toml_path: Path) -> Basis:
     cols = require_columns(frame, path, {"code": ("code",), "name": ("name", "name_vi")})
     log = ProblemLog()
     codes = _normalise_codes(frame, cols["code"], path, log)
-    frame = frame.with_columns(code=codes,
-                               name=frame[cols["name"]].map_elements(clean, return_dtype=pl.String))
+    names = pl.Series([None if v is None else clean(v) for v in frame[cols["name"]]], dtype=pl.String)
+    frame = frame.with_columns(code=codes, name=names)
     for row, code in frame.filter(pl.col("code").is_duplicated() & pl.col("code").is_not_null()
                                   ).select(ROW, "code").iter_rows():
         log.add("duplicate-row", f"code {code} appears more than once", file=str(path), row=row,

@@ -860,7 +860,8 @@ def rebase_file(scores_path: Path, mappings: MappingSet, to_basis: str, *,
     weight_frame = (read_weights(str(weights), mappings, scores["basis"][0])
                     if weights is not None else None)
     result = rebase(scores, mappings, to_basis, methods=method_map, policy=policy,
-                    weights=weight_frame, shares=read_shares(shares) if shares else None)
+                    weights=weight_frame, shares=read_shares(shares) if shares else None,
+                    audit=audit is not None)  # the audit frame is built only to be written
     frames = {output: result.values, **({audit: result.audit} if audit is not None else {})}
     recorded = {"from_basis": result.from_basis, "to_basis": to_basis, "methods": method_map,
                 "policy": policy, "year": year, "sheet": sheet}

@@ -16,7 +16,7 @@ Every problem found is reported together, with file, row and column.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -232,15 +232,19 @@ def read_scores(path: str | Path, mappings: MappingSet, *, basis: str | None = N
     long = _to_long(frame, layout, path, delimiter, years, log, free_labels=options.free_labels,
                     catalogue=options.catalogue)
     declared = _declared_bases(frame, layout, path, basis, mappings, options, log)
-    long = long.join(pl.DataFrame({"row": frame[ROW].cast(pl.Int32), "declared": declared}),
-                     on="row", how="left", maintain_order="left")
+    if layout.basis is None:  # one basis for every row (or none: detected)
+        long = long.with_columns(declared=pl.lit(declared[0] if len(declared) else None, pl.String))
+    else:
+        long = long.join(pl.DataFrame({"row": frame[ROW].cast(pl.Int32), "declared": declared}),
+                         on="row", how="left", maintain_order="left")
     long = resolve_units(long, mappings, path, layout, log, options=options,
                          mixed_bases=mixed_bases)
-    ok = long.filter(pl.col("code").is_not_null())
+    ok = long if long["code"].null_count() == 0 else long.filter(pl.col("code").is_not_null())
     log.extend(check_duplicates(ok, layout))
     if check_range:
         log.extend(check_ranges(ok, options.catalogue))
-    if not log and long.filter(pl.col("value").is_not_null() | pl.col("rank").is_not_null()).height == 0:
+    if not log and not long.select((pl.col("value").is_not_null() | pl.col("rank").is_not_null())
+                                   .any()).item():
         log.add("no-values", "the file contributes no values (nor ranks): every cell is empty",
                 file=str(path), hint="fill in the values, or check that the columns are the "
                 "indicators (" + ", ".join(layout.indicators) + ")" if layout.indicators else None)
@@ -281,14 +285,16 @@ def _years(frame: pl.DataFrame, layout: Layout, path: Path, year: int | None,
                     column=(options.year or "year") if year is not None else "file name",
                     expected=f"a whole number {YEAR_RANGE[0]}-{YEAR_RANGE[1]}", found=str(chosen))
             chosen = None
-        return pl.Series("year", [chosen] * frame.height, dtype=pl.Int32)
+        return pl.repeat(chosen, frame.height, dtype=pl.Int32, eager=True).alias("year")
     if year is not None:
         log.add("bad-option", f"the file has a year column ({layout.year!r}): {options.year or 'the year'} "
                 f"{year} would be ignored", file=str(path), column=options.year or "year",
                 found=str(year), hint=f"drop {options.year or 'the year option'}, or drop the "
                 "year column to give the year on the command line")
     raw = frame[layout.year]
-    parsed = raw.str.strip_chars().str.replace(r"\.0+$", "").cast(pl.Int32, strict=False)
+    parsed = raw.cast(pl.Int32, strict=False)  # plain whole numbers: the same, in one pass
+    if parsed.null_count():
+        parsed = raw.str.strip_chars().str.replace(r"\.0+$", "").cast(pl.Int32, strict=False)
     for i in (parsed.is_null() | (parsed < YEAR_RANGE[0]) | (parsed > YEAR_RANGE[1])).arg_true():
         log.add("bad-year", "not a year", file=str(path), row=int(frame[ROW][i]),
                 column=layout.year, expected=f"a whole number {YEAR_RANGE[0]}-{YEAR_RANGE[1]}",
@@ -302,10 +308,10 @@ def _to_long(frame: pl.DataFrame, layout: Layout, path: Path, delimiter: str,
     indicator_id, BY_ID = catalogue.id_of, catalogue.by_id
     base = pl.DataFrame({"year": years, "unit": frame[layout.unit],
                          "check": frame[layout.check] if layout.check else
-                         pl.Series([None] * frame.height, dtype=pl.String),
+                         pl.repeat(None, frame.height, dtype=pl.String, eager=True),
                          "row": frame[ROW].cast(pl.Int32)})
     ranks = (_ranks(frame, layout.rank, path, log) if layout.rank
-             else pl.Series("rank", [None] * frame.height, dtype=pl.Int32))
+             else pl.repeat(None, frame.height, dtype=pl.Int32, eager=True).alias("rank"))
     own_ranks = {ind: _ranks(frame, col, path, log) for col, ind in layout.ranks.items()}
     if layout.kind == "long":
         lower = {c.casefold(): c for c in frame.columns}
@@ -327,7 +333,8 @@ def _to_long(frame: pl.DataFrame, layout: Layout, path: Path, delimiter: str,
         for i in (labels.is_null() | (labels == "")).arg_true():
             log.add("unknown-indicator", "empty indicator", file=str(path),
                     row=int(frame[ROW][i]), column=ind_raw, expected=", ".join(BY_ID))
-        indicator = labels.replace_strict(ids, default=None, return_dtype=pl.String)
+        indicator = (labels if labels.null_count() == 0 and all(k == v for k, v in ids.items())
+                     else labels.replace_strict(ids, default=None, return_dtype=pl.String))
         values = parse_numbers(frame, val_raw, path, delimiter, log)
         rank = ranks
         for ind, r in own_ranks.items():
@@ -335,8 +342,9 @@ def _to_long(frame: pl.DataFrame, layout: Layout, path: Path, delimiter: str,
         out = base.with_columns(indicator=indicator, value=values, rank=rank,
                                 column=pl.lit(val_raw))
         # An empty cell is no value (as in a wide table): it must not replace a shipped one.
-        return out.filter(pl.col("value").is_not_null() | pl.col("rank").is_not_null()
-                          | pl.col("indicator").is_null())
+        keep = out.select(pl.col("value").is_not_null() | pl.col("rank").is_not_null()
+                          | pl.col("indicator").is_null()).to_series()
+        return out if keep.all() else out.filter(keep)
     parts = []
     for col, ind in layout.indicators.items():
         values = parse_numbers(frame, col, path, delimiter, log)
@@ -373,7 +381,7 @@ def _declared_bases(frame: pl.DataFrame, layout: Layout, path: Path, declared: s
     if declared is not None:
         mappings.basis(declared)
     if layout.basis is None:
-        return pl.Series("declared", [declared] * frame.height, dtype=pl.String)
+        return pl.repeat(declared, frame.height, dtype=pl.String, eager=True).alias("declared")
     col = frame[layout.basis].replace("", None)
     values = sorted(col.drop_nulls().unique().to_list())
     unknown = [v for v in values if v not in mappings.bases]
@@ -388,7 +396,7 @@ def _declared_bases(frame: pl.DataFrame, layout: Layout, path: Path, declared: s
                 log.add("mixed-basis", f"the table says basis {v} but {declared} was declared",
                         file=str(path), row=int(rows[0]), column=layout.basis, found=v,
                         expected=declared, hint=f"drop {options.basis} or fix the basis column")
-        return pl.Series("declared", [declared] * frame.height, dtype=pl.String)
+        return pl.repeat(declared, frame.height, dtype=pl.String, eager=True).alias("declared")
     per_year = (layout.year is not None and pl.DataFrame({"y": frame[layout.year], "b": col})
                 .drop_nulls().group_by("y").agg(pl.col("b").n_unique())["b"].max() == 1)
     if len(values) > 1 and not per_year:
@@ -452,7 +460,12 @@ def resolve_units(long: pl.DataFrame, mappings: MappingSet, path: str | Path,
         long = long.with_columns(declared=pl.lit(declared, pl.String))
     path = str(path)
     bases = list(mappings.bases)
-    pairs = long.select("unit", "check").unique()
+    # The distinct (year, unit, name) triples of the rows whose basis is to be detected, in the
+    # order they first appear; every distinct (unit, name) pair is resolved once.
+    all_undeclared = long["declared"].null_count() == long.height
+    undeclared = long if all_undeclared else long.filter(pl.col("declared").is_null())
+    triples = undeclared.select("year", "unit", "check").unique(maintain_order=True)
+    pairs = (triples if all_undeclared else long).select("unit", "check").unique()
     fit = pairs
     for b in bases:
         u = mappings.resolve_many(pairs["unit"], b)
@@ -461,19 +474,37 @@ def resolve_units(long: pl.DataFrame, mappings: MappingSet, path: str | Path,
         fit = fit.with_columns(pl.Series(f"u:{b}", u), pl.Series(f"c:{b}", c),
                                (u.is_not_null() & (~has_check | (c == u)).fill_null(False))
                                .alias(f"ok:{b}"))
+    fit = fit.with_columns(_is_code=pl.col("unit").str.strip_chars().str.contains(r"^[0-9]+(\.0+)?$")
+                           .fill_null(False))  # once per distinct unit, not per row
+    # The basis of each row: declared, or detected per year (from its distinct units).
+    distinct = triples.join(fit, on=["unit", "check"], how="left", nulls_equal=True,
+                            maintain_order="left")
+    detected = _detect_per_year(
+        distinct, lambda: long.filter(pl.col("declared").is_null()).join(
+            fit, on=["unit", "check"], how="left", nulls_equal=True, maintain_order="left"),
+        mappings, bases, path, layout, options, log)
+    one = _one_basis(long, detected, bases, all_undeclared)
+    if one is not None and long["check"].null_count() == long.height:
+        # Every row on one basis, no name column: codes looked up per distinct unit, no join.
+        fitted = fit.filter(pl.col("unit").is_not_null()).select(
+            "unit", code=pl.when(f"ok:{one}").then(f"u:{one}"))
+        code = pl.col("unit").replace_strict(fitted["unit"], fitted["code"], default=None,
+                                             return_dtype=pl.String)
+        rows = long.with_columns(basis=pl.lit(one, pl.String), code=code, file=pl.lit(path))
+        _row_problems(rows.filter(pl.col("code").is_null()).join(
+            fit, on=["unit", "check"], how="left", nulls_equal=True, maintain_order="left"),
+            mappings, bases, path, layout, options, log)
+        if own:
+            log.raise_if_any(f"{path}: unknown units")
+        return rows
     rows = long.join(fit, on=["unit", "check"], how="left", nulls_equal=True)
-    is_code = rows["unit"].str.strip_chars().str.contains(r"^[0-9]+(\.0+)?$").fill_null(False)
-    rows = rows.with_columns(_is_code=is_code)
-    # The basis of each row: declared, or detected per year.
-    detected = _detect_per_year(rows.filter(pl.col("declared").is_null()), mappings, bases, path,
-                                layout, options, log)
     rows = rows.join(detected, on="year", how="left", nulls_equal=True) if detected.height else \
         rows.with_columns(detected=pl.lit(None, pl.String))
     basis = pl.coalesce("declared", "detected")
     rows = rows.with_columns(basis=pl.when(basis.is_in(bases)).then(basis))  # unknown: logged
     chosen = sorted(rows["basis"].drop_nulls().unique().to_list())
-    one_per_year = rows.drop_nulls("basis").group_by("year").agg(pl.col("basis").n_unique())
-    if len(chosen) > 1 and not mixed_bases and one_per_year["basis"].max() == 1:
+    if len(chosen) > 1 and not mixed_bases and rows.drop_nulls("basis").group_by("year").agg(
+            pl.col("basis").n_unique())["basis"].max() == 1:
         per = rows.group_by("basis").agg(pl.col("year").unique().sort(), pl.col("row").min()) \
             .drop_nulls("basis").sort("row")
         detail = "; ".join(f"{', '.join(map(str, ys))} on {b}" for b, ys, _r in per.iter_rows())
@@ -491,16 +522,34 @@ def resolve_units(long: pl.DataFrame, mappings: MappingSet, path: str | Path,
     return rows.drop([c for c in rows.columns if ":" in c] + ["_is_code", "detected"])
 
 
-def _detect_per_year(rows: pl.DataFrame, mappings: MappingSet, bases: list[str], path: str,
-                     layout: Layout, options: Options, log: ProblemLog) -> pl.DataFrame:
-    """Year -> basis, from the units only where one basis explains them; otherwise a problem."""
+def _one_basis(long: pl.DataFrame, detected: pl.DataFrame, bases: list[str],
+               all_undeclared: bool) -> str | None:
+    """The basis of every row when it is one and the same (declared for all, or detected the
+    same for every year); None otherwise."""
+    if all_undeclared:
+        found = detected["detected"] if detected.height else pl.Series([None], dtype=pl.String)
+    elif long["declared"].null_count() == 0:
+        found = long["declared"].unique()
+    else:
+        return None
+    if found.null_count() or found.n_unique() != 1 or found[0] not in bases:
+        return None
+    return str(found[0])
+
+
+def _detect_per_year(distinct: pl.DataFrame, undeclared: Callable[[], pl.DataFrame],
+                     mappings: MappingSet, bases: list[str], path: str, layout: Layout,
+                     options: Options, log: ProblemLog) -> pl.DataFrame:
+    """Year -> basis, from the units only where one basis explains them; otherwise a problem.
+
+    ``distinct`` holds the distinct (year, unit, name) triples of the rows whose basis is not
+    declared, in the order they first appear, with their fit on each basis; ``undeclared``
+    gives those rows themselves (needed only to name the rows of a table mixing bases)."""
     out: list[tuple[int | None, str | None]] = []
     ambiguous: list[tuple[int | None, list[str], str]] = []
     opt = options.basis or "--basis"
-    for (year,), grp in rows.group_by("year", maintain_order=True):
-        units = grp.select("unit", "check", "_is_code", *[c for c in grp.columns if ":" in c]
-                           ).unique(subset=["unit", "check"])
-        units = units.filter(pl.col("unit").is_not_null() & (pl.col("unit") != ""))
+    for (year,), units in distinct.group_by("year", maintain_order=True):
+        units = units.drop("year").filter(pl.col("unit").is_not_null() & (pl.col("unit") != ""))
         if units.height == 0:
             out.append((year, None))
             continue
@@ -538,6 +587,7 @@ def _detect_per_year(rows: pl.DataFrame, mappings: MappingSet, bases: list[str],
                 out.append((year, None))
         else:
             best = max(bases, key=lambda b: (units[f"ok:{b}"].sum(), -bases.index(b)))
+            grp = undeclared().filter(pl.col("year").eq_missing(pl.lit(year, pl.Int32)))
             only = {b: grp.filter(pl.col(f"ok:{b}") & ~pl.any_horizontal(
                 [pl.col(f"ok:{o}") for o in bases if o != b] or [pl.lit(False)])
                 & pl.col("check").is_null())["row"].unique().sort().to_list() for b in bases}
@@ -622,6 +672,8 @@ def _row_problems(bad: pl.DataFrame, mappings: MappingSet, bases: list[str], pat
 def check_duplicates(long: pl.DataFrame, layout: Layout | None = None) -> list[Problem]:
     """A unit may appear once per year and indicator; a duplicated row is reported once."""
     keys = ["year", "basis", "code", "indicator"]
+    if long.is_empty() or long.select(pl.struct(keys).hash().n_unique()).item() == long.height:
+        return []  # no two rows share a hash of their keys, so none shares the keys
     dup = long.filter(pl.struct(keys).is_duplicated())
     if dup.is_empty():
         return []

@@ -113,14 +113,11 @@ def _pick_header(rows: list[tuple[int, list[str]]], header_row: int | None,
     return 0
 
 
-def _read_csv(path: Path, header_row: int | None, header_test: HeaderTest | None,
-              header_option: str | None) -> tuple[pl.DataFrame, str, int]:
-    """Lines are split in polars (no per-row Python); only lines holding a quote go through
-    the csv module. ``_row`` is the line number, so rows are numbered as an editor shows them."""
-    text = decode_text(path.read_bytes(), path).replace("\r\n", "\n").replace("\r", "\n")
-    if not text.strip():
-        raise _problem(path, "empty-file", "the file is empty", hint="export the table with its header row")
-    lines = pl.Series("line", text.split("\n"), dtype=pl.String)
+def _csv_header(lines: pl.Series, path: Path, header_row: int | None,
+                header_test: HeaderTest | None, header_option: str | None
+                ) -> tuple[int, list[str], str]:
+    """The header of a CSV (its line number, cleaned headings, delimiter) from its lines (all
+    of them, or the first ones: the header is searched among the top non-blank lines)."""
     nonblank = (lines.str.strip_chars().str.len_chars() > 0).arg_true()
     top = [(int(i) + 1, lines[int(i)]) for i in nonblank[: max(HEADER_SEARCH_ROWS, 1)]]
     if header_row is not None and not any(n == header_row for n, _ in top):
@@ -138,6 +135,112 @@ def _read_csv(path: Path, header_row: int | None, header_test: HeaderTest | None
     if dup:
         raise _problem(path, "bad-file", "duplicate column headings", row=header_line,
                        found=", ".join(dup), hint="give every column a distinct heading")
+    return header_line, headings, delimiter
+
+
+#: Bytes of a CSV searched for its header by the fast path (a file whose top non-blank lines do
+#: not fit takes the general path).
+_HEAD_BYTES = 1 << 16
+
+
+def _read_csv_fast(raw: bytes, path: Path, header_row: int | None,
+                   header_test: HeaderTest | None, header_option: str | None
+                   ) -> tuple[pl.DataFrame, str, int, bool] | None:
+    """:func:`_read_csv` for the common well-formed file, or None (then the general path reads
+    it and reports whatever is wrong): UTF-8 without quotes or carriage returns, every line
+    below the header empty or holding exactly the header's number of fields. Fields are
+    counted over the bytes (in total, or per line with numpy) and split by polars' CSV reader:
+    no per-line Python. The
+    frame may keep empty rows (:func:`read_table_at` drops them, as the general path does); the
+    last item says whether a cell may need stripping."""
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b'"' in raw or b"\r" in raw:
+        return None
+    bom = len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0
+    head_bytes = raw[bom:bom + _HEAD_BYTES]
+    complete = len(raw) - bom <= _HEAD_BYTES
+    cut = len(head_bytes) if complete else head_bytes.rfind(b"\n")
+    if cut <= 0:
+        return None
+    try:  # the rest is checked by polars, which refuses any byte that is not UTF-8
+        head = head_bytes[:cut].decode("utf-8").split("\n")
+    except UnicodeDecodeError:
+        return None
+    if not "".join(head).strip():
+        return None
+    head_lines = pl.Series("line", head, dtype=pl.String)
+    if not complete:
+        filled = int((head_lines.str.strip_chars().str.len_chars() > 0).sum())
+        if filled <= HEADER_SEARCH_ROWS or (header_row is not None and header_row >= len(head)):
+            return None
+    header_line, headings, delimiter = _csv_header(head_lines, path, header_row, header_test,
+                                                   header_option)
+    if len(delimiter) != 1 or not delimiter.isascii():
+        return None
+    start = 0
+    for _ in range(header_line):  # the offset of the line below the header
+        start = raw.find(b"\n", start) + 1
+        if start == 0:
+            return None  # no line below the header
+    if start >= len(raw):
+        return None
+    width = len(headings)
+    n_lines = raw.count(b"\n", start) + (raw[-1:] != b"\n")
+    sep = delimiter.encode("ascii")
+    if raw.find(b"\n\n", start - 1) != -1 or raw.count(sep, start) != (width - 1) * n_lines:
+        # Empty lines, or lines with too few fields: count the fields of every line.
+        import numpy as np
+
+        buf = np.frombuffer(raw, dtype=np.uint8)
+        newlines = np.flatnonzero(buf == 10)
+        ends = newlines[header_line:]
+        if raw[-1:] != b"\n":
+            ends = np.append(ends, len(raw))
+        starts = np.concatenate(([start], ends[:-1] + 1))
+        delims = np.flatnonzero(buf == ord(delimiter))
+        # Delimiters before each line's end, less those before its start (the previous end).
+        counts = np.diff(np.searchsorted(delims, np.concatenate(([start], ends))))
+        if not bool(np.all((counts == width - 1) | (ends == starts))):
+            return None
+    # Else every line holds width - 1 delimiters: a line holding more makes polars raise (then
+    # the general path reports it), so none can hold fewer with the total right.
+    columns = [f"\x00{i}" for i in range(width)]
+    try:
+        frame = pl.read_csv(raw, has_header=False, skip_lines=header_line, separator=delimiter,
+                            quote_char=None, schema=dict.fromkeys(columns, pl.String),
+                            empty_string_is_null=False, raise_if_empty=False, row_index_name=ROW,
+                            row_index_offset=header_line + 1)
+    except pl.exceptions.PolarsError:
+        return None
+    if frame.height != n_lines:
+        return None
+    if any(frame[c].null_count() for c in columns):
+        frame = frame.with_columns(pl.col(columns).fill_null(""))
+    frame = frame.rename(dict(zip(columns, headings, strict=True))).with_columns(
+        pl.col(ROW).cast(pl.Int64))
+    # A single byte is found fastest: the two- and three-byte sequences are sought only when
+    # their last byte occurs at all.
+    padded = (raw.find(b" ", start) != -1 or (delimiter != "\t" and raw.find(b"\t", start) != -1)
+              or (raw.find(b"\xa0", start) != -1 and raw.find(b"\xc2\xa0", start) != -1)
+              or (raw.find(b"\xbf", start) != -1 and raw.find(codecs.BOM_UTF8, start) != -1))
+    # Without any space, tab, NBSP or BOM in the body no cell needs stripping.
+    return frame, delimiter, header_line, padded
+
+
+def _read_csv(path: Path, header_row: int | None, header_test: HeaderTest | None,
+              header_option: str | None) -> tuple[pl.DataFrame, str, int, bool]:
+    """Lines are split in polars (no per-row Python); only lines holding a quote go through
+    the csv module. ``_row`` is the line number, so rows are numbered as an editor shows them.
+    The last item is False when no cell can need stripping."""
+    raw = path.read_bytes()
+    fast = _read_csv_fast(raw, path, header_row, header_test, header_option)
+    if fast is not None:
+        return fast
+    text = decode_text(raw, path).replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        raise _problem(path, "empty-file", "the file is empty", hint="export the table with its header row")
+    lines = pl.Series("line", text.split("\n"), dtype=pl.String)
+    header_line, headings, delimiter = _csv_header(lines, path, header_row, header_test,
+                                                   header_option)
     width = len(headings)
     body = pl.DataFrame({ROW: pl.int_range(header_line + 1, len(lines) + 1, eager=True,
                                            dtype=pl.Int64),
@@ -166,7 +269,7 @@ def _read_csv(path: Path, header_row: int | None, header_test: HeaderTest | None
         *[pl.col("fields").list.get(i, null_on_oob=True).alias(f"\x00{i}") for i in range(width)],
         ROW)
     frame = frame.rename({f"\x00{i}": h for i, h in enumerate(headings)})
-    return frame, delimiter, header_line
+    return frame, delimiter, header_line, True
 
 
 def _quoted_lines(q: pl.DataFrame, delimiter: str, width: int) -> list[pl.DataFrame]:
@@ -408,14 +511,15 @@ def read_table_at(path: str | Path, sheet: str | None = None, *, header_row: int
         raise _problem(path, "missing-file", "no such file", hint="check the path")
     suffix = path.suffix.lower()
     delimiter = ""
+    padded = True
     log = problems if problems is not None else ProblemLog()
     if suffix in EXCEL_SUFFIXES:
         frame, header_at = _read_excel(path, sheet, header_row, header_test, log, options)
     elif suffix in PARQUET_SUFFIXES:
         frame, header_at = _read_parquet(path), 1
     else:
-        frame, delimiter, header_at = _read_csv(path, header_row, header_test,
-                                                options.get("header_row"))
+        frame, delimiter, header_at, padded = _read_csv(path, header_row, header_test,
+                                                        options.get("header_row"))
     if problems is None:
         log.raise_if_any(f"{path}: unreadable cells")
     names = [c if c == ROW else clean(str(c)) for c in frame.columns]
@@ -425,10 +529,14 @@ def read_table_at(path: str | Path, sheet: str | None = None, *, header_row: int
                        found=", ".join(dup),
                        hint="give every column a distinct heading")
     frame = frame.rename(dict(zip(frame.columns, names, strict=True)))
-    frame = frame.with_columns(pl.col(pl.String).str.strip_chars(" \t\u00a0\ufeff"))
+    if padded:
+        frame = frame.with_columns(pl.col(pl.String).str.strip_chars(" \t\u00a0\ufeff"))
     frame = frame.with_columns(pl.col(ROW).cast(pl.Int64))
     # Rows with every cell empty are layout, not data.
-    frame = frame.filter(~pl.all_horizontal(pl.exclude(ROW).is_null() | (pl.exclude(ROW) == "")))
+    keep = frame.select(~pl.all_horizontal(pl.exclude(ROW).is_null() | (pl.exclude(ROW) == ""))
+                        ).to_series()
+    if not keep.all():
+        frame = frame.filter(keep)
     if frame.height == 0:
         raise _problem(path, "empty-file", "the table has a header but no data rows", row=header_at,
                        hint="add data rows under the header")
@@ -471,6 +579,23 @@ _DOT_DECIMAL = r"^[+-]?\d*\.\d+([eE][+-]?\d+)?$"
 _COMMA_DECIMAL = r"^[+-]?\d*,\d+$"
 
 
+#: A cell :func:`parse_numbers` reads the same under every convention: digits with at most one
+#: dot, at most 15 before it (below 10^15); with at most 18 characters, at most 17 digits.
+_PLAIN_NUMBER = r"^[+-]?[0-9]{1,15}(\.[0-9]+)?$"
+
+
+def _plain_numbers(column: pl.Series, allow_null: bool) -> pl.Series | None:
+    """:func:`parse_numbers` of a column whose every cell is empty or a plain decimal (nothing
+    to report, one convention), in two vectorised passes; None for any other column."""
+    if column.dtype != pl.String:
+        return None
+    empty = column.is_null() | (column == "")
+    plain = column.str.contains(_PLAIN_NUMBER) & (column.str.len_bytes() <= 18)
+    if not bool((plain.fill_null(False) | empty).all()) or (not allow_null and bool(empty.any())):
+        return None
+    return column.cast(pl.Float64, strict=False)
+
+
 def parse_numbers(frame: pl.DataFrame, column: str, path: str | Path, delimiter: str,
                   log: ProblemLog, *, allow_null: bool = True) -> pl.Series:
     """A string column as Float64; every unparsable, ambiguous, inexact, NaN or infinite cell is
@@ -484,6 +609,9 @@ def parse_numbers(frame: pl.DataFrame, column: str, path: str | Path, delimiter:
     ``ambiguous-number``. ``1,051`` is never read as 1.051, and a group starting ``0``
     (``0,051``) never groups thousands.
     """
+    plain = _plain_numbers(frame[column], allow_null)
+    if plain is not None:
+        return plain
     raw = frame[column].str.replace_all("\u00a0", "").str.strip_chars()
 
     def has(pattern: str) -> pl.Series:
@@ -566,7 +694,7 @@ def parse_numbers(frame: pl.DataFrame, column: str, path: str | Path, delimiter:
         for i in empty.arg_true():
             log.add("bad-number", "empty cell", file=str(path), row=int(rows[i]), column=column,
                     expected="a number")
-    return values.fill_nan(None)
+    return values.fill_nan(None).alias(column)
 
 
 # --- writing -------------------------------------------------------------------------------------
