@@ -828,6 +828,8 @@ def rebase_file(scores_path: Path, mappings: MappingSet, to_basis: str, *,
 
     Writes ``output`` and the optional ``audit`` (CSV, XLSX or Parquet by suffix) and
     ``<output>.manifest.json`` as one set; all or nothing, never over an input or each other.
+    The returned result's ``audit`` frame is built only when ``audit`` is given (it is what that
+    file holds); call :func:`rebase` for the audit in memory.
     """
     from mergetool.core.provenance import build_manifest, preflight, sibling_manifest, write_set
     from mergetool.core.shares import read_shares
