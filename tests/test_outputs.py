@@ -273,12 +273,12 @@ def test_a_failed_build_keeps_the_previous_set(built: Path, tmp_path: Path, monk
     out = copy_of(built, tmp_path / "out")
     before = {n: (out / n).read_bytes() for n in BUILD_OUTPUTS}
 
-    import mergetool.outputs.report
+    import mergetool.outputs.files
 
     def boom(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(mergetool.outputs.report, "render_report", boom)  # after the tables are staged
+    monkeypatch.setattr(mergetool.outputs.files, "render_report", boom)  # after the tables are staged
     result = build(out)
     assert_refused(result, "output-unwritable", "No space left on device")
     assert {n: (out / n).read_bytes() for n in BUILD_OUTPUTS} == before

@@ -15,6 +15,7 @@ Every problem found is reported together, with file, row and column.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -79,7 +80,6 @@ class Options:
 @dataclass(frozen=True)
 class Layout:
     """What the loader recognised in a table's header."""
-
     kind: str  # "long" or "wide"
     unit: str
     year: str | None
@@ -424,8 +424,6 @@ def fate(mappings: MappingSet, basis: str, code: str) -> str | None:
 
 
 def _date_text(iso: str) -> str:
-    import datetime as dt
-
     try:
         d = dt.date.fromisoformat(iso)
     except ValueError:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import csv
 import datetime as dt
 import errno
 import hashlib
@@ -21,9 +22,13 @@ import os
 import re
 import shutil
 import tempfile
+import time
+import zipfile
 from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
+from xml.etree import ElementTree as ET
 
+import numpy as np
 import polars as pl
 
 from mergetool.core.names import clean
@@ -78,8 +83,6 @@ HEADER_SEARCH_ROWS = 10
 
 
 def _split_line(line: str, delimiter: str) -> list[str]:
-    import csv
-
     try:
         return next(csv.reader([line], delimiter=delimiter), [])
     except csv.Error:
@@ -188,8 +191,6 @@ def _read_csv_fast(raw: bytes, path: Path, header_row: int | None,
     sep = delimiter.encode("ascii")
     if raw.find(b"\n\n", start - 1) != -1 or raw.count(sep, start) != (width - 1) * n_lines:
         # Empty lines, or lines with too few fields: count the fields of every line.
-        import numpy as np
-
         buf = np.frombuffer(raw, dtype=np.uint8)
         newlines = np.flatnonzero(buf == 10)
         ends = newlines[header_line:]
@@ -325,9 +326,6 @@ _VALUE = re.compile(rb"<v>(.*?)</v>|<is>.*?<t[^>]*>(.*?)</t>", re.S)
 
 def _xlsx_sheet_xml(path: Path, sheet: str) -> tuple[bytes, bool] | None:
     """The XML of one worksheet and whether the workbook asks for recalculation on load."""
-    import zipfile
-    from xml.etree import ElementTree as ET
-
     try:
         with zipfile.ZipFile(path) as zf:
             ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
@@ -388,7 +386,7 @@ def _read_excel(path: Path, sheet: str | None, header_row: int | None,
                 header_test: HeaderTest | None, log: ProblemLog,
                 options: dict[str, str | None]) -> tuple[pl.DataFrame, int]:
     try:
-        import fastexcel
+        import fastexcel  # lazy: only XLSX input needs it
 
         reader = fastexcel.read_excel(str(path))
         sheets = list(reader.sheet_names)
@@ -735,7 +733,7 @@ def write_frame(target: Path, frame: pl.DataFrame) -> None:
     if suffix == ".parquet":
         frame.write_parquet(target)
     elif suffix == ".xlsx":
-        import xlsxwriter
+        import xlsxwriter  # lazy: only XLSX output needs it
 
         buffer = io.BytesIO()  # built in memory: a failing disk then fails one plain write
         wb = xlsxwriter.Workbook(buffer)
@@ -846,8 +844,6 @@ class _DirLock:
         self.fd: int | None = None
 
     def acquire(self) -> None:
-        import time
-
         deadline = time.monotonic() + self.timeout
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -879,7 +875,7 @@ class _DirLock:
 
 def _try_lock(fd: int) -> bool:
     try:
-        import fcntl
+        import fcntl  # POSIX; Windows has msvcrt below
     except ImportError:  # pragma: no cover - Windows
         import msvcrt
 
@@ -916,7 +912,6 @@ def io_failure(exc: BaseException | None) -> OSError | None:
     Writers report it in their own ways: ``OSError`` (with or without ``errno``), xlsxwriter's
     ``FileCreateError`` wrapping one, polars' ``ComputeError`` saying ``(os error 28)``.
     """
-    import re
 
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from mergetool.core.ranking import round4
+from mergetool.core.ranking import competition_rank, round4
 
 if TYPE_CHECKING:
     from mergetool.core.mapping import MappingSet
@@ -128,7 +128,6 @@ def dodge(wanted: Sequence[float], gap: float, lo: float = float("-inf"),
 @dataclass
 class Label:
     """A text label wanted at (x, y), anchored at its start (left) or end (right)."""
-
     x: float
     y: float
     text: str
@@ -204,7 +203,6 @@ def _rank_ticks(n: int) -> list[int]:
 @dataclass
 class RankSeries:
     """One unit's ranks: ``points`` maps a column index to a rank."""
-
     code: str
     name: str
     points: dict[int, int]
@@ -315,7 +313,6 @@ def bump_chart(dti: pl.DataFrame, merged: set[str], labels: dict[str, str]) -> s
 @dataclass
 class MergerData:
     """What the chart across the merger draws (built by :func:`merger_data`)."""
-
     columns: list[str]  # old-basis columns, then the one new-basis column
     old: list[RankSeries]
     new: list[RankSeries]  # points at the new-basis column index only
@@ -401,7 +398,6 @@ def merger_data(scores: pl.DataFrame, dti34: pl.DataFrame, mappings: MappingSet,
     (the shipped record: 2024); without one, the last year with ranks on the new basis.
     Returns None when there are no old-basis ranks to draw.
     """
-    from mergetool.core.ranking import competition_rank
 
     old_units = mappings.bases[old_basis].units.select("code", "name")
     n_old = old_units.height

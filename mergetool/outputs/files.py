@@ -9,12 +9,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
+import xlsxwriter
 
+from mergetool.core.provenance import build_manifest, check_manifest, manifest_text, plan_outputs
 from mergetool.core.ranking import rounded
 from mergetool.dti.comparable import BuildResult
+from mergetool.dti.coverage import coverage_frame, coverage_sheet
 from mergetool.dti.indicators import BY_ID, INDICATOR_IDS
+from mergetool.dti.record import shipped_file_hashes
 from mergetool.dti.spec import SOURCE_BASIS, TARGET_BASIS
-from mergetool.io.tables import FIXED_DATE, write_atomic
+from mergetool.dti.verify import TOLERANCE
+from mergetool.io.tables import FIXED_DATE, OutputSet, write_atomic
+from mergetool.outputs.report import render_report
 
 BUILD_OUTPUTS = ("comparable.csv", "comparable.xlsx", "checks.csv", "audit.csv", "report.html",
                  "manifest.json")
@@ -44,8 +50,6 @@ def wide_sheet(comparable: pl.DataFrame, indicator: str) -> pl.DataFrame:
 
 def write_workbook(path: Path, result: BuildResult) -> None:
     """``comparable.xlsx``: a sheet per indicator, plus the checks and a note on the record."""
-    import xlsxwriter
-
     spec = result.spec
     new, old = spec.target_size, spec.source_size
     y0, y1 = year_span(result.comparable)
@@ -101,8 +105,6 @@ def write_workbook(path: Path, result: BuildResult) -> None:
 
 def _coverage_sheet(wb, result: BuildResult, header: dict) -> None:  # type: ignore[no-untyped-def]
     """The coverage map (mergetool.dti.coverage): each successor, then its predecessors, by year."""
-    from mergetool.dti.coverage import coverage_frame, coverage_sheet
-
     spec = result.spec
     frame = coverage_sheet(coverage_frame(result), spec.target_size)
     formats = {c: "0.0000" for c in frame.columns if c.endswith(" value")}
@@ -135,7 +137,6 @@ def check_out_dir(out_dir: Path, inputs: list[Path], force: bool, *, report_only
                   ) -> None:
     """Refuse, before any work, a ``--out`` whose outputs could not be written or would replace
     an input or a file mergetool did not write (checked again when writing)."""
-    from mergetool.core.provenance import plan_outputs
 
     names = ["report.html"] if report_only else list(BUILD_OUTPUTS[:-1])
     plan_outputs([out_dir / n for n in names], out_dir / "manifest.json", inputs, force,
@@ -152,10 +153,6 @@ def write_build(result: BuildResult, out_dir: Path, *, force: bool = False,
     the files, unchanged since) is rebuilt in place; other existing files need ``force``. The
     report embeds the manifest of the tables it shows; ``manifest.json`` then covers the report too.
     """
-    from mergetool.core.provenance import build_manifest, manifest_text, plan_outputs
-    from mergetool.dti.record import shipped_file_hashes
-    from mergetool.io.tables import OutputSet
-    from mergetool.outputs.report import render_report
 
     inputs = inputs or []
     paths = [out_dir / name for name in BUILD_OUTPUTS]
@@ -183,8 +180,6 @@ def write_build(result: BuildResult, out_dir: Path, *, force: bool = False,
 
 
 def _tolerance() -> float:
-    from mergetool.dti.verify import TOLERANCE
-
     return TOLERANCE
 
 
@@ -196,10 +191,6 @@ def write_report(result: BuildResult, out_dir: Path, *, force: bool = False,
     Its provenance section records the inputs and options. A previous build's tables in
     ``out_dir`` (unchanged since) are removed: the directory then holds this run's set only.
     """
-    from mergetool.core.provenance import build_manifest, manifest_text, plan_outputs
-    from mergetool.dti.record import shipped_file_hashes
-    from mergetool.io.tables import OutputSet
-    from mergetool.outputs.report import render_report
 
     inputs = inputs or []
     path, manifest = out_dir / "report.html", out_dir / "manifest.json"
@@ -223,7 +214,5 @@ def write_report(result: BuildResult, out_dir: Path, *, force: bool = False,
 def check_build_manifest(path: str | Path) -> pl.DataFrame:
     """:func:`mergetool.core.provenance.check_manifest` for this tool's outputs: a build
     directory's own file names, and the shipped record's current hashes."""
-    from mergetool.core.provenance import check_manifest
-    from mergetool.dti.record import shipped_file_hashes
 
     return check_manifest(path, set_names=BUILD_OUTPUTS, shipped_hashes=shipped_file_hashes)

@@ -20,8 +20,10 @@ from typing import Any
 
 import polars as pl
 
+from mergetool.dti.checks import CHECKS, carried_keys
 from mergetool.dti.comparable import BuildResult
 from mergetool.dti.coverage import RANK_NOTES, coverage_frame
+from mergetool.dti.verify import TOLERANCE, recompute_published
 from mergetool.outputs.charts import bump_chart, fmt4, merger_chart, slope_chart, slope_years
 
 LABELS: dict[str, dict[str, str]] = {
@@ -427,9 +429,6 @@ def _coverage(result: BuildResult, t: dict[str, str]) -> str:
 
 
 def _audit(result: BuildResult, t: dict[str, str]) -> str:
-    from mergetool.dti.checks import carried_keys
-    from mergetool.dti.verify import TOLERANCE, recompute_published
-
     ms = result.mappings
     source, target = result.spec.source, result.spec.target
     scores = result.scores
@@ -536,8 +535,6 @@ def _table(dti: pl.DataFrame, years: list[int], merged: set[str], t: dict[str, s
 
 
 def _checks(result: BuildResult, t: dict[str, str]) -> str:
-    from mergetool.dti.checks import CHECKS
-
     out = [f"<p>{_e(t['details_note'])}</p><div class='wrap'><table class='sortable' id='checks-table'>"
            f"<thead><tr><th>{_e(t['check'])}</th><th>{_e(t['years'])}</th><th>{_e(t['indicator'])}</th>"
            f"<th>{_e(t['unit'])}</th><th>{_e(t['verdict'])}</th><th>{_e(t['details'])}</th></tr></thead><tbody>"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterable
+from decimal import Decimal
 
 import polars as pl
 from rich.console import Console
@@ -11,16 +13,15 @@ from rich.text import Text
 from rich.tree import Tree
 
 from mergetool.core.mapping import MappingSet
-from mergetool.core.ranking import fmt4
+from mergetool.core.ranking import fmt4, plain
 from mergetool.core.units import UnitRef
+from mergetool.dti.explain import match_counts
 from mergetool.errors import Problem
 
 
 class _Console(Console):
     def on_broken_pipe(self) -> None:
         """Rich would exit 1 ("problems found"); let the CLI turn a closed pipe into exit 2."""
-        import errno
-
         self.quiet = True
         raise BrokenPipeError(errno.EPIPE, "Broken pipe")
 
@@ -202,9 +203,7 @@ def _credit(p: dict) -> str:
 
 def _steps_tree(node: Tree, steps: list[dict], full: bool) -> None:
     """Each step of a chain: the units it made that feed the explained one, from what."""
-    from decimal import Decimal
 
-    from mergetool.core.ranking import plain
 
     def shown(exact: str | None) -> str:
         if exact is None:
@@ -226,9 +225,6 @@ def _steps_tree(node: Tree, steps: list[dict], full: bool) -> None:
 
 
 def explain_tree(data: dict) -> None:
-    from mergetool.core.ranking import plain
-    from mergetool.dti.explain import match_counts
-
     unit = data["unit"]
     # The DTI is shown by its rule (half-up, 4 decimals); a commune table's statistic with
     # every digit its values have.
