@@ -37,12 +37,11 @@ from mergetool.errors import InputError, Problem, UsageError
 from mergetool.exact import (
     DEC,
     FLOAT_EXACT,
-    exact_expr,
     exact_series,
-    mean_quotient,
+    mean_exact,
     read_decimal,
     round_quotient,
-    to_decimal,
+    scaled_decimal,
 )
 from mergetool.mapping import MappingSet, Transition
 from mergetool.scores import SCORES_SCHEMA
@@ -376,8 +375,10 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
         raise InputError.single(Problem(
             "duplicate-row", "a unit appears more than once for one year and indicator",
             hint="keep one row per unit, year and indicator"))
-    int_part = np.zeros(ncell, dtype=np.int64)
-    frac = np.zeros(ncell, dtype=np.int64)
+    # each cell's result: 10**18 x the decimal (int64 where it fits, from the mean's fast path)
+    # and the float; cells of the 128-bit paths keep (integer part, fraction) in ``wide``
+    scaled = np.zeros(ncell, dtype=np.int64)
+    wide: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     value = np.full(ncell, np.nan)
     wsum = n_used.astype(np.float64)  # the audit's denominators (mean: the count)
     raw = np.ones(jk.size) if audit else None  # the audit's raw weight of each contribution
@@ -402,17 +403,23 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
             top = float(np.abs(x).max()) if x.size else 0.0
             nmax = int(n_used[cells].max()) if cells.size else 1
             if top * nmax < FLOAT_EXACT and nmax * 10 ** d < FLOAT_EXACT:
-                xm = gather_rows(x) if sel is None else x[jr[sel]]
-                s = np.bincount(k_, weights=xm, minlength=ncell)[cells]  # exact: integers < 2**53
-                a_, c_, f_ = mean_quotient(s.astype(np.int64), n_used[cells], d)
-                int_part[cells], frac[cells], value[cells] = a_, c_, f_
+                # exact: every partial sum is an integer below 2**53
+                s = (_scatter_rows(x, fid.size, parts, jk, ncell) if sel is None
+                     else np.bincount(k_, weights=x[jr[sel]], minlength=ncell))[cells]
+                fast = mean_exact(s.astype(np.int64), n_used[cells], d)
+                if fast is not None:
+                    scaled[cells], value[cells] = fast
+                    continue
+                a_, c_ = round_quotient(pl.Series(s.astype(np.int64)).cast(pl.Int128),
+                                        pl.Series(n_used[cells] * 10 ** d).cast(pl.Int128))
+                wide.append((cells, a_, c_))
                 continue
         if jr is None:
             jr, je = joined()
         r_, e_ = (jr, je) if sel is None else (jr[sel], je[sel])
         a_, c_, ws, a_rows = _general_sums(m, x, d, r_, e_, k_, cells, n_used, idx, weights, slot,
                                            ni, y0, step)
-        int_part[cells], frac[cells] = a_, c_
+        wide.append((cells, a_, c_))
         wsum[cells] = ws
         if raw is not None and a_rows is not None:
             raw[slice(None) if sel is None else sel] = a_rows
@@ -430,18 +437,18 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
     status = np.where(ok, 0, 1 if policy == "partial" else 2).astype(np.int8)
     status[nu == 0] = 3
     computed = status <= 1
-    ip, fr = int_part[out_cells], frac[out_cells]
+    exact = _exact_column(scaled[out_cells], wide, out_cells)
     val = value[out_cells]
     need = np.flatnonzero(computed & np.isnan(val))
     if need.size:  # the float of the decimal, where the quick division might differ from it
-        val[need] = to_decimal(ip[need], fr[need]).cast(pl.Float64).to_numpy()
+        val[need] = exact.gather(need).cast(pl.Float64).to_numpy()
     out_slot = np.repeat(slots, nt)
     ind_ids = out_slot % ni
     keep = pl.col("computed")
     # one select: polars builds the columns in parallel
     frame = pl.DataFrame({
         "y": (out_slot // ni + y0).astype(np.int32), "t": np.tile(np.arange(nt), slots.size),
-        "i": ind_ids, "m": method_of[ind_ids], "st": status, "val": val, "a": ip, "c": fr,
+        "i": ind_ids, "m": method_of[ind_ids], "st": status, "val": val, "x": exact,
         "ne": ne.astype(np.uint32), "nu": nu.astype(np.uint32), "computed": computed,
     }).select(
         year="y", basis=pl.lit(step.to_basis, pl.String),
@@ -451,7 +458,7 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
         method=pl.lit(pl.Series(_METHOD_NAMES)).gather(pl.col("m")),
         n_expected="ne", n_used="nu", missing=pl.lit("", pl.String),
         status=pl.lit(pl.Series(["ok", "partial", "incomplete", "no-data"])).gather(pl.col("st")),
-        value_exact=pl.when(keep).then(exact_expr("a", "c")))
+        value_exact=pl.when(keep).then(pl.col("x")))
     gaps = np.flatnonzero(nu < ne)
     absent = None
     if gaps.size:
@@ -464,6 +471,38 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
     if not audit:
         return values, pl.DataFrame(schema=AUDIT_SCHEMA)
     return values, _audit(step, idx, values, out_cells, jr, je, jk, v, raw, wsum, absent)
+
+
+def _scatter_rows(x: np.ndarray, nrows: int, parts: list, jk: np.ndarray, ncell: int
+                  ) -> np.ndarray:
+    """``np.bincount(jk, weights=gather_rows(x))`` without gathering: the first successor of
+    every row, then each further part. Float sums of integers below 2**53 are exact, so the
+    order of the additions does not matter."""
+    if parts[0] is not None:  # isolated units: the rows are a subset
+        return np.bincount(jk, weights=np.concatenate([x[r] for r in parts]), minlength=ncell)
+    out = np.bincount(jk[:nrows], weights=x, minlength=ncell)
+    at = nrows
+    for r in parts[1:]:
+        out += np.bincount(jk[at:at + r.size], weights=x[r], minlength=ncell)
+        at += r.size
+    return out
+
+
+def _exact_column(scaled: np.ndarray, wide: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+                  out_cells: np.ndarray) -> pl.Series:
+    """``value_exact`` (Decimal(38, 18)) of the output cells: ``scaled`` is 10**18 x the decimal;
+    the cells in ``wide`` hold (integer part, fraction) instead."""
+    q = pl.Series(scaled)
+    if wide:
+        q = q.cast(pl.Int128)
+        for cells, a, c in wide:
+            pos = np.searchsorted(out_cells, cells)  # out_cells is sorted
+            inside = (pos < out_cells.size) & (out_cells[np.minimum(pos, out_cells.size - 1)]
+                                               == cells)
+            big = pl.DataFrame({"a": a[inside], "c": c[inside]}).select(
+                pl.col("a").cast(pl.Int128) * pl.lit(10 ** 18, pl.Int128) + pl.col("c"))["a"]
+            q = q.scatter(pos[inside], big)
+    return scaled_decimal(q)
 
 
 def _encode(current: pl.DataFrame, idx: TransitionIndex
