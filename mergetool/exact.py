@@ -100,9 +100,11 @@ def read_decimal(v: np.ndarray) -> tuple[np.ndarray | pl.Series, int, np.ndarray
     return x, d, inexact
 
 
-def round_quotient(num: pl.Series, den: pl.Series) -> tuple[np.ndarray, np.ndarray]:
-    """``round_half_up(num / den)`` at 18 decimals as (integer part, 18-digit fraction), both
-    int64 carrying the sign of the result; ``num`` and ``den`` (> 0) are Int128 series.
+def round_quotient(num: pl.Series, den: pl.Series, places: int = MAX_SCALE
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """``round_half_up(num / den)`` at ``places`` (18) decimals as (integer part, fraction of
+    ``places`` digits), both int64 carrying the sign of the result; ``num`` and ``den`` (> 0)
+    are Int128 series.
 
     Long division in 128-bit integers, a few digits at a time, so nothing overflows while
     ``den`` < 2**122. Raises OverflowError when a result's integer part exceeds an int64.
@@ -116,7 +118,7 @@ def round_quotient(num: pl.Series, den: pl.Series) -> tuple[np.ndarray, np.ndarr
     # one 128-bit division per step; the remainder by multiply and subtract (divisions are slow)
     frame = frame.with_columns(a=pl.col("m") // pl.col("d"), c=pl.lit(0, pl.Int128))
     frame = frame.with_columns(r=pl.col("m") - pl.col("a") * pl.col("d"))
-    digits = MAX_SCALE
+    digits = places
     while digits:
         k = min(step, digits)
         frame = frame.with_columns(r=pl.col("r") * pl.lit(10 ** k, pl.Int128)).with_columns(
@@ -125,7 +127,7 @@ def round_quotient(num: pl.Series, den: pl.Series) -> tuple[np.ndarray, np.ndarr
             r=pl.col("r") - pl.col("q") * pl.col("d"))
         digits -= k
     frame = frame.with_columns(c=pl.col("c") + (pl.col("r") * 2 >= pl.col("d")).cast(pl.Int128))
-    carry = pl.col("c") >= pl.lit(10 ** MAX_SCALE, pl.Int128)
+    carry = pl.col("c") >= pl.lit(10 ** places, pl.Int128)
     frame = frame.with_columns(a=pl.col("a") + carry.cast(pl.Int128),
                                c=pl.when(carry).then(pl.lit(0, pl.Int128)).otherwise(pl.col("c")))
     if frame.height and int(frame["a"].max() or 0) > RESULT_LIMIT:
@@ -134,7 +136,59 @@ def round_quotient(num: pl.Series, den: pl.Series) -> tuple[np.ndarray, np.ndarr
     return frame["a"].cast(pl.Int64).to_numpy() * sign, frame["c"].cast(pl.Int64).to_numpy() * sign
 
 
-CHUNK = 1 << 18  # cells per block: bounds the temporaries of the quotient
+def scaled_quotient(num: pl.Series, den: pl.Series, d: int) -> np.ndarray | None:
+    """``q = round_half_up(num / (den * 10**d))`` at 18 decimals, times 10**18, as int64 (Int128
+    ``num``, ``den`` > 0); None when some |result| is 9 or more (q would not fit an int64).
+
+    The long division runs on ``den`` itself, not ``den * 10**d``: more digits per step.
+    """
+    try:
+        a, c = round_quotient(num, den, MAX_SCALE - d)  # a: the integer part of num / den
+    except OverflowError:
+        return None
+    if a.size and int(np.abs(a).max()) >= 9 * 10 ** d:
+        return None
+    return a * 10 ** (MAX_SCALE - d) + c
+
+
+def nearest_float(q: np.ndarray) -> np.ndarray:
+    """The float nearest ``q / 10**18`` for int64 ``q`` (NaN where this test cannot tell:
+    |q| below 2**-10 x 10**18, or a candidate crossing a power of two; the caller converts
+    those decimals itself).
+
+    ``f = float(q) / 1e18`` is within about an ulp; the exact test of :func:`_mean_block` (in
+    integers modulo 2**64) says how many ulps the nearest float lies away, and checks it.
+    """
+    mag = np.abs(q)
+    f = mag.astype(np.float64) / 1e18  # 1e18 is an exact float: two roundings, within an ulp
+    mant, ex = np.frexp(f)
+    m = (mant * 2.0**53).astype(np.int64)
+    shift = np.minimum(54 - ex, 63).astype(np.uint64)
+    two = 2 * 10 ** MAX_SCALE
+    delta = (np.left_shift(mag.astype(np.uint64), shift)
+             - m.astype(np.uint64) * np.uint64(two)).view(np.int64)  # |delta| < 4e18 here
+    k = np.rint(delta / two).astype(np.int64)  # ulps to move (tested below, so any guess is safe)
+    m += k
+    delta -= k * two
+    good = _inside(delta, m) & (m >= 2**52) & (m < 2**53) & (ex >= -9)
+    f = np.ldexp(m.astype(np.float64), ex - 53)
+    f = np.where(good, f, np.nan)
+    f[mag == 0] = 0.0
+    return np.where(q < 0, -f, f)
+
+
+def _inside(delta: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Whether ``y`` rounds to ``f = M * 2**E`` (ties to even), given ``delta``
+    = 2 * 10**18 x (y - f) in half-ulps of f (see :func:`_mean_block`)."""
+    half = 10 ** MAX_SCALE
+    even = (m & 1) == 0
+    good = (delta < half) | ((delta == half) & even)
+    good &= np.where(m == 2**52, delta >= -(half // 2),  # a power of two: the gap below is half
+                     (delta > -half) | ((delta == -half) & even))
+    return good
+
+
+CHUNK = 1 << 16  # cells per block: bounds the temporaries of the quotient (and fits a cache)
 #: Below this |mean| the scaled mean ``q`` (10**18 x mean) fits an int64 with room to spare.
 FAST_MEAN_LIMIT = 9.0
 
@@ -178,12 +232,12 @@ def mean_exact(s: np.ndarray, n: np.ndarray, d: int) -> tuple[np.ndarray, np.nda
     q = np.empty(s.size, np.int64)
     for lo in range(0, s.size, CHUNK):
         part = slice(lo, lo + CHUNK)
-        q[part], value[part] = _mean_block(s[part], n[part], value[part], p_tab, r_tab, top_n)
+        q[part], value[part] = _mean_block(s[part], n[part], value[part], p_tab, r_tab)
     return q, value
 
 
-def _mean_block(s: np.ndarray, n: np.ndarray, f: np.ndarray, p_tab: np.ndarray, r_tab: np.ndarray,
-                top_n: int) -> tuple[np.ndarray, np.ndarray]:
+def _mean_block(s: np.ndarray, n: np.ndarray, f: np.ndarray, p_tab: np.ndarray, r_tab: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
     """One block of :func:`mean_exact`; ``f`` is ``|s| / (n * 10**d)`` as a float.
 
     ``|s| * 10**(18 - d) / n = |s| * P + |s| * R / n`` with ``P, R = divmod(10**(18 - d), n)``, so
@@ -196,29 +250,24 @@ def _mean_block(s: np.ndarray, n: np.ndarray, f: np.ndarray, p_tab: np.ndarray, 
     """
     mag = np.abs(s)
     p, r = p_tab[n], r_tab[n]
-    num = 2 * mag * r + n
-    if int(num.max(initial=0)) < 2**51 // max(top_n, 1):
-        # exact: num, 2n are exact floats and the quotient is 1/(2n) or more from the next integer
-        q = mag * p + np.floor(num / (2.0 * n)).astype(np.int64)
-    else:
-        q = mag * p + num // (2 * n)
-    del num, p, r
+    q = 2 * mag * r
+    q += n
+    q //= 2 * n
+    q += mag * p
+    del p, r
     mant, ex = np.frexp(f)
     m = (mant * 2.0**53).astype(np.int64)  # exact: M in [2**52, 2**53), f = M * 2**(ex - 53)
-    shift = np.clip(54 - ex, 0, 63).astype(np.uint64)  # 1 - E
+    shift = np.minimum(54 - ex, 63).astype(np.uint64)  # 1 - E (>= 50: |f| < 9)
     delta = (np.left_shift(q.astype(np.uint64), shift)
              - m.astype(np.uint64) * np.uint64(2 * 10 ** MAX_SCALE)).view(np.int64)
-    half = 10 ** MAX_SCALE  # half an ulp of f, in the units of delta
-    even = (m & 1) == 0
-    good = (delta < half) | ((delta == half) & even)
-    low = np.where(m == 2**52, delta >= -(half // 2),  # a power of two: the gap below is half
-                   (delta > -half) | ((delta == -half) & even))
-    good &= low
+    good = _inside(delta, m)
     good &= ex >= -9  # 1 - E <= 63: |f| >= 2**-10
     good |= mag == 0
     f = np.where(good, f, np.nan)
-    neg = s < 0
-    return np.where(neg, -q, q), np.where(neg, -f, f)
+    if s.size and int(s.min()) < 0:
+        neg = s < 0
+        return np.where(neg, -q, q), np.where(neg, -f, f)
+    return q, f
 
 
 def exact_expr(a: str, c: str) -> pl.Expr:

@@ -39,9 +39,11 @@ from mergetool.exact import (
     FLOAT_EXACT,
     exact_series,
     mean_exact,
+    nearest_float,
     read_decimal,
     round_quotient,
     scaled_decimal,
+    scaled_quotient,
 )
 from mergetool.mapping import MappingSet, Transition
 from mergetool.scores import SCORES_SCHEMA
@@ -417,9 +419,12 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
         if jr is None:
             jr, je = joined()
         r_, e_ = (jr, je) if sel is None else (jr[sel], je[sel])
-        a_, c_, ws, a_rows = _general_sums(m, x, d, r_, e_, k_, cells, n_used, idx, weights, slot,
-                                           ni, y0, step)
-        wide.append((cells, a_, c_))
+        (q_, a_, c_), ws, a_rows = _general_sums(m, x, d, r_, e_, k_, cells, n_used, idx, weights,
+                                                 slot, ni, y0, step)
+        if q_ is not None:
+            scaled[cells], value[cells] = q_, nearest_float(q_)
+        else:
+            wide.append((cells, a_, c_))
         wsum[cells] = ws
         if raw is not None and a_rows is not None:
             raw[slice(None) if sel is None else sel] = a_rows
@@ -533,24 +538,22 @@ def _encode(current: pl.DataFrame, idx: TransitionIndex
 def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, r_: np.ndarray, e_: np.ndarray,
                   k_: np.ndarray, cells: np.ndarray, n_used: np.ndarray, idx: TransitionIndex,
                   weights: pl.DataFrame | None, slot: np.ndarray, ni: int, y0: int,
-                  step: Transition) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  step: Transition) -> tuple[tuple, np.ndarray, np.ndarray | None]:
     """128-bit integer sums of ``A * X`` per cell and their exact quotient.
 
     ``A`` is 1 (mean), the share (sum) or weight x share (weighted), each a float64 made an
     exact integer by one power of two ``2**K`` common to the step: no bit of a weight is lost.
     """
     name = _METHOD_NAMES[m]
-    xs = (pl.Series(x[r_].astype(np.int64)) if isinstance(x, np.ndarray) else x.gather(r_)
-          ).cast(pl.Int128)
+
+    def xs() -> pl.Series:
+        return (pl.Series(x[r_].astype(np.int64)) if isinstance(x, np.ndarray) else x.gather(r_)
+                ).cast(pl.Int128)
     if name == "mean":
-        sums = pl.DataFrame({"k": k_, "t": xs}).group_by("k").agg(pl.col("t").sum())
+        sums = pl.DataFrame({"k": k_, "t": xs()}).group_by("k").agg(pl.col("t").sum())
         sums = pl.DataFrame({"k": cells}).join(sums, on="k", how="left")
-        den = pl.Series(n_used[cells] * 10 ** d).cast(pl.Int128)
-        try:
-            a_, c_ = round_quotient(sums["t"], den)
-        except OverflowError:
-            raise _not_exact("a mean exceeds 9.2e18", "rescale the values") from None
-        return a_, c_, n_used[cells].astype(np.float64), None
+        return (_quotient(sums["t"], pl.Series(n_used[cells]).cast(pl.Int128), d, "mean"),
+                n_used[cells].astype(np.float64), None)
     if not idx.share_known[e_].all():  # rebase() refuses these first (mergetool.shares)
         units = sorted(set(idx.from_codes.gather(idx.e_from[e_[~idx.share_known[e_]]]).to_list()))
         raise InputError.single(Problem(
@@ -571,35 +574,41 @@ def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, r_: np.ndarray, e_:
     a = a_src[e_] if per_edge else a_src
     if limbed is not None:
         num, den_a, k2 = limbed
-        den = (pl.Series([2 ** k2 * 10 ** d] * cells.size, dtype=pl.Int128) if name == "sum"
-               else pl.DataFrame({"a": den_a}).select(pl.col("a") * pl.lit(10 ** d, pl.Int128))["a"])
+        den = pl.Series([2 ** k2] * cells.size, dtype=pl.Int128) if name == "sum" else den_a
         ws = np.ones(cells.size) if name == "sum" else (den_a.cast(pl.Float64) * 2.0 ** -k2).to_numpy()
-        try:
-            a_, c_ = round_quotient(num, den)
-        except OverflowError:
-            raise _not_exact(f"a result of method {name} exceeds 9.2e18", "rescale the values") from None
-        return a_, c_, ws, a
+        return _quotient(num, den, d, name), ws, a
     big_a, k2 = _exact_integers(a)
     top = int(big_a.abs().max() or 0) * (int(np.abs(x).max(initial=0)) if isinstance(x, np.ndarray)
                                          else int(x.abs().max() or 0))
     if top * max(int(n_used[cells].max()) if cells.size else 1, 1) >= 2**126:
         raise _not_exact(f"weights x values too large to sum exactly (method {name})",
                          "rescale the weights or the values")
-    frame = pl.DataFrame({"k": k_, "t": big_a * xs, "a": big_a})
+    frame = pl.DataFrame({"k": k_, "t": big_a * xs(), "a": big_a})
     sums = frame.group_by("k").agg(pl.col("t").sum(), pl.col("a").sum())
     sums = pl.DataFrame({"k": cells}).join(sums, on="k", how="left")
-    scale = pl.lit(10 ** d, pl.Int128)
     if name == "sum":
-        den = pl.Series([2 ** k2 * 10 ** d] * cells.size, dtype=pl.Int128)
+        den = pl.Series([2 ** k2] * cells.size, dtype=pl.Int128)
         ws = np.ones(cells.size)
     else:
-        den = sums.select(pl.col("a") * scale)["a"]
+        den = sums["a"]
         ws = (sums["a"].cast(pl.Float64) * 2.0 ** -k2).to_numpy()
+    return _quotient(sums["t"], den, d, name), ws, a
+
+
+def _quotient(num: pl.Series, den: pl.Series, d: int, name: str
+              ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """``num / (den * 10**d)`` rounded half-up at 18 decimals: ``(q, None, None)`` with ``q``
+    = 10**18 x the result (int64) where every result fits, else ``(None, integer part,
+    fraction)``."""
+    q = scaled_quotient(num, den, d)
+    if q is not None:
+        return q, None, None
     try:
-        a_, c_ = round_quotient(sums["t"], den)
+        a_, c_ = round_quotient(num, den * pl.Series([10 ** d], dtype=pl.Int128))
     except OverflowError:
-        raise _not_exact(f"a result of method {name} exceeds 9.2e18", "rescale the values") from None
-    return a_, c_, ws, a
+        what = "a mean" if name == "mean" else f"a result of method {name}"
+        raise _not_exact(f"{what} exceeds 9.2e18", "rescale the values") from None
+    return None, a_, c_
 
 
 def _mantissas(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
