@@ -170,15 +170,15 @@ def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
         partial=pl.lit(False))
     audits = []
     values = None
-    indicators = scores["indicator"].unique().to_list()
     steps = mappings.path(from_basis, to_basis)
     if shares is not None and not any(step.edges["share"].null_count() for step in steps):
         raise UsageError("--shares fills unknown shares, and no transition here has any", [Problem(
             "bad-option", "every share of the mapping is known: the shares table would do nothing",
             column="--shares", hint="drop --shares (it is for divided units whose shares the "
             "mapping leaves blank, as in vn-2025-wards)")])
-    for step in steps:
+    for k, step in enumerate(steps):
         if step.edges["share"].null_count():  # divided units with unknown shares (communes)
+            indicators = current["indicator"].unique().to_list()
             step = require_shares(step, methods, indicators, shares, mappings, present=current.filter(
                 pl.col("value").is_not_null())["code"].unique())
         if weights is not None:
@@ -188,8 +188,9 @@ def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
         values = pl.concat([v for v, _ in parts])
         step_audit = pl.concat([a for _, a in parts])
         audits.append(step_audit)
-        current = values.select("year", "basis", "code", "indicator", "value",
-                                partial=pl.col("status") == "partial")
+        if k + 1 < len(steps):  # the next step's input
+            current = values.select("year", "basis", "code", "indicator", "value",
+                                    partial=pl.col("status") == "partial")
         if weights is not None:
             weights = _carry_weights(weights, step)
     if values is None:  # same basis: identity
@@ -334,14 +335,17 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
     nslot = ny * ni
     slots = np.flatnonzero(np.bincount(slot_all, minlength=nslot))  # (year, indicator) present
     values_in = current["value"].cast(pl.Float64)
+    partial_in = current["partial"] if current["partial"].any() else None
     if values_in.null_count():
         has_value = values_in.is_not_null().to_numpy()
         fid, slot = fid_all[has_value], slot_all[has_value]
         del fid_all, slot_all
         v = values_in.drop_nulls().to_numpy()
-        part = current["partial"].filter(pl.Series(has_value)).to_numpy()
+        part = (partial_in.filter(pl.Series(has_value)).to_numpy() if partial_in is not None
+                else None)
     else:
-        fid, slot, v, part = fid_all, slot_all, values_in.to_numpy(), current["partial"].to_numpy()
+        fid, slot, v = fid_all, slot_all, values_in.to_numpy()
+        part = partial_in.to_numpy() if partial_in is not None else None
     method_of = np.array([_METHOD_CODE[method_for(i, methods)] for i in indicators.to_list()]
                          or [0], dtype=np.int8)
 
@@ -394,7 +398,7 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
                 "round the values to at most 18 decimals (the published indices have 4)")
     methods_used = sorted(set(method_of[np.unique(slots % ni)].tolist())) if slots.size else [0]
     cell_method = method_of[jk // nt % ni] if len(methods_used) > 1 else None
-    jr = je = None
+    jr = je = e0 = None
     if cell_method is not None or audit:
         jr, je = joined()
     for m in methods_used:
@@ -416,11 +420,32 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
                                         pl.Series(n_used[cells] * 10 ** d).cast(pl.Int128))
                 wide.append((cells, a_, c_))
                 continue
-        if jr is None:
-            jr, je = joined()
-        r_, e_ = (jr, je) if sel is None else (jr[sel], je[sel])
-        (q_, a_, c_), ws, a_rows = _general_sums(m, x, d, r_, e_, k_, cells, n_used, idx, weights,
-                                                 slot, ni, y0, step)
+        def rows(sel: np.ndarray | None = sel) -> tuple[np.ndarray, np.ndarray]:
+            nonlocal jr, je
+            if jr is None:
+                jr, je = joined()
+            return (jr, je) if sel is None else (jr[sel], je[sel])
+
+        def edge_scatter(per_edge: np.ndarray, xw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """Per cell: sums of ``per_edge[edge] * x[row]`` and of ``per_edge[edge]`` over the
+            joined rows, part by part (no joined arrays built)."""
+            nonlocal e0
+            if e0 is None:
+                e0 = idx.start[fid]
+            w0 = per_edge[e0]
+            den_ = np.bincount(jk[:fid.size], weights=w0, minlength=ncell)
+            num_ = np.bincount(jk[:fid.size], weights=w0 * xw, minlength=ncell)
+            at = fid.size
+            for j, r in enumerate(parts[1:], start=1):
+                wj = per_edge[idx.start[fid[r]] + j]
+                den_ += np.bincount(jk[at:at + r.size], weights=wj, minlength=ncell)
+                num_ += np.bincount(jk[at:at + r.size], weights=wj * xw[r], minlength=ncell)
+                at += r.size
+            return num_, den_
+        simple = sel is None and parts[0] is None and jr is None  # every row joined, in parts
+        (q_, a_, c_), ws, a_rows = _general_sums(m, x, d, rows, edge_scatter if simple else None,
+                                                 k_, cells, n_used, idx, weights, slot, ni, y0,
+                                                 step)
         if q_ is not None:
             scaled[cells], value[cells] = q_, nearest_float(q_)
         else:
@@ -431,7 +456,8 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
     if inexact.any():  # a lone value with more than 18 decimals is passed on untouched
         lone = np.flatnonzero(gather_rows(inexact))
         value[jk[lone]] = gather_rows(v)[lone]
-    any_partial = (np.bincount(jk[gather_rows(part)], minlength=ncell) > 0) if part.any() else None
+    any_partial = ((np.bincount(jk[gather_rows(part)], minlength=ncell) > 0)
+                   if part is not None and part.any() else None)
 
     # --- the output grid: present (year, indicator) slots x successors, in key order
     out_cells = (slots[:, None] * nt + np.arange(nt)[None, :]).ravel()
@@ -535,16 +561,23 @@ def _encode(current: pl.DataFrame, idx: TransitionIndex
     return indicators, ii, enc
 
 
-def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, r_: np.ndarray, e_: np.ndarray,
-                  k_: np.ndarray, cells: np.ndarray, n_used: np.ndarray, idx: TransitionIndex,
+def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, rows, edge_scatter, k_: np.ndarray,
+                  cells: np.ndarray, n_used: np.ndarray, idx: TransitionIndex,
                   weights: pl.DataFrame | None, slot: np.ndarray, ni: int, y0: int,
                   step: Transition) -> tuple[tuple, np.ndarray, np.ndarray | None]:
     """128-bit integer sums of ``A * X`` per cell and their exact quotient.
 
     ``A`` is 1 (mean), the share (sum) or weight x share (weighted), each a float64 made an
     exact integer by one power of two ``2**K`` common to the step: no bit of a weight is lost.
+    ``rows()`` gives each joined row's (input row, edge); ``edge_scatter`` (or None) sums
+    per-edge factors over the joined rows without building them.
     """
     name = _METHOD_NAMES[m]
+    if name == "mean" or (weights is not None and "year" in weights.columns) or \
+            edge_scatter is None or not isinstance(x, np.ndarray) or not idx.share_known.all():
+        r_, e_ = rows()
+    else:
+        r_ = e_ = None
 
     def xs() -> pl.Series:
         return (pl.Series(x[r_].astype(np.int64)) if isinstance(x, np.ndarray) else x.gather(r_)
@@ -554,7 +587,7 @@ def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, r_: np.ndarray, e_:
         sums = pl.DataFrame({"k": cells}).join(sums, on="k", how="left")
         return (_quotient(sums["t"], pl.Series(n_used[cells]).cast(pl.Int128), d, "mean"),
                 n_used[cells].astype(np.float64), None)
-    if not idx.share_known[e_].all():  # rebase() refuses these first (mergetool.shares)
+    if e_ is not None and not idx.share_known[e_].all():  # rebase() refuses these first
         units = sorted(set(idx.from_codes.gather(idx.e_from[e_[~idx.share_known[e_]]]).to_list()))
         raise InputError.single(Problem(
             "missing-share", f"method {name} needs the shares of divided units, unknown for "
@@ -568,10 +601,25 @@ def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, r_: np.ndarray, e_:
         a_src = _edge_weights(weights, idx, step) * idx.share
     else:
         a_src = _row_weights(weights, idx, r_, e_, slot, ni, y0, step) * idx.share[e_]
-    where = e_ if per_edge else None
-    limbed = (_limb_sums(a_src, where, x[r_], k_, cells, n_used) if isinstance(x, np.ndarray)
-              else None)
-    a = a_src[e_] if per_edge else a_src
+    ncell = n_used.size
+    if not isinstance(x, np.ndarray):
+        limbed = None
+    elif e_ is None:  # per edge, every row joined: summed part by part
+        limbed = _limb_sums(a_src, lambda limb: edge_scatter(limb, x), float(np.abs(x).max(
+            initial=0)), cells, n_used)
+    else:
+        xr = x[r_]
+        where = e_ if per_edge else None
+
+        def scatter(limb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            if where is not None:
+                limb = limb[where]
+            return (np.bincount(k_, weights=limb * xr, minlength=ncell),
+                    np.bincount(k_, weights=limb, minlength=ncell))
+        limbed = _limb_sums(a_src, scatter, float(np.abs(xr).max(initial=0)), cells, n_used)
+    if limbed is None and e_ is None:
+        r_, e_ = rows()  # only now: the limbs could not hold these values
+    a = None if e_ is None else a_src[e_] if per_edge else a_src  # each contribution's factor
     if limbed is not None:
         num, den_a, k2 = limbed
         den = pl.Series([2 ** k2] * cells.size, dtype=pl.Int128) if name == "sum" else den_a
@@ -626,21 +674,21 @@ def _mantissas(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     return m >> low, np.where(nz, lsb + k, 0), k
 
 
-def _limb_sums(a: np.ndarray, where: np.ndarray | None, xr: np.ndarray, k_: np.ndarray,
-               cells: np.ndarray, n_used: np.ndarray) -> tuple[pl.Series, pl.Series, int] | None:
+def _limb_sums(a: np.ndarray, scatter, xmax: float, cells: np.ndarray, n_used: np.ndarray
+               ) -> tuple[pl.Series, pl.Series, int] | None:
     """Exact ``sum(A * X)`` and ``sum(A)`` per cell (Int128) with ``A = a * 2**K``, by float
     ``np.bincount`` over limbs of A: each limb is small enough that every partial sum of
     ``limb * X`` stays an integer below 2**52, so float addition is exact and order-free.
-    ``a`` is per joined row, or per edge with ``where`` the joined rows' edges.
+    ``a`` is per joined row or per edge; ``scatter(limb)`` gives, per cell, the sums of
+    ``limb * X`` and of ``limb`` over the joined rows; ``xmax`` bounds |X|.
 
     None when the values are too wide for limbs (the caller sums in 128-bit integers).
     """
     m, shift, k2 = _mantissas(a)
     if (m < 0).any():
         return None
-    ncell = n_used.size
     nmax = int(n_used[cells].max()) if cells.size else 1
-    bits = 52 - int(np.abs(xr).max(initial=0)).bit_length() - nmax.bit_length()
+    bits = 52 - int(xmax).bit_length() - nmax.bit_length()
     if bits < 8:
         return None
     width = int((np.frexp(m.astype(np.float64))[1] + shift).max(initial=0))  # bits of each A
@@ -657,11 +705,10 @@ def _limb_sums(a: np.ndarray, where: np.ndarray | None, xr: np.ndarray, k_: np.n
         limb = (np.where(r >= 0, right, left) & mask).astype(np.float64)
         if not limb.any():
             continue
-        if where is not None:
-            limb = limb[where]
         scale = pl.lit(2 ** lo, pl.Int128)
-        part = np.bincount(k_, weights=limb * xr, minlength=ncell)[cells].astype(np.int64)
-        dpart = np.bincount(k_, weights=limb, minlength=ncell)[cells].astype(np.int64)
+        psum, dsum = scatter(limb)
+        part, dpart = psum[cells].astype(np.int64), dsum[cells].astype(np.int64)
+        del psum, dsum
         step = pl.DataFrame({"n": num, "d": den, "p": part, "q": dpart}).select(
             n=pl.col("n") + pl.col("p").cast(pl.Int128) * scale,
             d=pl.col("d") + pl.col("q").cast(pl.Int128) * scale)
