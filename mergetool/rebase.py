@@ -377,7 +377,8 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
     ncell = nslot * nt
     n_used = np.bincount(jk, minlength=ncell)
     expected = np.tile(idx.expected, nslot)
-    if (n_used > expected).any():
+    if (n_used > expected).any() or _has_duplicates(slot, fid, nfrom, nslot):
+        # a repeated unit must not stand in for a missing one (n_used would still look complete)
         raise InputError.single(Problem(
             "duplicate-row", "a unit appears more than once for one year and indicator",
             hint="keep one row per unit, year and indicator"))
@@ -426,19 +427,29 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
                 jr, je = joined()
             return (jr, je) if sel is None else (jr[sel], je[sel])
 
-        def edge_scatter(per_edge: np.ndarray, xw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        def edge_scatter(per_edge: np.ndarray, xw: np.ndarray,
+                         complete: bool = bool((n_used[cells] == expected[cells]).all())
+                         ) -> tuple[np.ndarray, np.ndarray]:
             """Per cell: sums of ``per_edge[edge] * x[row]`` and of ``per_edge[edge]`` over the
             joined rows, part by part (no joined arrays built)."""
             nonlocal e0
             if e0 is None:
                 e0 = idx.start[fid]
+            # a complete cell holds one row per edge of its successor (no unit twice: checked
+            # above), so its sum of factors is the successor's, from the edges alone
+            den_ = np.tile(np.bincount(idx.e_to, weights=per_edge, minlength=nt), nslot) \
+                if complete else None
             w0 = per_edge[e0]
-            den_ = np.bincount(jk[:fid.size], weights=w0, minlength=ncell)
-            num_ = np.bincount(jk[:fid.size], weights=w0 * xw, minlength=ncell)
+            if den_ is None:
+                den_ = np.bincount(jk[:fid.size], weights=w0, minlength=ncell)
+            w0 *= xw
+            num_ = np.bincount(jk[:fid.size], weights=w0, minlength=ncell)
+            del w0
             at = fid.size
             for j, r in enumerate(parts[1:], start=1):
                 wj = per_edge[idx.start[fid[r]] + j]
-                den_ += np.bincount(jk[at:at + r.size], weights=wj, minlength=ncell)
+                if not complete:
+                    den_ += np.bincount(jk[at:at + r.size], weights=wj, minlength=ncell)
                 num_ += np.bincount(jk[at:at + r.size], weights=wj * xw[r], minlength=ncell)
                 at += r.size
             return num_, den_
@@ -502,6 +513,17 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
     if not audit:
         return values, pl.DataFrame(schema=AUDIT_SCHEMA)
     return values, _audit(step, idx, values, out_cells, jr, je, jk, v, raw, wsum, absent)
+
+
+def _has_duplicates(slot: np.ndarray, fid: np.ndarray, nfrom: int, nslot: int) -> bool:
+    """Whether a (year-indicator slot, unit) pair holds more than one value."""
+    key = np.multiply(slot, nfrom)
+    key += fid
+    if nslot * nfrom <= 2**28:
+        seen = np.zeros(nslot * nfrom, dtype=bool)
+        seen[key] = True
+        return int(np.count_nonzero(seen)) != key.size
+    return bool(pl.Series(key).is_duplicated().any())
 
 
 def _scatter_rows(x: np.ndarray, nrows: int, parts: list, jk: np.ndarray, ncell: int
