@@ -387,7 +387,7 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
     scaled = np.zeros(ncell, dtype=np.int64)
     wide: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     value = np.full(ncell, np.nan)
-    wsum = n_used.astype(np.float64)  # the audit's denominators (mean: the count)
+    wsum = n_used.astype(np.float64) if audit else None  # the audit's denominators
     raw = np.ones(jk.size) if audit else None  # the audit's raw weight of each contribution
 
     x, d, inexact = read_decimal(v)
@@ -461,7 +461,8 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
             scaled[cells], value[cells] = q_, nearest_float(q_)
         else:
             wide.append((cells, a_, c_))
-        wsum[cells] = ws
+        if wsum is not None:
+            wsum[cells] = ws
         if raw is not None and a_rows is not None:
             raw[slice(None) if sel is None else sel] = a_rows
     if inexact.any():  # a lone value with more than 18 decimals is passed on untouched
@@ -484,6 +485,16 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
     need = np.flatnonzero(computed & np.isnan(val))
     if need.size:  # the float of the decimal, where the quick division might differ from it
         val[need] = exact.gather(need).cast(pl.Float64).to_numpy()
+    gaps = np.flatnonzero(nu < ne)
+    absent = _absent(gaps, out_cells, nt, nfrom, idx, fid, slot) if gaps.size else None
+    missing = pl.lit("", pl.String)
+    if absent is not None and absent[0].size:
+        miss = (pl.DataFrame({"r": absent[0], "c": idx.from_codes.gather(absent[1])})
+                .group_by("r", maintain_order=True).agg(pl.col("c").str.join(" ")))
+        missing = pl.lit(pl.repeat("", out_cells.size, dtype=pl.String, eager=True).scatter(
+            miss["r"], miss["c"]))
+    if not audit:  # the input-sized arrays are done with: the output is built without them
+        del fid, slot, jk, x, v, parts, jr, je, e0
     out_slot = np.repeat(slots, nt)
     ind_ids = out_slot % ni
     keep = pl.col("computed")
@@ -498,17 +509,9 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
         indicator=pl.lit(indicators).gather(pl.col("i")),
         value=pl.when(keep).then(pl.col("val")),
         method=pl.lit(pl.Series(_METHOD_NAMES)).gather(pl.col("m")),
-        n_expected="ne", n_used="nu", missing=pl.lit("", pl.String),
+        n_expected="ne", n_used="nu", missing=missing,
         status=pl.lit(pl.Series(["ok", "partial", "incomplete", "no-data"])).gather(pl.col("st")),
         value_exact=pl.when(keep).then(pl.col("x")))
-    gaps = np.flatnonzero(nu < ne)
-    absent = None
-    if gaps.size:
-        absent = _absent(gaps, out_cells, nt, nfrom, idx, fid, slot)
-        if absent[0].size:
-            miss = (pl.DataFrame({"r": absent[0], "c": idx.from_codes.gather(absent[1])})
-                    .group_by("r", maintain_order=True).agg(pl.col("c").str.join(" ")))
-            frame = frame.with_columns(frame["missing"].scatter(miss["r"], miss["c"]))
     values = frame.select(RESULT_COLUMNS)
     if not audit:
         return values, pl.DataFrame(schema=AUDIT_SCHEMA)
