@@ -125,7 +125,9 @@ def run_mergetool(data: Path, task: str):
     def once():
         r = rebase(scores, ms, "new", methods={"*": "mean" if task == "mean" else "weighted"},
                    weights=weights if task == "weighted" else None, audit=False)
-        return r.values.filter(pl.col("status") == "ok").select("year", "indicator", "code", "value")
+        # lazily, as a polars user would: only the four columns are filtered
+        return (r.values.lazy().filter(pl.col("status") == "ok")
+                .select("year", "indicator", "code", "value").collect())
     return once
 
 

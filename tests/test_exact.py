@@ -12,7 +12,16 @@ from helpers import mapping_set, two_into_one
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mergetool.core.exact import DEC, exact_series, mean_quotient, read_decimal, round_quotient, to_decimal
+from mergetool.core.exact import (
+    DEC,
+    exact_series,
+    mean_quotient,
+    nearest_float,
+    read_decimal,
+    round_quotient,
+    scaled_quotient,
+    to_decimal,
+)
 from mergetool.core.rebase import RESULT_COLUMNS, rebase
 from mergetool.core.synth import synth_mapping
 from mergetool.errors import InputError
@@ -87,6 +96,47 @@ def test_round_quotient_is_exact_in_128_bits(cases) -> None:
     dec = to_decimal(a, c)
     for i, (num, den) in enumerate(cases):
         assert dec[i] == _half_up(Fraction(num, den))
+
+
+def _near_boundaries(draw_ints: list[int]) -> list[int]:
+    """10**18 x decimals at and around the rounding boundaries between floats (and at powers of
+    two, where the gap below halves): where the float of a decimal is hardest to get right."""
+    out = []
+    for k in draw_ints:
+        f = (k % 9_000_000 + 1) / 1_000_000.0  # a float in (0, 9]
+        for b in (Fraction(f) + Fraction(float(np.spacing(f))) / 2,
+                  Fraction(2) ** (k % 13 - 9)):
+            centre = round(b * 10**18)
+            out += [centre + j for j in (-2, -1, 0, 1, 2)]
+    return out
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(-(9 * 10**18), 9 * 10**18), min_size=1, max_size=40),
+       st.lists(st.integers(0, 10**9), min_size=1, max_size=10))
+def test_nearest_float_is_the_correctly_rounded_float_of_the_decimal(qs, seeds) -> None:
+    q = np.array(qs + _near_boundaries(seeds) + [-x for x in _near_boundaries(seeds)],
+                 dtype=np.int64)
+    f = nearest_float(q)
+    known = ~np.isnan(f)  # NaN: the caller converts the decimal itself
+    for qi, fi in zip(q[known].tolist(), f[known].tolist(), strict=True):
+        assert fi == float(Fraction(qi, 10**18))  # Python's conversion is correctly rounded
+    # ordinary results are decided by the test, not left to the slow conversion
+    assert not np.isnan(nearest_float(np.array([706950000000000000, -123456789012345678]))).any()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(-(2**90), 2**90), st.integers(1, 2**80)), min_size=1,
+                max_size=20), st.integers(0, 8))
+def test_scaled_quotient_is_the_quotient_rounded_half_up_at_18(cases, d) -> None:
+    num = pl.Series([a for a, _ in cases], dtype=pl.Int128)
+    den = pl.Series([b for _, b in cases], dtype=pl.Int128)
+    q = scaled_quotient(num, den, d)
+    exact = [_half_up(Fraction(a, b * 10**d)) for a, b in cases]
+    if q is None:  # only when some |result| is 9 or more
+        assert max(abs(e) for e in exact) >= 9 - Decimal("1e-18")
+        return
+    assert [Decimal(int(x)).scaleb(-18) for x in q] == exact
 
 
 def test_values_read_as_the_decimals_they_were_written_as() -> None:

@@ -248,3 +248,15 @@ def test_rebase_cli_applies_yearly_weights_to_their_own_year_only(tmp_path, ship
     r = run("wx.csv", "no2.csv")
     assert r.exit_code == 2
     assert "[unknown-column]" in r.output
+
+
+def test_a_repeated_unit_never_stands_in_for_a_missing_one() -> None:
+    from mergetool.errors import InputError
+
+    # unit 01 twice, unit 02 missing: the count of successor 01 looks complete (2 of 2)
+    scores = scores_from_rows([(2024, "01", "dti", 0.8), (2024, "01", "dti", 0.4),
+                               (2024, "03", "dti", 0.5)], "old")
+    for method in ("mean", "sum"):
+        with pytest.raises(InputError) as err:
+            rebase(scores, two_into_one(), "new", methods={"*": method})
+        assert err.value.problems[0].code == "duplicate-row"

@@ -100,9 +100,11 @@ def read_decimal(v: np.ndarray) -> tuple[np.ndarray | pl.Series, int, np.ndarray
     return x, d, inexact
 
 
-def round_quotient(num: pl.Series, den: pl.Series) -> tuple[np.ndarray, np.ndarray]:
-    """``round_half_up(num / den)`` at 18 decimals as (integer part, 18-digit fraction), both
-    int64 carrying the sign of the result; ``num`` and ``den`` (> 0) are Int128 series.
+def round_quotient(num: pl.Series, den: pl.Series, places: int = MAX_SCALE
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """``round_half_up(num / den)`` at ``places`` (18) decimals as (integer part, fraction of
+    ``places`` digits), both int64 carrying the sign of the result; ``num`` and ``den`` (> 0)
+    are Int128 series.
 
     Long division in 128-bit integers, a few digits at a time, so nothing overflows while
     ``den`` < 2**122. Raises OverflowError when a result's integer part exceeds an int64.
@@ -116,7 +118,7 @@ def round_quotient(num: pl.Series, den: pl.Series) -> tuple[np.ndarray, np.ndarr
     # one 128-bit division per step; the remainder by multiply and subtract (divisions are slow)
     frame = frame.with_columns(a=pl.col("m") // pl.col("d"), c=pl.lit(0, pl.Int128))
     frame = frame.with_columns(r=pl.col("m") - pl.col("a") * pl.col("d"))
-    digits = MAX_SCALE
+    digits = places
     while digits:
         k = min(step, digits)
         frame = frame.with_columns(r=pl.col("r") * pl.lit(10 ** k, pl.Int128)).with_columns(
@@ -125,7 +127,7 @@ def round_quotient(num: pl.Series, den: pl.Series) -> tuple[np.ndarray, np.ndarr
             r=pl.col("r") - pl.col("q") * pl.col("d"))
         digits -= k
     frame = frame.with_columns(c=pl.col("c") + (pl.col("r") * 2 >= pl.col("d")).cast(pl.Int128))
-    carry = pl.col("c") >= pl.lit(10 ** MAX_SCALE, pl.Int128)
+    carry = pl.col("c") >= pl.lit(10 ** places, pl.Int128)
     frame = frame.with_columns(a=pl.col("a") + carry.cast(pl.Int128),
                                c=pl.when(carry).then(pl.lit(0, pl.Int128)).otherwise(pl.col("c")))
     if frame.height and int(frame["a"].max() or 0) > RESULT_LIMIT:
@@ -134,84 +136,149 @@ def round_quotient(num: pl.Series, den: pl.Series) -> tuple[np.ndarray, np.ndarr
     return frame["a"].cast(pl.Int64).to_numpy() * sign, frame["c"].cast(pl.Int64).to_numpy() * sign
 
 
-CHUNK = 1 << 18  # cells per block: bounds the temporaries of the quotient
+def scaled_quotient(num: pl.Series, den: pl.Series, d: int) -> np.ndarray | None:
+    """``q = round_half_up(num / (den * 10**d))`` at 18 decimals, times 10**18, as int64 (Int128
+    ``num``, ``den`` > 0); None when some |result| is 9 or more (q would not fit an int64).
+
+    The long division runs on ``den`` itself, not ``den * 10**d``: more digits per step.
+    """
+    try:
+        a, c = round_quotient(num, den, MAX_SCALE - d)  # a: the integer part of num / den
+    except OverflowError:
+        return None
+    if a.size and int(np.abs(a).max()) >= 9 * 10 ** d:
+        return None
+    return a * 10 ** (MAX_SCALE - d) + c
+
+
+def nearest_float(q: np.ndarray) -> np.ndarray:
+    """The float nearest ``q / 10**18`` for int64 ``q`` (NaN where this test cannot tell:
+    |q| below 2**-10 x 10**18, or a candidate crossing a power of two; the caller converts
+    those decimals itself).
+
+    ``f = float(q) / 1e18`` is within about an ulp; the exact test of :func:`_mean_block` (in
+    integers modulo 2**64) says how many ulps the nearest float lies away, and checks it.
+    """
+    mag = np.abs(q)
+    f = mag.astype(np.float64) / 1e18  # 1e18 is an exact float: two roundings, within an ulp
+    mant, ex = np.frexp(f)
+    m = (mant * 2.0**53).astype(np.int64)
+    shift = np.minimum(54 - ex, 63).astype(np.uint64)
+    two = 2 * 10 ** MAX_SCALE
+    delta = (np.left_shift(mag.astype(np.uint64), shift)
+             - m.astype(np.uint64) * np.uint64(two)).view(np.int64)  # |delta| < 4e18 here
+    k = np.rint(delta / two).astype(np.int64)  # ulps to move (tested below, so any guess is safe)
+    m += k
+    delta -= k * two
+    good = _inside(delta, m) & (m >= 2**52) & (m < 2**53) & (ex >= -9)
+    f = np.ldexp(m.astype(np.float64), ex - 53)
+    f = np.where(good, f, np.nan)
+    f[mag == 0] = 0.0
+    return np.where(q < 0, -f, f)
+
+
+def _inside(delta: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Whether ``y`` rounds to ``f = M * 2**E`` (ties to even), given ``delta``
+    = 2 * 10**18 x (y - f) in half-ulps of f (see :func:`_mean_block`)."""
+    half = 10 ** MAX_SCALE
+    even = (m & 1) == 0
+    good = (delta < half) | ((delta == half) & even)
+    good &= np.where(m == 2**52, delta >= -(half // 2),  # a power of two: the gap below is half
+                     (delta > -half) | ((delta == -half) & even))
+    return good
+
+
+CHUNK = 1 << 16  # cells per block: bounds the temporaries of the quotient (and fits a cache)
+#: Below this |mean| the scaled mean ``q`` (10**18 x mean) fits an int64 with room to spare.
+FAST_MEAN_LIMIT = 9.0
 
 
 def mean_quotient(s: np.ndarray, n: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`_mean_quotient` block by block (same results, a fraction of the peak memory)."""
-    if s.size <= CHUNK:
-        return _mean_quotient(s, n, d)
-    a, c, f = np.empty(s.size, np.int64), np.empty(s.size, np.int64), np.empty(s.size)
-    for lo in range(0, s.size, CHUNK):
-        part = slice(lo, lo + CHUNK)
-        a[part], c[part], f[part] = _mean_quotient(s[part], n[part], d)
-    return a, c, f
-
-
-def _mean_quotient(s: np.ndarray, n: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The mean ``s / (n * 10**d)`` of int64 sums, for ``|s| < 2**53`` and ``n * 10**d < 2**53``:
-    (integer part, fraction, float value) like :func:`round_quotient`, in numpy.
-
-    ``s * 10**(18 - d) / n = s * P + s * R / n`` with ``P, R = divmod(10**(18 - d), n)``, so
-    only ``s * R`` (below ``n * |s|``) needs dividing. The float is ``s / (n * 10**d)``, one
-    correctly rounded division of exact floats, except where rounding at 18 decimals first
-    could change it: those entries are NaN and the caller converts the decimal itself.
-    """
-    e = 10 ** (MAX_SCALE - d)
-    top_n = int(n.max()) if n.size else 1
-    mag = np.abs(s)
-    top_q = int((mag // np.maximum(n, 1)).max()) + 1 if mag.size else 1
-    if top_q * e >= INT64_MAX or 2 * (int(mag.max()) if mag.size else 0) * top_n >= INT64_MAX:
-        # |mean| above ~9.2: 128-bit long division
+    """The mean ``s / (n * 10**d)`` of int64 sums, for ``|s| < 2**53`` and ``n * 10**d < 2**53``,
+    as (integer part, 18-digit fraction, float value) like :func:`round_quotient`."""
+    fast = mean_exact(s, n, d)
+    if fast is None:  # |mean| above ~9: 128-bit long division
         a, c = round_quotient(pl.Series(s).cast(pl.Int128),
                               pl.Series(n.astype(np.int64) * 10 ** d).cast(pl.Int128))
-    else:
-        table = np.arange(top_n + 1, dtype=np.int64)
-        table[0] = 1
-        p_tab, r_tab = e // table, e % table
-        p, r = p_tab[n], r_tab[n]
-        num, den = 2 * mag * r + n, 2 * n
-        if int(num.max(initial=0)) < 2**51 // max(top_n, 1):
-            # exact: num, den are exact floats and the quotient is 1/den or more from the next integer
-            q = mag * p + np.floor(num / den).astype(np.int64)
-        else:
-            q = mag * p + num // den
-        sign = np.where(s < 0, -1, 1)
-        a = q // 10 ** MAX_SCALE
-        c = q - a * 10 ** MAX_SCALE
-        a, c = a * sign, c * sign
-    value = _checked_division(s.astype(np.float64), (n * 10 ** d).astype(np.float64))
-    return a, c, value
+        return a, c, np.full(s.size, np.nan)
+    q, value = fast
+    a = np.abs(q) // 10 ** MAX_SCALE
+    c = np.abs(q) - a * 10 ** MAX_SCALE
+    sign = np.where(q < 0, -1, 1)
+    return a * sign, c * sign, value
 
 
-def _checked_division(s: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """``s / den`` (exact float operands, so one correct rounding of the exact quotient ``r``)
-    where that equals the float nearest the 18-decimal rounding ``q`` of ``r``; NaN where it
-    might not, which is where ``r`` lies within ~6e-19 of a rounding boundary between two floats
-    (|q - r| <= 5e-19), or where floats are finer than 1e-18 (|r| below about 0.004), or
-    everywhere on a platform without an extended long double.
+def mean_exact(s: np.ndarray, n: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(q, value)`` for the means ``s / (n * 10**d)`` of int64 sums (``|s| < 2**53``,
+    ``1 <= n``, ``n * 10**d < 2**53``): ``q`` (int64) is the mean rounded half-up at 18 decimals,
+    times 10**18; ``value`` its nearest float, NaN where the caller must convert the decimal.
 
-    The boundary distance uses an extended-precision quotient (64-bit mantissa, error about
-    5e-20 x |r|, well inside the margin).
+    None when some |mean| is 9 or more (``q`` would not fit an int64): the caller then uses
+    :func:`round_quotient`. Block by block, so the temporaries stay a fraction of the input.
     """
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        f = s / den
-        exact = s.astype(np.longdouble) / den.astype(np.longdouble)
-        off = ((exact - f) * np.sign(f)).astype(np.float64)  # > 0: r lies away from zero of f
-        b = np.spacing(np.abs(f))  # the gap to the next float away from zero
-        margin = 6e-19 + b * 2.0**-30
-        near = np.abs(off) > b / 2 - margin
-        # toward zero the gap halves at a power of two: check that boundary too
-        near |= (off < 0) & (np.abs(np.abs(off) - b / 4) < margin)
-        near &= s != 0
-        if np.finfo(np.longdouble).nmant < 63:  # no extended precision here: convert every one
-            near = s != 0
-    return np.where(near, np.nan, f)
+    if s.size == 0:
+        return np.zeros(0, np.int64), np.zeros(0)
+    top_n = int(n.max())
+    if 2 * int(np.abs(s).max()) * top_n >= INT64_MAX:
+        return None
+    den = (n * 10 ** d).astype(np.float64)  # exact: below 2**53
+    value = np.abs(s) / den  # one correctly rounded division of two exact floats
+    if float(value.max()) >= FAST_MEAN_LIMIT:
+        return None
+    e = 10 ** (MAX_SCALE - d)
+    table = np.arange(top_n + 1, dtype=np.int64)
+    table[0] = 1
+    p_tab, r_tab = e // table, e % table
+    q = np.empty(s.size, np.int64)
+    for lo in range(0, s.size, CHUNK):
+        part = slice(lo, lo + CHUNK)
+        q[part], value[part] = _mean_block(s[part], n[part], value[part], p_tab, r_tab)
+    return q, value
+
+
+def _mean_block(s: np.ndarray, n: np.ndarray, f: np.ndarray, p_tab: np.ndarray, r_tab: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """One block of :func:`mean_exact`; ``f`` is ``|s| / (n * 10**d)`` as a float.
+
+    ``|s| * 10**(18 - d) / n = |s| * P + |s| * R / n`` with ``P, R = divmod(10**(18 - d), n)``, so
+    only ``|s| * R`` (below ``n * |s|``) needs dividing. ``f`` (the exact quotient ``r`` rounded
+    once) is also the float nearest ``y = q / 10**18`` unless a rounding boundary between two
+    floats lies between r and y: with ``f = M * 2**E`` (M of 53 bits) the test is exact in
+    integers, ``Delta = q * 2**(1 - E) - 2 * M * 10**18`` (2 * 10**18 x (y - f) in half-ulps of
+    f) has |Delta| below 2**63 whenever ``1 - E <= 63`` and is computed modulo 2**64; y rounds
+    to f iff Delta lies inside f's rounding interval (ties to even).
+    """
+    mag = np.abs(s)
+    p, r = p_tab[n], r_tab[n]
+    q = 2 * mag * r
+    q += n
+    q //= 2 * n
+    q += mag * p
+    del p, r
+    mant, ex = np.frexp(f)
+    m = (mant * 2.0**53).astype(np.int64)  # exact: M in [2**52, 2**53), f = M * 2**(ex - 53)
+    shift = np.minimum(54 - ex, 63).astype(np.uint64)  # 1 - E (>= 50: |f| < 9)
+    delta = (np.left_shift(q.astype(np.uint64), shift)
+             - m.astype(np.uint64) * np.uint64(2 * 10 ** MAX_SCALE)).view(np.int64)
+    good = _inside(delta, m)
+    good &= ex >= -9  # 1 - E <= 63: |f| >= 2**-10
+    good |= mag == 0
+    f = np.where(good, f, np.nan)
+    if s.size and int(s.min()) < 0:
+        neg = s < 0
+        return np.where(neg, -q, q), np.where(neg, -f, f)
+    return q, f
 
 
 def exact_expr(a: str, c: str) -> pl.Expr:
     """Decimal(38, 18) from an integer-part column and an 18-digit-fraction column."""
     return pl.col(a).cast(DEC) + pl.col(c).cast(pl.Decimal(38, 0)) * _ONE_E_MINUS_18
+
+
+def scaled_decimal(q: pl.Series) -> pl.Series:
+    """Decimal(38, 18) from integers ``q`` = 10**18 x the decimal (no arithmetic beyond a
+    multiplication by the unit 1e-18: the decimal's integer is q itself)."""
+    return pl.select(pl.lit(q).cast(pl.Decimal(38, 0)) * _ONE_E_MINUS_18).to_series()
 
 
 def to_decimal(a: np.ndarray, c: np.ndarray) -> pl.Series:

@@ -36,12 +36,13 @@ import polars as pl
 from mergetool.core.exact import (
     DEC,
     FLOAT_EXACT,
-    exact_expr,
     exact_series,
-    mean_quotient,
+    mean_exact,
+    nearest_float,
     read_decimal,
     round_quotient,
-    to_decimal,
+    scaled_decimal,
+    scaled_quotient,
 )
 from mergetool.core.mapping import MappingSet, Transition
 from mergetool.errors import InputError, Problem, UsageError
@@ -171,15 +172,15 @@ def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
         partial=pl.lit(False))
     audits = []
     values = None
-    indicators = scores["indicator"].unique().to_list()
     steps = mappings.path(from_basis, to_basis)
     if shares is not None and not any(step.edges["share"].null_count() for step in steps):
         raise UsageError("--shares fills unknown shares, and no transition here has any", [Problem(
             "bad-option", "every share of the mapping is known: the shares table would do nothing",
             column="--shares", hint="drop --shares (it is for divided units whose shares the "
             "mapping leaves blank, as in vn-2025-wards)")])
-    for step in steps:
+    for k, step in enumerate(steps):
         if step.edges["share"].null_count():  # divided units with unknown shares (communes)
+            indicators = current["indicator"].unique().to_list()
             step = require_shares(step, methods, indicators, shares, mappings, present=current.filter(
                 pl.col("value").is_not_null())["code"].unique())
         if weights is not None:
@@ -189,8 +190,9 @@ def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
         values = pl.concat([v for v, _ in parts])
         step_audit = pl.concat([a for _, a in parts])
         audits.append(step_audit)
-        current = values.select("year", "basis", "code", "indicator", "value",
-                                partial=pl.col("status") == "partial")
+        if k + 1 < len(steps):  # the next step's input
+            current = values.select("year", "basis", "code", "indicator", "value",
+                                    partial=pl.col("status") == "partial")
         if weights is not None:
             weights = _carry_weights(weights, step)
     if values is None:  # same basis: identity
@@ -335,14 +337,17 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
     nslot = ny * ni
     slots = np.flatnonzero(np.bincount(slot_all, minlength=nslot))  # (year, indicator) present
     values_in = current["value"].cast(pl.Float64)
+    partial_in = current["partial"] if current["partial"].any() else None
     if values_in.null_count():
         has_value = values_in.is_not_null().to_numpy()
         fid, slot = fid_all[has_value], slot_all[has_value]
         del fid_all, slot_all
         v = values_in.drop_nulls().to_numpy()
-        part = current["partial"].filter(pl.Series(has_value)).to_numpy()
+        part = (partial_in.filter(pl.Series(has_value)).to_numpy() if partial_in is not None
+                else None)
     else:
-        fid, slot, v, part = fid_all, slot_all, values_in.to_numpy(), current["partial"].to_numpy()
+        fid, slot, v = fid_all, slot_all, values_in.to_numpy()
+        part = partial_in.to_numpy() if partial_in is not None else None
     method_of = np.array([_METHOD_CODE[method_for(i, methods)] for i in indicators.to_list()]
                          or [0], dtype=np.int8)
 
@@ -374,14 +379,17 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
     ncell = nslot * nt
     n_used = np.bincount(jk, minlength=ncell)
     expected = np.tile(idx.expected, nslot)
-    if (n_used > expected).any():
+    if (n_used > expected).any() or _has_duplicates(slot, fid, nfrom, nslot):
+        # a repeated unit must not stand in for a missing one (n_used would still look complete)
         raise InputError.single(Problem(
             "duplicate-row", "a unit appears more than once for one year and indicator",
             hint="keep one row per unit, year and indicator"))
-    int_part = np.zeros(ncell, dtype=np.int64)
-    frac = np.zeros(ncell, dtype=np.int64)
+    # each cell's result: 10**18 x the decimal (int64 where it fits, from the mean's fast path)
+    # and the float; cells of the 128-bit paths keep (integer part, fraction) in ``wide``
+    scaled = np.zeros(ncell, dtype=np.int64)
+    wide: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     value = np.full(ncell, np.nan)
-    wsum = n_used.astype(np.float64)  # the audit's denominators (mean: the count)
+    wsum = n_used.astype(np.float64) if audit else None  # the audit's denominators
     raw = np.ones(jk.size) if audit else None  # the audit's raw weight of each contribution
 
     x, d, inexact = read_decimal(v)
@@ -393,7 +401,7 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
                 "round the values to at most 18 decimals (the published indices have 4)")
     methods_used = sorted(set(method_of[np.unique(slots % ni)].tolist())) if slots.size else [0]
     cell_method = method_of[jk // nt % ni] if len(methods_used) > 1 else None
-    jr = je = None
+    jr = je = e0 = None
     if cell_method is not None or audit:
         jr, je = joined()
     for m in methods_used:
@@ -404,24 +412,66 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
             top = float(np.abs(x).max()) if x.size else 0.0
             nmax = int(n_used[cells].max()) if cells.size else 1
             if top * nmax < FLOAT_EXACT and nmax * 10 ** d < FLOAT_EXACT:
-                xm = gather_rows(x) if sel is None else x[jr[sel]]
-                s = np.bincount(k_, weights=xm, minlength=ncell)[cells]  # exact: integers < 2**53
-                a_, c_, f_ = mean_quotient(s.astype(np.int64), n_used[cells], d)
-                int_part[cells], frac[cells], value[cells] = a_, c_, f_
+                # exact: every partial sum is an integer below 2**53
+                s = (_scatter_rows(x, fid.size, parts, jk, ncell) if sel is None
+                     else np.bincount(k_, weights=x[jr[sel]], minlength=ncell))[cells]
+                fast = mean_exact(s.astype(np.int64), n_used[cells], d)
+                if fast is not None:
+                    scaled[cells], value[cells] = fast
+                    continue
+                a_, c_ = round_quotient(pl.Series(s.astype(np.int64)).cast(pl.Int128),
+                                        pl.Series(n_used[cells] * 10 ** d).cast(pl.Int128))
+                wide.append((cells, a_, c_))
                 continue
-        if jr is None:
-            jr, je = joined()
-        r_, e_ = (jr, je) if sel is None else (jr[sel], je[sel])
-        a_, c_, ws, a_rows = _general_sums(m, x, d, r_, e_, k_, cells, n_used, idx, weights, slot,
-                                           ni, y0, step)
-        int_part[cells], frac[cells] = a_, c_
-        wsum[cells] = ws
+        def rows(sel: np.ndarray | None = sel) -> tuple[np.ndarray, np.ndarray]:
+            nonlocal jr, je
+            if jr is None:
+                jr, je = joined()
+            return (jr, je) if sel is None else (jr[sel], je[sel])
+
+        def edge_scatter(per_edge: np.ndarray, xw: np.ndarray,
+                         complete: bool = bool((n_used[cells] == expected[cells]).all())
+                         ) -> tuple[np.ndarray, np.ndarray]:
+            """Per cell: sums of ``per_edge[edge] * x[row]`` and of ``per_edge[edge]`` over the
+            joined rows, part by part (no joined arrays built)."""
+            nonlocal e0
+            if e0 is None:
+                e0 = idx.start[fid]
+            # a complete cell holds one row per edge of its successor (no unit twice: checked
+            # above), so its sum of factors is the successor's, from the edges alone
+            den_ = np.tile(np.bincount(idx.e_to, weights=per_edge, minlength=nt), nslot) \
+                if complete else None
+            w0 = per_edge[e0]
+            if den_ is None:
+                den_ = np.bincount(jk[:fid.size], weights=w0, minlength=ncell)
+            w0 *= xw
+            num_ = np.bincount(jk[:fid.size], weights=w0, minlength=ncell)
+            del w0
+            at = fid.size
+            for j, r in enumerate(parts[1:], start=1):
+                wj = per_edge[idx.start[fid[r]] + j]
+                if not complete:
+                    den_ += np.bincount(jk[at:at + r.size], weights=wj, minlength=ncell)
+                num_ += np.bincount(jk[at:at + r.size], weights=wj * xw[r], minlength=ncell)
+                at += r.size
+            return num_, den_
+        simple = sel is None and parts[0] is None and jr is None  # every row joined, in parts
+        (q_, a_, c_), ws, a_rows = _general_sums(m, x, d, rows, edge_scatter if simple else None,
+                                                 k_, cells, n_used, idx, weights, slot, ni, y0,
+                                                 step)
+        if q_ is not None:
+            scaled[cells], value[cells] = q_, nearest_float(q_)
+        else:
+            wide.append((cells, a_, c_))
+        if wsum is not None:
+            wsum[cells] = ws
         if raw is not None and a_rows is not None:
             raw[slice(None) if sel is None else sel] = a_rows
     if inexact.any():  # a lone value with more than 18 decimals is passed on untouched
         lone = np.flatnonzero(gather_rows(inexact))
         value[jk[lone]] = gather_rows(v)[lone]
-    any_partial = (np.bincount(jk[gather_rows(part)], minlength=ncell) > 0) if part.any() else None
+    any_partial = ((np.bincount(jk[gather_rows(part)], minlength=ncell) > 0)
+                   if part is not None and part.any() else None)
 
     # --- the output grid: present (year, indicator) slots x successors, in key order
     out_cells = (slots[:, None] * nt + np.arange(nt)[None, :]).ravel()
@@ -432,18 +482,28 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
     status = np.where(ok, 0, 1 if policy == "partial" else 2).astype(np.int8)
     status[nu == 0] = 3
     computed = status <= 1
-    ip, fr = int_part[out_cells], frac[out_cells]
+    exact = _exact_column(scaled[out_cells], wide, out_cells)
     val = value[out_cells]
     need = np.flatnonzero(computed & np.isnan(val))
     if need.size:  # the float of the decimal, where the quick division might differ from it
-        val[need] = to_decimal(ip[need], fr[need]).cast(pl.Float64).to_numpy()
+        val[need] = exact.gather(need).cast(pl.Float64).to_numpy()
+    gaps = np.flatnonzero(nu < ne)
+    absent = _absent(gaps, out_cells, nt, nfrom, idx, fid, slot) if gaps.size else None
+    missing = pl.lit("", pl.String)
+    if absent is not None and absent[0].size:
+        miss = (pl.DataFrame({"r": absent[0], "c": idx.from_codes.gather(absent[1])})
+                .group_by("r", maintain_order=True).agg(pl.col("c").str.join(" ")))
+        missing = pl.lit(pl.repeat("", out_cells.size, dtype=pl.String, eager=True).scatter(
+            miss["r"], miss["c"]))
+    if not audit:  # the input-sized arrays are done with: the output is built without them
+        del fid, slot, jk, x, v, parts, jr, je, e0
     out_slot = np.repeat(slots, nt)
     ind_ids = out_slot % ni
     keep = pl.col("computed")
     # one select: polars builds the columns in parallel
     frame = pl.DataFrame({
         "y": (out_slot // ni + y0).astype(np.int32), "t": np.tile(np.arange(nt), slots.size),
-        "i": ind_ids, "m": method_of[ind_ids], "st": status, "val": val, "a": ip, "c": fr,
+        "i": ind_ids, "m": method_of[ind_ids], "st": status, "val": val, "x": exact,
         "ne": ne.astype(np.uint32), "nu": nu.astype(np.uint32), "computed": computed,
     }).select(
         year="y", basis=pl.lit(step.to_basis, pl.String),
@@ -451,21 +511,56 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
         indicator=pl.lit(indicators).gather(pl.col("i")),
         value=pl.when(keep).then(pl.col("val")),
         method=pl.lit(pl.Series(_METHOD_NAMES)).gather(pl.col("m")),
-        n_expected="ne", n_used="nu", missing=pl.lit("", pl.String),
+        n_expected="ne", n_used="nu", missing=missing,
         status=pl.lit(pl.Series(["ok", "partial", "incomplete", "no-data"])).gather(pl.col("st")),
-        value_exact=pl.when(keep).then(exact_expr("a", "c")))
-    gaps = np.flatnonzero(nu < ne)
-    absent = None
-    if gaps.size:
-        absent = _absent(gaps, out_cells, nt, nfrom, idx, fid, slot)
-        if absent[0].size:
-            miss = (pl.DataFrame({"r": absent[0], "c": idx.from_codes.gather(absent[1])})
-                    .group_by("r", maintain_order=True).agg(pl.col("c").str.join(" ")))
-            frame = frame.with_columns(frame["missing"].scatter(miss["r"], miss["c"]))
+        value_exact=pl.when(keep).then(pl.col("x")))
     values = frame.select(RESULT_COLUMNS)
     if not audit:
         return values, pl.DataFrame(schema=AUDIT_SCHEMA)
     return values, _audit(step, idx, values, out_cells, jr, je, jk, v, raw, wsum, absent)
+
+
+def _has_duplicates(slot: np.ndarray, fid: np.ndarray, nfrom: int, nslot: int) -> bool:
+    """Whether a (year-indicator slot, unit) pair holds more than one value."""
+    key = np.multiply(slot, nfrom)
+    key += fid
+    if nslot * nfrom <= 2**28:
+        seen = np.zeros(nslot * nfrom, dtype=bool)
+        seen[key] = True
+        return int(np.count_nonzero(seen)) != key.size
+    return bool(pl.Series(key).is_duplicated().any())
+
+
+def _scatter_rows(x: np.ndarray, nrows: int, parts: list, jk: np.ndarray, ncell: int
+                  ) -> np.ndarray:
+    """``np.bincount(jk, weights=gather_rows(x))`` without gathering: the first successor of
+    every row, then each further part. Float sums of integers below 2**53 are exact, so the
+    order of the additions does not matter."""
+    if parts[0] is not None:  # isolated units: the rows are a subset
+        return np.bincount(jk, weights=np.concatenate([x[r] for r in parts]), minlength=ncell)
+    out = np.bincount(jk[:nrows], weights=x, minlength=ncell)
+    at = nrows
+    for r in parts[1:]:
+        out += np.bincount(jk[at:at + r.size], weights=x[r], minlength=ncell)
+        at += r.size
+    return out
+
+
+def _exact_column(scaled: np.ndarray, wide: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+                  out_cells: np.ndarray) -> pl.Series:
+    """``value_exact`` (Decimal(38, 18)) of the output cells: ``scaled`` is 10**18 x the decimal;
+    the cells in ``wide`` hold (integer part, fraction) instead."""
+    q = pl.Series(scaled)
+    if wide:
+        q = q.cast(pl.Int128)
+        for cells, a, c in wide:
+            pos = np.searchsorted(out_cells, cells)  # out_cells is sorted
+            inside = (pos < out_cells.size) & (out_cells[np.minimum(pos, out_cells.size - 1)]
+                                               == cells)
+            big = pl.DataFrame({"a": a[inside], "c": c[inside]}).select(
+                pl.col("a").cast(pl.Int128) * pl.lit(10 ** 18, pl.Int128) + pl.col("c"))["a"]
+            q = q.scatter(pos[inside], big)
+    return scaled_decimal(q)
 
 
 def _encode(current: pl.DataFrame, idx: TransitionIndex
@@ -493,28 +588,33 @@ def _encode(current: pl.DataFrame, idx: TransitionIndex
     return indicators, ii, enc
 
 
-def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, r_: np.ndarray, e_: np.ndarray,
-                  k_: np.ndarray, cells: np.ndarray, n_used: np.ndarray, idx: TransitionIndex,
+def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, rows, edge_scatter, k_: np.ndarray,
+                  cells: np.ndarray, n_used: np.ndarray, idx: TransitionIndex,
                   weights: pl.DataFrame | None, slot: np.ndarray, ni: int, y0: int,
-                  step: Transition) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  step: Transition) -> tuple[tuple, np.ndarray, np.ndarray | None]:
     """128-bit integer sums of ``A * X`` per cell and their exact quotient.
 
     ``A`` is 1 (mean), the share (sum) or weight x share (weighted), each a float64 made an
     exact integer by one power of two ``2**K`` common to the step: no bit of a weight is lost.
+    ``rows()`` gives each joined row's (input row, edge); ``edge_scatter`` (or None) sums
+    per-edge factors over the joined rows without building them.
     """
     name = _METHOD_NAMES[m]
-    xs = (pl.Series(x[r_].astype(np.int64)) if isinstance(x, np.ndarray) else x.gather(r_)
-          ).cast(pl.Int128)
+    if name == "mean" or (weights is not None and "year" in weights.columns) or \
+            edge_scatter is None or not isinstance(x, np.ndarray) or not idx.share_known.all():
+        r_, e_ = rows()
+    else:
+        r_ = e_ = None
+
+    def xs() -> pl.Series:
+        return (pl.Series(x[r_].astype(np.int64)) if isinstance(x, np.ndarray) else x.gather(r_)
+                ).cast(pl.Int128)
     if name == "mean":
-        sums = pl.DataFrame({"k": k_, "t": xs}).group_by("k").agg(pl.col("t").sum())
+        sums = pl.DataFrame({"k": k_, "t": xs()}).group_by("k").agg(pl.col("t").sum())
         sums = pl.DataFrame({"k": cells}).join(sums, on="k", how="left")
-        den = pl.Series(n_used[cells] * 10 ** d).cast(pl.Int128)
-        try:
-            a_, c_ = round_quotient(sums["t"], den)
-        except OverflowError:
-            raise _not_exact("a mean exceeds 9.2e18", "rescale the values") from None
-        return a_, c_, n_used[cells].astype(np.float64), None
-    if not idx.share_known[e_].all():  # rebase() refuses these first (mergetool.core.shares)
+        return (_quotient(sums["t"], pl.Series(n_used[cells]).cast(pl.Int128), d, "mean"),
+                n_used[cells].astype(np.float64), None)
+    if e_ is not None and not idx.share_known[e_].all():  # rebase() refuses these first
         units = sorted(set(idx.from_codes.gather(idx.e_from[e_[~idx.share_known[e_]]]).to_list()))
         raise InputError.single(Problem(
             "missing-share", f"method {name} needs the shares of divided units, unknown for "
@@ -528,41 +628,62 @@ def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, r_: np.ndarray, e_:
         a_src = _edge_weights(weights, idx, step) * idx.share
     else:
         a_src = _row_weights(weights, idx, r_, e_, slot, ni, y0, step) * idx.share[e_]
-    where = e_ if per_edge else None
-    limbed = (_limb_sums(a_src, where, x[r_], k_, cells, n_used) if isinstance(x, np.ndarray)
-              else None)
-    a = a_src[e_] if per_edge else a_src
+    ncell = n_used.size
+    if not isinstance(x, np.ndarray):
+        limbed = None
+    elif e_ is None:  # per edge, every row joined: summed part by part
+        limbed = _limb_sums(a_src, lambda limb: edge_scatter(limb, x), float(np.abs(x).max(
+            initial=0)), cells, n_used)
+    else:
+        xr = x[r_]
+        where = e_ if per_edge else None
+
+        def scatter(limb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            if where is not None:
+                limb = limb[where]
+            return (np.bincount(k_, weights=limb * xr, minlength=ncell),
+                    np.bincount(k_, weights=limb, minlength=ncell))
+        limbed = _limb_sums(a_src, scatter, float(np.abs(xr).max(initial=0)), cells, n_used)
+    if limbed is None and e_ is None:
+        r_, e_ = rows()  # only now: the limbs could not hold these values
+    a = None if e_ is None else a_src[e_] if per_edge else a_src  # each contribution's factor
     if limbed is not None:
         num, den_a, k2 = limbed
-        den = (pl.Series([2 ** k2 * 10 ** d] * cells.size, dtype=pl.Int128) if name == "sum"
-               else pl.DataFrame({"a": den_a}).select(pl.col("a") * pl.lit(10 ** d, pl.Int128))["a"])
+        den = pl.Series([2 ** k2] * cells.size, dtype=pl.Int128) if name == "sum" else den_a
         ws = np.ones(cells.size) if name == "sum" else (den_a.cast(pl.Float64) * 2.0 ** -k2).to_numpy()
-        try:
-            a_, c_ = round_quotient(num, den)
-        except OverflowError:
-            raise _not_exact(f"a result of method {name} exceeds 9.2e18", "rescale the values") from None
-        return a_, c_, ws, a
+        return _quotient(num, den, d, name), ws, a
     big_a, k2 = _exact_integers(a)
     top = int(big_a.abs().max() or 0) * (int(np.abs(x).max(initial=0)) if isinstance(x, np.ndarray)
                                          else int(x.abs().max() or 0))
     if top * max(int(n_used[cells].max()) if cells.size else 1, 1) >= 2**126:
         raise _not_exact(f"weights x values too large to sum exactly (method {name})",
                          "rescale the weights or the values")
-    frame = pl.DataFrame({"k": k_, "t": big_a * xs, "a": big_a})
+    frame = pl.DataFrame({"k": k_, "t": big_a * xs(), "a": big_a})
     sums = frame.group_by("k").agg(pl.col("t").sum(), pl.col("a").sum())
     sums = pl.DataFrame({"k": cells}).join(sums, on="k", how="left")
-    scale = pl.lit(10 ** d, pl.Int128)
     if name == "sum":
-        den = pl.Series([2 ** k2 * 10 ** d] * cells.size, dtype=pl.Int128)
+        den = pl.Series([2 ** k2] * cells.size, dtype=pl.Int128)
         ws = np.ones(cells.size)
     else:
-        den = sums.select(pl.col("a") * scale)["a"]
+        den = sums["a"]
         ws = (sums["a"].cast(pl.Float64) * 2.0 ** -k2).to_numpy()
+    return _quotient(sums["t"], den, d, name), ws, a
+
+
+def _quotient(num: pl.Series, den: pl.Series, d: int, name: str
+              ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """``num / (den * 10**d)`` rounded half-up at 18 decimals: ``(q, None, None)`` with ``q``
+    = 10**18 x the result (int64) where every result fits, else ``(None, integer part,
+    fraction)``."""
+    q = scaled_quotient(num, den, d)
+    if q is not None:
+        return q, None, None
     try:
-        a_, c_ = round_quotient(sums["t"], den)
+        a_, c_ = round_quotient(num, den * pl.Series([10 ** d], dtype=pl.Int128))
     except OverflowError:
-        raise _not_exact(f"a result of method {name} exceeds 9.2e18", "rescale the values") from None
-    return a_, c_, ws, a
+        what = "a mean" if name == "mean" else f"a result of method {name}"
+        raise _not_exact(f"{what} exceeds 9.2e18", "rescale the values") from None
+    return None, a_, c_
 
 
 def _mantissas(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
@@ -580,21 +701,21 @@ def _mantissas(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     return m >> low, np.where(nz, lsb + k, 0), k
 
 
-def _limb_sums(a: np.ndarray, where: np.ndarray | None, xr: np.ndarray, k_: np.ndarray,
-               cells: np.ndarray, n_used: np.ndarray) -> tuple[pl.Series, pl.Series, int] | None:
+def _limb_sums(a: np.ndarray, scatter, xmax: float, cells: np.ndarray, n_used: np.ndarray
+               ) -> tuple[pl.Series, pl.Series, int] | None:
     """Exact ``sum(A * X)`` and ``sum(A)`` per cell (Int128) with ``A = a * 2**K``, by float
     ``np.bincount`` over limbs of A: each limb is small enough that every partial sum of
     ``limb * X`` stays an integer below 2**52, so float addition is exact and order-free.
-    ``a`` is per joined row, or per edge with ``where`` the joined rows' edges.
+    ``a`` is per joined row or per edge; ``scatter(limb)`` gives, per cell, the sums of
+    ``limb * X`` and of ``limb`` over the joined rows; ``xmax`` bounds |X|.
 
     None when the values are too wide for limbs (the caller sums in 128-bit integers).
     """
     m, shift, k2 = _mantissas(a)
     if (m < 0).any():
         return None
-    ncell = n_used.size
     nmax = int(n_used[cells].max()) if cells.size else 1
-    bits = 52 - int(np.abs(xr).max(initial=0)).bit_length() - nmax.bit_length()
+    bits = 52 - int(xmax).bit_length() - nmax.bit_length()
     if bits < 8:
         return None
     width = int((np.frexp(m.astype(np.float64))[1] + shift).max(initial=0))  # bits of each A
@@ -611,11 +732,10 @@ def _limb_sums(a: np.ndarray, where: np.ndarray | None, xr: np.ndarray, k_: np.n
         limb = (np.where(r >= 0, right, left) & mask).astype(np.float64)
         if not limb.any():
             continue
-        if where is not None:
-            limb = limb[where]
         scale = pl.lit(2 ** lo, pl.Int128)
-        part = np.bincount(k_, weights=limb * xr, minlength=ncell)[cells].astype(np.int64)
-        dpart = np.bincount(k_, weights=limb, minlength=ncell)[cells].astype(np.int64)
+        psum, dsum = scatter(limb)
+        part, dpart = psum[cells].astype(np.int64), dsum[cells].astype(np.int64)
+        del psum, dsum
         step = pl.DataFrame({"n": num, "d": den, "p": part, "q": dpart}).select(
             n=pl.col("n") + pl.col("p").cast(pl.Int128) * scale,
             d=pl.col("d") + pl.col("q").cast(pl.Int128) * scale)
