@@ -15,9 +15,7 @@ from pathlib import Path
 import click
 
 from mergetool import __version__
-from mergetool.errors import MergetoolError
-
-EXIT_OK, EXIT_FINDINGS, EXIT_INPUT = 0, 1, 2
+from mergetool.errors import EXIT_FINDINGS, EXIT_INPUT, MergetoolError
 
 
 class Group(click.Group):

@@ -104,10 +104,14 @@ class Problem:
         return text
 
 
+#: The exit codes, one place: 0 ok, 1 checks or verification found problems, 2 bad input or usage.
+EXIT_OK, EXIT_FINDINGS, EXIT_INPUT = 0, 1, 2
+
+
 class MergetoolError(Exception):
     """Base of every error the tool raises on purpose (bad input, bad usage)."""
 
-    exit_code = 2
+    exit_code = EXIT_INPUT
 
     def __init__(self, message: str, problems: Iterable[Problem] = ()) -> None:
         self.problems: list[Problem] = sorted(problems, key=Problem.sort_key)

@@ -202,7 +202,8 @@ def step_cells(graph: nx.DiGraph, from_basis: str, to_basis: str,
                 elif method == "sum":
                     value = sum((s * v for _a, s, v in present), Fraction(0))
                 elif method == "weighted":
-                    assert weights is not None
+                    if weights is None:
+                        raise ValueError("method 'weighted' needs weights")
                     num = sum((weights[a] * s * v for a, s, v in present), Fraction(0))
                     den = sum((weights[a] * s for a, s, _v in present), Fraction(0))
                     value = num / den

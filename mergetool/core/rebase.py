@@ -78,10 +78,6 @@ class RebaseResult:
     methods: dict[str, str] = field(default_factory=dict)
     policy: str = "strict"
 
-    @property
-    def incomplete(self) -> pl.DataFrame:
-        return self.values.filter(pl.col("status") != "ok")
-
 
 def parse_methods(specs: tuple[str, ...] | list[str], default: str = "mean", *,
                   free: bool = False, catalogue: Catalogue = NO_CATALOGUE) -> dict[str, str]:

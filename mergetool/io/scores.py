@@ -90,10 +90,6 @@ class Layout:
     ranks: dict[str, str] = field(default_factory=dict)  # "<indicator>_rank" column -> indicator
 
 
-def empty_scores() -> pl.DataFrame:
-    return pl.DataFrame(schema=SCORES_SCHEMA)
-
-
 def _find(columns: list[str], headings: Iterable[str]) -> str | None:
     lower = {c.casefold(): c for c in columns}
     by_key = {name_key(c): c for c in columns}

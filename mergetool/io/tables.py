@@ -339,7 +339,8 @@ def _xlsx_sheet_xml(path: Path, sheet: str) -> tuple[bytes, bool] | None:
                     target = targets[s.get(f"{{{ns['r']}}}id")]
                     member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
                     return zf.read(member), b'fullCalcOnLoad="1"' in book
-    except Exception:  # not an OOXML package (.xls) or an unusual layout: no cell scan
+    # not an OOXML package (.xls) or an unusual layout: no cell scan
+    except (zipfile.BadZipFile, KeyError, ET.ParseError, OSError, UnicodeDecodeError):
         return None
     return None
 
@@ -385,12 +386,12 @@ def _xlsx_cells(path: Path, sheet: str
 def _read_excel(path: Path, sheet: str | None, header_row: int | None,
                 header_test: HeaderTest | None, log: ProblemLog,
                 options: dict[str, str | None]) -> tuple[pl.DataFrame, int]:
-    try:
-        import fastexcel  # lazy: only XLSX input needs it
+    import fastexcel  # lazy: only XLSX input needs it
 
+    try:
         reader = fastexcel.read_excel(str(path))
         sheets = list(reader.sheet_names)
-    except Exception as exc:
+    except (fastexcel.FastExcelError, OSError) as exc:
         raise _problem(path, "bad-file", f"not a readable Excel workbook ({type(exc).__name__})",
                        hint="open it in Excel and save as .xlsx") from None
     sheet_option = options.get("sheet")
@@ -407,7 +408,7 @@ def _read_excel(path: Path, sheet: str | None, header_row: int | None,
                        found=", ".join(sheets), hint="choose one of the sheets listed")
     try:
         grid = reader.load_sheet(sheet, header_row=None, dtypes="string").to_polars()
-    except Exception as exc:
+    except (fastexcel.FastExcelError, pl.exceptions.PolarsError, OSError) as exc:
         raise _problem(path, "bad-file", f"sheet {sheet!r} cannot be read ({type(exc).__name__})") from None
     scan = _xlsx_cells(path, sheet)
     r0, c0, bad, numbers = scan if scan is not None else (1, 1, [], [])
@@ -461,7 +462,7 @@ _UNSUPPORTED = (pl.List, pl.Array, pl.Struct, pl.Binary, pl.Object, pl.Duration,
 def _read_parquet(path: Path) -> pl.DataFrame:
     try:
         frame = pl.read_parquet(path)
-    except Exception as exc:
+    except (pl.exceptions.PolarsError, OSError) as exc:
         raise _problem(path, "bad-file", f"not a readable Parquet file ({type(exc).__name__})") from None
     _reserved(path, frame.columns)
     log = ProblemLog()
