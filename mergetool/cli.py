@@ -4,6 +4,10 @@ Exit codes: 0 ok; 1 checks or verification found problems; 2 bad input or usage.
 Domain errors (:class:`MergetoolError`) are translated here, once, and so are I/O
 errors (a closed pipe, a failing disk) as one line with exit 2; anything else is a
 bug and keeps its traceback.
+
+Each command imports the library it calls inside its body, on purpose: ``mergetool --help``
+and a usage error then load click only (about 0.06 s, against 0.3 s with polars and the DTI
+application). These are the only imports kept out of the module top.
 """
 
 from __future__ import annotations
