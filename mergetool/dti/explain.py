@@ -64,12 +64,7 @@ def explain(result: BuildResult, unit: str, *, year: int | None = None,
     if cells.is_empty():
         raise InputError.single(Problem("unknown-indicator", f"no indicator {indicator!r}",
                                         found=indicator, column="--indicator"))
-    if year is not None:
-        cells = cells.filter(pl.col("year") == year)
-        if cells.is_empty():
-            years = sorted(set(result.comparable["year"]))
-            raise InputError.single(Problem("year-out-of-range", f"no year {year}", column="--year",
-                                            expected=f"{years[0]}-{years[-1]}", found=str(year)))
+    cells = of_year(cells, year, result.comparable["year"])
     sources = _sources()
     scores = result.scores.filter(pl.col("indicator") == indicator)
     old = scores.filter((pl.col("basis") == source) & pl.col("value").is_not_null())
@@ -157,6 +152,20 @@ def match_counts(data: dict[str, Any]) -> tuple[int, int]:
     matches = [y for y in data["years"] if y["verdict"] == "match"]
     circular = sum(1 for y in matches if y.get("circular"))
     return len(matches) - circular, circular
+
+
+
+def of_year(frame: pl.DataFrame, year: int | None, years: pl.Series) -> pl.DataFrame:
+    """``frame``'s rows of ``year`` (all without one); a year it lacks is refused, naming the
+    range ``years`` covers."""
+    if year is None:
+        return frame
+    chosen = frame.filter(pl.col("year") == year)
+    if chosen.is_empty():
+        known = sorted(set(years))
+        raise InputError.single(Problem("year-out-of-range", f"no year {year}", column="--year",
+                                        expected=f"{known[0]}-{known[-1]}", found=str(year)))
+    return chosen
 
 
 __all__ = ["SOURCE_BASIS", "explain"]

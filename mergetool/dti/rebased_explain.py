@@ -19,7 +19,7 @@ from mergetool.core.oracle import exact
 from mergetool.core.ranking import plain
 from mergetool.core.rebase import RebaseResult, rebase
 from mergetool.core.units import UnitRef
-from mergetool.dti.explain import steps_data
+from mergetool.dti.explain import of_year, steps_data
 from mergetool.dti.verify import chain_formula, recompute_chain
 from mergetool.errors import InputError, Problem
 from mergetool.io.scores import read_scores
@@ -58,12 +58,7 @@ def explain_rebased(result: RebaseResult, ms: MappingSet, unit: str, *, indicato
             "unknown-indicator", f"no indicator {indicator!r} in the rebased values",
             column="--indicator", found=str(indicator), expected=" or ".join(indicators)))
     values = values.filter(pl.col("indicator") == indicator)
-    if year is not None:
-        values = values.filter(pl.col("year") == year)
-        if values.is_empty():
-            years = sorted(set(result.values["year"]))
-            raise InputError.single(Problem("year-out-of-range", f"no year {year}", column="--year",
-                                            expected=f"{years[0]}-{years[-1]}", found=str(year)))
+    values = of_year(values, year, result.values["year"])
     src = scores if scores is not None else pl.DataFrame(
         schema={"year": pl.Int32, "code": pl.String, "indicator": pl.String,
                 "value": pl.Float64, "file": pl.String, "row": pl.Int32})
