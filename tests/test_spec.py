@@ -312,3 +312,19 @@ def test_report_command_on_the_fictional_mapping(scores: tuple[Path, dict], tmp_
     html = (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
     assert "trên cơ sở 3 đơn vị" in html
     assert "Không dùng bộ dữ liệu DTI công khai" in html
+
+
+def test_values_on_the_middle_basis_are_refused_not_dropped(tmp_path: Path) -> None:
+    """Scores on the chain's middle basis are neither rebased nor published by a build of
+    2019 -> 2024: refused naming the file and the two bases (they were read and then silently
+    left out: every old year 'no published value on either basis', exit 1)."""
+    path = tmp_path / "mid.csv"
+    path.write_text("year,basis,code,indicator,value\n2020,fict-county-2021,11,dti,0.5\n"
+                    "2024,fict-county-2024,21,dti,0.6\n", encoding="utf-8")
+    r = run("--mappings", str(FICTION), "build", "--scores", str(path), "--replace",
+            "--out", str(tmp_path / "out"), "--lang", "en")
+    assert r.exit_code == 2, r.output
+    assert "[basis-not-compared]" in r.output
+    assert "fict-county-2021" in r.output
+    assert f"{OLD} or {NEW}" in r.output
+    assert not (tmp_path / "out").exists()
