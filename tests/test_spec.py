@@ -328,3 +328,18 @@ def test_values_on_the_middle_basis_are_refused_not_dropped(tmp_path: Path) -> N
     assert "fict-county-2021" in r.output
     assert f"{OLD} or {NEW}" in r.output
     assert not (tmp_path / "out").exists()
+
+
+def test_application_bases_the_wrong_way_round_are_refused_in_mapping_toml() -> None:
+    """[application] naming the newer basis as the source: refused at mapping.toml, saying to
+    swap them (it said '<input>: no transition leads ...; add a transition file')."""
+    ms = load_mappings(FICTION)
+    ms.application = {"source_basis": NEW, "target_basis": OLD}
+    with pytest.raises(UsageError) as err:
+        spec_for(ms)
+    assert err.value.exit_code == 2
+    (p,) = err.value.problems
+    assert p.code == "no-path"
+    assert p.file == str(FICTION / "mapping.toml")
+    assert p.expected == f"{OLD} -> {NEW}"
+    assert "swap source_basis and target_basis" in (p.hint or "")
