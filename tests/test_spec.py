@@ -343,3 +343,16 @@ def test_application_bases_the_wrong_way_round_are_refused_in_mapping_toml() -> 
     assert p.file == str(FICTION / "mapping.toml")
     assert p.expected == f"{OLD} -> {NEW}"
     assert "swap source_basis and target_basis" in (p.hint or "")
+
+
+def test_units_of_two_bases_of_one_size_offer_only_their_ids() -> None:
+    """Two bases of the same size cannot be named by it: the refusal lists the ids only (it
+    offered the refused size as a choice: "expected 4 or a or b, found '4'")."""
+    spec = Spec("a", "b", 4, 4)
+    with pytest.raises(UsageError) as err:
+        spec.basis_for_units("4")
+    assert err.value.problems[0].expected == "a or b"
+    assert spec.basis_for_units("b") == "b"
+    with pytest.raises(UsageError) as err:
+        Spec(OLD, NEW, 6, 3).basis_for_units("4")
+    assert err.value.problems[0].expected == f"6 or 3 or {OLD} or {NEW}"

@@ -95,7 +95,8 @@ class Spec:
         if units in by_name and not (units in self.basis_by_size and self.source_size ==
                                      self.target_size):
             return by_name[units]
-        choices = " or ".join(dict.fromkeys([*self.basis_by_size, self.source, self.target]))
+        sizes = [] if self.source_size == self.target_size else list(self.basis_by_size)
+        choices = " or ".join(dict.fromkeys([*sizes, self.source, self.target]))
         raise UsageError(f"--units {units!r} names neither basis of the mapping", [Problem(
             "bad-option", "--units names a basis by its number of units (or its id)",
             column="--units", found=units, expected=choices)])
