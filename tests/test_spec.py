@@ -356,3 +356,16 @@ def test_units_of_two_bases_of_one_size_offer_only_their_ids() -> None:
     with pytest.raises(UsageError) as err:
         Spec(OLD, NEW, 6, 3).basis_for_units("4")
     assert err.value.problems[0].expected == f"6 or 3 or {OLD} or {NEW}"
+
+
+def test_a_misspelt_application_key_is_refused_not_ignored() -> None:
+    """[application] source_bases = ... (a typo) was ignored: the build silently compared the
+    detected oldest and newest bases instead of the one the table meant."""
+    ms = load_mappings(FICTION)
+    ms.application = {"source_bases": MID, "target_basis": NEW}
+    with pytest.raises(UsageError) as err:
+        spec_for(ms)
+    assert err.value.exit_code == 2
+    (p,) = err.value.problems
+    assert (p.code, p.column) == ("bad-mapping", "source_bases")
+    assert p.file == str(FICTION / "mapping.toml")

@@ -120,6 +120,11 @@ def spec_for(mappings: MappingSet) -> Spec:
         raise UsageError("mapping.toml's application is not a table", [Problem(
             "bad-mapping", "application must be a table written [application]", file=where,
             found=repr(app), expected='[application] source_basis = "..." target_basis = "..."')])
+    unknown = sorted(set(app) - {"source_basis", "target_basis"})
+    if unknown:  # a misspelt key would leave the bases to detection, silently
+        raise UsageError("mapping.toml's [application] has keys it does not know", [Problem(
+            "bad-mapping", f"[application] {k} is not a key of the table", file=where, column=k,
+            found=repr(app[k]), expected="source_basis and target_basis") for k in unknown])
     declared = [app.get(k) for k in ("source_basis", "target_basis")]
     if any(v is not None for v in declared):
         bad = [Problem("bad-mapping", f"[application] {k} must name a basis of the mapping",
