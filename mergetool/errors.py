@@ -29,6 +29,7 @@ PROBLEM_CODES: dict[str, str] = {
     "bad-number": "a value that is not a number",
     "bad-option": "a command-line option with an unusable value",
     "bad-year": "a year that is not a whole number in range",
+    "basis-not-compared": "values on a basis of the mapping that the build does not compare",
     "cycle": "the mapping graph contains a cycle",
     "duplicate-row": "the same unit appears twice for one key",
     "empty-file": "the file has no data rows",

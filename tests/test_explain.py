@@ -191,3 +191,22 @@ def test_cli_explain_uses_the_method_it_is_given() -> None:
     tree = CliRunner().invoke(cli, ["explain", "48", "--year", "2024", "--method", "dti=sum"])
     assert "method sum" in tree.output
     assert "formula sum(0.8335, 0.5803) = 1.4138" in tree.output
+
+
+@pytest.mark.parametrize(("unit", "hint"), [
+    ("Amberdale", "Amberdale (01@fict-county-2019) is part of Greater Amberbrin on fict-county-2024"),
+    ("11", "Amberbrin (11@fict-county-2021) is part of Greater Amberbrin on fict-county-2024"),
+])
+def test_an_old_unit_of_a_chain_is_pointed_to_its_unit_on_the_newest_basis(
+        unit: str, hint: str, tmp_path) -> None:
+    """On a two-step merger the hint named the first step's successor ('Amberdale merged into
+    Amberbrin'), itself not a unit of the newest basis; an intermediate unit had no hint."""
+    from pathlib import Path
+    scores = tmp_path / "s.csv"
+    scores.write_text("year,basis,code,indicator,value\n2020,fict-county-2019,01,dti,0.5\n",
+                      encoding="utf-8")
+    fiction = Path(__file__).parent / "data" / "fictional-merger"
+    r = CliRunner().invoke(cli, ["--mappings", str(fiction), "explain", unit, "--scores",
+                                 str(scores), "--year", "2020"])
+    assert r.exit_code == 2, r.output
+    assert hint in " ".join(r.output.split())

@@ -56,3 +56,15 @@ def test_half_up_is_excel_round() -> None:
     assert not is_half(0.5209)
     df = pl.DataFrame({"value": [0.66475, 0.6648, 0.6647]})
     assert df.select(competition_rank())["value"].to_list() == [1, 1, 3]
+
+
+def test_a_value_shown_as_zero_has_no_minus_sign() -> None:
+    """A difference of -3e-18 (an exact recomputation against an 18-decimal value) is shown
+    0.0000, not -0.0000 (verify printed '-0.0000' beside 'match'); -0.00005 stays -0.0001."""
+    from mergetool.core.ranking import fmt4
+
+    assert fmt4(-3e-18) == "0.0000"
+    assert fmt4(-0.0) == "0.0000"
+    assert fmt4("-0.00004") == "0.0000"
+    assert fmt4(-0.00005) == "-0.0001"
+    assert fmt4(-0.25) == "-0.2500"

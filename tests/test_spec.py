@@ -312,3 +312,60 @@ def test_report_command_on_the_fictional_mapping(scores: tuple[Path, dict], tmp_
     html = (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
     assert "trên cơ sở 3 đơn vị" in html
     assert "Không dùng bộ dữ liệu DTI công khai" in html
+
+
+def test_values_on_the_middle_basis_are_refused_not_dropped(tmp_path: Path) -> None:
+    """Scores on the chain's middle basis are neither rebased nor published by a build of
+    2019 -> 2024: refused naming the file and the two bases (they were read and then silently
+    left out: every old year 'no published value on either basis', exit 1)."""
+    path = tmp_path / "mid.csv"
+    path.write_text("year,basis,code,indicator,value\n2020,fict-county-2021,11,dti,0.5\n"
+                    "2024,fict-county-2024,21,dti,0.6\n", encoding="utf-8")
+    r = run("--mappings", str(FICTION), "build", "--scores", str(path), "--replace",
+            "--out", str(tmp_path / "out"), "--lang", "en")
+    assert r.exit_code == 2, r.output
+    assert "[basis-not-compared]" in r.output
+    assert "fict-county-2021" in r.output
+    assert f"{OLD} or {NEW}" in r.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_application_bases_the_wrong_way_round_are_refused_in_mapping_toml() -> None:
+    """[application] naming the newer basis as the source: refused at mapping.toml, saying to
+    swap them (it said '<input>: no transition leads ...; add a transition file')."""
+    ms = load_mappings(FICTION)
+    ms.application = {"source_basis": NEW, "target_basis": OLD}
+    with pytest.raises(UsageError) as err:
+        spec_for(ms)
+    assert err.value.exit_code == 2
+    (p,) = err.value.problems
+    assert p.code == "no-path"
+    assert p.file == str(FICTION / "mapping.toml")
+    assert p.expected == f"{OLD} -> {NEW}"
+    assert "swap source_basis and target_basis" in (p.hint or "")
+
+
+def test_units_of_two_bases_of_one_size_offer_only_their_ids() -> None:
+    """Two bases of the same size cannot be named by it: the refusal lists the ids only (it
+    offered the refused size as a choice: "expected 4 or a or b, found '4'")."""
+    spec = Spec("a", "b", 4, 4)
+    with pytest.raises(UsageError) as err:
+        spec.basis_for_units("4")
+    assert err.value.problems[0].expected == "a or b"
+    assert spec.basis_for_units("b") == "b"
+    with pytest.raises(UsageError) as err:
+        Spec(OLD, NEW, 6, 3).basis_for_units("4")
+    assert err.value.problems[0].expected == f"6 or 3 or {OLD} or {NEW}"
+
+
+def test_a_misspelt_application_key_is_refused_not_ignored() -> None:
+    """[application] source_bases = ... (a typo) was ignored: the build silently compared the
+    detected oldest and newest bases instead of the one the table meant."""
+    ms = load_mappings(FICTION)
+    ms.application = {"source_bases": MID, "target_basis": NEW}
+    with pytest.raises(UsageError) as err:
+        spec_for(ms)
+    assert err.value.exit_code == 2
+    (p,) = err.value.problems
+    assert (p.code, p.column) == ("bad-mapping", "source_bases")
+    assert p.file == str(FICTION / "mapping.toml")

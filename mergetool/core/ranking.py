@@ -50,7 +50,10 @@ def round4(value: float | str | Decimal, decimals: int = PUBLISHED_DECIMALS) -> 
 
 def fmt4(value: float | str | Decimal | None, decimals: int = PUBLISHED_DECIMALS) -> str:
     """A value for display: rounded half-up to 4 decimals, always 4 digits (``''`` for None)."""
-    return "" if value is None else f"{round4(value, decimals):.{decimals}f}"
+    if value is None:
+        return ""
+    shown = round4(value, decimals)
+    return f"{shown.copy_abs() if shown.is_zero() else shown:.{decimals}f}"  # never '-0.0000'
 
 
 def is_half(value: float | str | Decimal, decimals: int = PUBLISHED_DECIMALS) -> bool:

@@ -162,6 +162,7 @@ def gather_scores(mappings: MappingSet, files: list[Path] | tuple[Path, ...] = (
                 hint="supply each year and basis in one file only"))
         if problems:
             raise InputError("the score files overlap", problems)
+        _refuse_other_bases(theirs, spec)
         keys = ["year", "basis", "code", "indicator"]
         # An empty cell is no value: it never erases a shipped one (where the record has that
         # cell, the published value and rank stand); only cells with a value replace.
@@ -173,6 +174,22 @@ def gather_scores(mappings: MappingSet, files: list[Path] | tuple[Path, ...] = (
     scores = pl.concat(frames) if frames else pl.DataFrame()
     _check_years(scores)
     return scores
+
+
+def _refuse_other_bases(theirs: pl.DataFrame, spec: Spec) -> None:
+    """Values on a basis of the mapping that is neither the build's old nor its new one (the
+    middle basis of a chain) would be read and then used nowhere: refused, naming the two."""
+    other = theirs.filter(~pl.col("basis").is_in([spec.source, spec.target])
+                          & pl.col("value").is_not_null())
+    if other.height:
+        raise InputError("values on a basis the build does not compare", [Problem(
+            "basis-not-compared", f"values on {b}, which this build neither rebases nor "
+            f"publishes ({spec.source} -> {spec.target})", file=f, row=int(r), column="basis",
+            expected=f"{spec.source} or {spec.target}", found=b,
+            hint="rebase the values to one of those bases first (mergetool rebase --to), or "
+            "declare the bases in mapping.toml's [application] table")
+            for b, f, r in other.select("basis", "file", "row").unique(
+                subset=["basis", "file"], keep="first", maintain_order=True).iter_rows()])
 
 
 def _check_years(scores: pl.DataFrame) -> None:

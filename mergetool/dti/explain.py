@@ -38,6 +38,22 @@ def _credit(hit: pl.DataFrame, sources: dict, key: tuple) -> dict[str, Any]:
             "carried": False}
 
 
+def _became_through_chain(ms: MappingSet, unit: str, bases: list[str], target: str) -> str | None:
+    """"Amberdale (01@fict-county-2019) is part of Greater Amberbrin on fict-county-2024": where
+    a unit of the oldest or an intermediate basis of a chain ended up (the first step's fate
+    would name an intermediate unit, itself not on the target basis)."""
+    for b in bases:
+        old = ms.resolve(unit, b)
+        if old is None:
+            continue
+        to = sorted(set(ms.composed(b, target).edges.filter(pl.col("from_code") == old)["to_code"]))
+        if not to:
+            return None
+        names = " and ".join(ms.bases[target].name_of(c) for c in to)
+        return f"{ms.bases[b].name_of(old)} ({old}@{b}) is part of {names} on {target}"
+    return None
+
+
 def explain(result: BuildResult, unit: str, *, year: int | None = None,
             indicator: str = "dti") -> dict[str, Any]:
     """The derivation of ``unit`` (a name or code on the mapping's newest basis) as plain data.
@@ -55,7 +71,9 @@ def explain(result: BuildResult, unit: str, *, year: int | None = None,
 
         near = ms.bases[target].resolver.suggest(unit)
         old = ms.resolve(unit, source)
-        became = fate(ms, source, old) if old else None
+        steps = ms.path(source, target)
+        became = (fate(ms, source, old) if old else None) if len(steps) < 2 else \
+            _became_through_chain(ms, unit, [s.from_basis for s in steps], target)
         hint = (f"{became}: explain the unit it became part of" if became else
                 ("did you mean " + " or ".join(repr(n) for n in near) + "?") if near else None)
         raise InputError.single(Problem(

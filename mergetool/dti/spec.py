@@ -14,7 +14,7 @@ import polars as pl
 
 from mergetool.core.mapping import MappingSet, load_mappings, shipped_mappings_dir
 from mergetool.dti.indicators import CATALOGUE
-from mergetool.errors import MergetoolError, Problem, UsageError
+from mergetool.errors import InputError, MergetoolError, Problem, UsageError
 from mergetool.io import scores as _scores
 from mergetool.io.scores import Options
 
@@ -95,7 +95,8 @@ class Spec:
         if units in by_name and not (units in self.basis_by_size and self.source_size ==
                                      self.target_size):
             return by_name[units]
-        choices = " or ".join(dict.fromkeys([*self.basis_by_size, self.source, self.target]))
+        sizes = [] if self.source_size == self.target_size else list(self.basis_by_size)
+        choices = " or ".join(dict.fromkeys([*sizes, self.source, self.target]))
         raise UsageError(f"--units {units!r} names neither basis of the mapping", [Problem(
             "bad-option", "--units names a basis by its number of units (or its id)",
             column="--units", found=units, expected=choices)])
@@ -119,6 +120,11 @@ def spec_for(mappings: MappingSet) -> Spec:
         raise UsageError("mapping.toml's application is not a table", [Problem(
             "bad-mapping", "application must be a table written [application]", file=where,
             found=repr(app), expected='[application] source_basis = "..." target_basis = "..."')])
+    unknown = sorted(set(app) - {"source_basis", "target_basis"})
+    if unknown:  # a misspelt key would leave the bases to detection, silently
+        raise UsageError("mapping.toml's [application] has keys it does not know", [Problem(
+            "bad-mapping", f"[application] {k} is not a key of the table", file=where, column=k,
+            found=repr(app[k]), expected="source_basis and target_basis") for k in unknown])
     declared = [app.get(k) for k in ("source_basis", "target_basis")]
     if any(v is not None for v in declared):
         bad = [Problem("bad-mapping", f"[application] {k} must name a basis of the mapping",
@@ -132,7 +138,17 @@ def spec_for(mappings: MappingSet) -> Spec:
         if bad:
             raise UsageError("mapping.toml's [application] does not name two bases", bad)
         source, target = declared
-        mappings.path(source, target)  # no chain of transitions between them: refused there
+        if not _linked(mappings, source, target):
+            backwards = _linked(mappings, target, source)
+            raise UsageError("mapping.toml's [application] names two bases no chain of "
+                             "transitions leads between", [Problem(
+                                 "no-path", f"no transition leads from source_basis {source} to "
+                                 f"target_basis {target}", file=where, column="source_basis",
+                                 found=f"{source} -> {target}", expected=f"{target} -> {source}"
+                                 if backwards else "two bases linked by transitions",
+                                 hint="swap source_basis and target_basis: the values are rebased "
+                                 "from the older basis to the newer" if backwards else
+                                 "add the transition files linking them, or name other bases")])
     else:
         sources = sorted(set(mappings.bases) - {t.to_basis for t in mappings.transitions})
         targets = sorted(set(mappings.bases) - {t.from_basis for t in mappings.transitions})
@@ -146,6 +162,15 @@ def spec_for(mappings: MappingSet) -> Spec:
         source, target = sources[0], targets[0]
     return Spec(source, target, mappings.bases[source].units.height,
                 mappings.bases[target].units.height, record=_is_shipped(mappings, source, target))
+
+
+def _linked(mappings: MappingSet, source: str, target: str) -> bool:
+    """A chain of transitions leads from ``source`` to ``target``."""
+    try:
+        mappings.path(source, target)
+    except InputError:
+        return False
+    return True
 
 
 def _is_shipped(mappings: MappingSet, source: str, target: str) -> bool:
