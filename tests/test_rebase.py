@@ -260,3 +260,24 @@ def test_a_repeated_unit_never_stands_in_for_a_missing_one() -> None:
         with pytest.raises(InputError) as err:
             rebase(scores, two_into_one(), "new", methods={"*": method})
         assert err.value.problems[0].code == "duplicate-row"
+
+
+def test_a_chain_carries_exact_decimals_between_steps() -> None:
+    """Each step after the first reads the previous step's exact decimal (value_exact), not
+    its float: mean(mean(0.1, 0.2, 0.4), 0.5) is 0.366666666666666667, where reading the float
+    0.23333333333333334 back gave 0.366666666666666670 (a wrong exact value, exit 0)."""
+    from decimal import Decimal
+    from fractions import Fraction
+
+    ms = mapping_set(
+        {"a": [("1", "P"), ("2", "Q"), ("3", "R"), ("4", "S")], "b": [("10", "PQR"), ("20", "S")],
+         "c": [("100", "All")]},
+        [("t1", "a", "b", [("1", "10", 1.0), ("2", "10", 1.0), ("3", "10", 1.0), ("4", "20", 1.0)]),
+         ("t2", "b", "c", [("10", "100", 1.0), ("20", "100", 1.0)])])
+    scores = scores_from_rows([(2020, "1", "x", 0.1), (2020, "2", "x", 0.2),
+                               (2020, "3", "x", 0.4), (2020, "4", "x", 0.5)], "a")
+    got = rebase(scores, ms, "c").values
+    exact = ((Fraction(1, 10) + Fraction(2, 10) + Fraction(4, 10)) / 3 + Fraction(1, 2)) / 2
+    want = Decimal(exact.numerator) / Decimal(exact.denominator)
+    assert got["value_exact"][0] == want.quantize(Decimal("1e-18"))
+    assert got["value"][0] == float(want)

@@ -156,9 +156,9 @@ class Cell(NamedTuple):
 
 
 def carried(v: Fraction) -> Fraction:
-    """A step's result as the next step of a chain reads it: rounded half-up at 18 decimals,
-    published as the nearest float, read back as that float's shortest decimal."""
-    return exact(float(round_half_up(v, 18)))
+    """A step's result as the next step of a chain reads it: its exact decimal, rounded half-up
+    at 18 decimals (``value_exact``), not the float beside it."""
+    return round_half_up(v, 18)
 
 
 def step_cells(graph: nx.DiGraph, from_basis: str, to_basis: str,

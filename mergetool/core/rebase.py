@@ -36,6 +36,7 @@ import polars as pl
 from mergetool.core.exact import (
     DEC,
     FLOAT_EXACT,
+    MAX_SCALE,
     exact_series,
     mean_exact,
     nearest_float,
@@ -187,7 +188,7 @@ def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
         step_audit = pl.concat([a for _, a in parts])
         audits.append(step_audit)
         if k + 1 < len(steps):  # the next step's input
-            current = values.select("year", "basis", "code", "indicator", "value",
+            current = values.select("year", "basis", "code", "indicator", "value", "value_exact",
                                     partial=pl.col("status") == "partial")
         if weights is not None:
             weights = _carry_weights(weights, step)
@@ -334,11 +335,16 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
     slots = np.flatnonzero(np.bincount(slot_all, minlength=nslot))  # (year, indicator) present
     values_in = current["value"].cast(pl.Float64)
     partial_in = current["partial"] if current["partial"].any() else None
+    # A step after the first reads the previous step's exact decimals (10**18 x value_exact),
+    # not their floats: a chain's result is then the exact chain of exact means.
+    exact_in = (current["value_exact"].to_physical() if "value_exact" in current.columns
+                else None)
     if values_in.null_count():
         has_value = values_in.is_not_null().to_numpy()
         fid, slot = fid_all[has_value], slot_all[has_value]
         del fid_all, slot_all
         v = values_in.drop_nulls().to_numpy()
+        exact_in = exact_in.filter(pl.Series(has_value)) if exact_in is not None else None
         part = (partial_in.filter(pl.Series(has_value)).to_numpy() if partial_in is not None
                 else None)
     else:
@@ -388,7 +394,9 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
     wsum = n_used.astype(np.float64) if audit else None  # the audit's denominators
     raw = np.ones(jk.size) if audit else None  # the audit's raw weight of each contribution
 
-    x, d, inexact = read_decimal(v)
+    x, d, inexact = read_decimal(v)  # ``inexact``: a value that passed alone with > 18 decimals
+    if exact_in is not None and exact_in.null_count() == 0:
+        x, d = exact_in, MAX_SCALE
     if inexact.any():
         cells = np.flatnonzero(np.bincount(jk[gather_rows(inexact)], minlength=ncell))
         if (n_used[cells] > 1).any() or (method_of[cells // nt % ni] == 1).any():
