@@ -28,6 +28,7 @@ import itertools
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -985,7 +986,7 @@ def rebase_file(scores_path: Path, mappings: MappingSet, to_basis: str, *,
                 "policy": policy, "year": year, "sheet": sheet}
     if header_row is not None:
         recorded["header_row"] = header_row
-    write_set({p: (lambda staged, f=f: write_frame(staged, f)) for p, f in frames.items()},
+    write_set({p: partial(write_frame, frame=f) for p, f in frames.items()},
               manifest_path, lambda staged: build_manifest(
                   command="rebase", mappings=mappings, inputs=inputs, outputs=outputs,
                   base=output.parent, staged=staged, options=recorded),
