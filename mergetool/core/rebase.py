@@ -30,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -240,7 +241,7 @@ def method_for(indicator: str, methods: dict[str, str]) -> str:
 
 
 _METHOD_CODE = {"mean": 0, "sum": 1, "weighted": 2}
-_METHOD_NAMES = tuple(sorted(_METHOD_CODE, key=_METHOD_CODE.get))
+_METHOD_NAMES = tuple(sorted(_METHOD_CODE, key=_METHOD_CODE.__getitem__))
 
 
 @dataclass(frozen=True)
@@ -323,8 +324,8 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
             "unknown-unit", f"{len(bad)} code(s) are not units of {step.from_basis}: "
             + ", ".join(map(str, bad[:10])), expected=f"codes of {step.from_basis}",
             found=str(bad[0]), hint="rebase reads scores on the transition's predecessor basis"))
-    y0 = int(current["year"].min()) if current.height else 0
-    ny = (int(current["year"].max()) - y0 + 1) if current.height else 1
+    y0 = int(cast(int, current["year"].min())) if current.height else 0
+    ny = (int(cast(int, current["year"].max())) - y0 + 1) if current.height else 1
     fid_all = enc["fid"].to_numpy().astype(np.int64)
     slot_all = current["year"].to_numpy().astype(np.int64)
     slot_all -= y0
@@ -362,7 +363,7 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
         parts.insert(0, np.flatnonzero(idx.degree[fid] > 0))
         jk = jk[np.concatenate([parts[0], fid.size + np.arange(jk.size - fid.size)])]
     else:
-        parts.insert(0, None)
+        parts.insert(0, None)  # type: ignore[arg-type]  # None: every row, ungathered (see joined)
 
     def joined() -> tuple[np.ndarray, np.ndarray]:
         """(input row, edge) of each joined row, built only when needed."""
@@ -514,6 +515,9 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
     values = frame.select(RESULT_COLUMNS)
     if not audit:
         return values, pl.DataFrame(schema=AUDIT_SCHEMA)
+    assert jr is not None  # jr, je and raw are built when an audit is asked for
+    assert je is not None
+    assert raw is not None
     return values, _audit(step, idx, values, out_cells, jr, je, jk, v, raw, wsum, absent)
 
 
@@ -650,8 +654,9 @@ def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, rows, edge_scatter,
         ws = np.ones(cells.size) if name == "sum" else (den_a.cast(pl.Float64) * 2.0 ** -k2).to_numpy()
         return _quotient(num, den, d, name), ws, a
     big_a, k2 = _exact_integers(a)
-    top = int(big_a.abs().max() or 0) * (int(np.abs(x).max(initial=0)) if isinstance(x, np.ndarray)
-                                         else int(x.abs().max() or 0))
+    top = int(cast(int, big_a.abs().max()) or 0) * (int(np.abs(x).max(initial=0))
+                                                    if isinstance(x, np.ndarray)
+                                                    else int(cast(int, x.abs().max()) or 0))
     if top * max(int(n_used[cells].max()) if cells.size else 1, 1) >= 2**126:
         raise _not_exact(f"weights x values too large to sum exactly (method {name})",
                          "rescale the weights or the values")
