@@ -153,12 +153,12 @@ def gather_scores(mappings: MappingSet, files: list[Path] | tuple[Path, ...] = (
         dup = theirs.filter(pl.struct("year", "basis", "code", "indicator").is_duplicated())
         for (year, b, code), grp in dup.group_by("year", "basis", "code", maintain_order=True):
             inds = ", ".join(grp["indicator"].unique(maintain_order=True).to_list())
-            files = sorted(set(grp["file"]))
-            where = (f"{files[0]} is given twice" if len(files) == 1 and len(files) < len(user)
+            sources = sorted(set(grp["file"]))
+            where = (f"{sources[0]} is given twice" if len(sources) == 1 and len(sources) < len(user)
                      else "the files overlap")
             problems.append(Problem(  # one problem per unit and year, not one per indicator
                 "duplicate-row", f"{year} {inds} for unit {code}@{b} given more than once ({where})",
-                file=" and ".join(files), row=int(grp["row"][-1]),
+                file=" and ".join(sources), row=int(grp["row"][-1]),
                 hint="supply each year and basis in one file only"))
         if problems:
             raise InputError("the score files overlap", problems)
