@@ -204,7 +204,7 @@ def _lookup_tables(basis: Basis) -> tuple[pl.DataFrame, pl.DataFrame]:
         names = pl.DataFrame({"t": list(written), "by_name": list(written.values())},
                              schema={"t": pl.String, "by_name": pl.String})
         cached = (len(basis.resolver.names), codes, names)
-        basis._lookup = cached  # type: ignore[attr-defined]
+        basis._lookup = cached  # type: ignore[attr-defined]  # a cache on the instance, not a field
     return cached[1], cached[2]
 
 
@@ -228,7 +228,7 @@ def _basis_coarse_keys(basis: Basis) -> pl.Series:
     if cached is None or cached[0] != len(basis.resolver.names):
         keys = _coarse_keys(pl.Series(basis.resolver.names, dtype=pl.String)).drop_nulls().unique()
         cached = (len(basis.resolver.names), keys)
-        basis._coarse = cached  # type: ignore[attr-defined]
+        basis._coarse = cached  # type: ignore[attr-defined]  # a cache on the instance, not a field
     return cached[1]
 
 

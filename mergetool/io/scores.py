@@ -160,8 +160,8 @@ def detect_layout(frame: pl.DataFrame, path: str | Path,
     for col in columns:
         if col in taken or name_key(col) in descriptive or col.casefold() in DESCRIPTIVE_COLUMNS:
             continue
-        if col.casefold().endswith("_rank") and indicator_id(col[:-5]) is not None:
-            ranks[col] = indicator_id(col[:-5])  # type: ignore[assignment]
+        if col.casefold().endswith("_rank") and (rank_of := indicator_id(col[:-5])) is not None:
+            ranks[col] = rank_of
             continue
         ind = None if long else indicator_id(col)
         if ind is not None:
@@ -186,9 +186,10 @@ def detect_layout(frame: pl.DataFrame, path: str | Path,
         log.raise_if_any(f"{path}: missing columns")
     if own:
         log.raise_if_any(f"{path}: unknown columns")
+    assert unit is not None  # no unit column is fatal: raised above
     if long:
-        return Layout("long", unit, year, basis, rank, {}, check, ranks)  # type: ignore[arg-type]
-    return Layout("wide", unit, year, basis, rank, indicators, check, ranks)  # type: ignore[arg-type]
+        return Layout("long", unit, year, basis, rank, {}, check, ranks)
+    return Layout("wide", unit, year, basis, rank, indicators, check, ranks)
 
 
 def _nearest_heading(col: str, catalogue: Catalogue) -> str:

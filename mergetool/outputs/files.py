@@ -89,9 +89,9 @@ def write_workbook(path: Path, result: BuildResult) -> None:
         note.set_column(0, 0, 120)
         for ind in INDICATOR_IDS:
             frame = wide_sheet(result.comparable, ind)
-            formats = {c: "0.0000" for c in frame.columns if c.endswith(" value")}
             frame.write_excel(wb, worksheet=ind[:31], header_format=header,
-                              column_formats=formats, autofit=True, freeze_panes=(1, 2),
+                              column_formats={c: "0.0000" for c in frame.columns if c.endswith(" value")},
+                              autofit=True, freeze_panes=(1, 2),
                               table_style="Table Style Light 9")
             ws = wb.get_worksheet_by_name(ind[:31])
             ws.set_header(f"&L{BY_ID[ind].label_vi} / {BY_ID[ind].label_en}")
@@ -103,7 +103,7 @@ def write_workbook(path: Path, result: BuildResult) -> None:
     write_atomic(path, write)
 
 
-def _coverage_sheet(wb, result: BuildResult, header: dict) -> None:  # type: ignore[no-untyped-def]
+def _coverage_sheet(wb, result: BuildResult, header: dict) -> None:
     """The coverage map (mergetool.dti.coverage): each successor, then its predecessors, by year."""
     spec = result.spec
     frame = coverage_sheet(coverage_frame(result), spec.target_size)
@@ -198,7 +198,7 @@ def write_report(result: BuildResult, out_dir: Path, *, force: bool = False,
                          set_names=BUILD_OUTPUTS)
     hashes = shipped_file_hashes() if shipped_record else {}
 
-    def manifest_of(outputs: list[Path], staged=None) -> dict:  # type: ignore[no-untyped-def]
+    def manifest_of(outputs: list[Path], staged=None) -> dict:
         return build_manifest(command="report", mappings=result.mappings, inputs=inputs,
                               outputs=outputs, base=out_dir, options=build_options(result),
                               shipped_inputs=hashes, staged=staged)
