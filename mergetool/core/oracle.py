@@ -36,7 +36,7 @@ def round_half_up(v: Fraction, decimals: int = 4) -> Fraction:
 Key = tuple[int, str, str]  # (year, indicator, code)
 
 
-def simple_rebase(values: dict, edges: Iterable[tuple[str, str, float]],
+def simple_rebase(values: dict, edges: Iterable[tuple[str, str, float | None]],
                   method: str = "mean", policy: str = "strict",
                   weights: dict[str, float] | None = None) -> dict[Key, Fraction | None]:
     """Successor values from predecessor ``values`` through ``edges`` (from, to, share).
@@ -44,7 +44,7 @@ def simple_rebase(values: dict, edges: Iterable[tuple[str, str, float]],
     Returns one entry per (year, indicator) seen in ``values`` and successor in ``edges``;
     None where the policy leaves the successor uncomputed.
     """
-    preds: dict[str, list[tuple[str, float]]] = defaultdict(list)
+    preds: dict[str, list[tuple[str, float | None]]] = defaultdict(list)
     for a, b, share in edges:
         if share is None or share > 0:  # None: a divided unit's part, share unknown (mean only)
             preds[b].append((a, share))
@@ -68,15 +68,17 @@ def simple_rebase(values: dict, edges: Iterable[tuple[str, str, float]],
             elif method == "sum":
                 total = Fraction(0)
                 for _a, s, v in present:
-                    total += s * v  # type: ignore[operator]
+                    assert s is not None  # an unknown share is turned away above
+                    total += s * v
                 out[(year, ind, succ)] = total
             elif method == "weighted" and weights is None:  # no weights given: not computed
                 out[(year, ind, succ)] = None
-            elif method == "weighted":
+            elif method == "weighted" and weights is not None:  # None: the branch above
                 num = den = Fraction(0)
                 for a, s, v in present:
-                    num += exact(weights[a]) * s * v  # type: ignore[operator]
-                    den += exact(weights[a]) * s  # type: ignore[operator]
+                    assert s is not None  # an unknown share is turned away above
+                    num += exact(weights[a]) * s * v
+                    den += exact(weights[a]) * s
                 out[(year, ind, succ)] = num / den
             else:
                 raise ValueError(method)

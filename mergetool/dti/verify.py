@@ -231,7 +231,7 @@ def recompute_published(published: pl.DataFrame, predecessors: pl.DataFrame,
             elif not given:
                 details += f" (these predecessors have no {ind} value in any year)"
         else:
-            ok = within(p_val, r_val, tolerance)  # type: ignore[arg-type]
+            ok = within(p_val, r_val, tolerance)
             verdict = "match" if ok else "mismatch"
             formula = chain_formula(rec.trace(year, ind, code), rec.method(ind), _show)
             details = (f"{formula} = {_show(r_val, 5)} (rounded half-up {_show(r_val)}); "
