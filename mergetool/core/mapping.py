@@ -642,7 +642,7 @@ def _read_aliases(path: Path, bases: dict[str, Basis]) -> None:
     log = ProblemLog()
     for row, canonical, alias, basis_id in frame.select(
             ROW, cols["canonical name"], cols["alias"], cols["basis"]).iter_rows():
-        targets = list(bases.values()) if basis_id == "*" else [bases.get(basis_id)]
+        targets: list[Basis | None] = list(bases.values()) if basis_id == "*" else [bases.get(basis_id)]
         if targets == [None]:
             log.add("unknown-basis", f"basis {basis_id!r} is not defined", file=str(path), row=row,
                     column=cols["basis"], expected=" or ".join([*bases, "*"]), found=basis_id)
