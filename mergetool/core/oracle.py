@@ -157,6 +157,13 @@ class Cell(NamedTuple):
     missing: tuple[str, ...]
 
 
+def _known(share: Fraction | None) -> Fraction:
+    """A share a sum or weighted step multiplies by: known (rebase refuses unknown ones first)."""
+    if share is None:
+        raise ValueError("an unknown share reached a sum or weighted step")
+    return share
+
+
 def carried(v: Fraction) -> Fraction:
     """A step's result as the next step of a chain reads it: rounded half-up at 18 decimals,
     published as the nearest float, read back as that float's shortest decimal."""
@@ -186,8 +193,7 @@ def step_cells(graph: nx.DiGraph, from_basis: str, to_basis: str,
         method = methods.get(ind, methods.get("*", "mean"))
         for succ in sorted(preds):
             plist = sorted(preds[succ])
-            present = [(a, s, values[(year, ind, a)]) for a, s in plist
-                       if values.get((year, ind, a)) is not None]
+            present = [(a, s, v) for a, s in plist if (v := values.get((year, ind, a))) is not None]
             missing = tuple(a for a, _s in plist if values.get((year, ind, a)) is None)
             n_used, n_expected = len(present), len(plist)
             if not present:
@@ -202,12 +208,12 @@ def step_cells(graph: nx.DiGraph, from_basis: str, to_basis: str,
                 if method == "mean":
                     value = sum((v for _a, _s, v in present), Fraction(0)) / n_used
                 elif method == "sum":
-                    value = sum((s * v for _a, s, v in present), Fraction(0))
+                    value = sum((_known(s) * v for _a, s, v in present), Fraction(0))
                 elif method == "weighted":
                     if weights is None:
                         raise ValueError("method 'weighted' needs weights")
-                    num = sum((weights[a] * s * v for a, s, v in present), Fraction(0))
-                    den = sum((weights[a] * s for a, s, _v in present), Fraction(0))
+                    num = sum((weights[a] * _known(s) * v for a, s, v in present), Fraction(0))
+                    den = sum((weights[a] * _known(s) for a, s, _v in present), Fraction(0))
                     value = num / den
                 else:
                     raise ValueError(method)

@@ -287,7 +287,7 @@ def comparable_table(scores: pl.DataFrame, mappings: MappingSet, methods: dict[s
     return comparable, rebased
 
 
-def _chain_coverage(cells: pl.DataFrame, old: pl.DataFrame, transition) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+def _chain_coverage(cells: pl.DataFrame, old: pl.DataFrame, transition) -> pl.DataFrame:
     """``n_used`` and ``missing`` of a chain of reforms counted on the old basis: the rebase's
     are of its last step (the intermediate units), while ``predecessors_expected`` and the names
     of the missing are of the old units the chain composes into each new one."""

@@ -107,8 +107,8 @@ def _coverage_sheet(wb, result: BuildResult, header: dict) -> None:
     """The coverage map (mergetool.dti.coverage): each successor, then its predecessors, by year."""
     spec = result.spec
     frame = coverage_sheet(coverage_frame(result), spec.target_size)
-    formats = {c: "0.0000" for c in frame.columns if c.endswith(" value")}
-    frame.write_excel(wb, worksheet="coverage", header_format=header, column_formats=formats,
+    frame.write_excel(wb, worksheet="coverage", header_format=header,
+                      column_formats={c: "0.0000" for c in frame.columns if c.endswith(" value")},
                       autofit=True, freeze_panes=(1, 6))
     ws = wb.get_worksheet_by_name("coverage")
     ws.set_header("&LDTI coverage: value+rank, rank only, value only, none (successor rows: "
