@@ -108,7 +108,7 @@ class BuildResult:
     methods: dict[str, str] = field(default_factory=dict)
     facts: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=FACTS_SCHEMA))
     #: The bases and labels of the build (default: :func:`~mergetool.dti.spec.spec_for` mappings).
-    spec: Spec = None  # type: ignore[assignment]
+    spec: Spec = None  # type: ignore[assignment]  # None only until __post_init__ sets it
 
     def __post_init__(self) -> None:
         if self.spec is None:

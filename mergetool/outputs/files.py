@@ -7,6 +7,7 @@ date is fixed, so identical inputs give byte-identical files.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import polars as pl
 import xlsxwriter
@@ -31,7 +32,7 @@ def year_span(comparable: pl.DataFrame) -> tuple[int, int]:
     all its years when none has a value)."""
     known = comparable.filter(pl.col("value").is_not_null())["year"]
     years = known if known.len() else comparable["year"]
-    return (int(years.min()), int(years.max())) if years.len() else (0, 0)  # type: ignore[arg-type]
+    return (int(cast(int, years.min())), int(cast(int, years.max()))) if years.len() else (0, 0)
 
 
 def wide_sheet(comparable: pl.DataFrame, indicator: str) -> pl.DataFrame:
