@@ -68,17 +68,15 @@ def simple_rebase(values: dict, edges: Iterable[tuple[str, str, float | None]],
             elif method == "sum":
                 total = Fraction(0)
                 for _a, s, v in present:
-                    assert s is not None  # an unknown share is turned away above
-                    total += s * v
+                    total += _known(s) * v
                 out[(year, ind, succ)] = total
             elif method == "weighted" and weights is None:  # no weights given: not computed
                 out[(year, ind, succ)] = None
             elif method == "weighted" and weights is not None:  # None: the branch above
                 num = den = Fraction(0)
                 for a, s, v in present:
-                    assert s is not None  # an unknown share is turned away above
-                    num += exact(weights[a]) * s * v
-                    den += exact(weights[a]) * s
+                    num += exact(weights[a]) * _known(s) * v
+                    den += exact(weights[a]) * _known(s)
                 out[(year, ind, succ)] = num / den
             else:
                 raise ValueError(method)

@@ -411,8 +411,9 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
             nmax = int(n_used[cells].max()) if cells.size else 1
             if top * nmax < FLOAT_EXACT and nmax * 10 ** d < FLOAT_EXACT:
                 # exact: every partial sum is an integer below 2**53
+                # a selection (several methods) exists only with jr, joined above
                 s = (_scatter_rows(x, fid.size, parts, jk, ncell) if sel is None
-                     else np.bincount(k_, weights=x[jr[sel]], minlength=ncell))[cells]
+                     else np.bincount(k_, weights=x[cast(np.ndarray, jr)[sel]], minlength=ncell))[cells]
                 fast = mean_exact(s.astype(np.int64), n_used[cells], d)
                 if fast is not None:
                     scaled[cells], value[cells] = fast
@@ -423,7 +424,7 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
                 continue
         def rows(sel: np.ndarray | None = sel) -> tuple[np.ndarray, np.ndarray]:
             nonlocal jr, je
-            if jr is None:
+            if jr is None or je is None:
                 jr, je = joined()
             return (jr, je) if sel is None else (jr[sel], je[sel])
 
@@ -515,9 +516,8 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
     values = frame.select(RESULT_COLUMNS)
     if not audit:
         return values, pl.DataFrame(schema=AUDIT_SCHEMA)
-    assert jr is not None  # jr, je and raw are built when an audit is asked for
-    assert je is not None
-    assert raw is not None
+    if jr is None or je is None or raw is None or wsum is None:  # all built when audit is set
+        raise RuntimeError("the audit's joined rows, weights and denominators were not built")
     return values, _audit(step, idx, values, out_cells, jr, je, jk, v, raw, wsum, absent)
 
 
@@ -653,6 +653,7 @@ def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, rows, edge_scatter,
         den = pl.Series([2 ** k2] * cells.size, dtype=pl.Int128) if name == "sum" else den_a
         ws = np.ones(cells.size) if name == "sum" else (den_a.cast(pl.Float64) * 2.0 ** -k2).to_numpy()
         return _quotient(num, den, d, name), ws, a
+    assert a is not None  # e_ was joined above: the limbs could not hold these values
     big_a, k2 = _exact_integers(a)
     top = int(cast(int, big_a.abs().max()) or 0) * (int(np.abs(x).max(initial=0))
                                                     if isinstance(x, np.ndarray)
@@ -673,7 +674,7 @@ def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, rows, edge_scatter,
 
 
 def _quotient(num: pl.Series, den: pl.Series, d: int, name: str
-              ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+              ) -> tuple[np.ndarray, None, None] | tuple[None, np.ndarray, np.ndarray]:
     """``num / (den * 10**d)`` rounded half-up at 18 decimals: ``(q, None, None)`` with ``q``
     = 10**18 x the result (int64) where every result fits, else ``(None, integer part,
     fraction)``."""
