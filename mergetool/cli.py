@@ -25,7 +25,7 @@ from mergetool.errors import EXIT_FINDINGS, EXIT_INPUT, MergetoolError
 class Group(click.Group):
     """A click group that turns domain errors into a table on stderr and exit code 2."""
 
-    def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
+    def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except MergetoolError as exc:
@@ -45,14 +45,15 @@ class Group(click.Group):
                 raise
             if exc.errno == errno.EPIPE:
                 ctx.exit(_closed_pipe(exc))
-            from mergetool import render  # an I/O failure no check foresaw: one line, not a traceback
+            # an I/O failure no check foresaw: one line, not a traceback
+            from mergetool.outputs import terminal as render
 
             where = f"{str(exc.filename)[:200]}: " if exc.filename else ""
             render.message(f"error: {where}{exc.strerror or exc}", "bold red")
             ctx.exit(EXIT_INPUT)
 
 
-def _mappings(ctx: click.Context):  # type: ignore[no-untyped-def]
+def _mappings(ctx: click.Context):
     from mergetool.core.mapping import load_mappings
 
     root = ctx.params.get("local_mappings") or ctx.find_root().params.get("mappings")
@@ -187,7 +188,7 @@ def _check_sheet(sheet: str | None, files: list[Path]) -> None:
 
 def _build(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool,
            basis: str | None, methods: tuple[str, ...] = (), sheet: str | None = None,
-           header_row: int | None = None, options=None):  # type: ignore[no-untyped-def]
+           header_row: int | None = None, options=None):
     from mergetool.core.rebase import parse_methods
     from mergetool.dti.comparable import gather_facts, gather_scores
     from mergetool.dti.indicators import CATALOGUE
@@ -223,7 +224,7 @@ def _build(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool,
                  spec=spec)
 
 
-def _build_inputs(fn):  # type: ignore[no-untyped-def]
+def _build_inputs(fn):
     """The options that choose what a build reads and where its outputs go (build, report)."""
     for option in reversed([
         _scores_option,
@@ -489,4 +490,4 @@ def _closed_pipe(exc: OSError) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()  # click's standalone mode exits with the command's code

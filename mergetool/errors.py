@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TypedDict, Unpack
 
 #: Every problem code the tool can report, with a one-line meaning (documented in README).
 PROBLEM_CODES: dict[str, str] = {
@@ -125,6 +126,28 @@ class MergetoolError(Exception):
         return head + "\n" + "\n".join(f"  {p}" for p in self.problems)
 
 
+class Detail(TypedDict, total=False):
+    """The optional fields of a :class:`Problem` but its file, as keyword arguments."""
+
+    row: int | None
+    column: str | None
+    expected: str | None
+    found: str | None
+    hint: str | None
+
+
+class Where(Detail, total=False):
+    """The optional fields of a :class:`Problem`, as keyword arguments (``**where``)."""
+
+    file: str | None
+
+
+class InFile(TypedDict):
+    """Only the file, for a ``**where`` that several problems of one file share."""
+
+    file: str | None
+
+
 class InputError(MergetoolError):
     """One or more input files are unusable; ``problems`` lists every reason found."""
 
@@ -143,8 +166,8 @@ class ProblemLog:
 
     problems: list[Problem] = field(default_factory=list)
 
-    def add(self, code: str, message: str, **where: object) -> None:
-        self.problems.append(Problem(code, message, **where))  # type: ignore[arg-type]
+    def add(self, code: str, message: str, **where: Unpack[Where]) -> None:
+        self.problems.append(Problem(code, message, **where))
 
     def extend(self, problems: Iterable[Problem]) -> None:
         self.problems.extend(problems)

@@ -134,3 +134,19 @@ def test_cli_choices_are_the_library_s() -> None:
 
     assert choices("build", "fail_on") == list(FAIL_ON)
     assert choices("rebase", "policy") == list(POLICIES)
+
+
+def test_an_os_error_no_check_foresaw_is_one_line_and_exit_2(monkeypatch) -> None:
+    import errno
+
+    import mergetool.core.mapping as mapping
+
+    def unreadable(*_a, **_k):
+        raise PermissionError(errno.EACCES, "Permission denied", "/srv/mappings")
+
+    monkeypatch.setattr(mapping, "load_mappings", unreadable)
+    r = run("mappings", "check")
+    assert r.exit_code == 2, r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit)
+    assert "error: /srv/mappings: Permission denied" in r.output
+    assert "Traceback" not in r.output

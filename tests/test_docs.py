@@ -29,6 +29,12 @@ def test_readme_gives_exactly_two_setup_commands() -> None:
     assert tests[-1].split()[0] == "pytest"
 
 
+def test_readme_test_command_type_checks() -> None:
+    # mypy, configured in pyproject.toml ([tool.mypy]), runs between the linter and the tests.
+    steps = [s.strip() for s in _readme_commands()[1].split("&&")]
+    assert steps.index("ruff check .") < steps.index("mypy") < steps.index("pytest -q")
+
+
 def test_ci_runs_the_readme_test_command() -> None:
     tests = _readme_commands()[1]
     steps = [s.strip() for s in tests.split("&&")]

@@ -20,6 +20,7 @@ sums (polars group-by on an integer key).
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -110,7 +111,7 @@ def round_quotient(num: pl.Series, den: pl.Series, places: int = MAX_SCALE
     ``den`` < 2**122. Raises OverflowError when a result's integer part exceeds an int64.
     """
     frame = pl.DataFrame({"n": num.cast(pl.Int128), "d": den.cast(pl.Int128)})
-    top = int(frame["d"].max() or 1)
+    top = int(cast(int, frame["d"].max()) or 1)
     step = len(str(2**126 // max(top, 1))) - 2
     if step < 1:
         raise OverflowError("a denominator exceeds 2**122")
@@ -130,7 +131,7 @@ def round_quotient(num: pl.Series, den: pl.Series, places: int = MAX_SCALE
     carry = pl.col("c") >= pl.lit(10 ** places, pl.Int128)
     frame = frame.with_columns(a=pl.col("a") + carry.cast(pl.Int128),
                                c=pl.when(carry).then(pl.lit(0, pl.Int128)).otherwise(pl.col("c")))
-    if frame.height and int(frame["a"].max() or 0) > RESULT_LIMIT:
+    if frame.height and int(cast(int, frame["a"].max()) or 0) > RESULT_LIMIT:
         raise OverflowError("a result exceeds 9.2e18")
     sign = frame["s"].to_numpy()
     return frame["a"].cast(pl.Int64).to_numpy() * sign, frame["c"].cast(pl.Int64).to_numpy() * sign

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from mergetool.core.names import _OLD_STYLE, _OLD_TO_NEW, clean, normalise_code
-from mergetool.errors import InputError, Problem, ProblemLog
+from mergetool.errors import InFile, InputError, Problem, ProblemLog
 from mergetool.io.tables import ROW
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ class Index:
 
     def describe(self, i: int) -> str:
         row = self.units.row(i, named=True)
-        where = [row.get(f"{lv}_name") for lv in ("district", "province") if row.get(f"{lv}_name")]
+        where = [row[f"{lv}_name"] for lv in ("district", "province") if row.get(f"{lv}_name")]
         return f"{row['code']} {row['name']} ({', '.join(where)})" if where else \
             f"{row['code']} {row['name']}"
 
@@ -197,9 +197,9 @@ def _resolve_parent(ms: MappingSet | None, basis: Basis, level: str, text: str,
         if len(found) == 1:
             return Outcome(found[0])
         if len(found) > 1:
-            names = dict(basis.units.select("district_code", "district_name").unique().iter_rows())
+            named = dict(basis.units.select("district_code", "district_name").unique().iter_rows())
             return Outcome(problem="ambiguous", message=f"district {text!r} is ambiguous",
-                           candidates=[f"{c} {names.get(c, '?')}" for c in found])
+                           candidates=[f"{c} {named.get(c, '?')}" for c in found])
     return Outcome(problem="unknown", message=f"district {text!r} is not a district "
                    + (f"of province {province}" if province else f"of {basis.id}"))
 
@@ -301,6 +301,7 @@ def combine_columns(frame: pl.DataFrame, ms: MappingSet) -> pl.DataFrame:
             found=f"unit, {ward or code}", hint="keep one of them"))
     cols = {lv: _find(frame, lv) for lv in ("province", "district")}
     if ward is None and not any(cols.values()):  # a ward_code column alone: codes, as 'code'
+        assert code is not None  # both None returned above
         return frame.rename({code: "unit"})
     parts = [pl.col(c).fill_null("") if c else pl.lit("")
              for c in (cols["province"], cols["district"], ward, code)]
@@ -400,6 +401,7 @@ def resolve_units(long: pl.DataFrame, ms: MappingSet, path: str | Path, column: 
             continue
         code = {"ambiguous": "ambiguous-unit", "mismatch": "unit-mismatch"}.get(
             o.problem or "", "unknown-unit")
+        hint: str | None
         if o.problem == "ambiguous":
             hint = "add province and district columns, or use codes"
         elif o.problem == "mismatch":
@@ -447,7 +449,7 @@ def check_edge_names(ms: MappingSet, t: Transition, edges: pl.DataFrame) -> list
 def check_nesting(ms: MappingSet, spec: dict, parent: MappingSet, toml_path: Path) -> list[Problem]:
     """Every edge of the fine transition must lie inside an edge of the parent transition."""
     log = ProblemLog()
-    where = {"file": str(toml_path)}
+    where: InFile = {"file": str(toml_path)}
     tid, ptid = spec.get("transition"), spec.get("parent_transition")
     fine = next((t for t in ms.transitions if t.id == tid), None)
     coarse = next((t for t in parent.transitions if t.id == ptid), None)

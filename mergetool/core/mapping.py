@@ -25,14 +25,14 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 import polars as pl
 
 from mergetool.core.hierarchy import add_aliases, check_edge_names, check_nesting, resolve_text
 from mergetool.core.names import clean, normalise_code
 from mergetool.core.units import Basis, UnitRef
-from mergetool.errors import InputError, Problem, ProblemLog
+from mergetool.errors import Detail, InFile, InputError, Problem, ProblemLog
 from mergetool.io.tables import ROW, parse_numbers, read_table, require_columns, sha256_file
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ class MappingSet:
         """
         import networkx as nx  # lazy: only a walk of the graph needs it (0.14 s import)
 
-        graph = nx.DiGraph()
+        graph: nx.DiGraph[UnitRef] = nx.DiGraph()
         for basis in self.bases.values():
             for code, name in basis.units.select("code", "name").iter_rows():
                 graph.add_node(UnitRef(basis.id, code), name=name)
@@ -114,7 +114,7 @@ class MappingSet:
     def basis_graph(self) -> nx.DiGraph:
         import networkx as nx  # lazy: only a walk of the graph needs it (0.14 s import)
 
-        g = nx.DiGraph()
+        g: nx.DiGraph[str] = nx.DiGraph()
         g.add_nodes_from(self.bases)
         for t in self.transitions:
             g.add_edge(t.from_basis, t.to_basis, transition=t)
@@ -204,7 +204,7 @@ def _lookup_tables(basis: Basis) -> tuple[pl.DataFrame, pl.DataFrame]:
         names = pl.DataFrame({"t": list(written), "by_name": list(written.values())},
                              schema={"t": pl.String, "by_name": pl.String})
         cached = (len(basis.resolver.names), codes, names)
-        basis._lookup = cached  # type: ignore[attr-defined]
+        basis._lookup = cached  # type: ignore[attr-defined]  # a cache on the instance, not a field
     return cached[1], cached[2]
 
 
@@ -228,7 +228,7 @@ def _basis_coarse_keys(basis: Basis) -> pl.Series:
     if cached is None or cached[0] != len(basis.resolver.names):
         keys = _coarse_keys(pl.Series(basis.resolver.names, dtype=pl.String)).drop_nulls().unique()
         cached = (len(basis.resolver.names), keys)
-        basis._coarse = cached  # type: ignore[attr-defined]
+        basis._coarse = cached  # type: ignore[attr-defined]  # a cache on the instance, not a field
     return cached[1]
 
 
@@ -298,7 +298,7 @@ def _validate_names(basis: Basis, log: ProblemLog) -> None:
 
 
 def _validate_transition(ms: MappingSet, t: Transition, log: ProblemLog) -> None:
-    where = {"file": t.file}
+    where: InFile = {"file": t.file}
     edges = t.edges if ROW in t.edges.columns else t.edges.with_row_index(ROW, offset=2)
     for side, basis_id in (("from_code", t.from_basis), ("to_code", t.to_basis)):
         if basis_id not in ms.bases:
@@ -308,7 +308,7 @@ def _validate_transition(ms: MappingSet, t: Transition, log: ProblemLog) -> None
         basis = ms.bases[basis_id]
         for row, code in edges.filter(~pl.col(side).is_in(list(basis.codes))).select(
                 ROW, side).iter_rows():
-            near = sorted(basis.codes, key=lambda c, code=code: (abs(int(c) - int(code))
+            near = sorted(basis.codes, key=lambda c: (abs(int(c) - int(code))
                           if c.isdigit() and code.isdigit() else 0, c))[:3]
             log.add("unknown-unit", f"code {code!r} is not a unit of {basis_id}", row=row,
                     column=t.meta.get(f"{side}_column", side), found=code,
@@ -358,7 +358,7 @@ def _validate_transition(ms: MappingSet, t: Transition, log: ProblemLog) -> None
 
 def _check_names(ms: MappingSet, t: Transition, edges: pl.DataFrame, log: ProblemLog) -> None:
     """Optional name columns must name the unit the code denotes (catches code-reuse slips)."""
-    where = {"file": t.file}
+    where: InFile = {"file": t.file}
     if any(b in ms.bases and ms.bases[b].meta.get("levels") for b in (t.from_basis, t.to_basis)):
 
         log.extend(check_edge_names(ms, t, edges))
@@ -398,8 +398,8 @@ def shipped_mapping_names() -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / "mapping.toml").is_file())
 
 
-def _meta_problem(path: Path, message: str, **kw: object) -> InputError:
-    return InputError.single(Problem("bad-mapping", message, file=str(path), **kw))  # type: ignore[arg-type]
+def _meta_problem(path: Path, message: str, **kw: Unpack[Detail]) -> InputError:
+    return InputError.single(Problem("bad-mapping", message, file=str(path), **kw))
 
 
 def _member(root: Path, value: object, toml_path: Path, key: str) -> Path:
@@ -457,7 +457,7 @@ def _duplicate_specs(specs: list[dict], toml_path: Path) -> list[Problem]:
         for kind, tbl, key in keys:
             if (kind, tbl, key) in seen:
                 what = (f"id {key!r}" if kind == "id" else
-                        f"{key[0]} -> {key[1]}")  # type: ignore[index]
+                        f"{key[0]} -> {key[1]}")
                 problems.append(Problem(
                     "bad-mapping", f"{tbl} {what} is defined twice (entries {seen[(kind, tbl, key)]} "
                     f"and {n})", file=str(toml_path), found=str(key),
@@ -642,7 +642,7 @@ def _read_aliases(path: Path, bases: dict[str, Basis]) -> None:
     log = ProblemLog()
     for row, canonical, alias, basis_id in frame.select(
             ROW, cols["canonical name"], cols["alias"], cols["basis"]).iter_rows():
-        targets = list(bases.values()) if basis_id == "*" else [bases.get(basis_id)]
+        targets: list[Basis | None] = list(bases.values()) if basis_id == "*" else [bases.get(basis_id)]
         if targets == [None]:
             log.add("unknown-basis", f"basis {basis_id!r} is not defined", file=str(path), row=row,
                     column=cols["basis"], expected=" or ".join([*bases, "*"]), found=basis_id)

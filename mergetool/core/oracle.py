@@ -36,7 +36,7 @@ def round_half_up(v: Fraction, decimals: int = 4) -> Fraction:
 Key = tuple[int, str, str]  # (year, indicator, code)
 
 
-def simple_rebase(values: dict, edges: Iterable[tuple[str, str, float]],
+def simple_rebase(values: dict, edges: Iterable[tuple[str, str, float | None]],
                   method: str = "mean", policy: str = "strict",
                   weights: dict[str, float] | None = None) -> dict[Key, Fraction | None]:
     """Successor values from predecessor ``values`` through ``edges`` (from, to, share).
@@ -44,7 +44,7 @@ def simple_rebase(values: dict, edges: Iterable[tuple[str, str, float]],
     Returns one entry per (year, indicator) seen in ``values`` and successor in ``edges``;
     None where the policy leaves the successor uncomputed.
     """
-    preds: dict[str, list[tuple[str, float]]] = defaultdict(list)
+    preds: dict[str, list[tuple[str, float | None]]] = defaultdict(list)
     for a, b, share in edges:
         if share is None or share > 0:  # None: a divided unit's part, share unknown (mean only)
             preds[b].append((a, share))
@@ -68,15 +68,15 @@ def simple_rebase(values: dict, edges: Iterable[tuple[str, str, float]],
             elif method == "sum":
                 total = Fraction(0)
                 for _a, s, v in present:
-                    total += s * v  # type: ignore[operator]
+                    total += _known(s) * v
                 out[(year, ind, succ)] = total
             elif method == "weighted" and weights is None:  # no weights given: not computed
                 out[(year, ind, succ)] = None
-            elif method == "weighted":
+            elif method == "weighted" and weights is not None:  # None: the branch above
                 num = den = Fraction(0)
                 for a, s, v in present:
-                    num += exact(weights[a]) * s * v  # type: ignore[operator]
-                    den += exact(weights[a]) * s  # type: ignore[operator]
+                    num += exact(weights[a]) * _known(s) * v
+                    den += exact(weights[a]) * _known(s)
                 out[(year, ind, succ)] = num / den
             else:
                 raise ValueError(method)
@@ -155,6 +155,13 @@ class Cell(NamedTuple):
     missing: tuple[str, ...]
 
 
+def _known(share: Fraction | None) -> Fraction:
+    """A share a sum or weighted step multiplies by: known (rebase refuses unknown ones first)."""
+    if share is None:
+        raise ValueError("an unknown share reached a sum or weighted step")
+    return share
+
+
 def carried(v: Fraction) -> Fraction:
     """A step's result as the next step of a chain reads it: its exact decimal, rounded half-up
     at 18 decimals (``value_exact``), not the float beside it."""
@@ -184,8 +191,7 @@ def step_cells(graph: nx.DiGraph, from_basis: str, to_basis: str,
         method = methods.get(ind, methods.get("*", "mean"))
         for succ in sorted(preds):
             plist = sorted(preds[succ])
-            present = [(a, s, values[(year, ind, a)]) for a, s in plist
-                       if values.get((year, ind, a)) is not None]
+            present = [(a, s, v) for a, s in plist if (v := values.get((year, ind, a))) is not None]
             missing = tuple(a for a, _s in plist if values.get((year, ind, a)) is None)
             n_used, n_expected = len(present), len(plist)
             if not present:
@@ -200,12 +206,12 @@ def step_cells(graph: nx.DiGraph, from_basis: str, to_basis: str,
                 if method == "mean":
                     value = sum((v for _a, _s, v in present), Fraction(0)) / n_used
                 elif method == "sum":
-                    value = sum((s * v for _a, s, v in present), Fraction(0))
+                    value = sum((_known(s) * v for _a, s, v in present), Fraction(0))
                 elif method == "weighted":
                     if weights is None:
                         raise ValueError("method 'weighted' needs weights")
-                    num = sum((weights[a] * s * v for a, s, v in present), Fraction(0))
-                    den = sum((weights[a] * s for a, s, _v in present), Fraction(0))
+                    num = sum((weights[a] * _known(s) * v for a, s, v in present), Fraction(0))
+                    den = sum((weights[a] * _known(s) for a, s, _v in present), Fraction(0))
                     value = num / den
                 else:
                     raise ValueError(method)

@@ -19,7 +19,7 @@ import json
 import os
 from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import polars as pl
 
@@ -30,7 +30,7 @@ from mergetool.core.mapping import (
     shipped_mapping_names,
     shipped_mappings_dir,
 )
-from mergetool.errors import InputError, Problem
+from mergetool.errors import Detail, InputError, Problem
 from mergetool.io.tables import (
     OUTPUT_SUFFIXES,
     STAGING_PREFIX,
@@ -231,11 +231,10 @@ def write_set(outputs: dict[Path, Callable[[Path], None]], manifest_path: Path,
 
 # --- checking -------------------------------------------------------------------------------------
 
-def _bad(path: Path, message: str, **kw: object) -> InputError:
-    return InputError.single(Problem("bad-manifest", message, file=str(path),  # type: ignore[arg-type]
-                                     hint=kw.pop("hint", "check manifests a mergetool run wrote "
-                                                 "(manifest.json or <output>.manifest.json)"),
-                                     **kw))
+def _bad(path: Path, message: str, **kw: Unpack[Detail]) -> InputError:
+    kw.setdefault("hint", "check manifests a mergetool run wrote "
+                          "(manifest.json or <output>.manifest.json)")
+    return InputError.single(Problem("bad-manifest", message, file=str(path), **kw))
 
 
 def read_manifest(manifest_path: Path) -> dict[str, Any]:

@@ -28,7 +28,9 @@ import itertools
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -240,7 +242,7 @@ def method_for(indicator: str, methods: dict[str, str]) -> str:
 
 
 _METHOD_CODE = {"mean": 0, "sum": 1, "weighted": 2}
-_METHOD_NAMES = tuple(sorted(_METHOD_CODE, key=_METHOD_CODE.get))
+_METHOD_NAMES = tuple(sorted(_METHOD_CODE, key=_METHOD_CODE.__getitem__))
 
 
 @dataclass(frozen=True)
@@ -323,8 +325,8 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
             "unknown-unit", f"{len(bad)} code(s) are not units of {step.from_basis}: "
             + ", ".join(map(str, bad[:10])), expected=f"codes of {step.from_basis}",
             found=str(bad[0]), hint="rebase reads scores on the transition's predecessor basis"))
-    y0 = int(current["year"].min()) if current.height else 0
-    ny = (int(current["year"].max()) - y0 + 1) if current.height else 1
+    y0 = int(cast(int, current["year"].min())) if current.height else 0
+    ny = (int(cast(int, current["year"].max())) - y0 + 1) if current.height else 1
     fid_all = enc["fid"].to_numpy().astype(np.int64)
     slot_all = current["year"].to_numpy().astype(np.int64)
     slot_all -= y0
@@ -367,7 +369,7 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
         parts.insert(0, np.flatnonzero(idx.degree[fid] > 0))
         jk = jk[np.concatenate([parts[0], fid.size + np.arange(jk.size - fid.size)])]
     else:
-        parts.insert(0, None)
+        parts.insert(0, None)  # type: ignore[arg-type]  # None: every row, ungathered (see joined)
 
     def joined() -> tuple[np.ndarray, np.ndarray]:
         """(input row, edge) of each joined row, built only when needed."""
@@ -417,8 +419,9 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
             nmax = int(n_used[cells].max()) if cells.size else 1
             if top * nmax < FLOAT_EXACT and nmax * 10 ** d < FLOAT_EXACT:
                 # exact: every partial sum is an integer below 2**53
+                # a selection (several methods) exists only with jr, joined above
                 s = (_scatter_rows(x, fid.size, parts, jk, ncell) if sel is None
-                     else np.bincount(k_, weights=x[jr[sel]], minlength=ncell))[cells]
+                     else np.bincount(k_, weights=x[cast(np.ndarray, jr)[sel]], minlength=ncell))[cells]
                 fast = mean_exact(s.astype(np.int64), n_used[cells], d)
                 if fast is not None:
                     scaled[cells], value[cells] = fast
@@ -429,7 +432,7 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
                 continue
         def rows(sel: np.ndarray | None = sel) -> tuple[np.ndarray, np.ndarray]:
             nonlocal jr, je
-            if jr is None:
+            if jr is None or je is None:
                 jr, je = joined()
             return (jr, je) if sel is None else (jr[sel], je[sel])
 
@@ -521,6 +524,8 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
     values = frame.select(RESULT_COLUMNS)
     if not audit:
         return values, pl.DataFrame(schema=AUDIT_SCHEMA)
+    if jr is None or je is None or raw is None or wsum is None:  # all built when audit is set
+        raise RuntimeError("the audit's joined rows, weights and denominators were not built")
     return values, _audit(step, idx, values, out_cells, jr, je, jk, v, raw, wsum, absent)
 
 
@@ -656,9 +661,11 @@ def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, rows, edge_scatter,
         den = pl.Series([2 ** k2] * cells.size, dtype=pl.Int128) if name == "sum" else den_a
         ws = np.ones(cells.size) if name == "sum" else (den_a.cast(pl.Float64) * 2.0 ** -k2).to_numpy()
         return _quotient(num, den, d, name), ws, a
+    assert a is not None  # e_ was joined above: the limbs could not hold these values
     big_a, k2 = _exact_integers(a)
-    top = int(big_a.abs().max() or 0) * (int(np.abs(x).max(initial=0)) if isinstance(x, np.ndarray)
-                                         else int(x.abs().max() or 0))
+    top = int(cast(int, big_a.abs().max()) or 0) * (int(np.abs(x).max(initial=0))
+                                                    if isinstance(x, np.ndarray)
+                                                    else int(cast(int, x.abs().max()) or 0))
     if top * max(int(n_used[cells].max()) if cells.size else 1, 1) >= 2**126:
         raise _not_exact(f"weights x values too large to sum exactly (method {name})",
                          "rescale the weights or the values")
@@ -675,7 +682,7 @@ def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, rows, edge_scatter,
 
 
 def _quotient(num: pl.Series, den: pl.Series, d: int, name: str
-              ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+              ) -> tuple[np.ndarray, None, None] | tuple[None, np.ndarray, np.ndarray]:
     """``num / (den * 10**d)`` rounded half-up at 18 decimals: ``(q, None, None)`` with ``q``
     = 10**18 x the result (int64) where every result fits, else ``(None, integer part,
     fraction)``."""
@@ -993,7 +1000,7 @@ def rebase_file(scores_path: Path, mappings: MappingSet, to_basis: str, *,
                 "policy": policy, "year": year, "sheet": sheet}
     if header_row is not None:
         recorded["header_row"] = header_row
-    write_set({p: (lambda staged, f=f: write_frame(staged, f)) for p, f in frames.items()},
+    write_set({p: partial(write_frame, frame=f) for p, f in frames.items()},
               manifest_path, lambda staged: build_manifest(
                   command="rebase", mappings=mappings, inputs=inputs, outputs=outputs,
                   base=output.parent, staged=staged, options=recorded),

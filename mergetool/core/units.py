@@ -51,7 +51,7 @@ class NameResolver:
         elif known is None:
             self.exact[key] = code
         self.raw.setdefault(name, key)
-        self._fast = None
+        self._fast: dict[str, str] | None = None
         key = ascii_key(name)
         if key in self.loose and self.loose[key] != code:
             self.loose[key] = None
@@ -62,9 +62,10 @@ class NameResolver:
     def as_written(self) -> dict[str, str]:
         """Names exactly as the basis and aliases write them -> code (the vectorised fast path;
         same answers as :meth:`resolve`), built once per change."""
-        if getattr(self, "_fast", None) is None:
-            self._fast = {n: self.exact[k] for n, k in self.raw.items() if k in self.exact}
-        return self._fast  # type: ignore[return-value]
+        fast: dict[str, str] | None = getattr(self, "_fast", None)
+        if fast is None:
+            fast = self._fast = {n: self.exact[k] for n, k in self.raw.items() if k in self.exact}
+        return fast
 
     def resolve(self, name: str) -> str | None:
         """The code ``name`` denotes on this basis, or None (unknown, or naming several units)."""

@@ -663,6 +663,7 @@ def published_ranks(ctx: Context) -> Iterator[CheckRow]:
         n = ctx.n(basis)
         known = ctx.known(year, basis, ind)
         label = f"{year} ({basis})"
+        open_units: dict[str, str]
         confirmed, open_units, contradicted, no_value, hard = 0, {}, 0, [], 0
         by_code: dict[str, list[dict]] = {}
         for r in grp:

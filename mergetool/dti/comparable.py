@@ -108,7 +108,7 @@ class BuildResult:
     methods: dict[str, str] = field(default_factory=dict)
     facts: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=FACTS_SCHEMA))
     #: The bases and labels of the build (default: :func:`~mergetool.dti.spec.spec_for` mappings).
-    spec: Spec = None  # type: ignore[assignment]
+    spec: Spec = None  # type: ignore[assignment]  # None only until __post_init__ sets it
 
     def __post_init__(self) -> None:
         if self.spec is None:
@@ -153,12 +153,12 @@ def gather_scores(mappings: MappingSet, files: list[Path] | tuple[Path, ...] = (
         dup = theirs.filter(pl.struct("year", "basis", "code", "indicator").is_duplicated())
         for (year, b, code), grp in dup.group_by("year", "basis", "code", maintain_order=True):
             inds = ", ".join(grp["indicator"].unique(maintain_order=True).to_list())
-            files = sorted(set(grp["file"]))
-            where = (f"{files[0]} is given twice" if len(files) == 1 and len(files) < len(user)
+            sources = sorted(set(grp["file"]))
+            where = (f"{sources[0]} is given twice" if len(sources) == 1 and len(sources) < len(user)
                      else "the files overlap")
             problems.append(Problem(  # one problem per unit and year, not one per indicator
                 "duplicate-row", f"{year} {inds} for unit {code}@{b} given more than once ({where})",
-                file=" and ".join(files), row=int(grp["row"][-1]),
+                file=" and ".join(sources), row=int(grp["row"][-1]),
                 hint="supply each year and basis in one file only"))
         if problems:
             raise InputError("the score files overlap", problems)
@@ -287,7 +287,7 @@ def comparable_table(scores: pl.DataFrame, mappings: MappingSet, methods: dict[s
     return comparable, rebased
 
 
-def _chain_coverage(cells: pl.DataFrame, old: pl.DataFrame, transition) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+def _chain_coverage(cells: pl.DataFrame, old: pl.DataFrame, transition) -> pl.DataFrame:
     """``n_used`` and ``missing`` of a chain of reforms counted on the old basis: the rebase's
     are of its last step (the intermediate units), while ``predecessors_expected`` and the names
     of the missing are of the old units the chain composes into each new one."""

@@ -74,7 +74,7 @@ def coverage_frame(result: BuildResult, indicator: str = "dti") -> pl.DataFrame:
         pred = pred.join(key, on=["year", "code"], how="left").with_columns(
             value_basis=pl.when(pl.col("_carried")).then(pl.lit(spec.carried))
             .otherwise(pl.col("value_basis"))).drop("_carried")
-    cast = {k: v for k, v in COVERAGE_SCHEMA.items() if k not in ("state", "rank_basis")}
+    cast = pl.Schema({k: v for k, v in COVERAGE_SCHEMA.items() if k not in ("state", "rank_basis")})
     frame = pl.concat([succ.cast(cast).with_columns(_r=pl.lit(0)),
                        pred.cast(cast).with_columns(_r=pl.lit(1))])
     frame = frame.join(_rank_bases(result, indicator), on=["year", "basis", "code"], how="left")
@@ -86,7 +86,7 @@ def _rank_bases(result: BuildResult, indicator: str) -> pl.DataFrame:
     """year, basis, code, rank_basis of the shipped record's ranks known other than as a printed
     number (:data:`RANK_NOTES`), for the cells where the build used the shipped record."""
 
-    schema = {"year": pl.Int32, "basis": pl.String, "code": pl.String, "rank_basis": pl.String}
+    schema = pl.Schema({"year": pl.Int32, "basis": pl.String, "code": pl.String, "rank_basis": pl.String})
     keys = ["year", "basis", "code", "indicator"]
     shipped = result.scores.filter(pl.col("file") == "shipped:dti_record.csv")
     if shipped.is_empty():

@@ -70,9 +70,9 @@ def explain(result: BuildResult, unit: str, *, year: int | None = None,
     if code is None:
 
         near = ms.bases[target].resolver.suggest(unit)
-        old = ms.resolve(unit, source)
+        old_code = ms.resolve(unit, source)
         steps = ms.path(source, target)
-        became = (fate(ms, source, old) if old else None) if len(steps) < 2 else \
+        became = (fate(ms, source, old_code) if old_code else None) if len(steps) < 2 else \
             _became_through_chain(ms, unit, [s.from_basis for s in steps], target)
         hint = (f"{became}: explain the unit it became part of" if became else
                 ("did you mean " + " or ".join(repr(n) for n in near) + "?") if near else None)

@@ -50,7 +50,7 @@ def explain_rebased(result: RebaseResult, ms: MappingSet, unit: str, *, indicato
             "unknown-unit", f"{unit!r} is not a unit of {basis.id}", found=unit,
             hint=("did you mean " + " or ".join(repr(n) for n in near) + "?") if near else None))
     values = result.values.filter(pl.col("code") == code)
-    indicators = sorted(set(result.values["indicator"]))
+    indicators: list[str] = sorted(set(result.values["indicator"]))
     if indicator is None and len(indicators) == 1:
         indicator = indicators[0]
     if indicator not in indicators:

@@ -16,7 +16,7 @@ holds the published averages used by the aggregate-comparability check.
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, partial
 from importlib import resources
 from pathlib import Path
 
@@ -83,7 +83,7 @@ def tidy_research(paths: list[Path], mappings: MappingSet) -> pl.DataFrame:
             raise ValueError(f"{path.name}: unknown rank_basis {sorted(unknown)}")
         raw = raw.with_columns(
             code=pl.col("province_name_vi").map_elements(
-                lambda n, b=basis: mappings.resolve(n, b), return_dtype=pl.String))
+                partial(mappings.resolve, basis_id=basis), return_dtype=pl.String))
         if raw["code"].null_count():
             raise ValueError(f"{path.name}: unresolved names {raw.filter(pl.col('code').is_null())}")
         for ind in INDICATOR_IDS:

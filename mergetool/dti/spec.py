@@ -138,6 +138,8 @@ def spec_for(mappings: MappingSet) -> Spec:
         if bad:
             raise UsageError("mapping.toml's [application] does not name two bases", bad)
         source, target = declared
+        assert isinstance(source, str)  # a basis not named by text was refused above (bad)
+        assert isinstance(target, str)
         if not _linked(mappings, source, target):
             backwards = _linked(mappings, target, source)
             raise UsageError("mapping.toml's [application] names two bases no chain of "

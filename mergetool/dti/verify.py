@@ -46,7 +46,7 @@ VERIFY_SCHEMA = {
 }
 
 
-def _show(v, places: int = 4) -> str:  # type: ignore[no-untyped-def]
+def _show(v, places: int = 4) -> str:
     """An exact value rounded half-up for display (``0.66475`` -> ``0.6648`` at 4 places)."""
     return f"{float(round_half_up(exact(v), places)):.{places}f}"
 
@@ -211,7 +211,7 @@ def recompute_published(published: pl.DataFrame, predecessors: pl.DataFrame,
         year, ind, code = key
         preds = ultimate.get(code, [])
         have = [p for p in preds if (year, ind, p) in pred_values]
-        p_val = pub.get(key)
+        p_val = pub[key]
         r_val = current.get(key)
         inputs = "; ".join(f"{p} {src_names.get(p, '?')} = {_show(pred_values[(year, ind, p)])}"
                            for p in have)
@@ -231,7 +231,7 @@ def recompute_published(published: pl.DataFrame, predecessors: pl.DataFrame,
             elif not given:
                 details += f" (these predecessors have no {ind} value in any year)"
         else:
-            ok = within(p_val, r_val, tolerance)  # type: ignore[arg-type]
+            ok = within(p_val, r_val, tolerance)
             verdict = "match" if ok else "mismatch"
             formula = chain_formula(rec.trace(year, ind, code), rec.method(ind), _show)
             details = (f"{formula} = {_show(r_val, 5)} (rounded half-up {_show(r_val)}); "

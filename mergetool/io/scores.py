@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import polars as pl
 
@@ -159,8 +160,8 @@ def detect_layout(frame: pl.DataFrame, path: str | Path,
     for col in columns:
         if col in taken or name_key(col) in descriptive or col.casefold() in DESCRIPTIVE_COLUMNS:
             continue
-        if col.casefold().endswith("_rank") and indicator_id(col[:-5]) is not None:
-            ranks[col] = indicator_id(col[:-5])  # type: ignore[assignment]
+        if col.casefold().endswith("_rank") and (rank_of := indicator_id(col[:-5])) is not None:
+            ranks[col] = rank_of
             continue
         ind = None if long else indicator_id(col)
         if ind is not None:
@@ -185,9 +186,10 @@ def detect_layout(frame: pl.DataFrame, path: str | Path,
         log.raise_if_any(f"{path}: missing columns")
     if own:
         log.raise_if_any(f"{path}: unknown columns")
+    assert unit is not None  # no unit column is fatal: raised above
     if long:
-        return Layout("long", unit, year, basis, rank, {}, check, ranks)  # type: ignore[arg-type]
-    return Layout("wide", unit, year, basis, rank, indicators, check, ranks)  # type: ignore[arg-type]
+        return Layout("long", unit, year, basis, rank, {}, check, ranks)
+    return Layout("wide", unit, year, basis, rank, indicators, check, ranks)
 
 
 def _nearest_heading(col: str, catalogue: Catalogue) -> str:
@@ -332,7 +334,7 @@ def _to_long(frame: pl.DataFrame, layout: Layout, path: Path, delimiter: str,
         indicator = (labels if labels.null_count() == 0 and all(k == v for k, v in ids.items())
                      else labels.replace_strict(ids, default=None, return_dtype=pl.String))
         values = parse_numbers(frame, val_raw, path, delimiter, log)
-        rank = ranks
+        rank: pl.Series | None = ranks
         for ind, r in own_ranks.items():
             rank = pl.select(pl.when(indicator == ind).then(r).otherwise(rank)).to_series()
         out = base.with_columns(indicator=indicator, value=values, rank=rank,
@@ -396,9 +398,9 @@ def _declared_bases(frame: pl.DataFrame, layout: Layout, path: Path, declared: s
     per_year = (layout.year is not None and pl.DataFrame({"y": frame[layout.year], "b": col})
                 .drop_nulls().group_by("y").agg(pl.col("b").n_unique())["b"].max() == 1)
     if len(values) > 1 and not per_year:
-        rows = frame.filter(pl.col(layout.basis) != values[0])[ROW].to_list()[:10]
+        stray = frame.filter(pl.col(layout.basis) != values[0])[ROW].to_list()[:10]
         log.add("mixed-basis", f"the basis column holds several bases: {', '.join(values)}",
-                file=str(path), row=rows[0], column=layout.basis, found=", ".join(values),
+                file=str(path), row=stray[0], column=layout.basis, found=", ".join(values),
                 hint="split the table into one file per basis")
     return col.alias("declared")
 
@@ -703,11 +705,12 @@ def check_ranges(long: pl.DataFrame, catalogue: Catalogue = NO_CATALOGUE) -> lis
     bad = known.filter((pl.col("value") < lo) | (pl.col("value") > hi))
     if bad.is_empty():
         return []
-    top = known["value"].max()
+    top = cast("float | None", known["value"].max())
+    low = cast(float, known["value"].min())
     hint = None
-    if top is not None and 1 < top <= 100 and known["value"].min() >= 0:
+    if top is not None and 1 < top <= 100 and low >= 0:
         hint = "the values look like percentages: divide by 100"
-    elif top is not None and 100 < top <= 1000 and known["value"].min() >= 0:
+    elif top is not None and 100 < top <= 1000 and low >= 0:
         hint = "the values look like points out of 1000: divide by 1000"
     return [Problem("value-out-of-range", f"{ind} must lie in [{lo:g}, {hi:g}]", file=f, row=r,
                     column=c, expected=f"{lo:g} <= value <= {hi:g}", found=_shortest(v), hint=hint)

@@ -26,13 +26,14 @@ import time
 import zipfile
 from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
+from typing import Unpack
 from xml.etree import ElementTree as ET
 
 import numpy as np
 import polars as pl
 
 from mergetool.core.names import clean
-from mergetool.errors import InputError, Problem, ProblemLog
+from mergetool.errors import Detail, InputError, Problem, ProblemLog
 
 ROW = "_row"
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
@@ -48,8 +49,8 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def _problem(path: Path, code: str, message: str, **kw: object) -> InputError:
-    return InputError.single(Problem(code, message, file=str(path), **kw))  # type: ignore[arg-type]
+def _problem(path: Path, code: str, message: str, **kw: Unpack[Detail]) -> InputError:
+    return InputError.single(Problem(code, message, file=str(path), **kw))
 
 
 def decode_text(raw: bytes, path: Path) -> str:
@@ -277,7 +278,7 @@ def _quoted_lines(q: pl.DataFrame, delimiter: str, width: int) -> list[pl.DataFr
     """Fields of lines holding quotes (R and many exporters quote every text field): well-formed
     lines (balanced quotes, ``width`` fields once quoted parts are set aside) are parsed by polars
     in one go; only the rest go through the csv module, so their errors can be reported."""
-    schema = {ROW: pl.Int64, "fields": pl.List(pl.String)}
+    schema = pl.Schema({ROW: pl.Int64(), "fields": pl.List(pl.String)})
     stripped = q["line"].str.replace_all(r'"(?:[^"]|"")*"', "")
     n = stripped.str.count_matches(delimiter, literal=True) + 1
     ok = (n == width) & ~stripped.str.contains('"', literal=True)
@@ -298,7 +299,7 @@ def _quoted_lines(q: pl.DataFrame, delimiter: str, width: int) -> list[pl.DataFr
     if bad.height:
         parts.append(pl.DataFrame({ROW: bad[ROW], "fields": [_split_line(x, delimiter)
                                                              for x in bad["line"]]}, schema=schema))
-    return [p.cast(schema) for p in parts]  # type: ignore[arg-type]
+    return [p.cast(schema) for p in parts]
 
 
 def _col_letters(index: int) -> str:
@@ -337,6 +338,8 @@ def _xlsx_sheet_xml(path: Path, sheet: str) -> tuple[bytes, bool] | None:
             for s in root.iter(f"{{{ns['m']}}}sheet"):
                 if s.get("name") == sheet:
                     target = targets[s.get(f"{{{ns['r']}}}id")]
+                    if target is None:  # a relationship without a target: no cell scan
+                        return None
                     member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
                     return zf.read(member), b'fullCalcOnLoad="1"' in book
     # not an OOXML package (.xls) or an unusual layout: no cell scan
@@ -542,7 +545,7 @@ def read_table_at(path: str | Path, sheet: str | None = None, *, header_row: int
     return frame, delimiter, header_at
 
 
-def require_columns(frame: pl.DataFrame, path: str | Path, required: dict[str, tuple[str, ...]],
+def require_columns(frame: pl.DataFrame, path: str | Path, required: Mapping[str, tuple[str, ...]],
                     ) -> dict[str, str]:
     """Map each required role to the first present column among its accepted headings.
 
@@ -881,7 +884,7 @@ def _try_lock(fd: int) -> bool:
         import msvcrt
 
         try:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]  # stubs: win32 only
             return True
         except OSError:
             return False
@@ -994,7 +997,7 @@ class OutputSet:
         return InputError.single(Problem("output-unwritable", f"cannot write {target}: {reason}",
                                          file=str(target), hint=hint))
 
-    def __exit__(self, kind, exc, tb) -> bool:  # type: ignore[no-untyped-def]
+    def __exit__(self, kind, exc, tb) -> None:
         try:
             if kind is None:
                 self._commit()
@@ -1002,7 +1005,6 @@ class OutputSet:
                 raise self._error(io, self._current or self.targets[0]) from None
         finally:
             self._abort(keep_dirs=kind is None)
-        return False
 
     def _commit(self) -> None:
         for target in self.targets:
@@ -1039,7 +1041,7 @@ def _atomic_path(target: Path) -> Iterator[Path]:
         yield outputs.stage(target)
 
 
-def write_atomic(target: str | Path, write: Callable[[Path], None]) -> None:
+def write_atomic(target: str | Path, write: Callable[[Path], object]) -> None:
     """Call ``write(tmp_path)`` then rename the temporary file onto ``target``."""
     with _atomic_path(Path(target)) as tmp:
         write(tmp)

@@ -23,7 +23,7 @@ import html
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import polars as pl
 
@@ -170,11 +170,12 @@ def _svg(width: float, height: float, title: str, body: str, cls: str = "chart")
             f"{body}</svg>")
 
 
-def _series_svg(gid: str, pts: list[tuple[float, float]], gaps: list[bool], st: Style,
+def _series_svg(gid: str, pts: Sequence[tuple[float, float]], gaps: list[bool], st: Style,
                 title: str, *, width: float = 1.7, markers: bool = True) -> str:
     """A line through ``pts``; a segment whose ``gaps`` flag is set (an unknown year between
     the two points) is drawn thin and faint."""
-    solid, faint = [], []
+    solid: list[str] = []
+    faint: list[str] = []
     for k in range(1, len(pts)):
         seg = f"M{_f(pts[k - 1][0])} {_f(pts[k - 1][1])}L{_f(pts[k][0])} {_f(pts[k][1])}"
         (faint if gaps[k] else solid).append(seg)
@@ -239,9 +240,9 @@ def bump_svg(columns: list[str], series: list[RankSeries], n_ranks: int, labels:
         body.append(f'<path d="M{_f(left)} {_f(ry[r])}H{_f(xs[-1] + 8)}" stroke="#eee"/>'
                     f'<text class="axis" x="{_f(left - 6)}" y="{_f(ry[r])}" text-anchor="end" '
                     f'dominant-baseline="central">{r}</text>')
-    for x, c in zip(xs, columns, strict=True):
+    for x, head in zip(xs, columns, strict=True):
         body.append(f'<path d="M{_f(x)} {_f(top - 6)}V{_f(ry[n_ranks] + 6)}" stroke="#ddd"/>'
-                    + _col_head(x, top, c))
+                    + _col_head(x, top, head))
     order = sorted(series, key=lambda s: min((r, c) for c, r in s.points.items()) if s.points else (0, 0))
     styled = {s.code: style(i, {"merged": "square", "unchanged": "circle"}.get(s.kind))
               for i, s in enumerate(order)}
@@ -345,10 +346,10 @@ def merger_svg(data: MergerData, labels: dict[str, str]) -> str:
         body.append(f'<path d="M{_f(left)} {_f(ry[r])}H{_f(xs[-2] + 8)}" stroke="#eee"/>'
                     f'<text class="axis" x="{_f(left - 6)}" y="{_f(ry[r])}" text-anchor="end" '
                     f'dominant-baseline="central">{r}</text>')
-    for k, (x, c) in enumerate(zip(xs, data.columns, strict=True)):
+    for k, (x, head) in enumerate(zip(xs, data.columns, strict=True)):
         last = ry[data.n_new] if k == old_cols else ry[data.n_old]
         body.append(f'<path d="M{_f(x)} {_f(top - 6)}V{_f(last + 6)}" stroke="#ddd"/>'
-                    + _col_head(x, top, c))
+                    + _col_head(x, top, head))
     body.append(f'<text class="note" x="{_f((band0 + x_new - 14) / 2)}" y="{_f(bottom)}" '
                 f'text-anchor="middle" dominant-baseline="central">{_e(labels["merger_band"])}</text>')
     order = sorted(data.old, key=lambda s: min((r, c) for c, r in s.points.items()))
@@ -413,9 +414,10 @@ def merger_data(scores: pl.DataFrame, dti34: pl.DataFrame, mappings: MappingSet,
         return None
     pub_new = scores.filter((pl.col("basis") == new_basis) & (pl.col("indicator") == "dti")
                             & (pl.col("value").is_not_null() | pl.col("rank").is_not_null()))
-    new_year = int(pub_new["year"].min()) if pub_new.height else int(ranked34["year"].max())
+    new_year = (int(cast(int, pub_new["year"].min())) if pub_new.height
+                else int(cast(int, ranked34["year"].max())))
     if ranked34.filter(pl.col("year") == new_year).is_empty():
-        new_year = int(ranked34["year"].max())
+        new_year = int(cast(int, ranked34["year"].max()))
     years = sorted(y for y in ranked["year"].unique().to_list() if y <= new_year)
     if not years:
         return None

@@ -7,6 +7,7 @@ date is fixed, so identical inputs give byte-identical files.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import polars as pl
 import xlsxwriter
@@ -31,7 +32,7 @@ def year_span(comparable: pl.DataFrame) -> tuple[int, int]:
     all its years when none has a value)."""
     known = comparable.filter(pl.col("value").is_not_null())["year"]
     years = known if known.len() else comparable["year"]
-    return (int(years.min()), int(years.max())) if years.len() else (0, 0)  # type: ignore[arg-type]
+    return (int(cast(int, years.min())), int(cast(int, years.max()))) if years.len() else (0, 0)
 
 
 def wide_sheet(comparable: pl.DataFrame, indicator: str) -> pl.DataFrame:
@@ -89,9 +90,9 @@ def write_workbook(path: Path, result: BuildResult) -> None:
         note.set_column(0, 0, 120)
         for ind in INDICATOR_IDS:
             frame = wide_sheet(result.comparable, ind)
-            formats = {c: "0.0000" for c in frame.columns if c.endswith(" value")}
             frame.write_excel(wb, worksheet=ind[:31], header_format=header,
-                              column_formats=formats, autofit=True, freeze_panes=(1, 2),
+                              column_formats={c: "0.0000" for c in frame.columns if c.endswith(" value")},
+                              autofit=True, freeze_panes=(1, 2),
                               table_style="Table Style Light 9")
             ws = wb.get_worksheet_by_name(ind[:31])
             ws.set_header(f"&L{BY_ID[ind].label_vi} / {BY_ID[ind].label_en}")
@@ -103,12 +104,12 @@ def write_workbook(path: Path, result: BuildResult) -> None:
     write_atomic(path, write)
 
 
-def _coverage_sheet(wb, result: BuildResult, header: dict) -> None:  # type: ignore[no-untyped-def]
+def _coverage_sheet(wb, result: BuildResult, header: dict) -> None:
     """The coverage map (mergetool.dti.coverage): each successor, then its predecessors, by year."""
     spec = result.spec
     frame = coverage_sheet(coverage_frame(result), spec.target_size)
-    formats = {c: "0.0000" for c in frame.columns if c.endswith(" value")}
-    frame.write_excel(wb, worksheet="coverage", header_format=header, column_formats=formats,
+    frame.write_excel(wb, worksheet="coverage", header_format=header,
+                      column_formats={c: "0.0000" for c in frame.columns if c.endswith(" value")},
                       autofit=True, freeze_panes=(1, 6))
     ws = wb.get_worksheet_by_name("coverage")
     ws.set_header("&LDTI coverage: value+rank, rank only, value only, none (successor rows: "
@@ -198,7 +199,7 @@ def write_report(result: BuildResult, out_dir: Path, *, force: bool = False,
                          set_names=BUILD_OUTPUTS)
     hashes = shipped_file_hashes() if shipped_record else {}
 
-    def manifest_of(outputs: list[Path], staged=None) -> dict:  # type: ignore[no-untyped-def]
+    def manifest_of(outputs: list[Path], staged=None) -> dict:
         return build_manifest(command="report", mappings=result.mappings, inputs=inputs,
                               outputs=outputs, base=out_dir, options=build_options(result),
                               shipped_inputs=hashes, staged=staged)

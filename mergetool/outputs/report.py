@@ -404,6 +404,7 @@ def _coverage(result: BuildResult, t: dict[str, str]) -> str:
                    f"<span class='code'>{code}</span> {_e(first['unit_name'])}</td>")
         for r in grp.sort("year").iter_rows(named=True):
             bits = []
+            mark: str | None
             if r["value"] is not None:
                 mark = {result.spec.rebased: "<sup>R</sup>", result.spec.carried: "<sup>C</sup>"}.get(
                     r["value_basis"] or "", "")

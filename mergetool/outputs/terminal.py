@@ -96,8 +96,7 @@ def _share(share: float | None) -> str:
 def frame_table(frame: pl.DataFrame, title: str, limit: int = 40) -> None:
     table = Table(title=title, title_justify="left")
     for col in frame.columns:
-        justify = "right" if frame[col].dtype.is_numeric() else "left"
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+        table.add_column(col, justify="right" if frame[col].dtype.is_numeric() else "left")
     for row in frame.head(limit).iter_rows():
         table.add_row(*("" if v is None else fmt4(v) if isinstance(v, float) else str(v)
                         for v in row))
@@ -110,7 +109,7 @@ def counts(frame: pl.DataFrame, by: str, title: str) -> None:
     frame_table(frame.group_by(by).len().sort(by), title)
 
 
-def build_summary(result, paths) -> None:  # type: ignore[no-untyped-def]
+def build_summary(result, paths) -> None:
     """Coverage per year, the checks' verdicts, and where the outputs are."""
     comp = result.comparable
     dti = comp.filter(pl.col("indicator") == "dti")
@@ -161,7 +160,7 @@ def findings_summary(found: pl.DataFrame, fail_on: str) -> None:
                   style="bold yellow", soft_wrap=True)
 
 
-def verify_summary(result, output) -> None:  # type: ignore[no-untyped-def]
+def verify_summary(result, output) -> None:
     counts = result.counts
     style = "green" if result.valid else "bold red"
     console.print(f"verification {result.from_basis} -> {result.to_basis}, tolerance "
