@@ -131,3 +131,21 @@ def test_importing_the_core_loads_no_application() -> None:
             "'mergetool.outputs', 'mergetool.cli'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_no_assert_and_no_blanket_except_in_the_product() -> None:
+    """Runtime checks raise (an ``assert`` vanishes under ``python -O``), and each ``except``
+    names the exceptions it means (a blanket one would hide a bug as a bad-input message);
+    only a handler that cleans up and re-raises may catch everything."""
+    bad = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Assert):
+                bad.append(f"{path.name}:{node.lineno} assert")
+            reraises = isinstance(node, ast.ExceptHandler) and isinstance(node.body[-1], ast.Raise) \
+                and node.body[-1].exc is None  # clean up, then let it go on: hides nothing
+            if isinstance(node, ast.ExceptHandler) and not reraises and (
+                    node.type is None or (isinstance(node.type, ast.Name)
+                                          and node.type.id in ("Exception", "BaseException"))):
+                bad.append(f"{path.name}:{node.lineno} blanket except")
+    assert not bad, "\n".join(bad)

@@ -23,7 +23,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import polars as pl
 
@@ -301,8 +301,7 @@ def combine_columns(frame: pl.DataFrame, ms: MappingSet) -> pl.DataFrame:
             found=f"unit, {ward or code}", hint="keep one of them"))
     cols = {lv: _find(frame, lv) for lv in ("province", "district")}
     if ward is None and not any(cols.values()):  # a ward_code column alone: codes, as 'code'
-        assert code is not None  # both None returned above
-        return frame.rename({code: "unit"})
+        return frame.rename({cast(str, code): "unit"})  # both None returned above
     parts = [pl.col(c).fill_null("") if c else pl.lit("")
              for c in (cols["province"], cols["district"], ward, code)]
     unit = pl.concat_str(parts, separator=SEP)

@@ -661,7 +661,8 @@ def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, rows, edge_scatter,
         den = pl.Series([2 ** k2] * cells.size, dtype=pl.Int128) if name == "sum" else den_a
         ws = np.ones(cells.size) if name == "sum" else (den_a.cast(pl.Float64) * 2.0 ** -k2).to_numpy()
         return _quotient(num, den, d, name), ws, a
-    assert a is not None  # e_ was joined above: the limbs could not hold these values
+    if a is None:  # cannot happen: e_ was joined above when the limbs could not hold the values
+        raise RuntimeError("internal: the contributions' factors were not gathered")
     big_a, k2 = _exact_integers(a)
     top = int(cast(int, big_a.abs().max()) or 0) * (int(np.abs(x).max(initial=0))
                                                     if isinstance(x, np.ndarray)

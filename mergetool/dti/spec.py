@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -137,9 +137,8 @@ def spec_for(mappings: MappingSet) -> Spec:
                            expected="the newer basis the values are rebased to")]
         if bad:
             raise UsageError("mapping.toml's [application] does not name two bases", bad)
-        source, target = declared
-        assert isinstance(source, str)  # a basis not named by text was refused above (bad)
-        assert isinstance(target, str)
+        # both name a basis of the mapping (refused above otherwise), so both are text
+        source, target = cast(str, declared[0]), cast(str, declared[1])
         if not _linked(mappings, source, target):
             backwards = _linked(mappings, target, source)
             raise UsageError("mapping.toml's [application] names two bases no chain of "

@@ -186,7 +186,7 @@ def detect_layout(frame: pl.DataFrame, path: str | Path,
         log.raise_if_any(f"{path}: missing columns")
     if own:
         log.raise_if_any(f"{path}: unknown columns")
-    assert unit is not None  # no unit column is fatal: raised above
+    unit = cast(str, unit)  # no unit column is fatal: raised above
     if long:
         return Layout("long", unit, year, basis, rank, {}, check, ranks)
     return Layout("wide", unit, year, basis, rank, indicators, check, ranks)
