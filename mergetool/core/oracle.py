@@ -10,11 +10,15 @@ Fractions, so 0.66475 is exactly 0.66475 and rounds half-up to 0.6648.
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 def exact(v: float | int | str | Decimal | Fraction) -> Fraction:
@@ -140,9 +144,6 @@ def trace(layers: list[dict[Key, Fraction | None]], steps: Sequence[Iterable[Edg
 
 # --- cells with their coverage, step by step along a chain (tests and audits) -------------------
 
-if TYPE_CHECKING:
-    import networkx as nx
-
 
 class Cell(NamedTuple):
     """One successor cell as the oracle sees it: value (None when not computed), status (ok,
@@ -225,8 +226,6 @@ def chain_cells(graph: nx.DiGraph, bases: list[str], values: dict[Key, float | N
     """The cells on ``bases[-1]``, applying the transitions ``bases[0] -> bases[1] -> ...`` one at
     a time: each step reads the previous one's results (:func:`carried`) and flags, and unit
     weights are carried as the share-weighted sums of the predecessors' weights."""
-    import itertools
-
     current = {k: None if v is None else exact(v) for k, v in values.items()}
     w = None if weights is None else {c: exact(x) for c, x in weights.items()}
     flagged: set[Key] = set()

@@ -48,9 +48,22 @@ from mergetool.core.exact import (
     scaled_quotient,
 )
 from mergetool.core.mapping import MappingSet, Transition
-from mergetool.errors import InputError, Problem, UsageError
+from mergetool.core.names import clean
+from mergetool.core.provenance import build_manifest, preflight, sibling_manifest, write_set
+from mergetool.core.shares import read_shares, require_shares
+from mergetool.errors import InputError, Problem, ProblemLog, UsageError
 from mergetool.io.catalogue import NO_CATALOGUE, Catalogue
-from mergetool.io.scores import SCORES_SCHEMA, Options
+from mergetool.io.scores import (
+    DESCRIPTIVE_COLUMNS,
+    SCORES_SCHEMA,
+    YEAR_RANGE,
+    Options,
+    read_scores,
+    resolve_units,
+    weights_layout,
+    year_from_name,
+)
+from mergetool.io.tables import ROW, parse_numbers, read_table, require_columns, write_frame
 
 METHODS = ("mean", "weighted", "sum")
 POLICIES = ("strict", "partial")
@@ -92,7 +105,6 @@ def parse_methods(specs: tuple[str, ...] | list[str], default: str = "mean", *,
     ``free``: a name that is not in the catalogue is kept as written (``population=sum`` for a table
     of any statistic); the caller must then refuse a name its input does not hold.
     """
-    from mergetool.core.names import clean
 
     indicator_id, BY_ID = catalogue.id_of, catalogue.by_id
     methods = {"*": default}
@@ -137,7 +149,6 @@ def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
     ``shares`` (``from_code, to_code, share``) fills a transition's unknown shares (divided
     units); without it, ``sum`` and ``weighted`` refuse such units (:mod:`mergetool.core.shares`).
     """
-    from mergetool.core.shares import require_shares
 
     if policy not in POLICIES:
         raise UsageError(f"unknown coverage policy {policy!r}", [Problem(
@@ -891,9 +902,6 @@ def _carry_weights(weights: pl.DataFrame, step: Transition) -> pl.DataFrame:
 def read_weights(path: str, mappings: MappingSet, basis: str) -> pl.DataFrame:
     """A weight table (unit, weight[, year]) on ``basis``: positive numbers, every unit once (once
     per year when the table has a year column: yearly weights apply to their own year only)."""
-    from mergetool.errors import ProblemLog
-    from mergetool.io.scores import DESCRIPTIVE_COLUMNS, YEAR_RANGE, resolve_units, weights_layout
-    from mergetool.io.tables import ROW, parse_numbers, read_table, require_columns
 
     frame, delimiter = read_table(path)
     cols = require_columns(frame, path, {"unit": ("unit", "code", "name", "province"),
@@ -963,10 +971,6 @@ def rebase_file(scores_path: Path, mappings: MappingSet, to_basis: str, *,
     The returned result's ``audit`` frame is built only when ``audit`` is given (it is what that
     file holds); call :func:`rebase` for the audit in memory.
     """
-    from mergetool.core.provenance import build_manifest, preflight, sibling_manifest, write_set
-    from mergetool.core.shares import read_shares
-    from mergetool.io.scores import read_scores, year_from_name
-    from mergetool.io.tables import write_frame
 
     mappings.require_valid()
     manifest_path = sibling_manifest(output)
