@@ -14,13 +14,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 from click.testing import CliRunner
+from helpers import mapping_set
 
 from mergetool.cli import cli
 from mergetool.core.mapping import MappingSet, load_mappings
 from mergetool.dti.record import index_definitions
 from mergetool.dti.spec import SHIPPED_SPEC, Spec, spec_for
 from mergetool.errors import UsageError
-from tests.helpers import mapping_set
 
 FICTION = Path(__file__).parent / "data" / "fictional-merger"
 OLD, MID, NEW = "fict-county-2019", "fict-county-2021", "fict-county-2024"
