@@ -196,7 +196,9 @@ def test_coverage_along_a_chain_equals_the_oracle(case, data, policy) -> None:
 
 def test_a_value_built_from_a_partial_value_is_partial() -> None:
     """01, 02 -> X; X, 03 -> Z. With 02 missing, X is partial (1 of 2); Z has both its
-    predecessors yet is built on a partial value, so it must be partial too, never ok."""
+    predecessors yet is built on a partial value, so it must be partial too, never ok. Its
+    coverage is counted on the scores' basis: 2 of the 3 units it is made of, 02 missing (not
+    the intermediate X, which the user never gave)."""
     ms = mapping_set({"b0": [("01", "a"), ("02", "b"), ("03", "c")],
                       "b1": [("01", "X"), ("03", "Y")], "b2": [("01", "Z")]},
                      [("t0", "b0", "b1", [("01", "01", 1.0), ("02", "01", 1.0), ("03", "03", 1.0)]),
@@ -204,10 +206,10 @@ def test_a_value_built_from_a_partial_value_is_partial() -> None:
     values = {(2024, "dti", "01"): 0.6, (2024, "dti", "02"): None, (2024, "dti", "03"): 0.2}
     got = engine(ms, ["b0", "b1", "b2"], values, {"*": "mean"}, "partial")
     z = got[(2024, "dti", "01")]
-    assert (z["status"], z["n_used"], z["n_expected"], z["missing"]) == ("partial", 2, 2, "")
+    assert (z["status"], z["n_used"], z["n_expected"], z["missing"]) == ("partial", 2, 3, "02")
     assert z["value_exact"] == Decimal("0.4")
     strict = engine(ms, ["b0", "b1", "b2"], values, {"*": "mean"}, "strict")[(2024, "dti", "01")]
-    assert (strict["status"], strict["value"], strict["missing"]) == ("incomplete", None, "01")
+    assert (strict["status"], strict["value"], strict["missing"]) == ("incomplete", None, "02")
 
 
 @pytest.mark.parametrize("method", ["mean", "sum", "weighted"])

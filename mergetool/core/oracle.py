@@ -240,4 +240,24 @@ def chain_cells(graph: nx.DiGraph, bases: list[str], values: dict[Key, float | N
                 if u.basis == a and s.basis == b:
                     nxt[s.code] += w[u.code] * exact(data["share"])
             w = dict(nxt)
-    return cells
+    if len(bases) < 3:
+        return cells
+    # A chain's coverage is counted on the first basis: the units given a value (or not) that
+    # the chain leads into each result, found by walking the graph's edges back step by step.
+    back: dict[str, set[str]] = {}
+    for u, s, data in graph.edges(data=True):
+        if (u.basis, s.basis) in set(itertools.pairwise(bases)) and (
+                data["share"] is None or data["share"] > 0):
+            back.setdefault(f"{s.basis}\x1f{s.code}", set()).add(f"{u.basis}\x1f{u.code}")
+    given = {k for k, v in values.items() if v is not None}
+    out: dict[Key, Cell] = {}
+    for (year, ind, code), cell in cells.items():
+        frontier = {f"{bases[-1]}\x1f{code}"}
+        for _ in range(len(bases) - 1):
+            frontier = {p for f in frontier for p in back.get(f, set())}
+        origin = sorted(f.split("\x1f")[1] for f in frontier)
+        have = [c for c in origin if (year, ind, c) in given]
+        out[(year, ind, code)] = cell._replace(
+            n_expected=len(origin), n_used=len(have),
+            missing=tuple(c for c in origin if c not in have))
+    return out

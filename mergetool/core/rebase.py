@@ -205,6 +205,8 @@ def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
                                     partial=pl.col("status") == "partial")
         if weights is not None:
             weights = _carry_weights(weights, step)
+    if len(steps) > 1 and values is not None:  # counted on the scores' own basis
+        values = _chain_coverage(values, scores, mappings.composed(from_basis, to_basis))
     if values is None:  # same basis: identity
         values = current.with_columns(
             method=pl.lit("identity"), n_expected=pl.lit(1, pl.UInt32), n_used=pl.lit(1, pl.UInt32),
@@ -214,6 +216,28 @@ def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
     if not audits:  # identity: the input order; a rebased step is already in key order
         values = values.sort("year", "indicator", "code")
     return RebaseResult(values, audit_frame, from_basis, to_basis, methods, policy)
+
+
+def _chain_coverage(values: pl.DataFrame, scores: pl.DataFrame, chain: Transition) -> pl.DataFrame:
+    """A chain's ``n_expected``, ``n_used`` and ``missing`` counted on the scores' basis: the
+    units given (and lacking) a value that the chain composes into each result, not the
+    intermediate units of its last step (which the user never gave)."""
+    keys = ["year", "indicator", "code"]
+    links = chain.edges.filter(pl.col("share").is_null() | (pl.col("share") > 0)).select(
+        "from_code", code="to_code").unique()
+    given = scores.filter(pl.col("value").is_not_null()).select(
+        "year", "indicator", from_code="code").unique()
+    grid = values.select("year", "indicator", "code").unique().join(links, on="code")
+    have = grid.join(given, on=["year", "indicator", "from_code"], how="semi")
+    lost = grid.join(given, on=["year", "indicator", "from_code"], how="anti")
+    expected = grid.group_by(keys).agg(ne=pl.len().cast(pl.UInt32))
+    used = have.group_by(keys).agg(nu=pl.len().cast(pl.UInt32))
+    gaps = lost.sort("from_code").group_by(keys).agg(gap=pl.col("from_code").str.join(" "))
+    return (values.join(expected, on=keys, how="left").join(used, on=keys, how="left")
+            .join(gaps, on=keys, how="left")
+            .with_columns(n_expected=pl.col("ne").fill_null(0), n_used=pl.col("nu").fill_null(0),
+                          missing=pl.col("gap").fill_null(""))
+            .select(values.columns))
 
 
 #: Above this many input rows a step runs one year at a time: every result depends on one
