@@ -142,6 +142,20 @@ def trace(layers: list[dict[Key, Fraction | None]], steps: Sequence[Iterable[Edg
     return out[::-1]
 
 
+def origins(graph: nx.DiGraph, bases: Sequence[str]) -> dict[str, list[str]]:
+    """Each unit of ``bases[-1]`` -> the units of ``bases[0]`` that the chain of transitions
+    through ``bases`` leads into it, walking the graph's edges back one step at a time (edges
+    of share 0 feed nothing)."""
+    out: dict[str, list[str]] = {}
+    for ref in (n for n in graph if n.basis == bases[-1]):
+        frontier = {ref}
+        for basis in reversed(bases[:-1]):
+            frontier = {p for f in frontier for p in graph.predecessors(f) if p.basis == basis
+                        and (graph.edges[p, f]["share"] is None or graph.edges[p, f]["share"] > 0)}
+        out[ref.code] = sorted(p.code for p in frontier)
+    return out
+
+
 # --- cells with their coverage, step by step along a chain (tests and audits) -------------------
 
 
@@ -243,19 +257,12 @@ def chain_cells(graph: nx.DiGraph, bases: list[str], values: dict[Key, float | N
     if len(bases) < 3:
         return cells
     # A chain's coverage is counted on the first basis: the units given a value (or not) that
-    # the chain leads into each result, found by walking the graph's edges back step by step.
-    back: dict[str, set[str]] = {}
-    for u, s, data in graph.edges(data=True):
-        if (u.basis, s.basis) in set(itertools.pairwise(bases)) and (
-                data["share"] is None or data["share"] > 0):
-            back.setdefault(f"{s.basis}\x1f{s.code}", set()).add(f"{u.basis}\x1f{u.code}")
+    # the chain leads into each result.
+    first = origins(graph, bases)
     given = {k for k, v in values.items() if v is not None}
     out: dict[Key, Cell] = {}
     for (year, ind, code), cell in cells.items():
-        frontier = {f"{bases[-1]}\x1f{code}"}
-        for _ in range(len(bases) - 1):
-            frontier = {p for f in frontier for p in back.get(f, set())}
-        origin = sorted(f.split("\x1f")[1] for f in frontier)
+        origin = first.get(code, [])
         have = [c for c in origin if (year, ind, c) in given]
         out[(year, ind, code)] = cell._replace(
             n_expected=len(origin), n_used=len(have),

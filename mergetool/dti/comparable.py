@@ -249,8 +249,6 @@ def comparable_table(scores: pl.DataFrame, mappings: MappingSet, methods: dict[s
                                          reb_exact="value_exact",
                                          reb_status="status", n_used="n_used", missing="missing"),
                    on=["year", "code", "indicator"], how="left"))
-    if len(mappings.path(spec.source, spec.target)) > 1:
-        cells = _chain_coverage(cells, old, transition)
     names = mappings.bases[spec.source].units.select(pl.col("code").alias("m"), "name")
     name_of = dict(names.iter_rows())
     cells = cells.with_columns(
@@ -285,28 +283,6 @@ def comparable_table(scores: pl.DataFrame, mappings: MappingSet, methods: dict[s
         _o=pl.col("indicator").replace_strict({k: i for i, k in enumerate(INDICATOR_IDS)})
     ).sort("year", "_o", "code").select(COMPARABLE_COLUMNS)
     return comparable, rebased
-
-
-def _chain_coverage(cells: pl.DataFrame, old: pl.DataFrame, transition) -> pl.DataFrame:
-    """``n_used`` and ``missing`` of a chain of reforms counted on the old basis: the rebase's
-    are of its last step (the intermediate units), while ``predecessors_expected`` and the names
-    of the missing are of the old units the chain composes into each new one."""
-    links = transition.edges.select("from_code", code="to_code").unique()
-    known = old.select("year", "indicator", from_code="code").unique()
-    grid = known.select("year", "indicator").unique().join(links, how="cross")
-    have = grid.join(known, on=["year", "indicator", "from_code"], how="semi")
-    lost = grid.join(known, on=["year", "indicator", "from_code"], how="anti")
-    counts = have.group_by("year", "indicator", "code").agg(n_chain=pl.len().cast(pl.UInt32))
-    missing = lost.sort("from_code").group_by("year", "indicator", "code").agg(
-        missing_chain=pl.col("from_code").str.join(" "))
-    keys = ["year", "indicator", "code"]
-    return (cells.join(counts.cast({"year": pl.Int32}), on=keys, how="left")
-            .join(missing.cast({"year": pl.Int32}), on=keys, how="left")
-            .with_columns(n_used=pl.when(pl.col("n_chain").is_not_null() | pl.col("n_used").is_not_null())
-                          .then(pl.col("n_chain").fill_null(0)),
-                          missing=pl.when(pl.col("n_used").is_not_null() | pl.col("n_chain").is_not_null())
-                          .then(pl.col("missing_chain").fill_null("")))
-            .drop("n_chain", "missing_chain"))
 
 
 def _rank(cells: pl.DataFrame, target: str) -> pl.DataFrame:

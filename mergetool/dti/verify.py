@@ -28,7 +28,7 @@ from pathlib import Path
 import polars as pl
 
 from mergetool.core.mapping import MappingSet
-from mergetool.core.oracle import Key, chain_rebase, exact, round_half_up, trace
+from mergetool.core.oracle import Key, chain_rebase, exact, origins, round_half_up, trace
 from mergetool.core.provenance import build_manifest, preflight, sibling_manifest, write_set
 from mergetool.core.ranking import plain
 from mergetool.dti.comparable import SOURCE_BASIS, TARGET_BASIS, carried_keys
@@ -191,13 +191,7 @@ def recompute_published(published: pl.DataFrame, predecessors: pl.DataFrame,
         pl.col("value").is_not_null()).select("year", "indicator", "code", "value").iter_rows()}
     current = {k: v for k, v in rec.layers[-1].items() if v is not None}
     # Ultimate predecessors of each successor, for naming what is missing.
-    first = steps[0]
-    ultimate: dict[str, list[str]] = {}
-    for ref in (n for n in graph if n.basis == to_basis):
-        frontier = [ref]
-        for _ in steps:
-            frontier = [p for f in frontier for p in graph.predecessors(f)]
-        ultimate[ref.code] = sorted({p.code for p in frontier if p.basis == first.from_basis})
+    ultimate = origins(graph, [steps[0].from_basis, *(t.to_basis for t in steps)])
     src_names = dict(mappings.bases[from_basis].units.select("code", "name").iter_rows())
     dst_names = dict(mappings.bases[to_basis].units.select("code", "name").iter_rows())
     pub = {(y, i, c): v for y, i, c, v in published.filter(pl.col("value").is_not_null()).select(
