@@ -19,7 +19,7 @@ from mergetool.core.ranking import exact_text
 from mergetool.core.units import UnitRef
 from mergetool.dti.comparable import SHIPPED_FILE, SOURCE_BASIS, BuildResult
 from mergetool.dti.record import read_record
-from mergetool.dti.spec import TOLERANCE, spec_for
+from mergetool.dti.spec import TOLERANCE
 from mergetool.dti.verify import Recomputation, chain_formula, recompute_chain, show4, within
 from mergetool.errors import InputError, Problem
 from mergetool.io.scores import fate
@@ -60,12 +60,11 @@ def explain(result: BuildResult, unit: str, *, year: int | None = None,
 
     The numbers are the verification's own recomputation (:func:`recompute_chain`, the oracle)
     with the method the build used for ``indicator`` (``result.methods``), step by step along
-    the chain of transitions from the oldest basis (``spec_for(result.mappings)``): each year's
+    the chain of transitions from the build's oldest basis (``result.spec``): each year's
     ``steps`` say which units fed which intermediate unit, its value, then the next step.
     """
     ms = result.mappings
-    spec = spec_for(ms)
-    source, target = spec.source, spec.target
+    source, target = result.spec.source, result.spec.target
     code = ms.resolve(unit, target)
     if code is None:
 

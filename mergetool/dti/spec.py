@@ -210,7 +210,3 @@ SHIPPED_SPEC = Spec(SOURCE_BASIS, TARGET_BASIS, 63, 34, record=True)
 #: The shipped bases named by their unit counts, as the record's research files are
 #: (``dti_2024_63.csv``).
 BASIS_BY_SIZE = SHIPPED_SPEC.basis_by_size
-#: The shipped spec's value labels (``value_basis``): on the new basis published or rebased; on
-#: the old basis printed, or carried over from the new basis's table (coverage map).
-PUBLISHED_TARGET, REBASED = SHIPPED_SPEC.published_target, SHIPPED_SPEC.rebased
-PUBLISHED_SOURCE, CARRIED = SHIPPED_SPEC.published_source, SHIPPED_SPEC.carried
