@@ -13,6 +13,7 @@ application). These are the only imports kept out of the module top.
 from __future__ import annotations
 
 import contextlib
+import errno
 import sys
 from pathlib import Path
 
@@ -33,14 +34,17 @@ class Group(click.Group):
                 raise
             from mergetool.outputs import terminal as render
 
-            if exc.problems:
-                render.problems(exc.problems, str(exc).splitlines()[0])
-            else:
-                render.message(f"error: {exc}", "bold red")
+            try:
+                if exc.problems:
+                    render.problems(exc.problems, str(exc).splitlines()[0])
+                else:
+                    render.message(f"error: {exc}", "bold red")
+            except OSError as closed:  # the reader stopped early: the input's exit code stands
+                if closed.errno != errno.EPIPE:
+                    raise
+                _closed_pipe(closed)
             ctx.exit(exc.exit_code)
         except OSError as exc:
-            import errno
-
             if ctx.find_root().params.get("debug"):
                 raise
             if exc.errno == errno.EPIPE:

@@ -636,9 +636,12 @@ def test_broken_pipe_on_stdout(cmd: list[str]) -> None:
         "mergetool: the output pipe was closed before all output was written (Broken pipe)"]
 
 
-@pytest.mark.parametrize("cmd", [["mappings", "show"], ["explain", "48"], ["mappings", "check"]])
+@pytest.mark.parametrize("cmd", [["mappings", "show"], ["explain", "48"], ["mappings", "check"],
+                                 ["rebase", "no-such-file.csv", "--to", "vn-province-2025",
+                                  "-o", "never-written.csv"]])
 def test_broken_pipe_on_stderr(cmd: list[str]) -> None:
-    """``mergetool mappings show 2>&1 | head -1``: the terminal output goes to a closed pipe."""
+    """``mergetool mappings show 2>&1 | head -1``: the terminal output goes to a closed pipe.
+    Bad input whose problems cannot be printed still exits 2 (not 1, "checks found problems")."""
     rc, _ = _closed(cmd, close_stderr=True)
     assert rc == 2
 
