@@ -249,3 +249,14 @@ def test_a_partial_mean_read_back_is_refused(tmp_path, shipped) -> None:
     (p,) = err.value.problems
     assert (p.code, p.column) == ("partial-value", "status")
     assert "missing predecessors: 49" in str(p)
+
+
+def test_a_duplicate_quotes_the_row_it_names(tmp_path, shipped: MappingSet) -> None:
+    """The row reported and the text quoted are the same row's (they once mixed two rows)."""
+    p = tmp_path / "dup.csv"
+    p.write_text("year,unit,dti\n2023,TP. Hồ Chí Minh,0.5\n2023,Hà Nội,0.6\n"
+                 "2023,Thành phố Hồ Chí Minh,0.5\n", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        read_scores(p, shipped, basis="vn-province-2024")
+    (dup,) = [q for q in err.value.problems if q.code == "duplicate-row"]
+    assert (dup.row, dup.found) == (4, "Thành phố Hồ Chí Minh")

@@ -673,7 +673,8 @@ def check_duplicates(long: pl.DataFrame, layout: Layout | None = None) -> list[P
     dup = long.filter(pl.struct(keys).is_duplicated())
     if dup.is_empty():
         return []
-    groups = (dup.group_by(keys).agg(pl.col("row").sort(), pl.col("unit").first(),
+    # the unit as written in the row reported (the second of the duplicates)
+    groups = (dup.group_by(keys).agg(pl.col("row").sort(), pl.col("unit").sort_by("row").get(1),
                                      pl.col("file").first())
               .group_by("year", "basis", "code", "row")
               .agg(pl.col("indicator").sort(), pl.col("unit").first(), pl.col("file").first())
