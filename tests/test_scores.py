@@ -260,3 +260,21 @@ def test_a_duplicate_quotes_the_row_it_names(tmp_path, shipped: MappingSet) -> N
         read_scores(p, shipped, basis="vn-province-2024")
     (dup,) = [q for q in err.value.problems if q.code == "duplicate-row"]
     assert (dup.row, dup.found) == (4, "Thành phố Hồ Chí Minh")
+
+
+def test_a_workbook_column_without_a_heading_is_named_by_its_letter(tmp_path,
+                                                                     shipped: MappingSet) -> None:
+    """A note typed in an unheaded column is refused, saying which column it is (it was
+    reported as '__UNNAMED__4', a name the user never sees)."""
+    import xlsxwriter
+
+    path = tmp_path / "dti_2023.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet()
+    sheet.write_row(0, 0, ["year", "unit", "dti"])
+    sheet.write_row(1, 0, [2023, "Hà Nội", 0.8, None, "ghi chú lạ"])
+    book.close()
+    with pytest.raises(InputError) as err:
+        read_scores(path, shipped, basis="vn-province-2024")
+    (p,) = err.value.problems
+    assert (p.code, p.column) == ("unknown-column", "(no heading, column E)")

@@ -302,6 +302,10 @@ def _quoted_lines(q: pl.DataFrame, delimiter: str, width: int) -> list[pl.DataFr
     return [p.cast(schema) for p in parts]
 
 
+#: How a workbook column without a heading is named (``(no heading, column E)``).
+_NO_HEADING = "(no heading, column "
+
+
 def _col_letters(index: int) -> str:
     """1 -> A, 27 -> AA."""
     out = ""
@@ -438,7 +442,9 @@ def _read_excel(path: Path, sheet: str | None, header_row: int | None,
             rows = [(header_row, ["" if v is None else v for v in hit.row(0)[1:]])]
     pick = _pick_header(rows, header_row, header_test, path, options.get("header_row"))
     header_at, headings = rows[pick]
-    headings = [clean(h) if h else f"__UNNAMED__{j}" for j, h in enumerate(headings)]
+    # an empty heading is named by its column letter, so a message can say where it is
+    headings = [clean(h) if h else f"{_NO_HEADING}{_col_letters(c0 + j)})"
+                for j, h in enumerate(headings)]
     _reserved(path, headings)
     dup = sorted({h for h in headings if headings.count(h) > 1})
     if dup:
@@ -446,7 +452,7 @@ def _read_excel(path: Path, sheet: str | None, header_row: int | None,
                        found=", ".join(dup), hint="give every column a distinct heading")
     data = grid.filter(pl.col(ROW) > header_at)
     keep = [j for j, h in enumerate(headings)
-            if not h.startswith("__UNNAMED__") or data[f"\x00{j}"].drop_nulls().str.len_chars().sum()]
+            if not h.startswith(_NO_HEADING) or data[f"\x00{j}"].drop_nulls().str.len_chars().sum()]
     for row, col, what in bad:
         j = col - c0
         if row < header_at or not 0 <= j < len(headings):
