@@ -109,7 +109,7 @@ def run_mergetool(data: Path, task: str):
     import polars as pl
 
     from mergetool.core.mapping import MappingSet, Transition
-    from mergetool.core.rebase import rebase, transition_index
+    from mergetool.core.rebase import encode_codes, rebase
     from mergetool.core.units import Basis
 
     edges = pl.read_parquet(data / "edges.parquet")
@@ -119,12 +119,13 @@ def run_mergetool(data: Path, task: str):
     new = edges.select(code="to_code").unique().with_columns(name=pl.col("code"))
     ms = MappingSet({"old": Basis("old", old), "new": Basis("new", new)},
                     [Transition("t", "old", "new", edges)])
-    transition_index(ms.transitions[0])  # load time: the transition's dense integer ids
-    scores = values.with_columns(basis=pl.lit("old"))
+    # load time: the transition's dense integer ids, and the scores' codes encoded to them once
+    scores = encode_codes(values, ms, "new", from_basis="old")
 
     def once():
         r = rebase(scores, ms, "new", methods={"*": "mean" if task == "mean" else "weighted"},
-                   weights=weights if task == "weighted" else None, audit=False)
+                   weights=weights if task == "weighted" else None, audit=False,
+                   from_basis="old")
         # lazily, as a polars user would: only the four columns are filtered
         return (r.values.lazy().filter(pl.col("status") == "ok")
                 .select("year", "indicator", "code", "value").collect())

@@ -188,6 +188,71 @@ def test_year_chunks_give_the_same_result(monkeypatch) -> None:
     assert chunked.audit.equals(whole.audit)
 
 
+@pytest.mark.parametrize("method", ["mean", "weighted", "sum"])
+@pytest.mark.parametrize("in_year_order", [True, False])
+def test_years_run_side_by_side_with_the_same_result(monkeypatch, method, in_year_order) -> None:
+    """Year groups rebased on parallel threads give the bytes of one sequential pass (values and
+    audit), whatever the grouping and the order of the rows."""
+    import numpy as np
+
+    import mergetool.core.rebase as rebase_module
+
+    ms = mapping_set({"old": [(c, c) for c in ("01", "02", "03", "04")],
+                      "new": [("01", "A"), ("02", "B")]},
+                     [("m", "old", "new", [("01", "01", 1.0), ("02", "01", 0.6),
+                                           ("02", "02", 0.4), ("03", "02", 1.0),
+                                           ("04", "02", 1.0)])])
+    rows = [(y, c, i, round(((int(c) * 37 + y * 11 + len(i)) % 997) / 997, 4))
+            for y in range(2015, 2025) for c in ("01", "02", "03", "04") for i in ("dti", "x")
+            if (y, c) != (2019, "04")]  # one gap: an incomplete cell in one group
+    scores = scores_from_rows(rows, "old")
+    if not in_year_order:
+        scores = scores[np.random.default_rng(3).permutation(scores.height)]
+    weights = pl.DataFrame({"code": ["01", "02", "03", "04"], "weight": [3.0, 1e6, 7.5, 0.25]})
+    kw = {"methods": {"*": method}, "weights": weights if method == "weighted" else None}
+    whole = rebase(scores, ms, "new", **kw)
+    monkeypatch.setattr(rebase_module, "PARALLEL_ROWS", 1)
+    for threads in (2, 3):
+        monkeypatch.setattr(rebase_module, "THREADS", threads)
+        assert 1 < len(rebase_module._year_chunks(scores)) <= threads
+        side = rebase(scores, ms, "new", **kw)
+        assert side.values.equals(whole.values)
+        assert side.audit.equals(whole.audit)
+
+
+def test_encoded_codes_give_the_same_result_and_unknown_codes_are_refused() -> None:
+    from mergetool.core.rebase import encode_codes
+    from mergetool.errors import InputError
+
+    ms = two_into_one()
+    scores = scores_from_rows([(2024, "01", "dti", 0.8335), (2024, "02", "dti", 0.5803),
+                               (2024, "03", "dti", 0.5)], "old")
+    encoded = encode_codes(scores, ms, "new")
+    assert isinstance(encoded["code"].dtype, pl.Enum)
+    assert encoded["code"].cast(pl.String).to_list() == scores["code"].to_list()
+    plain = rebase(scores, ms, "new")
+    coded = rebase(encoded, ms, "new")
+    assert coded.values.equals(plain.values)
+    assert coded.audit.equals(plain.audit)
+    assert coded.values["code"].dtype == pl.String
+    with pytest.raises(InputError) as err:
+        encode_codes(scores_from_rows([(2024, "09", "dti", 0.5)], "old"), ms, "new")
+    assert err.value.problems[0].code == "unknown-unit"
+    assert "09" in err.value.problems[0].message
+
+
+def test_a_frame_without_a_basis_column_is_on_the_declared_basis() -> None:
+    from mergetool.errors import UsageError
+
+    scores = scores_from_rows([(2024, "01", "dti", 0.8335), (2024, "02", "dti", 0.5803),
+                               (2024, "03", "dti", 0.5)], "old")
+    plain = rebase(scores, two_into_one(), "new")
+    bare = rebase(scores.drop("basis"), two_into_one(), "new", from_basis="old")
+    assert bare.values.equals(plain.values)
+    with pytest.raises(UsageError):
+        rebase(scores.drop("basis"), two_into_one(), "new")
+
+
 @settings(max_examples=100, deadline=None)
 @given(random_mapping(), st.sampled_from(["mean", "sum"]))
 def test_value_exact_is_the_exact_result(case, method) -> None:

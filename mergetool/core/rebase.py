@@ -25,7 +25,7 @@ what the integers hold are refused (``number-not-exact``), never rounded silentl
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -143,7 +143,9 @@ def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
     """Rebase a long score frame (one basis) to ``to_basis``.
 
     ``from_basis`` declares the scores' basis (every row must be on it; a frame with no rows then
-    rebases to no values); without it the one basis of the rows is used.
+    rebases to no values; a frame without a ``basis`` column is on it); without it the one basis
+    of the rows is used. ``code`` is text, or the dense ids of :func:`encode_codes` (encoded once
+    at load time, for large frames rebased often).
 
     ``audit=False`` skips the per-contribution audit frame (for large batch runs).
     ``shares`` (``from_code, to_code, share``) fills a transition's unknown shares (divided
@@ -155,7 +157,13 @@ def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
             "bad-option", f"unknown policy {policy!r}", column="--policy",
             expected=" or ".join(POLICIES), found=policy)])
     methods = methods or {"*": "mean"}
-    bases = sorted(scores["basis"].unique().to_list())
+    if "basis" not in scores.columns:  # a frame of one declared basis may leave the column out
+        if from_basis is None:
+            raise UsageError("scores without a basis column need from_basis", [Problem(
+                "missing-column", "the score frame has no basis column", column="basis",
+                hint="add a basis column, or declare the basis with from_basis")])
+        scores = scores.with_columns(basis=pl.lit(from_basis, pl.String))
+    bases = _bases_of(scores["basis"])
     if len(bases) > 1 or (from_basis is None and not bases) or (from_basis and bases != [from_basis]
                                                                    and bases):
         raise InputError.single(Problem(
@@ -195,8 +203,14 @@ def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
                 pl.col("value").is_not_null())["code"].unique())
         if weights is not None:
             _require_weights(weights, step)
-        parts = [rebase_step(chunk, step, methods, policy, weights, audit=audit)
-                 for chunk in _year_chunks(current)]
+        chunks = _year_chunks(current)
+        run = partial(_step_of_chunk, step=step, methods=methods, policy=policy, weights=weights,
+                      audit=audit)
+        if len(chunks) > 1:  # years are independent: they run side by side, results in order
+            with ThreadPoolExecutor(min(THREADS, len(chunks))) as pool:
+                parts = list(pool.map(run, chunks))
+        else:
+            parts = [run(chunk) for chunk in chunks]
         values = pl.concat([v for v, _ in parts])
         step_audit = pl.concat([a for _, a in parts])
         audits.append(step_audit)
@@ -209,6 +223,7 @@ def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
         values = _chain_coverage(values, scores, mappings.composed(from_basis, to_basis))
     if values is None:  # same basis: identity
         values = current.with_columns(
+            code=pl.col("code").cast(pl.String),
             method=pl.lit("identity"), n_expected=pl.lit(1, pl.UInt32), n_used=pl.lit(1, pl.UInt32),
             missing=pl.lit(""), status=pl.lit("ok"), value_exact=exact_series(current["value"])
         ).select(RESULT_COLUMNS)
@@ -226,7 +241,7 @@ def _chain_coverage(values: pl.DataFrame, scores: pl.DataFrame, chain: Transitio
     links = chain.edges.filter(pl.col("share").is_null() | (pl.col("share") > 0)).select(
         "from_code", code="to_code").unique()
     given = scores.filter(pl.col("value").is_not_null()).select(
-        "year", "indicator", from_code="code").unique()
+        "year", "indicator", from_code=pl.col("code").cast(pl.String)).unique()
     grid = values.select("year", "indicator", "code").unique().join(links, on="code")
     have = grid.join(given, on=["year", "indicator", "from_code"], how="semi")
     lost = grid.join(given, on=["year", "indicator", "from_code"], how="anti")
@@ -240,24 +255,76 @@ def _chain_coverage(values: pl.DataFrame, scores: pl.DataFrame, chain: Transitio
             .select(values.columns))
 
 
-#: Above this many input rows a step runs one year at a time: every result depends on one
-#: year only, so the output is the same, and peak memory follows a year's data, not all years'.
+#: A step's rows are cut into groups of whole years: at most this many rows each (a single
+#: year may exceed it), so peak memory follows the groups in flight, not all years' data.
 CHUNK_ROWS = 8_000_000
+#: From this many rows, a step's years are also cut into ``THREADS`` groups that run side by side
+#: (numpy and polars release the GIL); every result depends on one year only, so the output is
+#: the same whichever way the years are grouped.
+PARALLEL_ROWS = 1_000_000
+THREADS = max(1, min(4, os.cpu_count() or 1))
 
 
-def _year_chunks(current: pl.DataFrame) -> Iterator[pl.DataFrame]:
-    """The rows of each year in turn (zero-copy slices when the rows are in year order)."""
-    if current.height <= CHUNK_ROWS:
-        yield current
-        return
-    years = current["year"]
-    if years.is_sorted():
-        bounds = [*years.search_sorted(years.unique().sort(), side="left").to_list(), current.height]
-        for lo, hi in itertools.pairwise(bounds):
-            yield current.slice(lo, hi - lo)
-        return
-    for y in sorted(years.unique()):
-        yield current.filter(pl.col("year") == y)
+def _step_of_chunk(chunk: pl.DataFrame, *, step: Transition, methods: dict[str, str], policy: str,
+                   weights: pl.DataFrame | None, audit: bool
+                   ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    return rebase_step(chunk, step, methods, policy, weights, audit=audit)
+
+
+def _bases_of(basis: pl.Series) -> list[str]:
+    """The sorted distinct bases of a column (a one-basis column is told by its min and max)."""
+    if basis.is_empty() or basis.null_count():
+        return sorted(b for b in basis.unique().to_list() if b is not None)
+    if basis.dtype == pl.String and basis.min() == basis.max():
+        return [cast(str, basis[0])]
+    return sorted(basis.cast(pl.String).unique().to_list())
+
+
+def _year_chunks(current: pl.DataFrame) -> list[pl.DataFrame]:
+    """The rows cut into groups of consecutive whole years, in year order (zero-copy slices when
+    the rows are in year order): one group for a small frame, else ``THREADS`` or more groups
+    of about equal rows, each within ``CHUNK_ROWS / THREADS`` where whole years allow."""
+    threads = THREADS if current.height >= PARALLEL_ROWS else 1
+    if current.height <= CHUNK_ROWS and threads == 1:
+        return [current]
+    wanted = max(threads, -(-current.height * threads // max(1, CHUNK_ROWS)))
+    counts = current["year"].value_counts(sort=False).sort("year")
+    cum = counts["count"].cum_sum().to_numpy()
+    # group k ends with the year at which the running count first reaches k / wanted of the rows
+    ends = np.unique(np.searchsorted(cum, current.height * np.arange(1, wanted + 1) / wanted))
+    ends = np.minimum(ends, cum.size - 1)
+    if ends.size == 1:
+        return [current]
+    if current["year"].is_sorted():
+        bounds = [0, *cum[ends].tolist()]
+        return [current.slice(lo, hi - lo) for lo, hi in itertools.pairwise(bounds)]
+    years = counts["year"].to_list()
+    starts = [0, *(ends[:-1] + 1).tolist()]
+    return [current.filter(pl.col("year").is_between(years[lo], years[hi]))
+            for lo, hi in zip(starts, ends.tolist(), strict=True)]
+
+
+def encode_codes(scores: pl.DataFrame, mappings: MappingSet, to_basis: str,
+                 from_basis: str | None = None) -> pl.DataFrame:
+    """``scores`` with ``code`` as the dense unit ids the engine works on (a ``pl.Enum`` of the
+    first transition's predecessor codes, in code order).
+
+    Encoding once at load time spares every :func:`rebase` of the frame the string work; the
+    results are the same. A code that is not a unit of the basis is refused (``unknown-unit``).
+    """
+    from_basis = from_basis or _bases_of(scores["basis"])[0]
+    steps = mappings.path(from_basis, to_basis)
+    if not steps or scores["code"].dtype == transition_index(steps[0]).from_enum:
+        return scores
+    enum = transition_index(steps[0]).from_enum
+    coded = scores["code"].cast(pl.String).cast(enum, strict=False)
+    if coded.null_count() > scores["code"].null_count():
+        bad = scores["code"].filter(coded.is_null()).drop_nulls().unique().sort().to_list()
+        raise InputError.single(Problem(
+            "unknown-unit", f"{len(bad)} code(s) are not units of {from_basis}: "
+            + ", ".join(map(str, bad[:10])), expected=f"codes of {from_basis}", found=str(bad[0]),
+            hint="rebase reads scores on the transition's predecessor basis"))
+    return scores.with_columns(code=coded).rechunk()  # contiguous: year groups are plain slices
 
 
 def _require_weights(weights: pl.DataFrame, step: Transition) -> None:
@@ -613,11 +680,15 @@ def _encode(current: pl.DataFrame, idx: TransitionIndex
 
     Long tables hold an indicator in long runs: they are encoded run by run.
     """
-    with ThreadPoolExecutor(1) as pool:  # polars releases the GIL: the two run side by side
-        later = pool.submit(lambda: current["indicator"].rle().struct.unnest())  # eager: the lazy
-        enc = current.select(                                                   # rle panics on chunks
-            fid=pl.col("code").cast(pl.String).cast(idx.from_enum, strict=False).to_physical())
-        runs = later.result()
+    if current["code"].dtype == idx.from_enum:  # encoded at load time (encode_codes)
+        enc = current.select(fid=pl.col("code").to_physical())
+        runs = current["indicator"].rle().struct.unnest()
+    else:
+        with ThreadPoolExecutor(1) as pool:  # polars releases the GIL: the two run side by side
+            later = pool.submit(lambda: current["indicator"].rle().struct.unnest())  # eager: the
+            enc = current.select(                                           # lazy rle panics on chunks
+                fid=pl.col("code").cast(pl.String).cast(idx.from_enum, strict=False).to_physical())
+            runs = later.result()
     if current["indicator"].null_count():
         raise InputError.single(Problem("unknown-indicator", "empty indicator",
                                         hint="every row needs an indicator"))
@@ -973,6 +1044,7 @@ __all__ = [
     "POLICIES",
     "SCORES_SCHEMA",
     "RebaseResult",
+    "encode_codes",
     "parse_methods",
     "read_weights",
     "rebase",
