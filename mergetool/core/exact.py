@@ -33,6 +33,7 @@ FLOAT_EXACT = 2**53
 INT64_MAX = 2**63 - 1
 RESULT_LIMIT = INT64_MAX  # bound of the integer part of a result
 DEC = pl.Decimal(38, MAX_SCALE)
+BLOCK = 1 << 16  # elements per block of a check over an input-sized array
 _ONE_E_MINUS_18 = pl.lit(Decimal("1e-18"), DEC)
 
 
@@ -45,10 +46,13 @@ def _read_at(v: np.ndarray, d: int) -> np.ndarray | None:
         return x
     if max(x.max(), -x.min()) >= READ_LIMIT:
         return None
-    back = np.divide(x, p)
-    same = np.array_equal(back, v)
-    del back
-    return x if same else None
+    back = np.empty(min(x.size, BLOCK))  # read back block by block: no input-sized copy
+    for lo in range(0, x.size, BLOCK):
+        part = back[:min(BLOCK, x.size - lo)]
+        np.divide(x[lo:lo + BLOCK], p, out=part)
+        if not np.array_equal(part, v[lo:lo + BLOCK]):
+            return None
+    return x
 
 
 def _scale_and_integers(v: np.ndarray) -> tuple[np.ndarray, int] | None:
@@ -220,10 +224,10 @@ def mean_exact(s: np.ndarray, n: np.ndarray, d: int) -> tuple[np.ndarray, np.nda
     if s.size == 0:
         return np.zeros(0, np.int64), np.zeros(0)
     top_n = int(n.max())
-    if 2 * int(np.abs(s).max()) * top_n >= INT64_MAX:
+    if 2 * max(int(s.max()), -int(s.min())) * top_n >= INT64_MAX:
         return None
-    den = (n * 10 ** d).astype(np.float64)  # exact: below 2**53
-    value = np.abs(s) / den  # one correctly rounded division of two exact floats
+    den = np.multiply(n, float(10 ** d))  # exact: below 2**53
+    value = np.divide(np.abs(s), den, out=den)  # one correctly rounded division of exact floats
     if float(value.max()) >= FAST_MEAN_LIMIT:
         return None
     e = 10 ** (MAX_SCALE - d)

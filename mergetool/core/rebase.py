@@ -517,16 +517,21 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
         k_ = jk if sel is None else jk[sel]
         cells = np.flatnonzero(n_used if sel is None else np.bincount(k_, minlength=ncell))
         if _METHOD_NAMES[m] == "mean" and isinstance(x, np.ndarray):
-            top = float(np.abs(x).max()) if x.size else 0.0
-            nmax = int(n_used[cells].max()) if cells.size else 1
+            top = float(max(x.max(), -x.min())) if x.size else 0.0  # no |x| copy
+            at = None if cells.size == ncell else cells  # None: every cell, no gathers
+            nmax = int(_pick(n_used, at).max()) if cells.size else 1
             if top * nmax < FLOAT_EXACT and nmax * 10 ** d < FLOAT_EXACT:
                 # exact: every partial sum is an integer below 2**53
                 # a selection (several methods) exists only with jr, joined above
-                s = (_scatter_rows(x, fid.size, parts, jk, ncell) if sel is None
-                     else np.bincount(k_, weights=x[cast(np.ndarray, jr)[sel]], minlength=ncell))[cells]
-                fast = mean_exact(s.astype(np.int64), n_used[cells], d)
+                s = _pick(_scatter_rows(x, fid.size, parts, jk, ncell) if sel is None
+                          else np.bincount(k_, weights=x[cast(np.ndarray, jr)[sel]], minlength=ncell),
+                          at)
+                fast = mean_exact(s.astype(np.int64), _pick(n_used, at), d)
                 if fast is not None:
-                    scaled[cells], value[cells] = fast
+                    if at is None:
+                        scaled, value = fast
+                    else:
+                        scaled[cells], value[cells] = fast
                     continue
                 a_, c_ = round_quotient(pl.Series(s.astype(np.int64)).cast(pl.Int128),
                                         pl.Series(n_used[cells] * 10 ** d).cast(pl.Int128))
@@ -584,15 +589,16 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
 
     # --- the output grid: present (year, indicator) slots x successors, in key order
     out_cells = (slots[:, None] * nt + np.arange(nt)[None, :]).ravel()
-    nu = n_used[out_cells]
-    ne = expected[out_cells]
-    ok = (nu == ne) if any_partial is None else (nu == ne) & ~any_partial[out_cells]
+    out_at = None if slots.size == nslot else out_cells  # None: every cell, in order
+    nu = _pick(n_used, out_at)
+    ne = _pick(expected, out_at)
+    ok = (nu == ne) if any_partial is None else (nu == ne) & ~_pick(any_partial, out_at)
     # status codes: 0 ok, 1 partial, 2 incomplete, 3 no-data
     status = np.where(ok, 0, 1 if policy == "partial" else 2).astype(np.int8)
     status[nu == 0] = 3
     computed = status <= 1
-    exact = _exact_column(scaled[out_cells], wide, out_cells)
-    val = value[out_cells]
+    exact = _exact_column(_pick(scaled, out_at), wide, out_cells)
+    val = _pick(value, out_at)  # written below: a copy, or ``value`` itself (not read again)
     need = np.flatnonzero(computed & np.isnan(val))
     if need.size:  # the float of the decimal, where the quick division might differ from it
         val[need] = exact.gather(need).cast(pl.Float64).to_numpy()
@@ -629,6 +635,11 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
     if jr is None or je is None or raw is None or wsum is None:  # all built when audit is set
         raise RuntimeError("the audit's joined rows, weights and denominators were not built")
     return values, _audit(step, idx, values, out_cells, jr, je, jk, v, raw, wsum, absent)
+
+
+def _pick(a: np.ndarray, at: np.ndarray | None) -> np.ndarray:
+    """``a[at]``, or ``a`` itself where ``at`` is None (every element, in order)."""
+    return a if at is None else a[at]
 
 
 def _has_duplicates(slot: np.ndarray, fid: np.ndarray, nfrom: int, nslot: int) -> bool:
