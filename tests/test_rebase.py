@@ -222,7 +222,7 @@ def test_years_run_side_by_side_with_the_same_result(monkeypatch, method, in_yea
 
 def test_encoded_codes_give_the_same_result_and_unknown_codes_are_refused() -> None:
     from mergetool.core.rebase import encode_codes
-    from mergetool.errors import InputError
+    from mergetool.errors import InputError, UsageError
 
     ms = two_into_one()
     scores = scores_from_rows([(2024, "01", "dti", 0.8335), (2024, "02", "dti", 0.5803),
@@ -235,6 +235,12 @@ def test_encoded_codes_give_the_same_result_and_unknown_codes_are_refused() -> N
     assert coded.values.equals(plain.values)
     assert coded.audit.equals(plain.audit)
     assert coded.values["code"].dtype == pl.String
+    with pytest.raises(UsageError):  # two bases in one frame: which one is meant?
+        encode_codes(pl.concat([scores, scores.with_columns(basis=pl.lit("new"))]), ms, "new")
+    with pytest.raises(UsageError):  # no basis column and none declared
+        encode_codes(scores.drop("basis"), ms, "new")
+    assert encode_codes(scores.drop("basis"), ms, "new", from_basis="old")["code"].dtype == (
+        encoded["code"].dtype)
     with pytest.raises(InputError) as err:
         encode_codes(scores_from_rows([(2024, "09", "dti", 0.5)], "old"), ms, "new")
     assert err.value.problems[0].code == "unknown-unit"
@@ -242,7 +248,7 @@ def test_encoded_codes_give_the_same_result_and_unknown_codes_are_refused() -> N
 
 
 def test_a_frame_without_a_basis_column_is_on_the_declared_basis() -> None:
-    from mergetool.errors import UsageError
+    from mergetool.errors import InputError, UsageError
 
     scores = scores_from_rows([(2024, "01", "dti", 0.8335), (2024, "02", "dti", 0.5803),
                                (2024, "03", "dti", 0.5)], "old")
@@ -251,6 +257,11 @@ def test_a_frame_without_a_basis_column_is_on_the_declared_basis() -> None:
     assert bare.values.equals(plain.values)
     with pytest.raises(UsageError):
         rebase(scores.drop("basis"), two_into_one(), "new")
+    blank = scores.with_columns(basis=pl.when(pl.col("code") == "03").then(None)
+                                .otherwise(pl.col("basis")))
+    with pytest.raises(InputError) as err:  # a row with no basis is not taken to be on "old"
+        rebase(blank, two_into_one(), "new", from_basis="old")
+    assert err.value.problems[0].code == "mixed-basis"
 
 
 @settings(max_examples=100, deadline=None)

@@ -272,12 +272,13 @@ def _step_of_chunk(chunk: pl.DataFrame, *, step: Transition, methods: dict[str, 
 
 
 def _bases_of(basis: pl.Series) -> list[str]:
-    """The sorted distinct bases of a column (a one-basis column is told by its min and max)."""
-    if basis.is_empty() or basis.null_count():
-        return sorted(b for b in basis.unique().to_list() if b is not None)
-    if basis.dtype == pl.String and basis.min() == basis.max():
+    """The sorted distinct bases of a column, ``(no basis)`` for blank cells (a one-basis column
+    is told by its min and max)."""
+    if basis.dtype == pl.String and not basis.null_count() and basis.len() and \
+            basis.min() == basis.max():
         return [cast(str, basis[0])]
-    return sorted(basis.cast(pl.String).unique().to_list())
+    found = basis.cast(pl.String).unique().to_list()
+    return sorted(b for b in found if b is not None) + (["(no basis)"] if None in found else [])
 
 
 def _year_chunks(current: pl.DataFrame) -> list[pl.DataFrame]:
@@ -312,7 +313,14 @@ def encode_codes(scores: pl.DataFrame, mappings: MappingSet, to_basis: str,
     Encoding once at load time spares every :func:`rebase` of the frame the string work; the
     results are the same. A code that is not a unit of the basis is refused (``unknown-unit``).
     """
-    from_basis = from_basis or _bases_of(scores["basis"])[0]
+    bases: list[str | None] = [*_bases_of(scores["basis"])] if "basis" in scores.columns else [
+        from_basis]
+    if len(bases) != 1 or bases[0] is None or (from_basis and bases != [from_basis]):
+        raise UsageError("encode_codes needs scores on one declared basis", [Problem(
+            "mixed-basis", f"scores on {', '.join(b for b in bases if b) or 'no basis'}"
+            + (f", not only {from_basis}" if from_basis else ""),
+            hint="encode one basis at a time, naming it with from_basis")])
+    from_basis = cast(str, bases[0])
     steps = mappings.path(from_basis, to_basis)
     if not steps or scores["code"].dtype == transition_index(steps[0]).from_enum:
         return scores
