@@ -320,7 +320,7 @@ def encode_codes(scores: pl.DataFrame, mappings: MappingSet, to_basis: str,
             "mixed-basis", f"scores on {', '.join(b for b in bases if b) or 'no basis'}"
             + (f", not only {from_basis}" if from_basis else ""),
             hint="encode one basis at a time, naming it with from_basis")])
-    from_basis = cast(str, bases[0])
+    from_basis = bases[0]
     steps = mappings.path(from_basis, to_basis)
     if not steps or scores["code"].dtype == transition_index(steps[0]).from_enum:
         return scores
