@@ -113,14 +113,13 @@ def run_mergetool(data: Path, task: str):
     from mergetool.core.units import Basis
 
     edges = pl.read_parquet(data / "edges.parquet")
-    values = pl.read_parquet(data / "values.parquet")
     weights = pl.read_parquet(data / "weights.parquet")
     old = edges.select(code="from_code").unique().with_columns(name=pl.col("code"))
     new = edges.select(code="to_code").unique().with_columns(name=pl.col("code"))
     ms = MappingSet({"old": Basis("old", old), "new": Basis("new", new)},
                     [Transition("t", "old", "new", edges)])
     # load time: the transition's dense integer ids, and the scores' codes encoded to them once
-    scores = encode_codes(values, ms, "new", from_basis="old")
+    scores = encode_codes(pl.scan_parquet(data / "values.parquet"), ms, "new", from_basis="old")
 
     def once():
         r = rebase(scores, ms, "new", methods={"*": "mean" if task == "mean" else "weighted"},

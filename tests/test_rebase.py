@@ -241,6 +241,10 @@ def test_encoded_codes_give_the_same_result_and_unknown_codes_are_refused() -> N
         encode_codes(scores.drop("basis"), ms, "new")
     assert encode_codes(scores.drop("basis"), ms, "new", from_basis="old")["code"].dtype == (
         encoded["code"].dtype)
+    assert encode_codes(scores.lazy(), ms, "new").equals(encoded)  # encoded as it is read
+    with pytest.raises(InputError) as err:
+        encode_codes(scores_from_rows([(2024, "09", "dti", 0.5)], "old").lazy(), ms, "new")
+    assert "09" in err.value.problems[0].message
     with pytest.raises(InputError) as err:
         encode_codes(scores_from_rows([(2024, "09", "dti", 0.5)], "old"), ms, "new")
     assert err.value.problems[0].code == "unknown-unit"

@@ -305,16 +305,21 @@ def _year_chunks(current: pl.DataFrame) -> list[pl.DataFrame]:
             for lo, hi in zip(starts, ends.tolist(), strict=True)]
 
 
-def encode_codes(scores: pl.DataFrame, mappings: MappingSet, to_basis: str,
+def encode_codes(scores: pl.DataFrame | pl.LazyFrame, mappings: MappingSet, to_basis: str,
                  from_basis: str | None = None) -> pl.DataFrame:
     """``scores`` with ``code`` as the dense unit ids the engine works on (a ``pl.Enum`` of the
     first transition's predecessor codes, in code order).
 
     Encoding once at load time spares every :func:`rebase` of the frame the string work; the
-    results are the same. A code that is not a unit of the basis is refused (``unknown-unit``).
+    results are the same. A ``LazyFrame`` (``pl.scan_parquet(...)``) is encoded as it is read, so
+    the text codes are never held whole. A code that is not a unit of the basis is refused
+    (``unknown-unit``), as is a frame on no or several bases.
     """
-    bases: list[str | None] = [*_bases_of(scores["basis"])] if "basis" in scores.columns else [
-        from_basis]
+    lazy = scores.lazy()
+    names = lazy.collect_schema().names()
+    bases: list[str | None] = [from_basis]
+    if "basis" in names:
+        bases = [*_bases_of(lazy.select(pl.col("basis").unique()).collect()["basis"])]
     if len(bases) != 1 or bases[0] is None or (from_basis and bases != [from_basis]):
         raise UsageError("encode_codes needs scores on one declared basis", [Problem(
             "mixed-basis", f"scores on {', '.join(b for b in bases if b) or 'no basis'}"
@@ -322,17 +327,20 @@ def encode_codes(scores: pl.DataFrame, mappings: MappingSet, to_basis: str,
             hint="encode one basis at a time, naming it with from_basis")])
     from_basis = bases[0]
     steps = mappings.path(from_basis, to_basis)
-    if not steps or scores["code"].dtype == transition_index(steps[0]).from_enum:
-        return scores
-    enum = transition_index(steps[0]).from_enum
-    coded = scores["code"].cast(pl.String).cast(enum, strict=False)
-    if coded.null_count() > scores["code"].null_count():
-        bad = scores["code"].filter(coded.is_null()).drop_nulls().unique().sort().to_list()
-        raise InputError.single(Problem(
-            "unknown-unit", f"{len(bad)} code(s) are not units of {from_basis}: "
-            + ", ".join(map(str, bad[:10])), expected=f"codes of {from_basis}", found=str(bad[0]),
-            hint="rebase reads scores on the transition's predecessor basis"))
-    return scores.with_columns(code=coded).rechunk()  # contiguous: year groups are plain slices
+    enum = transition_index(steps[0]).from_enum if steps else None
+    if enum is None or lazy.collect_schema()["code"] == enum:
+        return scores.collect() if isinstance(scores, pl.LazyFrame) else scores
+    coded = lazy.with_columns(code=pl.col("code").cast(pl.String).cast(enum, strict=False))
+    frame = coded.collect()
+    if frame["code"].null_count():  # a code outside the basis (or blank): which?
+        text = lazy.select(pl.col("code").cast(pl.String)).collect()["code"]
+        bad = text.filter(frame["code"].is_null()).drop_nulls().unique().sort().to_list()
+        if bad:
+            raise InputError.single(Problem(
+                "unknown-unit", f"{len(bad)} code(s) are not units of {from_basis}: "
+                + ", ".join(map(str, bad[:10])), expected=f"codes of {from_basis}",
+                found=str(bad[0]), hint="rebase reads scores on the transition's predecessor basis"))
+    return frame.rechunk()  # contiguous columns: a step's year groups are plain slices
 
 
 def _require_weights(weights: pl.DataFrame, step: Transition) -> None:
