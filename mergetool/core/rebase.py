@@ -11,7 +11,9 @@ Methods (per indicator):
 
 Coverage policy: ``strict`` (default) leaves a successor empty unless every
 predecessor has a value; ``partial`` computes over those present and flags it.
-A chain of transitions is applied one step at a time.
+A chain of transitions is applied one step at a time. Every result depends on one year only, so
+a large step's years run in groups side by side (threads; the output bytes do not depend on the
+grouping), and a frame rebased often can carry its units as dense ids (:func:`encode_codes`).
 
 Arithmetic (:mod:`mergetool.core.exact`): values are read as the decimals they were written as and
 summed as integers, so the result is exact and independent of the order of the input rows.
