@@ -200,7 +200,7 @@ def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
             "mapping leaves blank, as in vn-2025-wards)")])
     for k, step in enumerate(steps):
         if step.edges["share"].null_count():  # divided units with unknown shares (communes)
-            indicators = current["indicator"].unique().to_list()
+            indicators = current["indicator"].cast(pl.String).unique().to_list()
             step = require_shares(step, methods, indicators, shares, mappings, present=current.filter(
                 pl.col("value").is_not_null())["code"].unique())
         if weights is not None:
@@ -225,7 +225,7 @@ def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
         values = _chain_coverage(values, scores, mappings.composed(from_basis, to_basis))
     if values is None:  # same basis: identity
         values = current.with_columns(
-            code=pl.col("code").cast(pl.String),
+            code=pl.col("code").cast(pl.String), indicator=pl.col("indicator").cast(pl.String),
             method=pl.lit("identity"), n_expected=pl.lit(1, pl.UInt32), n_used=pl.lit(1, pl.UInt32),
             missing=pl.lit(""), status=pl.lit("ok"), value_exact=exact_series(current["value"])
         ).select(RESULT_COLUMNS)
@@ -243,7 +243,8 @@ def _chain_coverage(values: pl.DataFrame, scores: pl.DataFrame, chain: Transitio
     links = chain.edges.filter(pl.col("share").is_null() | (pl.col("share") > 0)).select(
         "from_code", code="to_code").unique()
     given = scores.filter(pl.col("value").is_not_null()).select(
-        "year", "indicator", from_code=pl.col("code").cast(pl.String)).unique()
+        "year", indicator=pl.col("indicator").cast(pl.String),
+        from_code=pl.col("code").cast(pl.String)).unique()
     grid = values.select("year", "indicator", "code").unique().join(links, on="code")
     have = grid.join(given, on=["year", "indicator", "from_code"], how="semi")
     lost = grid.join(given, on=["year", "indicator", "from_code"], how="anti")
@@ -310,7 +311,7 @@ def _year_chunks(current: pl.DataFrame) -> list[pl.DataFrame]:
 def encode_codes(scores: pl.DataFrame | pl.LazyFrame, mappings: MappingSet, to_basis: str,
                  from_basis: str | None = None) -> pl.DataFrame:
     """``scores`` with ``code`` as the dense unit ids the engine works on (a ``pl.Enum`` of the
-    first transition's predecessor codes, in code order).
+    first transition's predecessor codes, in code order) and ``indicator`` categorical.
 
     Encoding once at load time spares every :func:`rebase` of the frame the string work; the
     results are the same. A ``LazyFrame`` (``pl.scan_parquet(...)``) is encoded as it is read, so
@@ -330,9 +331,11 @@ def encode_codes(scores: pl.DataFrame | pl.LazyFrame, mappings: MappingSet, to_b
     from_basis = bases[0]
     steps = mappings.path(from_basis, to_basis)
     enum = transition_index(steps[0]).from_enum if steps else None
-    if enum is None or lazy.collect_schema()["code"] == enum:
+    schema = lazy.collect_schema()
+    if enum is None or (schema["code"] == enum and schema["indicator"] == pl.Categorical):
         return scores.collect() if isinstance(scores, pl.LazyFrame) else scores
-    coded = lazy.with_columns(code=pl.col("code").cast(pl.String).cast(enum, strict=False))
+    coded = lazy.with_columns(code=pl.col("code").cast(pl.String).cast(enum, strict=False),
+                              indicator=pl.col("indicator").cast(pl.Categorical))
     frame = coded.collect()
     if frame["code"].null_count():  # a code outside the basis (or blank): which?
         text = lazy.select(pl.col("code").cast(pl.String)).collect()["code"]
@@ -721,14 +724,16 @@ def _encode(current: pl.DataFrame, idx: TransitionIndex
     if current["indicator"].null_count():
         raise InputError.single(Problem("unknown-indicator", "empty indicator",
                                         hint="every row needs an indicator"))
+    # indicators as text in text order, whether the column is text or categorical
     if runs.height <= max(1, current.height // 8):
-        indicators = runs["value"].unique().sort()
-        run_ids = runs["value"].cast(pl.Enum(indicators.to_list())).to_physical().to_numpy()
+        labels = runs["value"].cast(pl.String)
+        indicators = labels.unique().sort()
+        run_ids = labels.cast(pl.Enum(indicators.to_list())).to_physical().to_numpy()
         ii = np.repeat(run_ids.astype(np.int64), runs["len"].to_numpy())
     else:
-        indicators = current["indicator"].unique().sort()
-        ii = current["indicator"].cast(pl.Enum(indicators.to_list())).to_physical().to_numpy(
-            ).astype(np.int64)
+        labels = current["indicator"].cast(pl.String)
+        indicators = labels.unique().sort()
+        ii = labels.cast(pl.Enum(indicators.to_list())).to_physical().to_numpy().astype(np.int64)
     return indicators, ii, enc
 
 
