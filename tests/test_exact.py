@@ -139,6 +139,21 @@ def test_scaled_quotient_is_the_quotient_rounded_half_up_at_18(cases, d) -> None
     assert [Decimal(int(x)).scaleb(-18) for x in q] == exact
 
 
+def test_a_large_value_beside_float_noise_is_read_exactly_or_refused() -> None:
+    """12345.6 beside 0.30000000000000004 (17 decimals) is read exactly; 1e25 beside it would need
+    more than 38 digits: refused (number-not-exact), never a polars error or a rounded sum."""
+    x, d, _inexact = read_decimal(np.array([12345.6, 0.30000000000000004]))
+    assert d == 17
+    assert [int(i) for i in x] == [1234560 * 10**15, 30000000000000004]
+    with pytest.raises(OverflowError):
+        read_decimal(np.array([1e25, 0.30000000000000004]))
+    rows = [(2024, "01", "dti", 1e25), (2024, "02", "dti", 0.30000000000000004),
+            (2024, "03", "dti", 0.5)]
+    with pytest.raises(InputError) as err:
+        rebase(scores_from_rows(rows, "old"), two_into_one(), "new")
+    assert err.value.problems[0].code == "number-not-exact"
+
+
 def test_values_read_as_the_decimals_they_were_written_as() -> None:
     x, d, inexact = read_decimal(np.array([0.1, 0.25, 0.8335, 1.0]))
     assert d == 4

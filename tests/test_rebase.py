@@ -212,12 +212,63 @@ def test_years_run_side_by_side_with_the_same_result(monkeypatch, method, in_yea
     kw = {"methods": {"*": method}, "weights": weights if method == "weighted" else None}
     whole = rebase(scores, ms, "new", **kw)
     monkeypatch.setattr(rebase_module, "PARALLEL_ROWS", 1)
-    for threads in (2, 3):
+    for threads, group_rows in ((2, 40), (3, 25), (1, 10)):
         monkeypatch.setattr(rebase_module, "THREADS", threads)
-        assert 1 < len(rebase_module._year_chunks(scores)) <= threads
+        monkeypatch.setattr(rebase_module, "GROUP_ROWS", group_rows)
+        assert len(rebase_module._year_groups(scores)) == max(2, -(-scores.height // group_rows))
         side = rebase(scores, ms, "new", **kw)
         assert side.values.equals(whole.values)
         assert side.audit.equals(whole.audit)
+
+
+def test_year_groups_depend_on_the_data_not_the_machine(monkeypatch) -> None:
+    import mergetool.core.rebase as rebase_module
+
+    frame = pl.DataFrame({"year": [2015 + i // 100 for i in range(1000)]})  # 10 years x 100
+    monkeypatch.setattr(rebase_module, "PARALLEL_ROWS", 1)
+    monkeypatch.setattr(rebase_module, "GROUP_ROWS", 250)
+    groups = rebase_module._year_groups(frame)
+    for threads in (1, 2, 4, 64):
+        monkeypatch.setattr(rebase_module, "THREADS", threads)
+        assert rebase_module._year_groups(frame) == groups
+    assert groups == [(2015, 2017), (2018, 2019), (2020, 2022), (2023, 2024)]
+    shuffled = frame.sample(fraction=1.0, shuffle=True, seed=1)
+    assert rebase_module._year_groups(shuffled) == groups
+    assert [g.height for g in rebase_module._year_chunks(shuffled)] == [300, 200, 300, 200]
+
+
+def test_whole_step_problems_do_not_depend_on_the_grouping(monkeypatch) -> None:
+    """A blank year, a value that is not a number, codes outside the basis and units without a
+    yearly weight are refused over the whole step, naming all of them, however years are grouped."""
+    import mergetool.core.rebase as rebase_module
+    from mergetool.errors import InputError
+
+    ms = two_into_one()
+    good = [(y, c, "dti", 0.5) for y in (2020, 2021) for c in ("01", "02", "03")]
+    cases = {
+        "bad-year": scores_from_rows(good, "old").with_columns(
+            year=pl.when(pl.col("code") == "03").then(None).otherwise(pl.col("year"))),
+        "bad-number": scores_from_rows([*good[:-1], (2021, "03", "dti", float("nan"))], "old"),
+        "unknown-unit": scores_from_rows([*good, (2020, "yy", "dti", 0.5), (2021, "zz", "dti", 0.5)], "old"),
+    }
+    yearly = pl.DataFrame({"year": [2020, 2020, 2020, 2021], "code": ["01", "02", "03", "01"],
+                           "weight": [1.0, 2.0, 3.0, 1.0]})
+    for grouped in (False, True):
+        if grouped:
+            monkeypatch.setattr(rebase_module, "PARALLEL_ROWS", 1)
+            monkeypatch.setattr(rebase_module, "GROUP_ROWS", 1)
+        for code, frame in cases.items():
+            with pytest.raises(InputError) as err:
+                rebase(frame, ms, "new")
+            assert err.value.problems[0].code == code
+        with pytest.raises(InputError) as err:
+            rebase(cases["unknown-unit"], ms, "new")
+        assert "yy, zz" in err.value.problems[0].message
+        with pytest.raises(InputError) as err:
+            rebase(scores_from_rows(good, "old"), ms, "new", methods={"*": "weighted"},
+                   weights=yearly)
+        assert err.value.problems[0].code == "missing-weight"
+        assert "02, 03" in err.value.problems[0].message
 
 
 def test_encoded_codes_give_the_same_result_and_unknown_codes_are_refused() -> None:

@@ -86,7 +86,8 @@ def read_decimal(v: np.ndarray) -> tuple[np.ndarray | pl.Series, int, np.ndarray
     X is a float64 array of exact integers below 2**51 on the fast path, else an Int128 polars
     Series read from each value's shortest repr (what a CSV holding it would say). ``inexact``
     marks values needing more than 18 decimal places: they are rounded half-up at 18 and the
-    caller may use them only alone.
+    caller may use them only alone. Raises OverflowError when a value does not fit 38 digits at
+    the scale the others need (say 1e30 beside 0.30000000000000004).
     """
     found = _scale_and_integers(v)
     if found is not None:
@@ -99,9 +100,11 @@ def read_decimal(v: np.ndarray) -> tuple[np.ndarray | pl.Series, int, np.ndarray
     d = min(MAX_SCALE, max(scales.values(), default=0))
     inexact_vals = np.array([x for x, s in scales.items() if s > MAX_SCALE], dtype=np.float64)
     inexact = np.isin(v, inexact_vals) if inexact_vals.size else np.zeros(v.size, dtype=bool)
-    x = pl.DataFrame({"v": v}).select(
-        (pl.col("v").cast(pl.String).cast(pl.Decimal(38, d))
-         * pl.lit(Decimal(10) ** d, pl.Decimal(38, 0))).cast(pl.Int128))["v"]
+    try:  # a decimal's physical integer is X itself: no multiplication that could overflow
+        x = pl.DataFrame({"v": v}).select(
+            pl.col("v").cast(pl.String).cast(pl.Decimal(38, d)).to_physical())["v"]
+    except (pl.exceptions.ComputeError, pl.exceptions.InvalidOperationError) as err:
+        raise OverflowError(f"a value does not fit 38 digits at {d} decimal places") from err
     return x, d, inexact
 
 

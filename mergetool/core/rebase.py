@@ -26,7 +26,6 @@ what the integers hold are refused (``number-not-exact``), never rounded silentl
 
 from __future__ import annotations
 
-import itertools
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -167,7 +166,8 @@ def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
         scores = scores.with_columns(basis=pl.lit(from_basis, pl.String))
     bases = _bases_of(scores["basis"])
     if len(bases) > 1 or (from_basis is None and not bases) or (from_basis and bases != [from_basis]
-                                                                   and bases):
+                                                                   and bases) or \
+            "(no basis)" in bases:
         raise InputError.single(Problem(
             "mixed-basis", f"scores on {', '.join(bases) or 'no basis'}"
             + (f", not only {from_basis}" if from_basis else ""), hint="rebase one basis at a time"))
@@ -205,14 +205,16 @@ def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
                 pl.col("value").is_not_null())["code"].unique())
         if weights is not None:
             _require_weights(weights, step)
-        chunks = _year_chunks(current)
-        run = partial(_step_of_chunk, step=step, methods=methods, policy=policy, weights=weights,
-                      audit=audit)
-        if len(chunks) > 1:  # years are independent: they run side by side, results in order
-            with ThreadPoolExecutor(min(THREADS, len(chunks))) as pool:
-                parts = list(pool.map(run, chunks))
+        # checks over the whole step, so no problem depends on how its years are grouped
+        current = _step_input(current, step, weights)
+        groups = _year_groups(current)
+        run = partial(_step_of_group, current=current, step=step, methods=methods, policy=policy,
+                      weights=weights, audit=audit)
+        if len(groups) > 1:  # years are independent: they run side by side, results in order
+            with ThreadPoolExecutor(min(THREADS, len(groups))) as pool:
+                parts = list(pool.map(run, groups))
         else:
-            parts = [run(chunk) for chunk in chunks]
+            parts = [run(group) for group in groups]
         values = pl.concat([v for v, _ in parts])
         step_audit = pl.concat([a for _, a in parts])
         audits.append(step_audit)
@@ -233,6 +235,50 @@ def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
     if not audits:  # identity: the input order; a rebased step is already in key order
         values = values.sort("year", "indicator", "code")
     return RebaseResult(values, audit_frame, from_basis, to_basis, methods, policy)
+
+
+def _step_input(current: pl.DataFrame, step: Transition, weights: pl.DataFrame | None
+                ) -> pl.DataFrame:
+    """``current`` with its codes as the step's unit ids, after the checks that look at every row
+    of the step at once: a blank year, a value that is not a finite number, a code that is not a
+    unit of the step's basis, a unit without a weight for a year it has a value in."""
+    if current["year"].null_count():
+        raise InputError.single(Problem(
+            "bad-year", f"{current['year'].null_count()} row(s) have no year",
+            expected="a year on every row", hint="give each row its year"))
+    values = current["value"].cast(pl.Float64)
+    if not values.is_finite().all():  # blank cells are not counted
+        bad = values.filter(values.is_not_null() & ~values.is_finite()).unique().sort().to_list()
+        raise InputError.single(Problem(
+            "bad-number", f"{len(bad)} value(s) are not finite numbers: "
+            + ", ".join(map(str, bad[:5])), expected="a finite number or an empty cell",
+            found=str(bad[0])))
+    idx = transition_index(step)
+    if current["code"].dtype != idx.from_enum:
+        coded = current["code"].cast(pl.String).cast(idx.from_enum, strict=False)
+        if coded.null_count():
+            text = current["code"].cast(pl.String)
+            bad = sorted({"(blank)" if c is None else str(c)
+                          for c in text.filter(coded.is_null()).unique().to_list()})
+            raise InputError.single(Problem(
+                "unknown-unit", f"{len(bad)} code(s) are not units of {step.from_basis}: "
+                + ", ".join(bad[:10]), expected=f"codes of {step.from_basis}", found=bad[0],
+                hint="rebase reads scores on the transition's predecessor basis"))
+        current = current.with_columns(code=coded)
+    if weights is not None and "year" in weights.columns:
+        used = current.filter(pl.col("value").is_not_null()).select(
+            "year", pl.col("code").cast(pl.String)).unique()
+        lacking = used.join(weights.select(pl.col("year").cast(used["year"].dtype), "code"),
+                            on=["year", "code"], how="anti")
+        if lacking.height:
+            codes = sorted(set(lacking["code"].to_list()))
+            raise InputError.single(Problem(
+                "missing-weight", f"{len(codes)} unit(s) of {step.from_basis} have no weight for "
+                "a year they are used in: " + ", ".join(codes[:10])
+                + (" ..." if len(codes) > 10 else ""),
+                hint="the weight table must list every predecessor (in every year, if it has "
+                "years)"))
+    return current
 
 
 def _chain_coverage(values: pl.DataFrame, scores: pl.DataFrame, chain: Transition) -> pl.DataFrame:
@@ -258,20 +304,38 @@ def _chain_coverage(values: pl.DataFrame, scores: pl.DataFrame, chain: Transitio
             .select(values.columns))
 
 
-#: A step's rows are cut into groups of whole years: at most this many rows each (a single
-#: year may exceed it), so peak memory follows the groups in flight, not all years' data.
-CHUNK_ROWS = 8_000_000
-#: From this many rows, a step's years are also cut into ``THREADS`` groups that run side by side
-#: (numpy and polars release the GIL); every result depends on one year only, so the output is
-#: the same whichever way the years are grouped.
+#: A step's rows are cut into groups of consecutive whole years, about ``GROUP_ROWS`` rows each
+#: (a year larger than that is a group of its own), from ``PARALLEL_ROWS`` rows on; the groups
+#: run side by side on ``THREADS`` threads (numpy and polars release the GIL). The groups are cut
+#: from the data alone, never from the machine: every result depends on one year only, and what
+#: the exactness limits accept (:mod:`mergetool.core.exact`) is decided per group, so the same
+#: input gives the same bytes, and the same refusals, on every machine. Peak memory follows the
+#: groups in flight, not all years' data.
+GROUP_ROWS = 2_500_000
 PARALLEL_ROWS = 1_000_000
+#: Kept for compatibility with callers that bounded memory with it: a group never exceeds it
+#: unless one year does.
+CHUNK_ROWS = 8_000_000
 THREADS = max(1, min(4, os.cpu_count() or 1))
 
 
-def _step_of_chunk(chunk: pl.DataFrame, *, step: Transition, methods: dict[str, str], policy: str,
-                   weights: pl.DataFrame | None, audit: bool
-                   ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    return rebase_step(chunk, step, methods, policy, weights, audit=audit)
+def _step_of_group(group: tuple[int, int] | None, current: pl.DataFrame, *, step: Transition,
+                   methods: dict[str, str], policy: str, weights: pl.DataFrame | None,
+                   audit: bool) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One group of years (``(first, last)``, None: every row), cut from ``current`` in the worker
+    that rebases it, so only the groups in flight are held."""
+    return rebase_step(_group_rows(current, group), step, methods, policy, weights, audit=audit)
+
+
+def _group_rows(current: pl.DataFrame, group: tuple[int, int] | None) -> pl.DataFrame:
+    if group is None:
+        return current
+    lo, hi = group
+    years = current["year"]
+    if years.is_sorted():  # a zero-copy slice
+        start = int(years.search_sorted(lo, side="left"))
+        return current.slice(start, int(years.search_sorted(hi, side="right")) - start)
+    return current.filter(pl.col("year").is_between(lo, hi))
 
 
 def _bases_of(basis: pl.Series) -> list[str]:
@@ -284,28 +348,28 @@ def _bases_of(basis: pl.Series) -> list[str]:
     return sorted(b for b in found if b is not None) + (["(no basis)"] if None in found else [])
 
 
-def _year_chunks(current: pl.DataFrame) -> list[pl.DataFrame]:
-    """The rows cut into groups of consecutive whole years, in year order (zero-copy slices when
-    the rows are in year order): one group for a small frame, else ``THREADS`` or more groups
-    of about equal rows, each within ``CHUNK_ROWS / THREADS`` where whole years allow."""
-    threads = THREADS if current.height >= PARALLEL_ROWS else 1
-    if current.height <= CHUNK_ROWS and threads == 1:
-        return [current]
-    wanted = max(threads, -(-current.height * threads // max(1, CHUNK_ROWS)))
+def _year_groups(current: pl.DataFrame) -> list[tuple[int, int] | None]:
+    """Groups of consecutive whole years as ``(first year, last year)``, in year order: ``[None]``
+    (every row, one group) for a small frame. Depends on the rows' years only."""
+    if current.height < PARALLEL_ROWS and current.height <= CHUNK_ROWS:
+        return [None]
+    size = min(GROUP_ROWS, CHUNK_ROWS)
+    wanted = max(2, -(-current.height // max(1, size)))
     counts = current["year"].value_counts(sort=False).sort("year")
     cum = counts["count"].cum_sum().to_numpy()
     # group k ends with the year at which the running count first reaches k / wanted of the rows
-    ends = np.unique(np.searchsorted(cum, current.height * np.arange(1, wanted + 1) / wanted))
-    ends = np.minimum(ends, cum.size - 1)
+    ends = np.unique(np.minimum(np.searchsorted(
+        cum, current.height * np.arange(1, wanted + 1) / wanted), cum.size - 1))
     if ends.size == 1:
-        return [current]
-    if current["year"].is_sorted():
-        bounds = [0, *cum[ends].tolist()]
-        return [current.slice(lo, hi - lo) for lo, hi in itertools.pairwise(bounds)]
+        return [None]
     years = counts["year"].to_list()
     starts = [0, *(ends[:-1] + 1).tolist()]
-    return [current.filter(pl.col("year").is_between(years[lo], years[hi]))
-            for lo, hi in zip(starts, ends.tolist(), strict=True)]
+    return [(years[lo], years[hi]) for lo, hi in zip(starts, ends.tolist(), strict=True)]
+
+
+def _year_chunks(current: pl.DataFrame) -> list[pl.DataFrame]:
+    """The rows of each group of :func:`_year_groups` (for tests and callers that want frames)."""
+    return [_group_rows(current, g) for g in _year_groups(current)]
 
 
 def encode_codes(scores: pl.DataFrame | pl.LazyFrame, mappings: MappingSet, to_basis: str,
@@ -322,8 +386,9 @@ def encode_codes(scores: pl.DataFrame | pl.LazyFrame, mappings: MappingSet, to_b
     names = lazy.collect_schema().names()
     bases: list[str | None] = [from_basis]
     if "basis" in names:
-        bases = [*_bases_of(lazy.select(pl.col("basis").unique()).collect()["basis"])]
-    if len(bases) != 1 or bases[0] is None or (from_basis and bases != [from_basis]):
+        bases = [*_bases_of(lazy.select(pl.col("basis").unique()).collect()["basis"])] or [
+            from_basis]  # no rows: on the declared basis
+    if len(bases) != 1 or bases[0] in (None, "(no basis)") or (from_basis and bases != [from_basis]):
         raise UsageError("encode_codes needs scores on one declared basis", [Problem(
             "mixed-basis", f"scores on {', '.join(b for b in bases if b) or 'no basis'}"
             + (f", not only {from_basis}" if from_basis else ""),
@@ -339,7 +404,8 @@ def encode_codes(scores: pl.DataFrame | pl.LazyFrame, mappings: MappingSet, to_b
     frame = coded.collect()
     if frame["code"].null_count():  # a code outside the basis (or blank): which?
         text = lazy.select(pl.col("code").cast(pl.String)).collect()["code"]
-        bad = text.filter(frame["code"].is_null()).drop_nulls().unique().sort().to_list()
+        bad = sorted({"(blank)" if c is None else str(c)
+                      for c in text.filter(frame["code"].is_null()).unique().to_list()})
         if bad:
             raise InputError.single(Problem(
                 "unknown-unit", f"{len(bad)} code(s) are not units of {from_basis}: "
@@ -519,7 +585,12 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
     wsum = n_used.astype(np.float64) if audit else None  # the audit's denominators
     raw = np.ones(jk.size) if audit else None  # the audit's raw weight of each contribution
 
-    x, d, inexact = read_decimal(v)  # ``inexact``: a value that passed alone with > 18 decimals
+    try:
+        x, d, inexact = read_decimal(v)  # ``inexact``: a value that passed alone with > 18 places
+    except OverflowError as err:
+        raise _not_exact(f"{err}: large and many-decimal values cannot be summed exactly together",
+                         "round the values to the decimals they really have (the published "
+                         "indices have 4)") from None
     if exact_in is not None and exact_in.null_count() == 0:
         x, d = exact_in, MAX_SCALE
     if inexact.any():
