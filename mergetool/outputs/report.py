@@ -380,29 +380,34 @@ def _coverage(result: BuildResult, t: dict[str, str]) -> str:
     out.extend(f"<span class='cov cov-{i}'>{_e(t['cov_' + s])}</span> " for i, s in enumerate(states))
     notes = [t["cov_rebased"], t["cov_carried"], *(t[f"rn_{n}"] for n in RANK_NOTES)]
     out.append(f"<span>{_e('; '.join(notes))}</span></p><ul class='cov-counts'>")
+    rows = list(cov.iter_rows(named=True))
+    counts: dict[tuple[int, str], dict[str, int]] = {}  # (year, role) -> state -> units
+    groups: dict[tuple[str, str, str], list[dict]] = {}  # (successor, role, code) -> its rows
+    for r in rows:
+        per = counts.setdefault((r["year"], r["role"]), {})
+        per[r["state"]] = per.get(r["state"], 0) + 1
+        groups.setdefault((r["successor_code"], r["role"], r["code"]), []).append(r)
+
+    def cnt(year: int, role: str) -> str:
+        c = counts.get((year, role), {})
+        return ", ".join(f"{c[s]} {t['cov_' + s]}" for s in states if c.get(s))
+
     for y in years:
-        d = cov.filter(pl.col("year") == y)
-
-        def cnt(frame: pl.DataFrame) -> str:
-            c = dict(frame.group_by("state").len().iter_rows())
-            return ", ".join(f"{c[s]} {t['cov_' + s]}" for s in states if c.get(s))
-
-        line = t["cov_counts"].format(y=y, new=cnt(d.filter(pl.col("role") == "successor")),
-                                      old=cnt(d.filter(pl.col("role") == "predecessor")))
+        line = t["cov_counts"].format(y=y, new=cnt(y, "successor"), old=cnt(y, "predecessor"))
         out.append(f"<li>{_e(line)}</li>")
     out.append("</ul><div class='wrap tall'><table id='coverage-map'><thead><tr>"
                f"<th class='unit'>{_e(t['unit'])}</th>")
     out.extend(f"<th class='num'>{y}</th>" for y in years)
     out.append("</tr></thead><tbody>")
     idx = {s: i for i, s in enumerate(states)}
-    for (succ, role, code), grp in cov.group_by("successor_code", "role", "code", maintain_order=True):
-        first = grp.row(0, named=True)
+    for (succ, role, code), grp in groups.items():
+        first = grp[0]
         cls = "cov-succ" if role == "successor" else "cov-pred"
         basis = t["basis34"] if role == "successor" else t["basis63"]
         out.append(f"<tr class='{cls}' data-successor='{succ}' data-basis='{first['basis']}' "
                    f"data-code='{code}' data-role='{role}'><td class='unit' title='{_e(basis)}'>"
                    f"<span class='code'>{code}</span> {_e(first['unit_name'])}</td>")
-        for r in grp.sort("year").iter_rows(named=True):
+        for r in sorted(grp, key=lambda r: r["year"]):
             bits = []
             mark: str | None
             if r["value"] is not None:
