@@ -61,9 +61,10 @@ def wide_sheets(comparable: pl.DataFrame, indicators: Sequence[str]) -> dict[str
         schema: dict[str, pl.DataType | type[pl.DataType]] = {"Mã": pl.String, "Tỉnh, thành phố": pl.String}
         for year in sorted(years.get(ind, ())):
             got = [cells.get((ind, c, year), (None, None, None)) for c, _n in pairs]
-            for k, (label, dtype) in enumerate(((f"{year} value", pl.Float64),
-                                                (f"{year} rank", rank_type),
-                                                (f"{year} basis/status", pl.String))):
+            kinds: list[tuple[str, pl.DataType | type[pl.DataType]]] = [
+                (f"{year} value", pl.Float64), (f"{year} rank", rank_type),
+                (f"{year} basis/status", pl.String)]
+            for k, (label, dtype) in enumerate(kinds):
                 columns[label] = [g[k] for g in got]
                 schema[label] = dtype
         out[ind] = pl.DataFrame(columns, schema=schema)
