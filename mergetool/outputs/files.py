@@ -71,8 +71,9 @@ def wide_sheets(comparable: pl.DataFrame, indicators: Sequence[str]) -> dict[str
     return out
 
 
-def write_workbook(path: Path, result: BuildResult) -> None:
-    """``comparable.xlsx``: a sheet per indicator, plus the checks and a note on the record."""
+def write_workbook(path: Path, result: BuildResult, coverage: pl.DataFrame | None = None) -> None:
+    """``comparable.xlsx``: a sheet per indicator, plus the checks and a note on the record
+    (``coverage``: the build's :func:`~mergetool.dti.coverage.coverage_frame`, if made already)."""
     spec = result.spec
     new, old = spec.target_size, spec.source_size
     y0, y1 = year_span(result.comparable)
@@ -121,16 +122,16 @@ def write_workbook(path: Path, result: BuildResult) -> None:
             ws.set_header(f"&L{BY_ID[ind].label_vi} / {BY_ID[ind].label_en}")
         result.checks.write_excel(wb, worksheet="checks", header_format=header, autofit=True,
                                   freeze_panes=(1, 0))
-        _coverage_sheet(wb, result, header)
+        _coverage_sheet(wb, result, header, coverage_frame(result) if coverage is None else coverage)
         wb.close()
 
     write_atomic(path, write)
 
 
-def _coverage_sheet(wb, result: BuildResult, header: dict) -> None:
+def _coverage_sheet(wb, result: BuildResult, header: dict, coverage: pl.DataFrame) -> None:
     """The coverage map (mergetool.dti.coverage): each successor, then its predecessors, by year."""
     spec = result.spec
-    frame = coverage_sheet(coverage_frame(result), spec.target_size)
+    frame = coverage_sheet(coverage, spec.target_size)
     frame.write_excel(wb, worksheet="coverage", header_format=header,
                       column_formats={c: "0.0000" for c in frame.columns if c.endswith(" value")},
                       autofit=True, freeze_panes=(1, 6))
@@ -195,8 +196,9 @@ def write_build(result: BuildResult, out_dir: Path, *, force: bool = False,
         result.comparable.write_csv(out.stage(comparable))
         result.checks.write_csv(out.stage(checks))
         result.audit.write_csv(out.stage(audit))
-        write_workbook(out.stage(xlsx), result)
-        out.stage(report).write_text(render_report(result, manifest_of(tables), lang),
+        coverage = coverage_frame(result)  # the workbook's sheet and the report's map
+        write_workbook(out.stage(xlsx), result, coverage)
+        out.stage(report).write_text(render_report(result, manifest_of(tables), lang, coverage),
                                      encoding="utf-8", newline="\n")
         out.stage(manifest).write_text(manifest_text(manifest_of([*tables, report])),
                                        encoding="utf-8", newline="\n")

@@ -304,8 +304,10 @@ def _section(sid: str, title: str, body: str) -> str:
     return f"<section id='{sid}'><h2>{_e(title)}</h2>{body}</section>"
 
 
-def render_report(result: BuildResult, manifest: dict[str, Any], lang: str = "vi") -> str:
-    """The whole page as a string (deterministic for identical inputs)."""
+def render_report(result: BuildResult, manifest: dict[str, Any], lang: str = "vi",
+                  coverage: pl.DataFrame | None = None) -> str:
+    """The whole page as a string (deterministic for identical inputs); ``coverage``: the
+    build's :func:`~mergetool.dti.coverage.coverage_frame`, if made already."""
     t = labels_for(lang, result)
     ms = result.mappings
     spec = result.spec
@@ -321,7 +323,8 @@ def render_report(result: BuildResult, manifest: dict[str, Any], lang: str = "vi
     parts.append("<nav>" + " · ".join(
         f"<a href='#{s}'>{_e(t['slope_h'] if s == 'slope' else t[s])}</a>" for s in nav) + "</nav>")
     parts.append(_section("summary", t["summary"], _summary(result, dti, years, manifest, t)))
-    parts.append(_section("coverage", t["coverage"], _coverage(result, t)))
+    parts.append(_section("coverage", t["coverage"], _coverage(
+        result, t, coverage_frame(result) if coverage is None else coverage)))
     ranks = (f"<div class='charts'><figure id='merger-chart'><figcaption><strong>{_e(t['merger_title'])}"
              f"</strong><br>{_e(t['merger_caption'])}</figcaption>"
              f"<p class='hint'>{_e(t['scroll_hint'])}</p><div class='scroll'>"
@@ -370,8 +373,7 @@ def _summary(result: BuildResult, dti: pl.DataFrame, years: list[int], manifest:
     return "".join(out)
 
 
-def _coverage(result: BuildResult, t: dict[str, str]) -> str:
-    cov = coverage_frame(result)
+def _coverage(result: BuildResult, t: dict[str, str], cov: pl.DataFrame) -> str:
     years = sorted(cov["year"].unique().to_list())
     n_new = cov.filter(pl.col("role") == "successor")["code"].n_unique()
     n_old = cov.filter(pl.col("role") == "predecessor")["code"].n_unique()
