@@ -15,7 +15,6 @@ from rich.tree import Tree
 from mergetool.core.mapping import MappingSet
 from mergetool.core.ranking import fmt4, plain
 from mergetool.core.units import UnitRef
-from mergetool.dti.explain import match_counts
 from mergetool.errors import Problem
 
 
@@ -265,6 +264,8 @@ def explain_tree(data: dict) -> None:
         if y["rank"] is not None:
             tree.add(f"rank {y['rank']} ({y['rank_source']})")
         console.print(tree)
+    from mergetool.dti.explain import match_counts  # here: a build's summary does not need it
+
     independent, circular = match_counts(data)
     if independent or circular:
         console.print(f"{independent} independent match(es), {circular} circular", soft_wrap=True)
