@@ -53,16 +53,7 @@ from mergetool.core.provenance import build_manifest, preflight, sibling_manifes
 from mergetool.core.shares import read_shares, require_shares
 from mergetool.errors import InputError, Problem, ProblemLog, UsageError
 from mergetool.io.catalogue import NO_CATALOGUE, Catalogue
-from mergetool.io.scores import (
-    DESCRIPTIVE_COLUMNS,
-    SCORES_SCHEMA,
-    YEAR_RANGE,
-    Options,
-    read_scores,
-    resolve_units,
-    weights_layout,
-    year_from_name,
-)
+from mergetool.io.schema import DESCRIPTIVE_COLUMNS, SCORES_SCHEMA, YEAR_RANGE, Options
 from mergetool.io.tables import ROW, parse_numbers, read_table, require_columns, write_frame
 
 METHODS = ("mean", "weighted", "sum")
@@ -927,6 +918,8 @@ def read_weights(path: str, mappings: MappingSet, basis: str) -> pl.DataFrame:
     """A weight table (unit, weight[, year]) on ``basis``: positive numbers, every unit once (once
     per year when the table has a year column: yearly weights apply to their own year only)."""
 
+    from mergetool.io.scores import resolve_units, weights_layout  # a file to read: load its reader
+
     frame, delimiter = read_table(path)
     cols = require_columns(frame, path, {"unit": ("unit", "code", "name", "province"),
                                          "weight": ("weight", "population")})
@@ -1010,6 +1003,8 @@ def rebase_file(scores_path: Path, mappings: MappingSet, to_basis: str, *,
         raise UsageError("--weights is used only by --method weighted", [Problem(
             "bad-option", "a weight table is given but no indicator uses method 'weighted'",
             column="--weights", hint="add --method weighted (or NAME=weighted), or drop --weights")])
+    from mergetool.io.scores import read_scores, year_from_name  # a file to read: its reader
+
     scores = read_scores(scores_path, mappings, basis=from_basis, year=year,
                          default_year=year_from_name(scores_path), sheet=sheet,
                          header_row=header_row, options=options)

@@ -29,7 +29,7 @@ from mergetool.dti.indicators import INDICATOR_IDS
 from mergetool.dti.record import index_definitions, read_record, record_as_scores
 from mergetool.dti.spec import BUILD_OPTIONS, SOURCE_BASIS, TARGET_BASIS, Spec, spec_for
 from mergetool.errors import InputError, Problem, UsageError
-from mergetool.io.scores import Options, read_scores, year_from_name
+from mergetool.io.schema import Options
 
 COMPARABLE_COLUMNS = ("year", "code", "unit_name", "indicator", "value", "value_exact", "rank",
                       "rank_source", "rank_change", "rank_change_basis", "value_basis",
@@ -144,6 +144,8 @@ def gather_scores(mappings: MappingSet, files: list[Path] | tuple[Path, ...] = (
                      found="--scores given without --replace" if files else "no --scores",
                      hint="the build then reads values, ranks and facts from your files only")])
     frames = [] if replace else [record_as_scores(read_record())]
+    if files:  # the readers are loaded only for files to read
+        from mergetool.io.scores import read_scores, year_from_name
     user = [read_scores(p, mappings, basis=basis, default_year=year_from_name(p), sheet=sheet,
                         header_row=header_row, mixed_bases=True, options=options)
             for p in files]

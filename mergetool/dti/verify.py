@@ -35,7 +35,6 @@ from mergetool.dti.comparable import SOURCE_BASIS, TARGET_BASIS, carried_keys
 from mergetool.dti.record import read_record, record_as_scores
 from mergetool.dti.spec import TOLERANCE, VERIFY_OPTIONS, spec_for
 from mergetool.errors import InputError, Problem, UsageError
-from mergetool.io.scores import read_scores, year_from_name
 from mergetool.io.tables import write_frame
 
 VERIFY_SCHEMA = {
@@ -265,6 +264,8 @@ def verify_files(published: Path, predecessors: Path, mappings: MappingSet, *,
                  tolerance: float | None = None, year: int | None = None) -> VerifyResult:
     """Read both tables (any supported layout) and recompute the published values."""
     mappings.require_valid()
+    from mergetool.io.scores import read_scores, year_from_name  # a file to read: its reader
+
     pub = read_scores(published, mappings, basis=published_basis, year=year,
                       default_year=year_from_name(published), options=VERIFY_OPTIONS["published"])
     pre = read_scores(predecessors, mappings, basis=predecessors_basis, year=year,
