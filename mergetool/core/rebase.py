@@ -50,7 +50,6 @@ from mergetool.core.exact import (
 from mergetool.core.mapping import MappingSet, Transition
 from mergetool.core.names import clean
 from mergetool.core.provenance import build_manifest, preflight, sibling_manifest, write_set
-from mergetool.core.shares import read_shares, require_shares
 from mergetool.errors import InputError, Problem, ProblemLog, UsageError
 from mergetool.io.catalogue import NO_CATALOGUE, Catalogue
 from mergetool.io.schema import DESCRIPTIVE_COLUMNS, SCORES_SCHEMA, YEAR_RANGE, Options
@@ -181,6 +180,8 @@ def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
             "mapping leaves blank, as in vn-2025-wards)")])
     for k, step in enumerate(steps):
         if step.edges["share"].null_count():  # divided units with unknown shares (communes)
+            from mergetool.core.shares import require_shares  # here: provinces have every share
+
             indicators = current["indicator"].unique().to_list()
             step = require_shares(step, methods, indicators, shares, mappings, present=current.filter(
                 pl.col("value").is_not_null())["code"].unique())
@@ -1014,6 +1015,8 @@ def rebase_file(scores_path: Path, mappings: MappingSet, to_basis: str, *,
             "bad-option", f"no {', '.join(absent)} values in the input: the method would do nothing",
             column="--method", found=", ".join(absent),
             expected=", ".join(sorted(scores["indicator"].unique())))])
+    from mergetool.core.shares import read_shares
+
     weight_frame = (read_weights(str(weights), mappings, scores["basis"][0])
                     if weights is not None else None)
     result = rebase(scores, mappings, to_basis, methods=method_map, policy=policy,
