@@ -253,10 +253,11 @@ def comparable_table(scores: pl.DataFrame, mappings: MappingSet, methods: dict[s
                    on=["year", "code", "indicator"], how="left"))
     names = mappings.bases[spec.source].units.select(pl.col("code").alias("m"), "name")
     name_of = dict(names.iter_rows())
+    # A Python loop over the column, not map_elements (which inspects the function's bytecode).
+    missing_named = pl.Series([", ".join(f"{c} {name_of.get(c, '?')}" for c in s.split()) if s else ""
+                               for s in cells["missing"].to_list()], dtype=pl.String)
     cells = cells.with_columns(
-        missing_named=pl.col("missing").fill_null("").map_elements(
-            lambda s: ", ".join(f"{c} {name_of.get(c, '?')}" for c in s.split()) if s else "",
-            return_dtype=pl.String),
+        missing_named=missing_named,
         predecessors_with_value=pl.col("n_used").fill_null(0).cast(pl.Int32),
     )
     defined = pl.col("methodology").is_not_null()
