@@ -21,7 +21,7 @@ from mergetool.dti.indicators import BY_ID, INDICATOR_IDS
 from mergetool.dti.record import shipped_file_hashes
 from mergetool.dti.spec import SOURCE_BASIS, TARGET_BASIS
 from mergetool.dti.verify import TOLERANCE
-from mergetool.io.tables import FIXED_DATE, OutputSet, write_atomic
+from mergetool.io.tables import FIXED_DATE, OutputSet, write_atomic, xlsx_bytes
 from mergetool.outputs.report import render_report
 
 BUILD_OUTPUTS = ("comparable.csv", "comparable.xlsx", "checks.csv", "audit.csv", "report.html",
@@ -83,8 +83,7 @@ def write_workbook(path: Path, result: BuildResult, coverage: pl.DataFrame | Non
     published_in = f" ({', '.join(map(str, pub_years))})" if pub_years else ""
     record = result.record_used
 
-    def write(tmp: Path) -> None:
-        wb = xlsxwriter.Workbook(str(tmp))
+    def fill(wb: xlsxwriter.Workbook) -> None:
         wb.set_properties({"created": FIXED_DATE, "title": f"DTI {y0}-{y1} on the {new}-unit basis",
                            "comments": "mergetool; the public DTI record is partial" if record else
                            "mergetool; the shipped public DTI record was not used"})
@@ -123,9 +122,9 @@ def write_workbook(path: Path, result: BuildResult, coverage: pl.DataFrame | Non
         result.checks.write_excel(wb, worksheet="checks", header_format=header, autofit=True,
                                   freeze_panes=(1, 0))
         _coverage_sheet(wb, result, header, coverage_frame(result) if coverage is None else coverage)
-        wb.close()
 
-    write_atomic(path, write)
+    data = xlsx_bytes(fill)
+    write_atomic(path, lambda tmp: tmp.write_bytes(data))
 
 
 def _coverage_sheet(wb, result: BuildResult, header: dict, coverage: pl.DataFrame) -> None:
