@@ -360,12 +360,15 @@ def _summary(result: BuildResult, dti: pl.DataFrame, years: list[int], manifest:
            f"<th class='num'>{_e(t['with_value'])}</th><th class='num'>{_e(t['vb_' + published])}</th>"
            f"<th class='num'>{_e(t['vb_' + rebased])}</th><th class='num'>{_e(t['ranked'])}</th>"
            "</tr></thead><tbody>"]
+    per_year = {y: rest for y, *rest in dti.group_by("year").agg(
+        pl.col("value").is_not_null().sum(), pl.len(), (pl.col("value_basis") == published).sum(),
+        (pl.col("value_basis") == rebased).sum().alias("rebased"),
+        pl.col("rank").is_not_null().sum()).iter_rows()}
     for y in years:
-        d = dti.filter(pl.col("year") == y)
-        out.append(f"<tr><td>{y}</td><td class='num'>{d['value'].is_not_null().sum()} / {d.height}</td>"
-                   f"<td class='num'>{(d['value_basis'] == published).sum()}</td>"
-                   f"<td class='num'>{(d['value_basis'] == rebased).sum()}</td>"
-                   f"<td class='num'>{d['rank'].is_not_null().sum()}</td></tr>")
+        valued, n, pub, reb, ranked = per_year[y]
+        out.append(f"<tr><td>{y}</td><td class='num'>{valued} / {n}</td>"
+                   f"<td class='num'>{pub}</td><td class='num'>{reb}</td>"
+                   f"<td class='num'>{ranked}</td></tr>")
     out.append("</tbody></table></div>")
     out.append("<p>" + _e(t["about"].format(src=spec.source, dst=spec.target, id=ms.id, version=ms.version,
                                             methods=json.dumps(result.methods),
@@ -529,8 +532,11 @@ def _table(dti: pl.DataFrame, years: list[int], merged: set[str], t: dict[str, s
         out.append(f"<th class='num'>{y}</th><th class='num'>#{y}</th>")
     out.append(f"<th class='num'>{_e(t['change'])} {years[-1]}</th><th>{_e(t['status'])} {years[-1]}</th>"
                "</tr></thead><tbody>")
-    for code in sorted(dti["code"].unique().to_list()):
-        rows = {r["year"]: r for r in dti.filter(pl.col("code") == code).iter_rows(named=True)}
+    by_code: dict[str, dict[int, dict]] = {}  # code -> year -> row, in one pass over the table
+    for r in dti.iter_rows(named=True):
+        by_code.setdefault(r["code"], {})[r["year"]] = r
+    for code in sorted(by_code):
+        rows = by_code[code]
         last = rows[years[-1]]
         kind = t["kind_merged"] if code in merged else t["kind_unchanged"]
         out.append(f"<tr data-code='{code}'><td>{code}</td><td>{_e(last['unit_name'])}</td><td>{kind}</td>")

@@ -118,12 +118,14 @@ def build_summary(result, paths) -> None:
     for col in ("year", "units with a value", spec.published_target, spec.rebased, "incomplete",
                 "ranked"):
         table.add_column(col, justify="right")
-    for year in sorted(dti["year"].unique()):
-        y = dti.filter(pl.col("year") == year)
-        table.add_row(str(year), f"{y['value'].is_not_null().sum()} / {y.height}",
-                      str((y["value_basis"] == spec.published_target).sum()),
-                      str((y["value_basis"] == spec.rebased).sum()),
-                      str((y["status"] == "incomplete").sum()), str(y["rank"].is_not_null().sum()))
+    per_year = dti.group_by("year").agg(
+        pl.col("value").is_not_null().sum(), pl.len(),
+        (pl.col("value_basis") == spec.published_target).sum(),
+        (pl.col("value_basis") == spec.rebased).sum().alias("rebased"),
+        (pl.col("status") == "incomplete").sum(), pl.col("rank").is_not_null().sum()).sort("year")
+    for year, valued, n, published, rebased, incomplete, ranked in per_year.iter_rows():
+        table.add_row(str(year), f"{valued} / {n}", str(published), str(rebased), str(incomplete),
+                      str(ranked))
     console.print(table)
     verdicts = result.checks.group_by("check", "verdict").len().pivot(
         on="verdict", index="check", values="len").fill_null(0)
