@@ -149,3 +149,19 @@ def test_no_assert_and_no_blanket_except_in_the_product() -> None:
                                           and node.type.id in ("Exception", "BaseException"))):
                 bad.append(f"{path.name}:{node.lineno} blanket except")
     assert not bad, "\n".join(bad)
+
+
+def test_a_build_imports_no_graph_library(tmp_path) -> None:
+    """``mergetool build`` walks the transitions' edges, not the networkx graph: its start-up
+    does not pay for importing networkx (the mapping's graph is built only where it is used)."""
+    import subprocess
+    import sys
+
+    code = ("import atexit, sys; from mergetool.cli import main; "
+            "atexit.register(lambda: print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('networkx', 'matplotlib', 'pandas')), file=sys.stderr)); "
+            f"sys.argv = ['mergetool', 'build', '--out', {str(tmp_path / 'out')!r}, "
+            "'--fail-on', 'never']; main()")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.strip().splitlines()[-1] == "[]"

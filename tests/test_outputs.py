@@ -767,3 +767,24 @@ def test_xlsx_written_as_data_has_a_fixed_creation_date(scores: Path) -> None:
     assert rebase(scores, "-o", out).exit_code == 0
     assert out.read_bytes() == first
     assert "2025-07-01T00:00:00Z" in _core_xml(out)
+
+
+def test_xlsx_assembled_in_memory_has_the_bytes_of_xlsxwriter_s_file_assembly(tmp_path: Path) -> None:
+    """``io.tables.xlsx_bytes`` skips xlsxwriter's temporary file per part; its parts carry the
+    date and mode those files gave them, so the workbook is byte for byte the same."""
+    import xlsxwriter
+
+    frame = pl.DataFrame({"Mã": ["01", "02", None], "value": [0.61234, None, 1.0],
+                          "note": ["a", "Tỉnh, thành phố", ""]})
+
+    def fill(wb) -> None:
+        wb.set_properties({"created": tables.FIXED_DATE, "comments": "mergetool"})
+        frame.write_excel(wb, worksheet="one", autofit=True, freeze_panes=(1, 1),
+                          table_style="Table Style Light 9")
+        frame.write_excel(wb, worksheet="two", header_format={"bold": True})
+
+    on_disk = tmp_path / "disk.xlsx"
+    wb = xlsxwriter.Workbook(str(on_disk))
+    fill(wb)
+    wb.close()
+    assert tables.xlsx_bytes(fill) == on_disk.read_bytes()

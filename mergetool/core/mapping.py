@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Unpack
 
 import polars as pl
 
-from mergetool.core.hierarchy import add_aliases, check_edge_names, check_nesting, resolve_text
 from mergetool.core.names import clean, normalise_code
 from mergetool.core.units import Basis, UnitRef
 from mergetool.errors import Detail, InFile, InputError, Problem, ProblemLog
@@ -160,6 +159,7 @@ class MappingSet:
         if code is not None:
             return code if code in basis.codes else None
         if basis.meta.get("levels"):  # commune names repeat: resolve in context, never first match
+            from mergetool.core.hierarchy import resolve_text  # here: provinces never need it
 
             return resolve_text(self, basis, text)
         return basis.resolver.resolve(text)
@@ -360,6 +360,7 @@ def _check_names(ms: MappingSet, t: Transition, edges: pl.DataFrame, log: Proble
     """Optional name columns must name the unit the code denotes (catches code-reuse slips)."""
     where: InFile = {"file": t.file}
     if any(b in ms.bases and ms.bases[b].meta.get("levels") for b in (t.from_basis, t.to_basis)):
+        from mergetool.core.hierarchy import check_edge_names
 
         log.extend(check_edge_names(ms, t, edges))
         return
@@ -601,6 +602,8 @@ def _load_nesting(ms: MappingSet, meta: dict, root: Path, toml_path: Path) -> No
         for rel, digest in parent.files.items():
             ms.files[f"{spec['parent']}/{rel}"] = digest
         found.extend(parent.problems)
+        from mergetool.core.hierarchy import check_nesting
+
         found.extend(check_nesting(ms, spec, parent, toml_path))
     ms.files = dict(sorted(ms.files.items()))
     ms.problems = sorted([*ms.problems, *found], key=Problem.sort_key)
@@ -672,6 +675,8 @@ def _read_code_aliases(path: Path, frame: pl.DataFrame, bases: dict[str, Basis])
                 ROW, "code").iter_rows():
             log.add("unknown-unit", f"code {code!r} is not a unit of {basis.id}", file=str(path),
                     row=row, column="code", found=code)
+        from mergetool.core.hierarchy import add_aliases
+
         add_aliases(basis, list(part.select("code", "alias").iter_rows()))
     log.raise_if_any(f"{path}: bad aliases")
 

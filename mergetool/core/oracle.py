@@ -142,18 +142,36 @@ def trace(layers: list[dict[Key, Fraction | None]], steps: Sequence[Iterable[Edg
     return out[::-1]
 
 
-def origins(graph: nx.DiGraph, bases: Sequence[str]) -> dict[str, list[str]]:
-    """Each unit of ``bases[-1]`` -> the units of ``bases[0]`` that the chain of transitions
-    through ``bases`` leads into it, walking the graph's edges back one step at a time (edges
-    of share 0 feed nothing)."""
+def origins(steps: Sequence[Iterable[Edge]], codes: Iterable[str]) -> dict[str, list[str]]:
+    """Each of ``codes`` (units of a chain's last basis) -> the units of its first basis that the
+    chain's ``steps`` (each step's edges, first step first) lead into it, walking back one step
+    at a time (edges of share 0 feed nothing)."""
+    preds: list[dict[str, list[str]]] = []
+    for step in steps:
+        back: dict[str, list[str]] = defaultdict(list)
+        for a, b, share in step:
+            if share is None or share > 0:
+                back[b].append(a)
+        preds.append(back)
     out: dict[str, list[str]] = {}
-    for ref in (n for n in graph if n.basis == bases[-1]):
-        frontier = {ref}
-        for basis in reversed(bases[:-1]):
-            frontier = {p for f in frontier for p in graph.predecessors(f) if p.basis == basis
-                        and (graph.edges[p, f]["share"] is None or graph.edges[p, f]["share"] > 0)}
-        out[ref.code] = sorted(p.code for p in frontier)
+    for code in codes:
+        frontier = {code}
+        for back in reversed(preds):
+            frontier = {a for f in frontier for a in back.get(f, ())}
+        out[code] = sorted(frontier)
     return out
+
+
+def graph_steps(graph: nx.DiGraph, bases: Sequence[str]) -> list[list[Edge]]:
+    """The edges ``(from_code, to_code, share)`` of each step of a chain through ``bases``, read
+    off the networkx mapping graph (nodes ``UnitRef``, edges ``share``)."""
+    steps: list[list[Edge]] = [[] for _ in bases[1:]]
+    at = {(a, b): i for i, (a, b) in enumerate(itertools.pairwise(bases))}
+    for u, v, data in graph.edges(data=True):
+        i = at.get((u.basis, v.basis))
+        if i is not None:
+            steps[i].append((u.code, v.code, data["share"]))
+    return steps
 
 
 # --- cells with their coverage, step by step along a chain (tests and audits) -------------------
@@ -258,7 +276,7 @@ def chain_cells(graph: nx.DiGraph, bases: list[str], values: dict[Key, float | N
         return cells
     # A chain's coverage is counted on the first basis: the units given a value (or not) that
     # the chain leads into each result.
-    first = origins(graph, bases)
+    first = origins(graph_steps(graph, bases), (n.code for n in graph if n.basis == bases[-1]))
     given = {k for k, v in values.items() if v is not None}
     out: dict[Key, Cell] = {}
     for (year, ind, code), cell in cells.items():

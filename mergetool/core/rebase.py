@@ -51,19 +51,9 @@ from mergetool.core.exact import (
 from mergetool.core.mapping import MappingSet, Transition
 from mergetool.core.names import clean
 from mergetool.core.provenance import build_manifest, preflight, sibling_manifest, write_set
-from mergetool.core.shares import read_shares, require_shares
 from mergetool.errors import InputError, Problem, ProblemLog, UsageError
 from mergetool.io.catalogue import NO_CATALOGUE, Catalogue
-from mergetool.io.scores import (
-    DESCRIPTIVE_COLUMNS,
-    SCORES_SCHEMA,
-    YEAR_RANGE,
-    Options,
-    read_scores,
-    resolve_units,
-    weights_layout,
-    year_from_name,
-)
+from mergetool.io.schema import DESCRIPTIVE_COLUMNS, SCORES_SCHEMA, YEAR_RANGE, Options
 from mergetool.io.tables import ROW, parse_numbers, read_table, require_columns, write_frame
 
 METHODS = ("mean", "weighted", "sum")
@@ -200,6 +190,8 @@ def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
             "mapping leaves blank, as in vn-2025-wards)")])
     for k, step in enumerate(steps):
         if step.edges["share"].null_count():  # divided units with unknown shares (communes)
+            from mergetool.core.shares import require_shares  # here: provinces have every share
+
             indicators = current["indicator"].cast(pl.String).unique().to_list()
             step = require_shares(step, methods, indicators, shares, mappings, present=current.filter(
                 pl.col("value").is_not_null())["code"].unique())
@@ -1103,6 +1095,8 @@ def read_weights(path: str, mappings: MappingSet, basis: str) -> pl.DataFrame:
     """A weight table (unit, weight[, year]) on ``basis``: positive numbers, every unit once (once
     per year when the table has a year column: yearly weights apply to their own year only)."""
 
+    from mergetool.io.scores import resolve_units, weights_layout  # a file to read: load its reader
+
     frame, delimiter = read_table(path)
     cols = require_columns(frame, path, {"unit": ("unit", "code", "name", "province"),
                                          "weight": ("weight", "population")})
@@ -1187,6 +1181,8 @@ def rebase_file(scores_path: Path, mappings: MappingSet, to_basis: str, *,
         raise UsageError("--weights is used only by --method weighted", [Problem(
             "bad-option", "a weight table is given but no indicator uses method 'weighted'",
             column="--weights", hint="add --method weighted (or NAME=weighted), or drop --weights")])
+    from mergetool.io.scores import read_scores, year_from_name  # a file to read: its reader
+
     scores = read_scores(scores_path, mappings, basis=from_basis, year=year,
                          default_year=year_from_name(scores_path), sheet=sheet,
                          header_row=header_row, options=options)
@@ -1196,6 +1192,8 @@ def rebase_file(scores_path: Path, mappings: MappingSet, to_basis: str, *,
             "bad-option", f"no {', '.join(absent)} values in the input: the method would do nothing",
             column="--method", found=", ".join(absent),
             expected=", ".join(sorted(scores["indicator"].unique())))])
+    from mergetool.core.shares import read_shares
+
     weight_frame = (read_weights(str(weights), mappings, scores["basis"][0])
                     if weights is not None else None)
     result = rebase(scores, mappings, to_basis, methods=method_map, policy=policy,

@@ -29,7 +29,7 @@ from mergetool.dti.indicators import INDICATOR_IDS
 from mergetool.dti.record import index_definitions, read_record, record_as_scores
 from mergetool.dti.spec import BUILD_OPTIONS, SOURCE_BASIS, TARGET_BASIS, Spec, spec_for
 from mergetool.errors import InputError, Problem, UsageError
-from mergetool.io.scores import Options, read_scores, year_from_name
+from mergetool.io.schema import Options
 
 COMPARABLE_COLUMNS = ("year", "code", "unit_name", "indicator", "value", "value_exact", "rank",
                       "rank_source", "rank_change", "rank_change_basis", "value_basis",
@@ -144,6 +144,8 @@ def gather_scores(mappings: MappingSet, files: list[Path] | tuple[Path, ...] = (
                      found="--scores given without --replace" if files else "no --scores",
                      hint="the build then reads values, ranks and facts from your files only")])
     frames = [] if replace else [record_as_scores(read_record())]
+    if files:  # the readers are loaded only for files to read
+        from mergetool.io.scores import read_scores, year_from_name
     user = [read_scores(p, mappings, basis=basis, default_year=year_from_name(p), sheet=sheet,
                         header_row=header_row, mixed_bases=True, options=options)
             for p in files]
@@ -251,10 +253,11 @@ def comparable_table(scores: pl.DataFrame, mappings: MappingSet, methods: dict[s
                    on=["year", "code", "indicator"], how="left"))
     names = mappings.bases[spec.source].units.select(pl.col("code").alias("m"), "name")
     name_of = dict(names.iter_rows())
+    # A Python loop over the column, not map_elements (which inspects the function's bytecode).
+    missing_named = pl.Series([", ".join(f"{c} {name_of.get(c, '?')}" for c in s.split()) if s else ""
+                               for s in cells["missing"].to_list()], dtype=pl.String)
     cells = cells.with_columns(
-        missing_named=pl.col("missing").fill_null("").map_elements(
-            lambda s: ", ".join(f"{c} {name_of.get(c, '?')}" for c in s.split()) if s else "",
-            return_dtype=pl.String),
+        missing_named=missing_named,
         predecessors_with_value=pl.col("n_used").fill_null(0).cast(pl.Int32),
     )
     defined = pl.col("methodology").is_not_null()

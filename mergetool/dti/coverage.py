@@ -104,17 +104,33 @@ def _rank_bases(result: BuildResult, indicator: str) -> pl.DataFrame:
 
 def coverage_sheet(frame: pl.DataFrame, target_size: int = 34) -> pl.DataFrame:
     """The coverage map as a sheet: one row per unit, per year the state, value and rank
-    (``target_size``: the number of units of the new basis, shown in the headings)."""
+    (``target_size``: the number of units of the new basis, shown in the headings).
+
+    One pass over the map's rows; a unit with a blank key (no name) gets no year's cells, as a
+    join on the keys would give it."""
     keys = ["successor_code", "successor_name", "role", "basis", "code", "unit_name"]
-    base = frame.select(keys).unique(maintain_order=True)
+    units: dict[tuple, None] = {}
+    cells: dict[tuple, tuple] = {}
+    for row in frame.select(*keys, "year", "state", rounded("value"), "rank", "rank_basis"
+                            ).iter_rows():
+        key = row[:6]
+        units[key] = None
+        if None not in key:
+            cells[(key, row[6])] = row[7:]
+    headings = [f"Mã ({target_size})", f"Đơn vị ({target_size})", "role", "basis", "Mã",
+                "Tỉnh, thành phố"]
+    columns: dict[str, list] = {h: [k[i] for k in units] for i, h in enumerate(headings)}
+    schema: dict[str, pl.DataType | type[pl.DataType]] = dict.fromkeys(headings, pl.String)
+    blank = (None, None, None, None)
     for year in sorted(frame["year"].unique().to_list()):
-        y = frame.filter(pl.col("year") == year).select(
-            *keys, pl.col("state").alias(f"{year}"), rounded("value").alias(f"{year} value"),
-            pl.col("rank").alias(f"{year} rank"), pl.col("rank_basis").alias(f"{year} rank note"))
-        base = base.join(y, on=keys, how="left", maintain_order="left")
-    return base.rename({"successor_code": f"Mã ({target_size})",
-                        "successor_name": f"Đơn vị ({target_size})",
-                        "role": "role", "basis": "basis", "code": "Mã", "unit_name": "Tỉnh, thành phố"})
+        got = [cells.get((k, year), blank) for k in units]
+        kinds: list[tuple[str, pl.DataType | type[pl.DataType]]] = [
+            (f"{year}", pl.String), (f"{year} value", pl.Float64),
+            (f"{year} rank", frame.schema["rank"]), (f"{year} rank note", pl.String)]
+        for i, (label, dtype) in enumerate(kinds):
+            columns[label] = [g[i] for g in got]
+            schema[label] = dtype
+    return pl.DataFrame(columns, schema=schema)
 
 
 def coverage_counts(frame: pl.DataFrame) -> pl.DataFrame:

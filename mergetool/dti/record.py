@@ -25,7 +25,7 @@ import polars as pl
 from mergetool.core.mapping import MappingSet, load_mappings
 from mergetool.dti.indicators import INDICATOR_IDS, INDICATORS
 from mergetool.dti.spec import BASIS_BY_SIZE
-from mergetool.io.scores import SCORES_SCHEMA
+from mergetool.io.schema import SCORES_SCHEMA
 from mergetool.io.tables import sha256_file
 
 DATA = Path(str(resources.files("mergetool") / "data" / "dti"))

@@ -15,8 +15,7 @@ import polars as pl
 from mergetool.core.mapping import MappingSet, load_mappings, shipped_mappings_dir
 from mergetool.dti.indicators import CATALOGUE
 from mergetool.errors import InputError, MergetoolError, Problem, UsageError
-from mergetool.io import scores as _scores
-from mergetool.io.scores import Options
+from mergetool.io.schema import Options
 
 #: The pre-merger (63 units) and post-merger (34 units) bases of the shipped mapping (the bases
 #: of the shipped DTI record; any other mapping's come from :func:`spec_for`).
@@ -44,6 +43,8 @@ def read_scores(path: str | Path, mappings: MappingSet, *, options: Options = LI
                 **kw: Any) -> pl.DataFrame:
     """:func:`mergetool.io.scores.read_scores` knowing the DTI's indicators (headings such as
     ``Chỉ số Nhận thức số`` or ``PDTI``, values on [0, 1])."""
+    from mergetool.io import scores as _scores  # a file to read: load the readers
+
     return _scores.read_scores(path, mappings, options=options, **kw)
 
 

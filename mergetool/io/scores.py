@@ -24,19 +24,13 @@ from typing import cast
 
 import polars as pl
 
-from mergetool.core import hierarchy
 from mergetool.core.mapping import MappingSet
 from mergetool.core.names import clean, name_key, nearest
 from mergetool.errors import Problem, ProblemLog
 from mergetool.io.catalogue import NO_CATALOGUE, Catalogue
+from mergetool.io.schema import DESCRIPTIVE_COLUMNS, SCORES_SCHEMA, YEAR_RANGE, Options
 from mergetool.io.tables import ROW, parse_numbers, read_table_at
 
-#: The long frame every loader returns.
-SCORES_SCHEMA: dict[str, pl.DataType] = {
-    "year": pl.Int32(), "basis": pl.String(), "code": pl.String(), "indicator": pl.String(),
-    "value": pl.Float64(), "rank": pl.Int32(), "file": pl.String(), "row": pl.Int32(),
-}
-YEAR_RANGE = (1900, 2100)
 #: A table covering at least 90 % of one basis, plus at most 10 % of its size in units that only
 #: another basis has, is ambiguous between the two (see :func:`_detect_per_year`).
 STRAY_SHARE = (0.9, 0.1)
@@ -48,36 +42,6 @@ _NAME_HEADINGS = ("unit_name", "name", "province", "province_name", "province_na
                   "tên tỉnh", "tên đơn vị", "đơn vị", "tỉnh")
 _UNIT_HEADINGS = _CODE_HEADINGS + _GENERIC_HEADINGS + _NAME_HEADINGS
 _RANK_HEADINGS = ("rank", "xếp hạng", "thứ hạng", "hạng")
-#: Columns a score table may carry that hold no values: read past, never silently as data.
-DESCRIPTIVE_COLUMNS = ("stt", "no", "#", "name_en", "english name", "kind", "region", "vùng",
-                       "iso_3166_2", "rank_basis", "source", "source_url", "nguồn", "notes",
-                       "note", "ghi chú",
-                       # what rebase and build write beside the values, so outputs read back
-                       "method", "n_expected", "n_used", "missing", "status", "reason",
-                       "rank_source", "rank_change", "rank_change_basis", "value_basis",
-                       "predecessors_expected", "predecessors_with_value",
-                       # the exact mean beside ``value``: the value read back is ``value``
-                       "value_exact")
-
-
-@dataclass(frozen=True)
-class Options:
-    """The names of the reading command's options, so every hint names one that exists there
-    (None: the command has no such option)."""
-
-    basis: str | None = "--basis"
-    year: str | None = "--year"
-    sheet: str | None = "--sheet"
-    header_row: str | None = "--header-row"
-    #: Long-table indicator labels outside the catalogue's are kept as written (the library and
-    #: ``rebase`` rebase any statistic: ``poverty_rate``, ``population``); an application's
-    #: commands (the DTI's build, report, explain, verify) refuse them, listing its indicators.
-    free_labels: bool = True
-    #: The indicators a table may hold (an application's); with none, a wide table has no
-    #: indicator columns and long-table labels are kept as written.
-    catalogue: Catalogue = NO_CATALOGUE
-
-
 @dataclass(frozen=True)
 class Layout:
     """What the loader recognised in a table's header."""
@@ -223,6 +187,8 @@ def read_scores(path: str | Path, mappings: MappingSet, *, basis: str | None = N
     frame, delimiter, header = read_table_at(
         path, sheet, header_row=header_row, header_test=looks_like_header, problems=log,
         options={"sheet": options.sheet, "header_row": options.header_row})
+    from mergetool.core import hierarchy  # here: only reading a table needs it, not a build
+
     frame = hierarchy.combine_columns(frame, mappings)  # province/district/ward -> one unit
     layout = detect_layout(frame, path, log, header=header, catalogue=options.catalogue)
     _refuse_partial_values(frame, path, log)
@@ -447,6 +413,8 @@ def resolve_units(long: pl.DataFrame, mappings: MappingSet, path: str | Path,
     if one_declared is None and "declared" in long.columns:
         named = long["declared"].drop_nulls().unique().to_list()
         one_declared = named[0] if len(named) == 1 else None
+    from mergetool.core import hierarchy
+
     nested = hierarchy.resolve_units(long, mappings, path, layout.unit, one_declared)
     if nested is not None:  # commune names resolve within their province and district
         return nested

@@ -21,12 +21,13 @@ import io
 import os
 import re
 import shutil
+import struct
 import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
-from typing import Unpack
+from typing import Any, Unpack
 from xml.etree import ElementTree as ET
 
 import numpy as np
@@ -734,6 +735,42 @@ def output_format(path: Path, option: str = "-o",
     return suffix
 
 
+#: How xlsxwriter's default (temporary-file) assembly stamps each part of an XLSX: modified
+#: 1980-01-31 00:00 (DOS date and time) and mode -rw------- (the temporary file's), which
+#: :func:`xlsx_bytes` gives the parts it assembles in memory, so the bytes stay the same.
+_XLSX_PART_DATE, _XLSX_PART_TIME, _XLSX_PART_ATTR = (1 << 5) | 31, 0, 0o100600 << 16
+
+
+def xlsx_bytes(fill: Callable[[Any], object]) -> bytes:
+    """An XLSX as bytes: ``fill(workbook)`` adds its sheets to an ``xlsxwriter.Workbook``.
+
+    The parts are assembled in memory (no temporary file per part, about 0.03 s on a 15-sheet
+    workbook), then stamped as xlsxwriter stamps the parts it assembles on disk (see
+    ``_XLSX_PART_DATE``): the same bytes as ``Workbook(path)`` writes, for the same input."""
+    import xlsxwriter  # lazy: only XLSX output needs it
+
+    buffer = io.BytesIO()
+    wb = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    fill(wb)
+    wb.close()
+    data = bytearray(buffer.getvalue())
+    end = data.rfind(b"PK\x05\x06")  # the end of the central directory (no archive comment)
+    if end < 0:
+        raise ValueError("xlsxwriter wrote no zip archive")
+    count, _size, at = struct.unpack_from("<HII", data, end + 10)
+    for _ in range(count):
+        if data[at:at + 4] != b"PK\x01\x02":
+            raise ValueError("unexpected zip central directory")
+        struct.pack_into("<HH", data, at + 12, _XLSX_PART_TIME, _XLSX_PART_DATE)
+        struct.pack_into("<I", data, at + 38, _XLSX_PART_ATTR)
+        local = struct.unpack_from("<I", data, at + 42)[0]
+        if data[local:local + 4] != b"PK\x03\x04":
+            raise ValueError("unexpected zip entry")
+        struct.pack_into("<HH", data, local + 10, _XLSX_PART_TIME, _XLSX_PART_DATE)
+        at += 46 + sum(struct.unpack_from("<HHH", data, at + 28))
+    return bytes(data)
+
+
 def write_frame(target: Path, frame: pl.DataFrame) -> None:
     """Write ``frame`` to ``target`` in the format its suffix names (see :func:`output_format`).
 
@@ -743,14 +780,12 @@ def write_frame(target: Path, frame: pl.DataFrame) -> None:
     if suffix == ".parquet":
         frame.write_parquet(target)
     elif suffix == ".xlsx":
-        import xlsxwriter  # lazy: only XLSX output needs it
+        def fill(wb) -> None:
+            wb.set_properties({"created": FIXED_DATE, "comments": "mergetool"})
+            frame.write_excel(wb, autofit=True)
 
-        buffer = io.BytesIO()  # built in memory: a failing disk then fails one plain write
-        wb = xlsxwriter.Workbook(buffer)
-        wb.set_properties({"created": FIXED_DATE, "comments": "mergetool"})
-        frame.write_excel(wb, autofit=True)
-        wb.close()
-        target.write_bytes(buffer.getvalue())
+        # built in memory: a failing disk then fails one plain write
+        target.write_bytes(xlsx_bytes(fill))
     else:
         frame.write_csv(target)
 

@@ -296,12 +296,15 @@ def bump_chart(dti: pl.DataFrame, merged: set[str], labels: dict[str, str]) -> s
     years = sorted(dti["year"].unique().to_list())
     col = {y: k for k, y in enumerate(years)}
     n_units = dti["code"].n_unique()
+    by_code: dict[str, list[tuple[int, int | None, str]]] = {}
+    for code, year, rank, name in dti.select("code", "year", "rank", "unit_name").iter_rows():
+        by_code.setdefault(code, []).append((year, rank, name))
     series = []
-    for code in sorted(dti["code"].unique().to_list()):
-        rows = dti.filter(pl.col("code") == code).sort("year")
-        pts = {col[y]: r for y, r in rows.select("year", "rank").iter_rows() if r is not None}
+    for code in sorted(by_code):
+        rows = sorted(by_code[code], key=lambda r: r[0])
+        pts = {col[y]: r for y, r, _n in rows if r is not None}
         if pts:
-            series.append(RankSeries(code, rows["unit_name"][-1], pts,
+            series.append(RankSeries(code, rows[-1][2], pts,
                                      "merged" if code in merged else "unchanged"))
     gaps = dti.filter(pl.col("rank").is_null() & pl.col("value").is_not_null()).sort("year", "code")
     lane = [(col[y], c, n) for y, c, n in gaps.select("year", "code", "unit_name").iter_rows()]
@@ -422,10 +425,12 @@ def merger_data(scores: pl.DataFrame, dti34: pl.DataFrame, mappings: MappingSet,
     if not years:
         return None
     col = {y: k for k, y in enumerate(years)}
+    by_code: dict[str, list[tuple[int, int]]] = {}  # each code's ranks, in the scores' order
+    for code, y, r in ranked.select("code", "year", "rank").iter_rows():
+        by_code.setdefault(code, []).append((y, r))
     old = []
-    for code in sorted(ranked["code"].unique().to_list()):
-        pts = {col[y]: r for y, r in ranked.filter(pl.col("code") == code).select("year", "rank").iter_rows()
-               if y in col}
+    for code in sorted(by_code):
+        pts = {col[y]: r for y, r in by_code[code] if y in col}
         if pts:
             old.append(RankSeries(code, names.get(code, code), pts))
     merged = {c for c, n in dti34.select("code", "predecessors_expected").unique().iter_rows() if n > 1}

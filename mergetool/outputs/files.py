@@ -6,6 +6,7 @@ date is fixed, so identical inputs give byte-identical files.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
 
@@ -20,7 +21,7 @@ from mergetool.dti.indicators import BY_ID, INDICATOR_IDS
 from mergetool.dti.record import shipped_file_hashes
 from mergetool.dti.spec import SOURCE_BASIS, TARGET_BASIS
 from mergetool.dti.verify import TOLERANCE
-from mergetool.io.tables import FIXED_DATE, OutputSet, write_atomic
+from mergetool.io.tables import FIXED_DATE, OutputSet, write_atomic, xlsx_bytes
 from mergetool.outputs.report import render_report
 
 BUILD_OUTPUTS = ("comparable.csv", "comparable.xlsx", "checks.csv", "audit.csv", "report.html",
@@ -35,22 +36,44 @@ def year_span(comparable: pl.DataFrame) -> tuple[int, int]:
     return (int(cast(int, years.min())), int(cast(int, years.max()))) if years.len() else (0, 0)
 
 
-def wide_sheet(comparable: pl.DataFrame, indicator: str) -> pl.DataFrame:
-    """One indicator as the new basis's units × years (value, rank and status per year)."""
-    part = comparable.filter(pl.col("indicator") == indicator)
-    base = part.select("code", "unit_name").unique(maintain_order=True)
-    for year in sorted(part["year"].unique()):
-        y = part.filter(pl.col("year") == year).select(
-            "code", rounded("value").alias(f"{year} value"),
-            pl.col("rank").alias(f"{year} rank"),
+def wide_sheets(comparable: pl.DataFrame, indicators: Sequence[str]) -> dict[str, pl.DataFrame]:
+    """Each of ``indicators`` as the new basis's units × years (value, rank and status per year): its
+    units in table order, then for each of its years (ascending) the 4-decimal value, the rank
+    and the value's basis (its status where not ``ok``); empty where a unit has no row that year.
+
+    One pass over the table's rows (a few thousand), not a filter and a join per indicator
+    and year."""
+    rank_type = comparable.schema["rank"]
+    units: dict[str, dict[tuple[str, str], None]] = {}  # indicator -> its (code, name), in order
+    years: dict[str, set[int]] = {}
+    cells: dict[tuple[str, str, int], tuple] = {}
+    for ind, year, code, name, value, rank, basis in comparable.select(
+            "indicator", "year", "code", "unit_name", rounded("value"), "rank",
             pl.when(pl.col("status") == "ok").then(pl.col("value_basis"))
-            .otherwise(pl.col("status")).alias(f"{year} basis/status"))
-        base = base.join(y, on="code", how="left")
-    return base.rename({"code": "Mã", "unit_name": "Tỉnh, thành phố"})
+            .otherwise(pl.col("status"))).iter_rows():
+        units.setdefault(ind, {})[(code, name)] = None
+        years.setdefault(ind, set()).add(year)
+        cells[(ind, code, year)] = (value, rank, basis)
+    out = {}
+    for ind in indicators:
+        pairs = units.get(ind, {})
+        columns: dict[str, list] = {"Mã": [c for c, _n in pairs], "Tỉnh, thành phố": [n for _c, n in pairs]}
+        schema: dict[str, pl.DataType | type[pl.DataType]] = {"Mã": pl.String, "Tỉnh, thành phố": pl.String}
+        for year in sorted(years.get(ind, ())):
+            got = [cells.get((ind, c, year), (None, None, None)) for c, _n in pairs]
+            kinds: list[tuple[str, pl.DataType | type[pl.DataType]]] = [
+                (f"{year} value", pl.Float64), (f"{year} rank", rank_type),
+                (f"{year} basis/status", pl.String)]
+            for k, (label, dtype) in enumerate(kinds):
+                columns[label] = [g[k] for g in got]
+                schema[label] = dtype
+        out[ind] = pl.DataFrame(columns, schema=schema)
+    return out
 
 
-def write_workbook(path: Path, result: BuildResult) -> None:
-    """``comparable.xlsx``: a sheet per indicator, plus the checks and a note on the record."""
+def write_workbook(path: Path, result: BuildResult, coverage: pl.DataFrame | None = None) -> None:
+    """``comparable.xlsx``: a sheet per indicator, plus the checks and a note on the record
+    (``coverage``: the build's :func:`~mergetool.dti.coverage.coverage_frame`, if made already)."""
     spec = result.spec
     new, old = spec.target_size, spec.source_size
     y0, y1 = year_span(result.comparable)
@@ -60,8 +83,7 @@ def write_workbook(path: Path, result: BuildResult) -> None:
     published_in = f" ({', '.join(map(str, pub_years))})" if pub_years else ""
     record = result.record_used
 
-    def write(tmp: Path) -> None:
-        wb = xlsxwriter.Workbook(str(tmp))
+    def fill(wb: xlsxwriter.Workbook) -> None:
         wb.set_properties({"created": FIXED_DATE, "title": f"DTI {y0}-{y1} on the {new}-unit basis",
                            "comments": "mergetool; the public DTI record is partial" if record else
                            "mergetool; the shipped public DTI record was not used"})
@@ -88,8 +110,9 @@ def write_workbook(path: Path, result: BuildResult) -> None:
         for i, line in enumerate(lines, start=2):
             note.write(i, 0, line)
         note.set_column(0, 0, 120)
+        sheets = wide_sheets(result.comparable, INDICATOR_IDS)
         for ind in INDICATOR_IDS:
-            frame = wide_sheet(result.comparable, ind)
+            frame = sheets[ind]
             frame.write_excel(wb, worksheet=ind[:31], header_format=header,
                               column_formats={c: "0.0000" for c in frame.columns if c.endswith(" value")},
                               autofit=True, freeze_panes=(1, 2),
@@ -98,16 +121,16 @@ def write_workbook(path: Path, result: BuildResult) -> None:
             ws.set_header(f"&L{BY_ID[ind].label_vi} / {BY_ID[ind].label_en}")
         result.checks.write_excel(wb, worksheet="checks", header_format=header, autofit=True,
                                   freeze_panes=(1, 0))
-        _coverage_sheet(wb, result, header)
-        wb.close()
+        _coverage_sheet(wb, result, header, coverage_frame(result) if coverage is None else coverage)
 
-    write_atomic(path, write)
+    data = xlsx_bytes(fill)
+    write_atomic(path, lambda tmp: tmp.write_bytes(data))
 
 
-def _coverage_sheet(wb, result: BuildResult, header: dict) -> None:
+def _coverage_sheet(wb, result: BuildResult, header: dict, coverage: pl.DataFrame) -> None:
     """The coverage map (mergetool.dti.coverage): each successor, then its predecessors, by year."""
     spec = result.spec
-    frame = coverage_sheet(coverage_frame(result), spec.target_size)
+    frame = coverage_sheet(coverage, spec.target_size)
     frame.write_excel(wb, worksheet="coverage", header_format=header,
                       column_formats={c: "0.0000" for c in frame.columns if c.endswith(" value")},
                       autofit=True, freeze_panes=(1, 6))
@@ -172,8 +195,9 @@ def write_build(result: BuildResult, out_dir: Path, *, force: bool = False,
         result.comparable.write_csv(out.stage(comparable))
         result.checks.write_csv(out.stage(checks))
         result.audit.write_csv(out.stage(audit))
-        write_workbook(out.stage(xlsx), result)
-        out.stage(report).write_text(render_report(result, manifest_of(tables), lang),
+        coverage = coverage_frame(result)  # the workbook's sheet and the report's map
+        write_workbook(out.stage(xlsx), result, coverage)
+        out.stage(report).write_text(render_report(result, manifest_of(tables), lang, coverage),
                                      encoding="utf-8", newline="\n")
         out.stage(manifest).write_text(manifest_text(manifest_of([*tables, report])),
                                        encoding="utf-8", newline="\n")

@@ -304,8 +304,10 @@ def _section(sid: str, title: str, body: str) -> str:
     return f"<section id='{sid}'><h2>{_e(title)}</h2>{body}</section>"
 
 
-def render_report(result: BuildResult, manifest: dict[str, Any], lang: str = "vi") -> str:
-    """The whole page as a string (deterministic for identical inputs)."""
+def render_report(result: BuildResult, manifest: dict[str, Any], lang: str = "vi",
+                  coverage: pl.DataFrame | None = None) -> str:
+    """The whole page as a string (deterministic for identical inputs); ``coverage``: the
+    build's :func:`~mergetool.dti.coverage.coverage_frame`, if made already."""
     t = labels_for(lang, result)
     ms = result.mappings
     spec = result.spec
@@ -321,7 +323,8 @@ def render_report(result: BuildResult, manifest: dict[str, Any], lang: str = "vi
     parts.append("<nav>" + " · ".join(
         f"<a href='#{s}'>{_e(t['slope_h'] if s == 'slope' else t[s])}</a>" for s in nav) + "</nav>")
     parts.append(_section("summary", t["summary"], _summary(result, dti, years, manifest, t)))
-    parts.append(_section("coverage", t["coverage"], _coverage(result, t)))
+    parts.append(_section("coverage", t["coverage"], _coverage(
+        result, t, coverage_frame(result) if coverage is None else coverage)))
     ranks = (f"<div class='charts'><figure id='merger-chart'><figcaption><strong>{_e(t['merger_title'])}"
              f"</strong><br>{_e(t['merger_caption'])}</figcaption>"
              f"<p class='hint'>{_e(t['scroll_hint'])}</p><div class='scroll'>"
@@ -357,12 +360,15 @@ def _summary(result: BuildResult, dti: pl.DataFrame, years: list[int], manifest:
            f"<th class='num'>{_e(t['with_value'])}</th><th class='num'>{_e(t['vb_' + published])}</th>"
            f"<th class='num'>{_e(t['vb_' + rebased])}</th><th class='num'>{_e(t['ranked'])}</th>"
            "</tr></thead><tbody>"]
+    per_year = {y: rest for y, *rest in dti.group_by("year").agg(
+        pl.col("value").is_not_null().sum(), pl.len(), (pl.col("value_basis") == published).sum(),
+        (pl.col("value_basis") == rebased).sum().alias("rebased"),
+        pl.col("rank").is_not_null().sum()).iter_rows()}
     for y in years:
-        d = dti.filter(pl.col("year") == y)
-        out.append(f"<tr><td>{y}</td><td class='num'>{d['value'].is_not_null().sum()} / {d.height}</td>"
-                   f"<td class='num'>{(d['value_basis'] == published).sum()}</td>"
-                   f"<td class='num'>{(d['value_basis'] == rebased).sum()}</td>"
-                   f"<td class='num'>{d['rank'].is_not_null().sum()}</td></tr>")
+        valued, n, pub, reb, ranked = per_year[y]
+        out.append(f"<tr><td>{y}</td><td class='num'>{valued} / {n}</td>"
+                   f"<td class='num'>{pub}</td><td class='num'>{reb}</td>"
+                   f"<td class='num'>{ranked}</td></tr>")
     out.append("</tbody></table></div>")
     out.append("<p>" + _e(t["about"].format(src=spec.source, dst=spec.target, id=ms.id, version=ms.version,
                                             methods=json.dumps(result.methods),
@@ -370,8 +376,7 @@ def _summary(result: BuildResult, dti: pl.DataFrame, years: list[int], manifest:
     return "".join(out)
 
 
-def _coverage(result: BuildResult, t: dict[str, str]) -> str:
-    cov = coverage_frame(result)
+def _coverage(result: BuildResult, t: dict[str, str], cov: pl.DataFrame) -> str:
     years = sorted(cov["year"].unique().to_list())
     n_new = cov.filter(pl.col("role") == "successor")["code"].n_unique()
     n_old = cov.filter(pl.col("role") == "predecessor")["code"].n_unique()
@@ -380,29 +385,34 @@ def _coverage(result: BuildResult, t: dict[str, str]) -> str:
     out.extend(f"<span class='cov cov-{i}'>{_e(t['cov_' + s])}</span> " for i, s in enumerate(states))
     notes = [t["cov_rebased"], t["cov_carried"], *(t[f"rn_{n}"] for n in RANK_NOTES)]
     out.append(f"<span>{_e('; '.join(notes))}</span></p><ul class='cov-counts'>")
+    rows = list(cov.iter_rows(named=True))
+    counts: dict[tuple[int, str], dict[str, int]] = {}  # (year, role) -> state -> units
+    groups: dict[tuple[str, str, str], list[dict]] = {}  # (successor, role, code) -> its rows
+    for r in rows:
+        per = counts.setdefault((r["year"], r["role"]), {})
+        per[r["state"]] = per.get(r["state"], 0) + 1
+        groups.setdefault((r["successor_code"], r["role"], r["code"]), []).append(r)
+
+    def cnt(year: int, role: str) -> str:
+        c = counts.get((year, role), {})
+        return ", ".join(f"{c[s]} {t['cov_' + s]}" for s in states if c.get(s))
+
     for y in years:
-        d = cov.filter(pl.col("year") == y)
-
-        def cnt(frame: pl.DataFrame) -> str:
-            c = dict(frame.group_by("state").len().iter_rows())
-            return ", ".join(f"{c[s]} {t['cov_' + s]}" for s in states if c.get(s))
-
-        line = t["cov_counts"].format(y=y, new=cnt(d.filter(pl.col("role") == "successor")),
-                                      old=cnt(d.filter(pl.col("role") == "predecessor")))
+        line = t["cov_counts"].format(y=y, new=cnt(y, "successor"), old=cnt(y, "predecessor"))
         out.append(f"<li>{_e(line)}</li>")
     out.append("</ul><div class='wrap tall'><table id='coverage-map'><thead><tr>"
                f"<th class='unit'>{_e(t['unit'])}</th>")
     out.extend(f"<th class='num'>{y}</th>" for y in years)
     out.append("</tr></thead><tbody>")
     idx = {s: i for i, s in enumerate(states)}
-    for (succ, role, code), grp in cov.group_by("successor_code", "role", "code", maintain_order=True):
-        first = grp.row(0, named=True)
+    for (succ, role, code), grp in groups.items():
+        first = grp[0]
         cls = "cov-succ" if role == "successor" else "cov-pred"
         basis = t["basis34"] if role == "successor" else t["basis63"]
         out.append(f"<tr class='{cls}' data-successor='{succ}' data-basis='{first['basis']}' "
                    f"data-code='{code}' data-role='{role}'><td class='unit' title='{_e(basis)}'>"
                    f"<span class='code'>{code}</span> {_e(first['unit_name'])}</td>")
-        for r in grp.sort("year").iter_rows(named=True):
+        for r in sorted(grp, key=lambda r: r["year"]):
             bits = []
             mark: str | None
             if r["value"] is not None:
@@ -522,8 +532,11 @@ def _table(dti: pl.DataFrame, years: list[int], merged: set[str], t: dict[str, s
         out.append(f"<th class='num'>{y}</th><th class='num'>#{y}</th>")
     out.append(f"<th class='num'>{_e(t['change'])} {years[-1]}</th><th>{_e(t['status'])} {years[-1]}</th>"
                "</tr></thead><tbody>")
-    for code in sorted(dti["code"].unique().to_list()):
-        rows = {r["year"]: r for r in dti.filter(pl.col("code") == code).iter_rows(named=True)}
+    by_code: dict[str, dict[int, dict]] = {}  # code -> year -> row, in one pass over the table
+    for r in dti.iter_rows(named=True):
+        by_code.setdefault(r["code"], {})[r["year"]] = r
+    for code in sorted(by_code):
+        rows = by_code[code]
         last = rows[years[-1]]
         kind = t["kind_merged"] if code in merged else t["kind_unchanged"]
         out.append(f"<tr data-code='{code}'><td>{code}</td><td>{_e(last['unit_name'])}</td><td>{kind}</td>")

@@ -15,7 +15,6 @@ from rich.tree import Tree
 from mergetool.core.mapping import MappingSet
 from mergetool.core.ranking import fmt4, plain
 from mergetool.core.units import UnitRef
-from mergetool.dti.explain import match_counts
 from mergetool.errors import Problem
 
 
@@ -119,12 +118,14 @@ def build_summary(result, paths) -> None:
     for col in ("year", "units with a value", spec.published_target, spec.rebased, "incomplete",
                 "ranked"):
         table.add_column(col, justify="right")
-    for year in sorted(dti["year"].unique()):
-        y = dti.filter(pl.col("year") == year)
-        table.add_row(str(year), f"{y['value'].is_not_null().sum()} / {y.height}",
-                      str((y["value_basis"] == spec.published_target).sum()),
-                      str((y["value_basis"] == spec.rebased).sum()),
-                      str((y["status"] == "incomplete").sum()), str(y["rank"].is_not_null().sum()))
+    per_year = dti.group_by("year").agg(
+        pl.col("value").is_not_null().sum(), pl.len(),
+        (pl.col("value_basis") == spec.published_target).sum(),
+        (pl.col("value_basis") == spec.rebased).sum().alias("rebased"),
+        (pl.col("status") == "incomplete").sum(), pl.col("rank").is_not_null().sum()).sort("year")
+    for year, valued, n, published, rebased, incomplete, ranked in per_year.iter_rows():
+        table.add_row(str(year), f"{valued} / {n}", str(published), str(rebased), str(incomplete),
+                      str(ranked))
     console.print(table)
     verdicts = result.checks.group_by("check", "verdict").len().pivot(
         on="verdict", index="check", values="len").fill_null(0)
@@ -265,6 +266,8 @@ def explain_tree(data: dict) -> None:
         if y["rank"] is not None:
             tree.add(f"rank {y['rank']} ({y['rank_source']})")
         console.print(tree)
+    from mergetool.dti.explain import match_counts  # here: a build's summary does not need it
+
     independent, circular = match_counts(data)
     if independent or circular:
         console.print(f"{independent} independent match(es), {circular} circular", soft_wrap=True)
