@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -266,11 +267,10 @@ def build_cmd(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool,
 
     Exit 1 when checks find comparisons that can mislead (on the partial public record they do).
     """
-    from mergetool.dti.checks import findings
-    from mergetool.outputs import terminal as render
-    from mergetool.outputs.files import check_out_dir, write_build
-
-    _settle_imports()
+    with _settled_imports():
+        from mergetool.dti.checks import findings
+        from mergetool.outputs import terminal as render
+        from mergetool.outputs.files import check_out_dir, write_build
     check_out_dir(out_dir, list(scores_files), force)
     result = _build(ctx, scores_files, replace, basis, methods, sheet, header_row)
     paths = write_build(result, out_dir, force=force, inputs=list(scores_files),
@@ -282,14 +282,23 @@ def build_cmd(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool,
         ctx.exit(EXIT_FINDINGS)
 
 
-def _settle_imports() -> None:
-    """Take what the imports made (polars' and the library's modules, classes and functions, which
-    live as long as the process) out of the cyclic garbage collector's way: each collection of
-    the command's run then traverses only the objects the run makes (about a quarter of a
-    build's wall time on the shipped record; `benchmarks/run.py --startup`)."""
+@contextlib.contextmanager
+def _settled_imports() -> Iterator[None]:
+    """Import a command's modules with the cyclic garbage collector paused, then take what they
+    made (modules, classes, functions: alive as long as the process anyway) out of its way
+    (``gc.freeze``): collections during the run then traverse only the run's own objects. A
+    build on the shipped record spends about a quarter less time (`benchmarks/run.py
+    --startup`); nothing is left uncollected that the run makes."""
     import gc
 
-    gc.freeze()
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if was_enabled:
+            gc.enable()
 
 
 @cli.command()
@@ -298,10 +307,9 @@ def _settle_imports() -> None:
 def report(ctx: click.Context, scores_files: tuple[Path, ...], replace: bool, basis: str | None,
            sheet: str | None, header_row: int | None, out_dir: Path, lang: str, force: bool) -> None:
     """Write report.html (charts, tables, checks and provenance in one offline page) and its manifest."""
-    from mergetool.outputs import terminal as render
-    from mergetool.outputs.files import check_out_dir, write_report
-
-    _settle_imports()
+    with _settled_imports():
+        from mergetool.outputs import terminal as render
+        from mergetool.outputs.files import check_out_dir, write_report
     check_out_dir(out_dir, list(scores_files), force, report_only=True)
     result = _build(ctx, scores_files, replace, basis, (), sheet, header_row)
     path = write_report(result, out_dir, force=force, inputs=list(scores_files),
