@@ -22,6 +22,7 @@ _EXPORTS: dict[str, str] = {
     "RebaseResult": "mergetool.core.rebase",
     "rebase": "mergetool.core.rebase",
     "rebase_file": "mergetool.core.rebase",
+    "encode_codes": "mergetool.core.rebase",
     "read_weights": "mergetool.core.rebase",
     "round_half_up": "mergetool.core.ranking",
     "competition_rank": "mergetool.core.ranking",
