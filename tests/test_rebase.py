@@ -279,6 +279,9 @@ def test_encoded_codes_give_the_same_result_and_unknown_codes_are_refused() -> N
     # "x" first: a categorical's own order is not the text order the output keeps
     scores = scores_from_rows([(2024, c, i, v) for i in ("x", "dti") for c, v in
                                (("01", 0.8335), ("02", 0.5803), ("03", 0.5))], "old")
+    import mergetool
+
+    assert mergetool.encode_codes is encode_codes  # public
     encoded = encode_codes(scores, ms, "new")
     assert isinstance(encoded["code"].dtype, pl.Enum)
     assert encoded["indicator"].dtype == pl.Categorical
