@@ -199,6 +199,8 @@ def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
             _require_weights(weights, step)
         # checks over the whole step, so no problem depends on how its years are grouped
         current = _step_input(current, step, weights)
+        if weights is not None:  # the weights on the step's unit ids, once for all groups
+            _weight_ids(weights, transition_index(step), step)
         groups = _year_groups(current)
         run = partial(_step_of_group, current=current, step=step, methods=methods, policy=policy,
                       weights=weights, audit=audit)
@@ -968,16 +970,32 @@ def _exact_integers(a: np.ndarray) -> tuple[pl.Series, int]:
     return pl.Series(odd).cast(pl.Int128) * pow2.gather(shift), k
 
 
+def _weight_ids(weights: pl.DataFrame, idx: TransitionIndex, step: Transition
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The weight table's rows as (unit id, weight, year or None) on the step's ids, for units of
+    the step's basis: worked out once per step and weight table (cached on the step), not once
+    per group of years."""
+    cached = step.__dict__.get("_mergetool_weight_ids")
+    if cached is not None and cached[0] is weights and cached[1] is idx:
+        return cached[2]
+    fids = weights.select(pl.col("code").cast(pl.String).cast(idx.from_enum, strict=False)
+                          .to_physical().cast(pl.Int64))["code"]
+    keep = fids.is_not_null()
+    found = (fids.filter(keep).to_numpy(), weights["weight"].filter(keep).cast(pl.Float64).to_numpy(),
+             weights["year"].filter(keep).to_numpy().astype(np.int64)
+             if "year" in weights.columns else None)
+    step.__dict__["_mergetool_weight_ids"] = (weights, idx, found)
+    return found
+
+
 def _edge_weights(weights: pl.DataFrame | None, idx: TransitionIndex, step: Transition
                   ) -> np.ndarray:
     """Each edge's predecessor weight (a table without years)."""
     if weights is None:
         raise UsageError("method 'weighted' needs a weight table (--weights FILE)")
-    fids = weights.select(pl.col("code").cast(pl.String).cast(idx.from_enum, strict=False)
-                          .to_physical().cast(pl.Int64))["code"]
-    keep = fids.is_not_null()
+    f, w, _years = _weight_ids(weights, idx, step)
     table = np.full(idx.from_codes.len(), np.nan)
-    table[fids.filter(keep).to_numpy()] = weights["weight"].filter(keep).cast(pl.Float64).to_numpy()
+    table[f] = w
     got = table[idx.e_from]
     if np.isnan(got).any():
         codes = idx.from_codes.gather(np.unique(idx.e_from[np.isnan(got)])).to_list()
@@ -993,14 +1011,10 @@ def _row_weights(weights: pl.DataFrame | None, idx: TransitionIndex, r_: np.ndar
     """Each joined row's predecessor weight (by year when the table has years)."""
     if weights is None:
         raise UsageError("method 'weighted' needs a weight table (--weights FILE)")
-    fids = weights.select(pl.col("code").cast(pl.String).cast(idx.from_enum, strict=False)
-                          .to_physical().cast(pl.Int64))["code"]
-    keep = fids.is_not_null()
-    f = fids.filter(keep).to_numpy()
-    w = weights["weight"].filter(keep).cast(pl.Float64).to_numpy()
+    f, w, wyears = _weight_ids(weights, idx, step)
     nfrom = idx.from_codes.len()
-    if "year" in weights.columns:
-        years = weights["year"].filter(keep).to_numpy().astype(np.int64) - y0
+    if wyears is not None:
+        years = wyears - y0
         ny = int(slot.max() // ni + 1) if slot.size else 1
         inside = (years >= 0) & (years < ny)
         table = np.full(ny * nfrom, np.nan)
