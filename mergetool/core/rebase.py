@@ -298,8 +298,9 @@ def _chain_coverage(values: pl.DataFrame, scores: pl.DataFrame, chain: Transitio
             .select(values.columns))
 
 
-#: A step's rows are cut into groups of consecutive whole years, about ``GROUP_ROWS`` rows each
-#: (a year larger than that is a group of its own), from ``PARALLEL_ROWS`` rows on; the groups
+#: A step's rows are cut into an even number of groups of consecutive whole years, at most about
+#: ``GROUP_ROWS`` rows each (a year larger than that is a group of its own), from
+#: ``PARALLEL_ROWS`` rows on; the groups
 #: run side by side on ``THREADS`` threads (numpy and polars release the GIL). The groups are cut
 #: from the data alone, never from the machine: every result depends on one year only, and what
 #: the exactness limits accept (:mod:`mergetool.core.exact`) is decided per group, so the same
@@ -349,16 +350,19 @@ def _year_groups(current: pl.DataFrame) -> list[tuple[int, int] | None]:
         return [None]
     size = min(GROUP_ROWS, CHUNK_ROWS)
     wanted = max(2, -(-current.height // max(1, size)))
-    counts = current["year"].value_counts(sort=False).sort("year")
+    wanted += wanted % 2  # an even number: two or four threads share the groups evenly
+    years = current["year"]
+    counts = (years.rle().struct.unnest().select("value", count="len").rename({"value": "year"})
+              if years.is_sorted() else years.value_counts(sort=False).sort("year"))
     cum = counts["count"].cum_sum().to_numpy()
     # group k ends with the year at which the running count first reaches k / wanted of the rows
     ends = np.unique(np.minimum(np.searchsorted(
         cum, current.height * np.arange(1, wanted + 1) / wanted), cum.size - 1))
     if ends.size == 1:
         return [None]
-    years = counts["year"].to_list()
+    first = counts["year"].to_list()
     starts = [0, *(ends[:-1] + 1).tolist()]
-    return [(years[lo], years[hi]) for lo, hi in zip(starts, ends.tolist(), strict=True)]
+    return [(first[lo], first[hi]) for lo, hi in zip(starts, ends.tolist(), strict=True)]
 
 
 def _year_chunks(current: pl.DataFrame) -> list[pl.DataFrame]:
