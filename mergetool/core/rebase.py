@@ -308,8 +308,8 @@ def _chain_coverage(values: pl.DataFrame, scores: pl.DataFrame, chain: Transitio
 #: groups in flight, not all years' data.
 GROUP_ROWS = 2_500_000
 PARALLEL_ROWS = 1_000_000
-#: Kept for compatibility with callers that bounded memory with it: a group never exceeds it
-#: unless one year does.
+#: A bound on a group's rows even below ``PARALLEL_ROWS`` (tests lower it to force many groups);
+#: a year larger than it is a group of its own.
 CHUNK_ROWS = 8_000_000
 THREADS = max(1, min(4, os.cpu_count() or 1))
 
