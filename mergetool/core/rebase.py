@@ -300,12 +300,11 @@ def _chain_coverage(values: pl.DataFrame, scores: pl.DataFrame, chain: Transitio
 
 #: A step's rows are cut into an even number of groups of consecutive whole years, at most about
 #: ``GROUP_ROWS`` rows each (a year larger than that is a group of its own), from
-#: ``PARALLEL_ROWS`` rows on; the groups
-#: run side by side on ``THREADS`` threads (numpy and polars release the GIL). The groups are cut
-#: from the data alone, never from the machine: every result depends on one year only, and what
-#: the exactness limits accept (:mod:`mergetool.core.exact`) is decided per group, so the same
-#: input gives the same bytes, and the same refusals, on every machine. Peak memory follows the
-#: groups in flight, not all years' data.
+#: ``PARALLEL_ROWS`` rows on; the groups run side by side on ``THREADS`` threads (numpy and polars
+#: release the GIL). The groups are cut from the data alone, never from the machine: every result
+#: depends on one year only, and what the exactness limits accept (:mod:`mergetool.core.exact`)
+#: is decided per group, so the same input gives the same bytes, and the same refusals, on every
+#: machine. Peak memory follows the groups in flight, not all years' data.
 GROUP_ROWS = 2_500_000
 PARALLEL_ROWS = 1_000_000
 #: A bound on a group's rows even below ``PARALLEL_ROWS`` (tests lower it to force many groups);
@@ -323,6 +322,7 @@ def _step_of_group(group: tuple[int, int] | None, current: pl.DataFrame, *, step
 
 
 def _group_rows(current: pl.DataFrame, group: tuple[int, int] | None) -> pl.DataFrame:
+    """The rows of the years ``first..last`` (every row for None)."""
     if group is None:
         return current
     lo, hi = group
