@@ -330,17 +330,24 @@ def test_values_on_the_middle_basis_are_refused_not_dropped(tmp_path: Path) -> N
     assert not (tmp_path / "out").exists()
 
 
-def test_application_bases_the_wrong_way_round_are_refused_in_mapping_toml() -> None:
-    """[application] naming the newer basis as the source: refused at mapping.toml, saying to
-    swap them (it said '<input>: no transition leads ...; add a transition file')."""
+def _application_refusal(application: dict):
+    """The one problem (exit 2) of the fictional mapping with this [application] table, which
+    must name mapping.toml."""
     ms = load_mappings(FICTION)
-    ms.application = {"source_basis": NEW, "target_basis": OLD}
+    ms.application = application
     with pytest.raises(UsageError) as err:
         spec_for(ms)
     assert err.value.exit_code == 2
     (p,) = err.value.problems
-    assert p.code == "no-path"
     assert p.file == str(FICTION / "mapping.toml")
+    return p
+
+
+def test_application_bases_the_wrong_way_round_are_refused_in_mapping_toml() -> None:
+    """[application] naming the newer basis as the source: refused at mapping.toml, saying to
+    swap them (it said '<input>: no transition leads ...; add a transition file')."""
+    p = _application_refusal({"source_basis": NEW, "target_basis": OLD})
+    assert p.code == "no-path"
     assert p.expected == f"{OLD} -> {NEW}"
     assert "swap source_basis and target_basis" in (p.hint or "")
 
@@ -361,11 +368,5 @@ def test_units_of_two_bases_of_one_size_offer_only_their_ids() -> None:
 def test_a_misspelt_application_key_is_refused_not_ignored() -> None:
     """[application] source_bases = ... (a typo) was ignored: the build silently compared the
     detected oldest and newest bases instead of the one the table meant."""
-    ms = load_mappings(FICTION)
-    ms.application = {"source_bases": MID, "target_basis": NEW}
-    with pytest.raises(UsageError) as err:
-        spec_for(ms)
-    assert err.value.exit_code == 2
-    (p,) = err.value.problems
+    p = _application_refusal({"source_bases": MID, "target_basis": NEW})
     assert (p.code, p.column) == ("bad-mapping", "source_bases")
-    assert p.file == str(FICTION / "mapping.toml")
