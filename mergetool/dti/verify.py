@@ -183,8 +183,7 @@ def recompute_published(published: pl.DataFrame, predecessors: pl.DataFrame,
     """
     carried = carried or set()
     rec = recompute_chain(predecessors, mappings, from_basis, to_basis, methods)
-    pred_values = {(y, i, c): v for y, i, c, v in predecessors.filter(
-        pl.col("value").is_not_null()).select("year", "indicator", "code", "value").iter_rows()}
+    pred_values = rec.layers[0]  # the predecessors' given values, as the recomputation read them
     current = {k: v for k, v in rec.layers[-1].items() if v is not None}
     # Ultimate predecessors of each successor, for naming what is missing.
     ultimate = origins(rec.edges, mappings.bases[to_basis].units["code"].to_list())

@@ -144,7 +144,7 @@ def build_options(result: BuildResult) -> dict:
     return {"source_basis": result.rebased.from_basis, "target_basis": result.rebased.to_basis,
             "methods": result.methods, "coverage_policy": result.rebased.policy,
             "rank_method": "competition (min) on values rounded to 4 decimals, descending",
-            "verify_tolerance": _tolerance(),
+            "verify_tolerance": TOLERANCE,
             "record": "partial public record: values not published are left empty"
             if result.record_used else "shipped public record not used (it is of another mapping): "
             "values and ranks from the input files only; values not given are left empty"}
@@ -161,7 +161,6 @@ def check_out_dir(out_dir: Path, inputs: list[Path], force: bool, *, report_only
                   ) -> None:
     """Refuse, before any work, a ``--out`` whose outputs could not be written or would replace
     an input or a file mergetool did not write (checked again when writing)."""
-
     names = ["report.html"] if report_only else list(BUILD_OUTPUTS[:-1])
     plan_outputs([out_dir / n for n in names], out_dir / "manifest.json", inputs, force,
                  set_names=BUILD_OUTPUTS)
@@ -177,7 +176,6 @@ def write_build(result: BuildResult, out_dir: Path, *, force: bool = False,
     the files, unchanged since) is rebuilt in place; other existing files need ``force``. The
     report embeds the manifest of the tables it shows; ``manifest.json`` then covers the report too.
     """
-
     inputs = inputs or []
     paths = [out_dir / name for name in BUILD_OUTPUTS]
     comparable, xlsx, checks, audit, report, manifest = paths
@@ -204,10 +202,6 @@ def write_build(result: BuildResult, out_dir: Path, *, force: bool = False,
     return paths
 
 
-def _tolerance() -> float:
-    return TOLERANCE
-
-
 def write_report(result: BuildResult, out_dir: Path, *, force: bool = False,
                  inputs: list[Path] | None = None, shipped_record: bool = True,
                  lang: str = "vi") -> Path:
@@ -216,7 +210,6 @@ def write_report(result: BuildResult, out_dir: Path, *, force: bool = False,
     Its provenance section records the inputs and options. A previous build's tables in
     ``out_dir`` (unchanged since) are removed: the directory then holds this run's set only.
     """
-
     inputs = inputs or []
     path, manifest = out_dir / "report.html", out_dir / "manifest.json"
     stale = plan_outputs([path], manifest, build_inputs(result, inputs), force,
@@ -239,5 +232,4 @@ def write_report(result: BuildResult, out_dir: Path, *, force: bool = False,
 def check_build_manifest(path: str | Path) -> pl.DataFrame:
     """:func:`mergetool.core.provenance.check_manifest` for this tool's outputs: a build
     directory's own file names, and the shipped record's current hashes."""
-
     return check_manifest(path, set_names=BUILD_OUTPUTS, shipped_hashes=shipped_file_hashes)
