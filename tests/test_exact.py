@@ -15,10 +15,11 @@ from hypothesis import strategies as st
 from mergetool.core.exact import (
     DEC,
     exact_series,
-    mean_quotient,
+    mean_exact,
     nearest_float,
     read_decimal,
     round_quotient,
+    scaled_decimal,
     scaled_quotient,
     to_decimal,
 )
@@ -72,10 +73,18 @@ def test_result_columns_keep_their_order_and_gain_value_exact() -> None:
 @given(st.lists(st.tuples(st.integers(-10**6, 10**6), st.integers(1, 40)), min_size=1, max_size=30),
        st.integers(0, 8))
 def test_mean_quotient_is_exact_and_its_float_is_the_decimal_as_float(cases, d) -> None:
+    """The engine's mean: :func:`mean_exact` (int64 at 10**18 and its float), or where a mean is
+    9 or more the 128-bit :func:`round_quotient` (no float: the caller converts the decimal)."""
     s = np.array([a * n for a, n in cases], dtype=np.int64) + np.array([n // 3 for _a, n in cases])
     n = np.array([n for _a, n in cases], dtype=np.int64)
-    a, c, f = mean_quotient(s, n, d)
-    dec = to_decimal(a, c)
+    fast = mean_exact(s, n, d)
+    if fast is None:
+        a, c = round_quotient(pl.Series(s).cast(pl.Int128), pl.Series(n * 10**d).cast(pl.Int128))
+        f = np.full(s.size, np.nan)
+        dec = to_decimal(a, c)
+    else:
+        q, f = fast
+        dec = scaled_decimal(pl.Series(q))
     for i in range(s.size):
         assert dec[i] == _half_up(Fraction(int(s[i]), int(n[i]) * 10**d))
     as_float = dec.cast(pl.Float64).to_numpy()

@@ -201,28 +201,14 @@ CHUNK = 1 << 16  # cells per block: bounds the temporaries of the quotient (and 
 FAST_MEAN_LIMIT = 9.0
 
 
-def mean_quotient(s: np.ndarray, n: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The mean ``s / (n * 10**d)`` of int64 sums, for ``|s| < 2**53`` and ``n * 10**d < 2**53``,
-    as (integer part, 18-digit fraction, float value) like :func:`round_quotient`."""
-    fast = mean_exact(s, n, d)
-    if fast is None:  # |mean| above ~9: 128-bit long division
-        a, c = round_quotient(pl.Series(s).cast(pl.Int128),
-                              pl.Series(n.astype(np.int64) * 10 ** d).cast(pl.Int128))
-        return a, c, np.full(s.size, np.nan)
-    q, value = fast
-    a = np.abs(q) // 10 ** MAX_SCALE
-    c = np.abs(q) - a * 10 ** MAX_SCALE
-    sign = np.where(q < 0, -1, 1)
-    return a * sign, c * sign, value
-
-
 def mean_exact(s: np.ndarray, n: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray] | None:
     """``(q, value)`` for the means ``s / (n * 10**d)`` of int64 sums (``|s| < 2**53``,
     ``1 <= n``, ``n * 10**d < 2**53``): ``q`` (int64) is the mean rounded half-up at 18 decimals,
     times 10**18; ``value`` its nearest float, NaN where the caller must convert the decimal.
 
     None when some |mean| is 9 or more (``q`` would not fit an int64): the caller then uses
-    :func:`round_quotient`. Block by block, so the temporaries stay a fraction of the input.
+    :func:`round_quotient` (as the rebase engine does). Block by block, so the temporaries stay
+    a fraction of the input.
     """
     if s.size == 0:
         return np.zeros(0, np.int64), np.zeros(0)

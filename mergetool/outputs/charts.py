@@ -402,7 +402,6 @@ def merger_data(scores: pl.DataFrame, dti34: pl.DataFrame, mappings: MappingSet,
     (the shipped record: 2024); without one, the last year with ranks on the new basis.
     Returns None when there are no old-basis ranks to draw.
     """
-
     old_units = mappings.bases[old_basis].units.select("code", "name")
     n_old = old_units.height
     names = dict(old_units.iter_rows())
