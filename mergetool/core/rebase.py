@@ -250,14 +250,7 @@ def _step_input(current: pl.DataFrame, step: Transition, weights: pl.DataFrame |
     idx = transition_index(step)
     if current["code"].dtype != idx.from_enum:
         coded = current["code"].cast(pl.String).cast(idx.from_enum, strict=False)
-        if coded.null_count():
-            text = current["code"].cast(pl.String)
-            bad = sorted({"(blank)" if c is None else str(c)
-                          for c in text.filter(coded.is_null()).unique().to_list()})
-            raise InputError.single(Problem(
-                "unknown-unit", f"{len(bad)} code(s) are not units of {step.from_basis}: "
-                + ", ".join(bad[:10]), expected=f"codes of {step.from_basis}", found=bad[0],
-                hint="rebase reads scores on the transition's predecessor basis"))
+        _refuse_unknown_units(current["code"].cast(pl.String), coded, step.from_basis)
         current = current.with_columns(code=coded)
     if weights is not None and "year" in weights.columns:
         used = current.filter(pl.col("value").is_not_null()).select(
@@ -273,6 +266,19 @@ def _step_input(current: pl.DataFrame, step: Transition, weights: pl.DataFrame |
                 hint="the weight table must list every predecessor (in every year, if it has "
                 "years)"))
     return current
+
+
+def _refuse_unknown_units(text: pl.Series, ids: pl.Series, basis: str) -> None:
+    """Refuse (``unknown-unit``) the codes ``text`` holds where ``ids`` (their encoding on the
+    basis) is null, all of them named, a blank code as ``(blank)``."""
+    if not ids.null_count():
+        return
+    bad = sorted({"(blank)" if c is None else str(c)
+                  for c in text.filter(ids.is_null()).unique().to_list()})
+    raise InputError.single(Problem(
+        "unknown-unit", f"{len(bad)} code(s) are not units of {basis}: " + ", ".join(bad[:10]),
+        expected=f"codes of {basis}", found=bad[0],
+        hint="rebase reads scores on the transition's predecessor basis"))
 
 
 def _chain_coverage(values: pl.DataFrame, scores: pl.DataFrame, chain: Transition) -> pl.DataFrame:
@@ -401,14 +407,8 @@ def encode_codes(scores: pl.DataFrame | pl.LazyFrame, mappings: MappingSet, to_b
                               indicator=pl.col("indicator").cast(pl.Categorical))
     frame = coded.collect()
     if frame["code"].null_count():  # a code outside the basis (or blank): which?
-        text = lazy.select(pl.col("code").cast(pl.String)).collect()["code"]
-        bad = sorted({"(blank)" if c is None else str(c)
-                      for c in text.filter(frame["code"].is_null()).unique().to_list()})
-        if bad:
-            raise InputError.single(Problem(
-                "unknown-unit", f"{len(bad)} code(s) are not units of {from_basis}: "
-                + ", ".join(map(str, bad[:10])), expected=f"codes of {from_basis}",
-                found=str(bad[0]), hint="rebase reads scores on the transition's predecessor basis"))
+        _refuse_unknown_units(lazy.select(pl.col("code").cast(pl.String)).collect()["code"],
+                              frame["code"], from_basis)
     return frame.rechunk()  # contiguous columns: a step's year groups are plain slices
 
 
@@ -506,12 +506,7 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
     nt, nfrom = idx.to_codes.len(), idx.from_codes.len()
     indicators, ii_all, enc = _encode(current, idx)
     ni = max(indicators.len(), 1)
-    if enc["fid"].null_count():
-        bad = current.filter(enc["fid"].is_null())["code"].unique().sort().to_list()
-        raise InputError.single(Problem(
-            "unknown-unit", f"{len(bad)} code(s) are not units of {step.from_basis}: "
-            + ", ".join(map(str, bad[:10])), expected=f"codes of {step.from_basis}",
-            found=str(bad[0]), hint="rebase reads scores on the transition's predecessor basis"))
+    _refuse_unknown_units(current["code"].cast(pl.String), enc["fid"], step.from_basis)
     y0 = int(cast(int, current["year"].min())) if current.height else 0
     ny = (int(cast(int, current["year"].max())) - y0 + 1) if current.height else 1
     fid_all = enc["fid"].to_numpy().astype(np.int64)
