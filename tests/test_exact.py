@@ -17,10 +17,12 @@ from mergetool.core.exact import (
     exact_series,
     mean_exact,
     nearest_float,
+    quotient_tables,
     read_decimal,
     round_quotient,
     scaled_decimal,
     scaled_quotient,
+    table_quotient,
     to_decimal,
 )
 from mergetool.core.rebase import RESULT_COLUMNS, rebase
@@ -318,3 +320,119 @@ def test_engine_counts_unknown_shares_for_mean_and_refuses_them_for_sum() -> Non
     with pytest.raises(InputError) as err:
         rebase_step(current, step, {"*": "sum"}, "strict", None)
     assert err.value.problems[0].code == "missing-share"
+
+
+def _table_case(dens: list[int], los: list[int], cells: list[tuple[int, list[int]]], d: int
+                ) -> tuple[np.ndarray, np.ndarray, list[Fraction]]:
+    """q and sure of :func:`table_quotient` for cells ``(group, parts)``, and each exact Y."""
+    limb_den = np.array([[1 if any(p[col] for g, p in cells if g == k) else 0
+                          for col in range(len(los))] for k in range(len(dens))], dtype=np.int64)
+    tables = quotient_tables(pl.Series(dens, dtype=pl.Int128), limb_den, los, d)
+    assert tables is not None
+    parts = [np.array([p[col] for _g, p in cells], dtype=np.int64) for col in range(len(los))]
+    q, sure = table_quotient(parts, np.array([g for g, _p in cells], dtype=np.int64), *tables)
+    exact = [Fraction(sum(p * 2**lo for p, lo in zip(ps, los, strict=True)) * 10 ** (18 - d), dens[g])
+             for g, ps in cells]
+    return q, sure, exact
+
+
+def _round_half_up(y: Fraction) -> int:
+    return (2 * y.numerator + y.denominator) // (2 * y.denominator)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data(), st.integers(0, 18), st.lists(st.integers(0, 64), min_size=1, max_size=3,
+                                                unique=True))
+def test_table_quotient_is_the_exact_quotient_rounded_half_up(data, d, los) -> None:
+    """Where it says sure, q is Y = sum_l P_l 2**lo_l 10**(18-d) / D rounded half-up, exactly."""
+    top = max(los)
+    dens = data.draw(st.lists(st.integers(2**top, 2**94), min_size=1, max_size=4))
+    e = 10 ** (18 - d)
+    cells = []
+    for _ in range(data.draw(st.integers(1, 30))):
+        g = data.draw(st.integers(0, len(dens) - 1))
+        # parts small enough that Y < 2**63 (as a mean below 9 guarantees in the engine)
+        room = [max(0, min(2**53 - 1, (2**62 * dens[g]) // (len(los) * 2**lo * e))) for lo in los]
+        cells.append((g, [data.draw(st.integers(0, r)) for r in room]))
+    q, sure, exact = _table_case(dens, los, cells, d)
+    for qi, si, y in zip(q.tolist(), sure.tolist(), exact, strict=True):
+        if si:
+            assert qi == _round_half_up(y)
+    assert sure.mean() > 0.5 or len(cells) < 8  # the fallback is for the rare boundary cells
+
+
+def test_table_quotient_never_guesses_a_tie() -> None:
+    """Y = 10**14 / 2**15 = 3051757812.5 exactly: a tie is either rounded up, or left unsure."""
+    q, sure, exact = _table_case([2**15, 3, 2**15 * 5**3], [0],
+                                 [(0, [1]), (1, [1]), (1, [2]), (2, [7])], 4)
+    for qi, si, y in zip(q.tolist(), sure.tolist(), exact, strict=True):
+        assert not si or qi == _round_half_up(y)
+    assert q[0] == 3051757813 or not sure[0]
+    assert sure[1]
+    assert q[1] == _round_half_up(Fraction(10**14, 3))
+    # ties whose fraction is not a binary one: 3/6, 15/6, 7/14, 5/10 (at d = 18, Y = N / D)
+    q, sure, exact = _table_case([6, 14, 10], [0], [(0, [3]), (0, [15]), (1, [7]), (2, [5])], 18)
+    assert [y - int(y) for y in exact] == [Fraction(1, 2)] * 4
+    for qi, si, y in zip(q.tolist(), sure.tolist(), exact, strict=True):
+        assert not si or qi == _round_half_up(y)
+
+
+def test_table_quotient_agrees_with_the_long_division_on_many_cells() -> None:
+    """A million cells of two limbs against :func:`round_quotient` in 128-bit integers."""
+    rng = np.random.default_rng(12)
+    dens = [int(x) for x in rng.integers(2**40, 2**62, 500)] + [2**70 + 12345, 3 * 2**60]
+    los = [0, 34]
+    n = 1_000_000
+    g = rng.integers(0, len(dens), n)
+    # P_1 * 2**34 + P_0 < 8 * den: means below 8 at d = 4
+    room = np.array([(x * 8 >> 34) - 1 for x in dens], dtype=np.int64)
+    p1 = (rng.random(n) * room[g]).astype(np.int64)
+    p0 = rng.integers(0, 2**34, n)
+    limb_den = np.ones((len(dens), 2), dtype=np.int64)
+    tables = quotient_tables(pl.Series(dens, dtype=pl.Int128), limb_den, los, 4)
+    assert tables is not None
+    q, sure = table_quotient([p0, p1], g, *tables)
+    num = pl.Series(p1).cast(pl.Int128) * pl.Series([2**34], dtype=pl.Int128) + pl.Series(p0).cast(pl.Int128)
+    expected = scaled_quotient(num, pl.Series(dens, dtype=pl.Int128).gather(g), 4)
+    assert expected is not None
+    assert np.array_equal(q[sure], expected[sure])
+    assert sure.sum() > n * 0.99
+
+
+@pytest.mark.parametrize("policy", ["strict", "partial"])
+def test_weighted_by_quotient_tables_gives_the_bytes_of_the_long_division(monkeypatch, policy) -> None:
+    """The complete cells of a weighted mean, divided by their successors' tables, give the same
+    values, decimals and audit as 128-bit long division; cells with gaps are divided as before."""
+    import mergetool.core.rebase as rebase_module
+
+    ms = synth_mapping(600, 200, split_fraction=0.3, identity_fraction=0.1, seed=8)
+    codes = sorted(ms.bases["old"].codes)
+    rng = np.random.default_rng(9)
+    n = len(codes) * 4
+    frame = pl.DataFrame({
+        "year": np.repeat(np.array([2021, 2022], dtype=np.int32), len(codes) * 2),
+        "code": np.tile(np.array(codes), 4),
+        "indicator": np.tile(np.repeat(np.array(["a", "b"]), len(codes)), 2),
+        # 4 decimals, a few ties (equal weights, values an odd step apart) and gaps
+        "value": np.where(rng.random(n) < 0.03, np.nan, np.round(rng.uniform(0, 1, n), 4)),
+    }).with_columns(pl.col("value").fill_nan(None), basis=pl.lit("old"))
+    w = rng.uniform(1, 1e6, len(codes))
+    w[::7] = 1.0
+    weights = pl.DataFrame({"code": codes, "weight": w})
+    used = []
+    real = rebase_module._table_weighted
+
+    def spy(*args):
+        got = real(*args)
+        used.append(got is not None)
+        return got
+
+    monkeypatch.setattr(rebase_module, "_table_weighted", spy)
+    fast = rebase(frame, ms, "new", methods={"*": "weighted"}, policy=policy, weights=weights)
+    assert used
+    assert all(used)
+    monkeypatch.setattr(rebase_module, "_table_weighted", lambda *args: None)
+    slow = rebase(frame, ms, "new", methods={"*": "weighted"}, policy=policy, weights=weights)
+    assert fast.values.equals(slow.values)
+    assert fast.audit.equals(slow.audit)
+    assert (fast.values["status"] == "ok").sum() > 0.5 * fast.values.height

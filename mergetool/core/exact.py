@@ -166,7 +166,16 @@ def nearest_float(q: np.ndarray) -> np.ndarray:
 
     ``f = float(q) / 1e18`` is within about an ulp; the exact test of :func:`_mean_block` (in
     integers modulo 2**64) says how many ulps the nearest float lies away, and checks it.
+    Block by block: the temporaries stay in cache.
     """
+    out = np.empty(q.size)
+    for lo in range(0, q.size, CHUNK):
+        out[lo:lo + CHUNK] = _nearest_block(q[lo:lo + CHUNK])
+    return out
+
+
+def _nearest_block(q: np.ndarray) -> np.ndarray:
+    """One block of :func:`nearest_float`."""
     mag = np.abs(q)
     f = mag.astype(np.float64) / 1e18  # 1e18 is an exact float: two roundings, within an ulp
     mant, ex = np.frexp(f)
@@ -292,3 +301,98 @@ def exact_series(values: pl.Series) -> pl.Series:
         return exact
     out = pl.Series([None] * values.len(), dtype=DEC)
     return out.scatter(present.arg_true(), exact)
+
+
+# --- quotients by a few shared denominators ------------------------------------------------------
+#
+# A weighted mean's complete cells share their denominator with every cell of the same successor
+# unit (the sum of its predecessors' weight x share, whatever the year or indicator), and the
+# numerator arrives as a few limbs ``N = sum_l P_l * 2**lo_l`` (``0 <= P_l < 2**53``). So
+# ``Y = N * 10**(18 - d) / D = sum_l P_l * c_l`` with ``c_l = 2**lo_l * 10**(18 - d) / D`` worked
+# out once per denominator, as an integer part ``H_l`` and a 64-bit fraction ``F_l`` (rounded
+# down). Per cell that leaves integer multiply-adds in uint64, no division.
+
+_M32 = np.uint64(0xFFFFFFFF)
+_S32 = np.uint64(32)
+_TOP = np.uint64(1 << 63)
+
+
+def quotient_tables(den: pl.Series, limb_den: np.ndarray, los: list[int], d: int
+                    ) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per denominator ``g`` and limb ``l``: ``2**lo_l * 10**(18 - d) / den[g]`` as ``(H, F)``,
+    uint64 arrays of shape (groups, limbs) with ``c = H + (F + theta) / 2**64``, 0 <= theta < 1.
+
+    ``den`` (Int128, > 0) is each group's exact denominator and ``limb_den[g, l]`` its limb-l
+    part (``den = sum_l limb_den[:, l] * 2**lo_l``). Where a limb's part is 0 no cell of the
+    group can have that limb (see :func:`table_quotient`), and ``c`` is set to 0. None when a
+    denominator is 2**95 or more, or a limb's numerator 2**126 (the long division would leave
+    128 bits).
+    """
+    e = 10 ** (MAX_SCALE - d)
+    if (den.len() and int(cast(int, den.max())) >= 2**95) or 2 ** max(los, default=0) * e >= 2**126:
+        return None
+    h = np.zeros((den.len(), len(los)), dtype=np.uint64)
+    f = np.zeros_like(h)
+    for col, lo in enumerate(los):
+        frame = pl.DataFrame({"d": den}).select(
+            n=pl.lit(2 ** lo * e, pl.Int128), d="d").with_columns(h=pl.col("n") // pl.col("d"))
+        # the fraction r / d, r < d < 2**95, as two 32-bit digits of long division
+        frame = frame.with_columns(r=(pl.col("n") - pl.col("h") * pl.col("d")) * 2**32)
+        frame = frame.with_columns(f1=pl.col("r") // pl.col("d")).with_columns(
+            r=(pl.col("r") - pl.col("f1") * pl.col("d")) * 2**32)
+        frame = frame.with_columns(f0=pl.col("r") // pl.col("d"))
+        used = limb_den[:, col] > 0
+        # a used limb has den >= 2**lo, so H <= 10**(18 - d); an unused one is never read
+        h[:, col] = np.where(used, frame["h"].clip(0, 2**63).cast(pl.UInt64).to_numpy(), 0)
+        f[:, col] = np.where(used, (frame["f1"].cast(pl.UInt64).to_numpy() << _S32)
+                             | frame["f0"].cast(pl.UInt64).to_numpy(), 0)
+    return h, f
+
+
+def table_quotient(parts: list[np.ndarray], group: np.ndarray, h: np.ndarray, f: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """``(q, sure)``: ``q = round_half_up(Y)`` with ``Y = sum_l parts[l] * c[group, l]`` (see
+    :func:`quotient_tables`), int64, exact where ``sure``; the caller divides the others itself.
+
+    Preconditions (the caller's): ``0 <= parts[l] < 2**53``, and ``Y < 2**63``, so each
+    ``parts[l] * H`` and their sum fit a uint64. ``Y`` is ``S + (G + theta) / 2**64`` with
+    ``S = sum P * H`` and ``G = sum P * F`` exact (128 bits as two uint64), ``0 <= theta <
+    B = sum P``; ``q = S + floor((G + 2**63 + theta) / 2**64)`` is ``S + G_hi + carry`` unless
+    the low word of ``G + 2**63`` lies within B of 2**64: then theta could carry, and the cell
+    is not sure. Exact ties are always among those (or have theta = 0, and are right).
+    """
+    q = np.empty(group.size, np.int64)
+    sure = np.empty(group.size, bool)
+    for lo in range(0, group.size, CHUNK):
+        part = slice(lo, lo + CHUNK)
+        q[part], sure[part] = _table_block([p[part] for p in parts], group[part], h, f)
+    return q, sure
+
+
+def _table_block(parts: list[np.ndarray], group: np.ndarray, h: np.ndarray, f: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """One block of :func:`table_quotient`."""
+    s = np.zeros(group.size, np.uint64)
+    g_hi = np.zeros(group.size, np.uint64)
+    g_lo = np.zeros(group.size, np.uint64)
+    bound = np.ones(group.size, np.uint64)
+    for col, p_signed in enumerate(parts):
+        p = p_signed.astype(np.uint64)
+        bound += p
+        s += p * h[group, col]
+        fg = f[group, col]
+        # p * fg in 128 bits by 32-bit halves: p < 2**53 (p1 < 2**21), fg < 2**64
+        p0, p1 = p & _M32, p >> _S32
+        f0, f1 = fg & _M32, fg >> _S32
+        ll = p0 * f0
+        lh = p0 * f1
+        hl = p1 * f0
+        mid = (ll >> _S32) + (lh & _M32) + (hl & _M32)  # < 3 * 2**32
+        low = (mid << _S32) | (ll & _M32)
+        high = p1 * f1 + (lh >> _S32) + (hl >> _S32) + (mid >> _S32)
+        g_lo += low
+        g_hi += high + (g_lo < low)  # the carry of the low word
+    u = g_lo ^ _TOP  # the low word of G + 2**63; its carry is the top bit of g_lo
+    q = s + g_hi + (g_lo >> np.uint64(63))
+    sure = u <= ~bound  # u + bound < 2**64: theta cannot carry
+    return q.view(np.int64), sure

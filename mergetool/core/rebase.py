@@ -43,10 +43,12 @@ from mergetool.core.exact import (
     exact_series,
     mean_exact,
     nearest_float,
+    quotient_tables,
     read_decimal,
     round_quotient,
     scaled_decimal,
     scaled_quotient,
+    table_quotient,
 )
 from mergetool.core.mapping import MappingSet, Transition
 from mergetool.core.names import clean
@@ -250,7 +252,7 @@ def _step_input(current: pl.DataFrame, step: Transition, weights: pl.DataFrame |
     idx = transition_index(step)
     if current["code"].dtype != idx.from_enum:
         coded = current["code"].cast(pl.String).cast(idx.from_enum, strict=False)
-        _refuse_unknown_units(current["code"].cast(pl.String), coded, step.from_basis)
+        _refuse_unknown_units(current["code"], coded, step.from_basis)
         current = current.with_columns(code=coded)
     if weights is not None and "year" in weights.columns:
         used = current.filter(pl.col("value").is_not_null()).select(
@@ -268,13 +270,13 @@ def _step_input(current: pl.DataFrame, step: Transition, weights: pl.DataFrame |
     return current
 
 
-def _refuse_unknown_units(text: pl.Series, ids: pl.Series, basis: str) -> None:
-    """Refuse (``unknown-unit``) the codes ``text`` holds where ``ids`` (their encoding on the
-    basis) is null, all of them named, a blank code as ``(blank)``."""
+def _refuse_unknown_units(codes: pl.Series, ids: pl.Series, basis: str) -> None:
+    """Refuse (``unknown-unit``) the codes where ``ids`` (their encoding on the basis) is null,
+    all of them named, a blank code as ``(blank)``. The codes are read as text only then."""
     if not ids.null_count():
         return
     bad = sorted({"(blank)" if c is None else str(c)
-                  for c in text.filter(ids.is_null()).unique().to_list()})
+                  for c in codes.cast(pl.String).filter(ids.is_null()).unique().to_list()})
     raise InputError.single(Problem(
         "unknown-unit", f"{len(bad)} code(s) are not units of {basis}: " + ", ".join(bad[:10]),
         expected=f"codes of {basis}", found=bad[0],
@@ -506,7 +508,7 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
     nt, nfrom = idx.to_codes.len(), idx.from_codes.len()
     indicators, ii_all, enc = _encode(current, idx)
     ni = max(indicators.len(), 1)
-    _refuse_unknown_units(current["code"].cast(pl.String), enc["fid"], step.from_basis)
+    _refuse_unknown_units(current["code"], enc["fid"], step.from_basis)
     y0 = int(cast(int, current["year"].min())) if current.height else 0
     ny = (int(cast(int, current["year"].max())) - y0 + 1) if current.height else 1
     fid_all = enc["fid"].to_numpy().astype(np.int64)
@@ -630,26 +632,29 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
 
         def edge_scatter(per_edge: np.ndarray, xw: np.ndarray,
                          complete: bool = bool((n_used[cells] == expected[cells]).all())
-                         ) -> tuple[np.ndarray, np.ndarray]:
+                         ) -> tuple[np.ndarray, np.ndarray | None]:
             """Per cell: sums of ``per_edge[edge] * x[row]`` and of ``per_edge[edge]`` over the
             joined rows, part by part (no joined arrays built)."""
             nonlocal e0
             if e0 is None:
                 e0 = idx.start[fid]
             # a complete cell holds one row per edge of its successor (no unit twice: checked
-            # above), so its sum of factors is the successor's, from the edges alone
-            den_ = np.tile(np.bincount(idx.e_to, weights=per_edge, minlength=nt), nslot) \
-                if complete else None
-            w0 = per_edge[e0]
-            if den_ is None:
-                den_ = np.bincount(jk[:fid.size], weights=w0, minlength=ncell)
-            w0 *= xw
-            num_ = np.bincount(jk[:fid.size], weights=w0, minlength=ncell)
-            del w0
+            # above), so its sum of factors is the successor's, from the edges alone (None:
+            # the caller reads it per successor)
+            nz = per_edge != 0
+            if nz.mean() < 0.5:  # a lower limb, zero but for split units: their rows alone
+                some = np.flatnonzero(nz[e0])
+                k0, w0, x0 = jk[some], per_edge[e0[some]], xw[some]
+            else:
+                k0, w0, x0 = jk[:fid.size], per_edge[e0], xw
+            den_ = None if complete else np.bincount(k0, weights=w0, minlength=ncell)
+            w0 *= x0
+            num_ = np.bincount(k0, weights=w0, minlength=ncell)
+            del w0, k0, x0
             at = fid.size
             for j, r in enumerate(parts[1:], start=1):
                 wj = per_edge[idx.start[fid[r]] + j]
-                if not complete:
+                if den_ is not None:
                     den_ += np.bincount(jk[at:at + r.size], weights=wj, minlength=ncell)
                 num_ += np.bincount(jk[at:at + r.size], weights=wj * xw[r], minlength=ncell)
                 at += r.size
@@ -846,7 +851,7 @@ def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, rows, edge_scatter,
         limbed = None
     elif e_ is None:  # per edge, every row joined: summed part by part
         limbed = _limb_sums(a_src, lambda limb: edge_scatter(limb, x), float(np.abs(x).max(
-            initial=0)), cells, n_used)
+            initial=0)), cells, n_used, idx.e_to, idx.to_codes.len())
     else:
         xr = x[r_]
         where = e_ if per_edge else None
@@ -856,12 +861,34 @@ def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, rows, edge_scatter,
                 limb = limb[where]
             return (np.bincount(k_, weights=limb * xr, minlength=ncell),
                     np.bincount(k_, weights=limb, minlength=ncell))
-        limbed = _limb_sums(a_src, scatter, float(np.abs(xr).max(initial=0)), cells, n_used)
+        limbed = _limb_sums(a_src, scatter, float(np.abs(xr).max(initial=0)), cells, n_used,
+                            idx.e_to if per_edge else None, idx.to_codes.len())
     if limbed is None and e_ is None:
         r_, e_ = rows()  # only now: the limbs could not hold these values
     a = None if e_ is None else a_src[e_] if per_edge else a_src  # each contribution's factor
     if limbed is not None:
-        num, den_a, k2 = limbed
+        k2 = limbed.k2
+        fast = None
+        if name == "weighted" and isinstance(x, np.ndarray):
+            complete = n_used[cells] == idx.expected[cells % idx.to_codes.len()]
+            fast = _table_weighted(limbed, x, d, complete)
+        if fast is not None:  # the complete cells by table, the rest (and the unsure) divided
+            q_t, den_t, sure = fast
+            at = np.flatnonzero(complete)
+            rest = np.flatnonzero(~complete)
+            if not sure.all():
+                rest = np.sort(np.concatenate([rest, at[~sure]]))
+            q_all = np.empty(cells.size, np.int64)
+            ws = np.empty(cells.size)
+            q_all[at], ws[at] = q_t, den_t * 2.0 ** -k2
+            if rest.size:
+                num, den_a = limbed.exact(rest)
+                q_r, _a, _c = _quotient(num, den_a, d, name)
+                if q_r is None:  # cannot happen: every mean lies below 9 (checked)
+                    raise RuntimeError("internal: a weighted mean of values below 9 reached 9")
+                q_all[rest], ws[rest] = q_r, (den_a.cast(pl.Float64) * 2.0 ** -k2).to_numpy()
+            return (q_all, None, None), ws, a
+        num, den_a = limbed.exact()
         den = pl.Series([2 ** k2] * cells.size, dtype=pl.Int128) if name == "sum" else den_a
         ws = np.ones(cells.size) if name == "sum" else (den_a.cast(pl.Float64) * 2.0 ** -k2).to_numpy()
         return _quotient(num, den, d, name), ws, a
@@ -917,13 +944,55 @@ def _mantissas(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     return m >> low, np.where(nz, lsb + k, 0), k
 
 
-def _limb_sums(a: np.ndarray, scatter, xmax: float, cells: np.ndarray, n_used: np.ndarray
-               ) -> tuple[pl.Series, pl.Series, int] | None:
-    """Exact ``sum(A * X)`` and ``sum(A)`` per cell (Int128) with ``A = a * 2**K``, by float
+@dataclass
+class _Limbs:
+    """Exact per-cell sums as limbs: ``sum(A * X) = sum_l parts[l] * 2**los[l]`` and ``sum(A) =
+    sum_l dparts[l] * 2**los[l]`` (int64 each, below 2**52), ``A = a * 2**k2``. Where ``a`` is per
+    edge, ``succ[t, l]`` holds the limb-l sum over successor t's edges: a complete cell's
+    ``dparts`` (None) are read from it through ``to`` (each cell's successor)."""
+
+    k2: int
+    los: list[int]
+    parts: list[np.ndarray]
+    dparts: list[np.ndarray | None]
+    succ: np.ndarray | None
+    to: np.ndarray | None
+
+    def exact(self, at: np.ndarray | None = None) -> tuple[pl.Series, pl.Series]:
+        """``(sum(A * X), sum(A))`` as Int128, for the cells ``at`` (positions; None: all)."""
+        n = self.to.size if self.to is not None else (self.parts[0].size if self.parts else 0)
+        size = n if at is None else at.size
+        num = pl.Series(np.zeros(size, dtype=np.int64)).cast(pl.Int128)
+        den = num.clone()
+        for col, (lo, part, dpart) in enumerate(zip(self.los, self.parts, self.dparts, strict=True)):
+            if dpart is None:
+                dpart = cast(np.ndarray, self.succ)[cast(np.ndarray, self.to), col]
+            scale = pl.lit(2 ** lo, pl.Int128)
+            step = pl.DataFrame({"n": num, "d": den, "p": _pick(part, at),
+                                 "q": _pick(dpart, at)}).select(
+                n=pl.col("n") + pl.col("p").cast(pl.Int128) * scale,
+                d=pl.col("d") + pl.col("q").cast(pl.Int128) * scale)
+            num, den = step["n"], step["d"]
+        return num, den
+
+    def successor_den(self) -> pl.Series:
+        """Each successor's exact ``sum(A)`` over its edges (Int128)."""
+        succ = cast(np.ndarray, self.succ)
+        terms = [pl.lit(pl.Series(succ[:, col])).cast(pl.Int128) * pl.lit(2 ** lo, pl.Int128)
+                 for col, lo in enumerate(self.los)]
+        return pl.select(den=pl.sum_horizontal(terms) if terms else pl.lit(
+            pl.Series(np.zeros(succ.shape[0], dtype=np.int64))).cast(pl.Int128))["den"]
+
+
+def _limb_sums(a: np.ndarray, scatter, xmax: float, cells: np.ndarray, n_used: np.ndarray,
+               edge_to: np.ndarray | None = None, nt: int = 0) -> _Limbs | None:
+    """Exact ``sum(A * X)`` and ``sum(A)`` per cell with ``A = a * 2**K``, by float
     ``np.bincount`` over limbs of A: each limb is small enough that every partial sum of
     ``limb * X`` stays an integer below 2**52, so float addition is exact and order-free.
-    ``a`` is per joined row or per edge; ``scatter(limb)`` gives, per cell, the sums of
-    ``limb * X`` and of ``limb`` over the joined rows; ``xmax`` bounds |X|.
+    ``a`` is per joined row or per edge (then ``edge_to`` gives each edge's successor, of
+    ``nt``); ``scatter(limb)`` gives, per cell, the sums of ``limb * X`` and of ``limb`` over
+    the joined rows (the latter None where every cell is complete and ``a`` per edge: each is
+    then its successor's sum); ``xmax`` bounds |X|.
 
     None when the values are too wide for limbs (the caller sums in 128-bit integers).
     """
@@ -938,25 +1007,55 @@ def _limb_sums(a: np.ndarray, scatter, xmax: float, cells: np.ndarray, n_used: n
     if width + 52 - bits >= 126:  # sums below 2**126: A < 2**width, |X| * n < 2**(52 - bits)
         return None
     um = m.astype(np.uint64)
-    mask = np.uint64((1 << bits) - 1)
-    num = pl.Series(np.zeros(cells.size, dtype=np.int64)).cast(pl.Int128)
-    den = num.clone()
-    for lo in range(0, max(width, 1), bits):
+    los: list[int] = []
+    parts: list[np.ndarray] = []
+    dparts: list[np.ndarray | None] = []
+    succ: list[np.ndarray] = []
+    # limbs from the top: bits [lo, hi) of A. Factors of few bits (a whole weight times a share
+    # of 1) then sit in the top limb alone, and the lower limbs are zero but for split units
+    hi = max(width, 1)
+    while hi > 0:
+        lo = max(0, hi - bits)
+        mask = np.uint64((1 << (hi - lo)) - 1)
         r = lo - shift
         right = um >> np.clip(r, 0, 63).astype(np.uint64)
         left = um << np.clip(-r, 0, bits).astype(np.uint64)
         limb = (np.where(r >= 0, right, left) & mask).astype(np.float64)
+        hi = lo
         if not limb.any():
             continue
-        scale = pl.lit(2 ** lo, pl.Int128)
         psum, dsum = scatter(limb)
-        part, dpart = psum[cells].astype(np.int64), dsum[cells].astype(np.int64)
+        los.append(lo)
+        parts.append(psum[cells].astype(np.int64))
+        dparts.append(None if dsum is None else dsum[cells].astype(np.int64))
+        if edge_to is not None:  # exact: a successor has at most nmax edges of limbs < 2**bits
+            succ.append(np.bincount(edge_to, weights=limb, minlength=nt).astype(np.int64))
         del psum, dsum
-        step = pl.DataFrame({"n": num, "d": den, "p": part, "q": dpart}).select(
-            n=pl.col("n") + pl.col("p").cast(pl.Int128) * scale,
-            d=pl.col("d") + pl.col("q").cast(pl.Int128) * scale)
-        num, den = step["n"], step["d"]
-    return num, den, k2
+    if edge_to is None and any(dp is None for dp in dparts):
+        raise RuntimeError("internal: limb sums of A were left to edges that were not given")
+    table = np.stack(succ, axis=1) if succ else (np.zeros((nt, 0), np.int64)
+                                                 if edge_to is not None else None)
+    return _Limbs(k2, los, parts, dparts, table, cells % nt if edge_to is not None else None)
+
+
+def _table_weighted(limbed: _Limbs, x: np.ndarray, d: int, complete: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """A weighted mean's complete cells by their successors' quotient tables
+    (:func:`mergetool.core.exact.table_quotient`): ``(q, den, sure)`` for those cells, ``den``
+    their exact ``sum(A)`` as a float, ``q`` exact where ``sure``. None where the tables do
+    not apply: a negative value (the limbs then hold signed sums), a mean that could reach 9
+    (q would not fit an int64), or denominators too wide."""
+    if limbed.succ is None or limbed.to is None or not complete.any() or not x.size:
+        return None
+    if float(x.min()) < 0 or float(x.max()) >= 9 * 10 ** d:  # a mean lies within its values
+        return None
+    den = limbed.successor_den()
+    tables = quotient_tables(den, limbed.succ, limbed.los, d)
+    if tables is None:
+        return None
+    to = limbed.to[complete]
+    q, sure = table_quotient([p[complete] for p in limbed.parts], to, *tables)
+    return q, den.cast(pl.Float64).to_numpy()[to], sure
 
 
 def _exact_integers(a: np.ndarray) -> tuple[pl.Series, int]:
