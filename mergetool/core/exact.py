@@ -15,6 +15,12 @@ Limits (checked; beyond them the caller refuses the input, it never rounds silen
 Fast path (the mean of index-like data): |X| < 2**51 per value and every cell's sum of |X| below
 2**53, so a float64 ``np.bincount`` adds integers exactly. Otherwise sums are 128-bit integer
 sums (polars group-by on an integer key).
+
+Quotients by shared denominators (a weighted mean's complete cells, which share their successor's
+sum of weights): :func:`quotient_tables` works out ``2**lo * 10**(18 - d) / D`` once per
+denominator and limb, and :func:`table_quotient` rounds each cell's quotient with uint64
+multiply-adds, exactly; a cell within its error bound of a rounding boundary (every exact tie
+among them) is left to the long division of :func:`round_quotient`.
 """
 
 from __future__ import annotations
@@ -357,42 +363,62 @@ def table_quotient(parts: list[np.ndarray], group: np.ndarray, h: np.ndarray, f:
     Preconditions (the caller's): ``0 <= parts[l] < 2**53``, and ``Y < 2**63``, so each
     ``parts[l] * H`` and their sum fit a uint64. ``Y`` is ``S + (G + theta) / 2**64`` with
     ``S = sum P * H`` and ``G = sum P * F`` exact (128 bits as two uint64), ``0 <= theta <
-    B = sum P``; ``q = S + floor((G + 2**63 + theta) / 2**64)`` is ``S + G_hi + carry`` unless
-    the low word of ``G + 2**63`` lies within B of 2**64: then theta could carry, and the cell
-    is not sure. Exact ties are always among those (or have theta = 0, and are right).
+    B = 1 + sum P``; ``q = S + floor((G + 2**63 + theta) / 2**64)`` is ``S + G_hi + carry``
+    unless the low word of ``G + 2**63`` lies within B of 2**64: then theta could carry, and the
+    cell is not sure. Exact ties are always among those (or have theta = 0, and are right).
     """
     q = np.empty(group.size, np.int64)
     sure = np.empty(group.size, bool)
+    # per limb: H, and F's two 32-bit halves, as contiguous tables (gathered by np.take)
+    tabs = [(np.ascontiguousarray(h[:, col]), np.ascontiguousarray(f[:, col] >> _S32),
+             np.ascontiguousarray(f[:, col] & _M32)) for col in range(h.shape[1])]
+    size = min(CHUNK, group.size)
+    work = [np.empty(size, np.uint64) for _ in range(8)]
     for lo in range(0, group.size, CHUNK):
         part = slice(lo, lo + CHUNK)
-        q[part], sure[part] = _table_block([p[part] for p in parts], group[part], h, f)
+        q[part], sure[part] = _table_block([p[part] for p in parts], group[part], tabs,
+                                           [w[:min(CHUNK, group.size - lo)] for w in work])
     return q, sure
 
 
-def _table_block(parts: list[np.ndarray], group: np.ndarray, h: np.ndarray, f: np.ndarray
+def _table_block(parts: list[np.ndarray], group: np.ndarray,
+                 tabs: list[tuple[np.ndarray, np.ndarray, np.ndarray]], work: list[np.ndarray]
                  ) -> tuple[np.ndarray, np.ndarray]:
-    """One block of :func:`table_quotient`."""
-    s = np.zeros(group.size, np.uint64)
-    g_hi = np.zeros(group.size, np.uint64)
-    g_lo = np.zeros(group.size, np.uint64)
-    bound = np.ones(group.size, np.uint64)
-    for col, p_signed in enumerate(parts):
-        p = p_signed.astype(np.uint64)
+    """One block of :func:`table_quotient`, in the buffers ``work``."""
+    s, g_hi, g_lo, bound, p0, p1, t, u = work
+    s[:] = 0
+    g_hi[:] = 0
+    g_lo[:] = 0
+    bound[:] = 1
+    for p_signed, (hc, f1c, f0c) in zip(parts, tabs, strict=True):
+        p = p_signed.view(np.uint64)  # 0 <= p < 2**53: the same bits
         bound += p
-        s += p * h[group, col]
-        fg = f[group, col]
-        # p * fg in 128 bits by 32-bit halves: p < 2**53 (p1 < 2**21), fg < 2**64
-        p0, p1 = p & _M32, p >> _S32
-        f0, f1 = fg & _M32, fg >> _S32
-        ll = p0 * f0
+        np.take(hc, group, out=t)
+        t *= p
+        s += t
+        # p * F in 128 bits by 32-bit halves: p = p1 * 2**32 + p0 (p1 < 2**21), F = f1 * 2**32 + f0
+        np.bitwise_and(p, _M32, out=p0)
+        np.right_shift(p, _S32, out=p1)
+        f0 = np.take(f0c, group)
+        f1 = np.take(f1c, group)
+        ll = p0 * f0  # < 2**64
         lh = p0 * f1
-        hl = p1 * f0
-        mid = (ll >> _S32) + (lh & _M32) + (hl & _M32)  # < 3 * 2**32
-        low = (mid << _S32) | (ll & _M32)
-        high = p1 * f1 + (lh >> _S32) + (hl >> _S32) + (mid >> _S32)
+        f0 *= p1  # hl: < 2**53
+        f1 *= p1  # hh: < 2**53
+        np.right_shift(ll, _S32, out=t)  # mid = (ll >> 32) + (lh & M) + (hl & M) < 3 * 2**32
+        t += lh & _M32
+        t += f0 & _M32
+        ll &= _M32
+        low = np.left_shift(t, _S32)
+        low |= ll
+        f1 += lh >> _S32  # high = hh + (lh >> 32) + (hl >> 32) + (mid >> 32)
+        f1 += f0 >> _S32
+        f1 += t >> _S32
         g_lo += low
-        g_hi += high + (g_lo < low)  # the carry of the low word
-    u = g_lo ^ _TOP  # the low word of G + 2**63; its carry is the top bit of g_lo
-    q = s + g_hi + (g_lo >> np.uint64(63))
-    sure = u <= ~bound  # u + bound < 2**64: theta cannot carry
-    return q.view(np.int64), sure
+        f1 += g_lo < low  # the carry of the low word
+        g_hi += f1
+    np.bitwise_xor(g_lo, _TOP, out=u)  # the low word of G + 2**63; its carry: g_lo's top bit
+    g_lo >>= np.uint64(63)
+    s += g_hi
+    s += g_lo
+    return s.view(np.int64).copy(), u <= ~bound  # sure: u + bound < 2**64, theta cannot carry

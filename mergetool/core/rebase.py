@@ -27,6 +27,7 @@ what the integers hold are refused (``number-not-exact``), never rounded silentl
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -662,8 +663,10 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
         simple = sel is None and parts[0] is None and jr is None  # every row joined, in parts
         (q_, a_, c_), ws, a_rows = _general_sums(m, x, d, rows, edge_scatter if simple else None,
                                                  k_, cells, n_used, idx, weights, slot, ni, y0,
-                                                 step)
-        if q_ is not None:
+                                                 step, audit=audit)
+        if q_ is not None and cells.size == ncell:  # every cell: no scatter
+            scaled, value = q_, nearest_float(q_)
+        elif q_ is not None:
             scaled[cells], value[cells] = q_, nearest_float(q_)
         else:
             wide.append((cells, a_, c_))
@@ -809,8 +812,10 @@ def _encode(current: pl.DataFrame, idx: TransitionIndex
 def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, rows, edge_scatter, k_: np.ndarray,
                   cells: np.ndarray, n_used: np.ndarray, idx: TransitionIndex,
                   weights: pl.DataFrame | None, slot: np.ndarray, ni: int, y0: int,
-                  step: Transition) -> tuple[tuple, np.ndarray, np.ndarray | None]:
-    """128-bit integer sums of ``A * X`` per cell and their exact quotient.
+                  step: Transition, *, audit: bool = True
+                  ) -> tuple[tuple, np.ndarray | None, np.ndarray | None]:
+    """128-bit integer sums of ``A * X`` per cell and their exact quotient, with each cell's
+    sum of factors as a float (for the audit; None without it, where a quicker path skips it).
 
     ``A`` is 1 (mean), the share (sum) or weight x share (weighted), each a float64 made an
     exact integer by one power of two ``2**K`` common to the step: no bit of a weight is lost.
@@ -874,19 +879,26 @@ def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, rows, edge_scatter,
             fast = _table_weighted(limbed, x, d, complete)
         if fast is not None:  # the complete cells by table, the rest (and the unsure) divided
             q_t, den_t, sure = fast
-            at = np.flatnonzero(complete)
+            every = bool(complete.all())
+            at = None if every else np.flatnonzero(complete)
             rest = np.flatnonzero(~complete)
             if not sure.all():
-                rest = np.sort(np.concatenate([rest, at[~sure]]))
-            q_all = np.empty(cells.size, np.int64)
-            ws = np.empty(cells.size)
-            q_all[at], ws[at] = q_t, den_t * 2.0 ** -k2
+                rest = np.sort(np.concatenate([rest, _pick(np.arange(cells.size), at)[~sure]]))
+            q_all = q_t if every else np.empty(cells.size, np.int64)
+            ws = None
+            if audit:
+                ws = np.empty(cells.size)
+                ws[slice(None) if at is None else at] = den_t() * 2.0 ** -k2
+            if not every:
+                q_all[at] = q_t
             if rest.size:
                 num, den_a = limbed.exact(rest)
                 q_r, _a, _c = _quotient(num, den_a, d, name)
                 if q_r is None:  # cannot happen: every mean lies below 9 (checked)
                     raise RuntimeError("internal: a weighted mean of values below 9 reached 9")
-                q_all[rest], ws[rest] = q_r, (den_a.cast(pl.Float64) * 2.0 ** -k2).to_numpy()
+                q_all[rest] = q_r
+                if ws is not None:
+                    ws[rest] = (den_a.cast(pl.Float64) * 2.0 ** -k2).to_numpy()
             return (q_all, None, None), ws, a
         num, den_a = limbed.exact()
         den = pl.Series([2 ** k2] * cells.size, dtype=pl.Int128) if name == "sum" else den_a
@@ -1039,10 +1051,10 @@ def _limb_sums(a: np.ndarray, scatter, xmax: float, cells: np.ndarray, n_used: n
 
 
 def _table_weighted(limbed: _Limbs, x: np.ndarray, d: int, complete: np.ndarray
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+                    ) -> tuple[np.ndarray, Callable[[], np.ndarray], np.ndarray] | None:
     """A weighted mean's complete cells by their successors' quotient tables
-    (:func:`mergetool.core.exact.table_quotient`): ``(q, den, sure)`` for those cells, ``den``
-    their exact ``sum(A)`` as a float, ``q`` exact where ``sure``. None where the tables do
+    (:func:`mergetool.core.exact.table_quotient`): ``(q, den, sure)`` for those cells, ``den()``
+    their exact ``sum(A)`` as floats, ``q`` exact where ``sure``. None where the tables do
     not apply: a negative value (the limbs then hold signed sums), a mean that could reach 9
     (q would not fit an int64), or denominators too wide."""
     if limbed.succ is None or limbed.to is None or not complete.any() or not x.size:
@@ -1053,9 +1065,11 @@ def _table_weighted(limbed: _Limbs, x: np.ndarray, d: int, complete: np.ndarray
     tables = quotient_tables(den, limbed.succ, limbed.los, d)
     if tables is None:
         return None
-    to = limbed.to[complete]
-    q, sure = table_quotient([p[complete] for p in limbed.parts], to, *tables)
-    return q, den.cast(pl.Float64).to_numpy()[to], sure
+    every = bool(complete.all())
+    to = limbed.to if every else limbed.to[complete]
+    q, sure = table_quotient(limbed.parts if every else [p[complete] for p in limbed.parts], to,
+                             *tables)
+    return q, lambda: den.cast(pl.Float64).to_numpy()[to], sure
 
 
 def _exact_integers(a: np.ndarray) -> tuple[pl.Series, int]:
