@@ -38,6 +38,7 @@ PROBLEM_CODES: dict[str, str] = {
     "missing-file": "a file that does not exist",
     "missing-share": "a divided unit without real shares, for the sum or weighted method",
     "missing-weight": "a predecessor without a weight, for the weighted method",
+    "zero-weight": "a weighted mean whose weights x shares sum to 0 or less",
     "mixed-basis": "units from different bases in one table",
     "nesting": "a fine-level edge that leaves the coarse-level edge containing it",
     "no-path": "no chain of transitions links two bases",

@@ -418,3 +418,51 @@ def test_a_chain_carries_exact_decimals_between_steps() -> None:
     want = Decimal(exact.numerator) / Decimal(exact.denominator)
     assert got["value_exact"][0] == want.quantize(Decimal("1e-18"))
     assert got["value"][0] == float(want)
+
+
+def _weighted_frame(shares, weights, values):
+    """A two-successor mapping A..D -> X, Y with the given edges' shares, weights and values."""
+    old = sorted(weights)
+    ms = mapping_set({"old": [(c, c) for c in old], "new": [("X", "X"), ("Y", "Y")]},
+                     [("m", "old", "new", shares)])
+    scores = scores_from_rows([(2020, c, "a", v) for c, v in values.items()], "old")
+    return ms, scores, pl.DataFrame({"code": old, "weight": [weights[c] for c in old]})
+
+
+@pytest.mark.parametrize("weights", [
+    {"A": -1.0, "B": -3.0, "C": 2.0, "D": 1.0},  # sums to -4: used to give 0.3124999...
+    {"A": 0.0, "B": 0.0, "C": 2.0, "D": 1.0},  # sums to 0
+    {"A": 5e-324, "B": 5e-324, "C": 2.0, "D": 1.0},  # x 0.25 underflows to 0
+])
+@pytest.mark.parametrize("audit", [True, False])
+def test_weights_summing_to_zero_or_less_are_refused_not_divided(weights, audit) -> None:
+    from mergetool.errors import InputError
+
+    share = 0.25 if weights["A"] == 5e-324 else 1.0
+    ms, scores, w = _weighted_frame(
+        [("A", "X", share), ("B", "X", share), ("C", "Y", 1.0), ("D", "Y", 1.0)], weights,
+        {"A": 0.5, "B": 0.25, "C": 0.75, "D": 0.1})
+    with pytest.raises(InputError) as err:
+        rebase(scores, ms, "new", methods={"*": "weighted"}, weights=w, audit=audit)
+    assert err.value.problems[0].code == "zero-weight"
+    assert "X" in err.value.problems[0].message
+
+
+def test_weights_of_mixed_sign_with_a_positive_sum_give_the_exact_mean() -> None:
+    ms, scores, w = _weighted_frame(
+        [("A", "X", 1.0), ("B", "X", 1.0), ("C", "Y", 1.0), ("D", "Y", 1.0)],
+        {"A": -1.0, "B": 3.0, "C": 2.0, "D": -1.0}, {"A": 0.5, "B": 0.25, "C": 0.75, "D": 0.1})
+    got = rebase(scores, ms, "new", methods={"*": "weighted"}, weights=w).values
+    assert [str(v) for v in got["value_exact"]] == ["0.125000000000000000", "1.400000000000000000"]
+
+
+def test_a_lower_limb_on_no_first_edge_is_summed_as_floats() -> None:
+    """A share of 0.5 - 2**-50 puts a lower limb on a split unit's second edge only: the rows of
+    first edges with that limb are none, and their (empty) sum must still be a float sum."""
+    ms, scores, w = _weighted_frame(
+        [("A", "X", 0.5), ("A", "Y", 0.5 - 2.0**-50), ("B", "X", 1.0), ("C", "Y", 1.0)],
+        {"A": 1.0, "B": 1.0, "C": 1.0}, {"A": 0.5, "B": 0.25, "C": 0.75})
+    for audit in (True, False):
+        got = rebase(scores, ms, "new", methods={"*": "weighted"}, weights=w, audit=audit).values
+        assert [str(v) for v in got["value_exact"]] == ["0.333333333333333333",
+                                                        "0.666666666666666765"]

@@ -648,9 +648,11 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
                 k0, w0, x0 = jk[some], per_edge[e0[some]], xw[some]
             else:
                 k0, w0, x0 = jk[:fid.size], per_edge[e0], xw
-            den_ = None if complete else np.bincount(k0, weights=w0, minlength=ncell)
+            # (float sums even over no rows: np.bincount of nothing is int64)
+            den_ = None if complete else np.bincount(k0, weights=w0, minlength=ncell).astype(
+                np.float64, copy=False)
             w0 *= x0
-            num_ = np.bincount(k0, weights=w0, minlength=ncell)
+            num_ = np.bincount(k0, weights=w0, minlength=ncell).astype(np.float64, copy=False)
             del w0, k0, x0
             at = fid.size
             for j, r in enumerate(parts[1:], start=1):
@@ -893,6 +895,7 @@ def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, rows, edge_scatter,
                 q_all[at] = q_t
             if rest.size:
                 num, den_a = limbed.exact(rest)
+                _refuse_zero_weights(den_a, cells[rest], idx, step)
                 q_r, _a, _c = _quotient(num, den_a, d, name)
                 if q_r is None:  # cannot happen: every mean lies below 9 (checked)
                     raise RuntimeError("internal: a weighted mean of values below 9 reached 9")
@@ -901,6 +904,8 @@ def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, rows, edge_scatter,
                     ws[rest] = (den_a.cast(pl.Float64) * 2.0 ** -k2).to_numpy()
             return (q_all, None, None), ws, a
         num, den_a = limbed.exact()
+        if name == "weighted":
+            _refuse_zero_weights(den_a, cells, idx, step)
         den = pl.Series([2 ** k2] * cells.size, dtype=pl.Int128) if name == "sum" else den_a
         ws = np.ones(cells.size) if name == "sum" else (den_a.cast(pl.Float64) * 2.0 ** -k2).to_numpy()
         return _quotient(num, den, d, name), ws, a
@@ -921,8 +926,25 @@ def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, rows, edge_scatter,
         ws = np.ones(cells.size)
     else:
         den = sums["a"]
+        _refuse_zero_weights(den, cells, idx, step)
         ws = (sums["a"].cast(pl.Float64) * 2.0 ** -k2).to_numpy()
     return _quotient(sums["t"], den, d, name), ws, a
+
+
+def _refuse_zero_weights(den: pl.Series, cells: np.ndarray, idx: TransitionIndex,
+                         step: Transition) -> None:
+    """Refuse (``zero-weight``) cells whose weights x shares sum to 0 or less: their weighted
+    mean is undefined, and a quotient by it would be a number made up."""
+    bad = (den <= 0).fill_null(True).to_numpy()
+    if not bad.any():
+        return
+    codes = sorted(set(idx.to_codes.gather(cells[bad] % idx.to_codes.len()).to_list()))
+    raise InputError.single(Problem(
+        "zero-weight", f"{len(codes)} unit(s) of {step.to_basis} get predecessors whose weight x "
+        "share sums to 0 or less (a weighted mean of nothing): " + ", ".join(codes[:10])
+        + (" ..." if len(codes) > 10 else ""), expected="weights above 0",
+        hint="give every predecessor a positive weight (a weight x share that underflows to 0, "
+        "such as 5e-324 x 0.25, counts as 0), or use --method mean"))
 
 
 def _quotient(num: pl.Series, den: pl.Series, d: int, name: str
@@ -1062,6 +1084,8 @@ def _table_weighted(limbed: _Limbs, x: np.ndarray, d: int, complete: np.ndarray
     if float(x.min()) < 0 or float(x.max()) >= 9 * 10 ** d:  # a mean lies within its values
         return None
     den = limbed.successor_den()
+    if (den <= 0).any():  # a weighted mean without weights: refused by the long division's path
+        return None
     tables = quotient_tables(den, limbed.succ, limbed.los, d)
     if tables is None:
         return None
