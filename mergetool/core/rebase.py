@@ -314,7 +314,7 @@ def _chain_coverage(values: pl.DataFrame, scores: pl.DataFrame, chain: Transitio
 #: depends on one year only, and what the exactness limits accept (:mod:`mergetool.core.exact`)
 #: is decided per group, so the same input gives the same bytes, and the same refusals, on every
 #: machine. Peak memory follows the groups in flight, not all years' data.
-GROUP_ROWS = 2_500_000
+GROUP_ROWS = 1_000_000
 PARALLEL_ROWS = 1_000_000
 #: A bound on a group's rows even below ``PARALLEL_ROWS`` (tests lower it to force many groups);
 #: a year larger than it is a group of its own.
