@@ -901,13 +901,13 @@ def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, rows, edge_scatter,
                     raise RuntimeError("internal: a weighted mean of values below 9 reached 9")
                 q_all[rest] = q_r
                 if ws is not None:
-                    ws[rest] = (den_a.cast(pl.Float64) * 2.0 ** -k2).to_numpy()
+                    ws[rest] = _factor_sums(den_a, k2)
             return (q_all, None, None), ws, a
         num, den_a = limbed.exact()
         if name == "weighted":
             _refuse_zero_weights(den_a, cells, idx, step)
         den = pl.Series([2 ** k2] * cells.size, dtype=pl.Int128) if name == "sum" else den_a
-        ws = np.ones(cells.size) if name == "sum" else (den_a.cast(pl.Float64) * 2.0 ** -k2).to_numpy()
+        ws = np.ones(cells.size) if name == "sum" else _factor_sums(den_a, k2)
         return _quotient(num, den, d, name), ws, a
     if a is None:  # cannot happen: e_ was joined above when the limbs could not hold the values
         raise RuntimeError("internal: the contributions' factors were not gathered")
@@ -927,8 +927,14 @@ def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, rows, edge_scatter,
     else:
         den = sums["a"]
         _refuse_zero_weights(den, cells, idx, step)
-        ws = (sums["a"].cast(pl.Float64) * 2.0 ** -k2).to_numpy()
+        ws = _factor_sums(sums["a"], k2)
     return _quotient(sums["t"], den, d, name), ws, a
+
+
+def _factor_sums(den: pl.Series, k2: int) -> np.ndarray:
+    """Each cell's sum of factors ``a`` as a float (the audit's denominator), from the exact
+    ``sum(A)`` with ``A = a * 2**k2``."""
+    return (den.cast(pl.Float64) * 2.0 ** -k2).to_numpy()
 
 
 def _refuse_zero_weights(den: pl.Series, cells: np.ndarray, idx: TransitionIndex,
