@@ -321,6 +321,8 @@ def exact_series(values: pl.Series) -> pl.Series:
 _M32 = np.uint64(0xFFFFFFFF)
 _S32 = np.uint64(32)
 _TOP = np.uint64(1 << 63)
+#: cells per block of :func:`table_quotient`: its eight work buffers then fit a core's L2 cache
+TABLE_CHUNK = 1 << 14
 
 
 def quotient_tables(den: pl.Series, limb_den: np.ndarray, los: list[int], d: int
@@ -372,12 +374,12 @@ def table_quotient(parts: list[np.ndarray], group: np.ndarray, h: np.ndarray, f:
     # per limb: H, and F's two 32-bit halves, as contiguous tables (gathered by np.take)
     tabs = [(np.ascontiguousarray(h[:, col]), np.ascontiguousarray(f[:, col] >> _S32),
              np.ascontiguousarray(f[:, col] & _M32)) for col in range(h.shape[1])]
-    size = min(CHUNK, group.size)
+    size = min(TABLE_CHUNK, group.size)
     work = [np.empty(size, np.uint64) for _ in range(8)]
-    for lo in range(0, group.size, CHUNK):
-        part = slice(lo, lo + CHUNK)
+    for lo in range(0, group.size, TABLE_CHUNK):
+        part = slice(lo, lo + TABLE_CHUNK)
         q[part], sure[part] = _table_block([p[part] for p in parts], group[part], tabs,
-                                           [w[:min(CHUNK, group.size - lo)] for w in work])
+                                           [w[:min(TABLE_CHUNK, group.size - lo)] for w in work])
     return q, sure
 
 

@@ -202,6 +202,8 @@ def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
             _require_weights(weights, step)
         # checks over the whole step, so no problem depends on how its years are grouped
         current = _step_input(current, step, weights)
+        if current["year"].is_sorted():  # flagged: the groups below then slice without a scan
+            current = current.with_columns(pl.col("year").set_sorted())
         if weights is not None:  # the weights on the step's unit ids, once for all groups
             _weight_ids(weights, transition_index(step), step)
         groups = _year_groups(current)
@@ -218,7 +220,7 @@ def rebase(scores: pl.DataFrame, mappings: MappingSet, to_basis: str, *,
         if k + 1 < len(steps):  # the next step's input
             current = values.select("year", "basis", "code", "indicator", "value", "value_exact",
                                     partial=pl.col("status") == "partial")
-        if weights is not None:
+        if weights is not None and k + 1 < len(steps):  # the next step's weights
             weights = _carry_weights(weights, step)
     if len(steps) > 1 and values is not None:  # counted on the scores' own basis
         values = _chain_coverage(values, scores, mappings.composed(from_basis, to_basis))
@@ -597,7 +599,8 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
                 "round the values to at most 18 decimals (the published indices have 4)")
     methods_used = sorted(set(method_of[np.unique(slots % ni)].tolist())) if slots.size else [0]
     cell_method = method_of[jk // nt % ni] if len(methods_used) > 1 else None
-    jr = je = e0 = None
+    jr = je = None
+    split_edges: list[np.ndarray] | None = None
     if cell_method is not None or audit:
         jr, je = joined()
     for m in methods_used:
@@ -631,41 +634,50 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
                 jr, je = joined()
             return (jr, je) if sel is None else (jr[sel], je[sel])
 
+        at_c = None if cells.size == ncell else cells  # None: every cell, no gathers
+        complete = _pick(n_used, at_c) == _pick(expected, at_c)  # each cell short of none
+
         def edge_scatter(per_edge: np.ndarray, xw: np.ndarray,
-                         complete: bool = bool((n_used[cells] == expected[cells]).all())
+                         every: bool = bool(complete.all())
                          ) -> tuple[np.ndarray, np.ndarray | None]:
             """Per cell: sums of ``per_edge[edge] * x[row]`` and of ``per_edge[edge]`` over the
-            joined rows, part by part (no joined arrays built)."""
-            nonlocal e0
-            if e0 is None:
-                e0 = idx.start[fid]
+            joined rows, part by part (no joined arrays built; only where every unit has an
+            edge, so a unit's first edge is ``start[unit]``)."""
+            nonlocal split_edges
+            if split_edges is None:  # the edge of each further part's rows, for every limb
+                split_edges = [idx.start[fid[r]] + j for j, r in enumerate(parts[1:], start=1)]
             # a complete cell holds one row per edge of its successor (no unit twice: checked
             # above), so its sum of factors is the successor's, from the edges alone (None:
             # the caller reads it per successor)
-            nz = per_edge != 0
+            first = per_edge[idx.start[:-1]]  # each unit's first edge: a table gathered by unit
+            nz = first != 0
             if nz.mean() < 0.5:  # a lower limb, zero but for split units: their rows alone
-                some = np.flatnonzero(nz[e0])
-                k0, w0, x0 = jk[some], per_edge[e0[some]], xw[some]
+                if len(parts) > 1 and not (nz & (idx.degree < 2)).any():  # among the split rows
+                    some = parts[1][nz[fid[parts[1]]]]
+                else:
+                    some = np.flatnonzero(nz[fid])
+                k0, w0, x0 = jk[some], first[fid[some]], xw[some]
             else:
-                k0, w0, x0 = jk[:fid.size], per_edge[e0], xw
+                k0, w0, x0 = jk[:fid.size], first[fid], xw
             # (float sums even over no rows: np.bincount of nothing is int64)
-            den_ = None if complete else np.bincount(k0, weights=w0, minlength=ncell).astype(
+            den_ = None if every else np.bincount(k0, weights=w0, minlength=ncell).astype(
                 np.float64, copy=False)
             w0 *= x0
             num_ = np.bincount(k0, weights=w0, minlength=ncell).astype(np.float64, copy=False)
             del w0, k0, x0
             at = fid.size
-            for j, r in enumerate(parts[1:], start=1):
-                wj = per_edge[idx.start[fid[r]] + j]
+            for r, ej in zip(parts[1:], split_edges, strict=True):
+                wj = per_edge[ej]
                 if den_ is not None:
                     den_ += np.bincount(jk[at:at + r.size], weights=wj, minlength=ncell)
-                num_ += np.bincount(jk[at:at + r.size], weights=wj * xw[r], minlength=ncell)
+                wj *= xw[r]
+                num_ += np.bincount(jk[at:at + r.size], weights=wj, minlength=ncell)
                 at += r.size
             return num_, den_
         simple = sel is None and parts[0] is None and jr is None  # every row joined, in parts
         (q_, a_, c_), ws, a_rows = _general_sums(m, x, d, rows, edge_scatter if simple else None,
                                                  k_, cells, n_used, idx, weights, slot, ni, y0,
-                                                 step, audit=audit)
+                                                 step, complete, audit=audit)
         if q_ is not None and cells.size == ncell:  # every cell: no scatter
             scaled, value = q_, nearest_float(q_)
         elif q_ is not None:
@@ -706,7 +718,7 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
         missing = pl.lit(pl.repeat("", out_cells.size, dtype=pl.String, eager=True).scatter(
             miss["r"], miss["c"]))
     if not audit:  # the input-sized arrays are done with: the output is built without them
-        del fid, slot, jk, x, v, parts, jr, je, e0
+        del fid, slot, jk, x, v, parts, jr, je, split_edges
     out_slot = np.repeat(slots, nt)
     ind_ids = out_slot % ni
     keep = pl.col("computed")
@@ -814,7 +826,7 @@ def _encode(current: pl.DataFrame, idx: TransitionIndex
 def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, rows, edge_scatter, k_: np.ndarray,
                   cells: np.ndarray, n_used: np.ndarray, idx: TransitionIndex,
                   weights: pl.DataFrame | None, slot: np.ndarray, ni: int, y0: int,
-                  step: Transition, *, audit: bool = True
+                  step: Transition, complete: np.ndarray, *, audit: bool = True
                   ) -> tuple[tuple, np.ndarray | None, np.ndarray | None]:
     """128-bit integer sums of ``A * X`` per cell and their exact quotient, with each cell's
     sum of factors as a float (for the audit; None without it, where a quicker path skips it).
@@ -822,7 +834,8 @@ def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, rows, edge_scatter,
     ``A`` is 1 (mean), the share (sum) or weight x share (weighted), each a float64 made an
     exact integer by one power of two ``2**K`` common to the step: no bit of a weight is lost.
     ``rows()`` gives each joined row's (input row, edge); ``edge_scatter`` (or None) sums
-    per-edge factors over the joined rows without building them.
+    per-edge factors over the joined rows without building them; ``complete`` marks the
+    ``cells`` that have every predecessor.
     """
     name = _METHOD_NAMES[m]
     if name == "mean" or (weights is not None and "year" in weights.columns) or \
@@ -877,7 +890,6 @@ def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, rows, edge_scatter,
         k2 = limbed.k2
         fast = None
         if name == "weighted" and isinstance(x, np.ndarray):
-            complete = n_used[cells] == idx.expected[cells % idx.to_codes.len()]
             fast = _table_weighted(limbed, x, d, complete)
         if fast is not None:  # the complete cells by table, the rest (and the unsure) divided
             q_t, den_t, sure = fast
@@ -894,9 +906,16 @@ def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, rows, edge_scatter,
             if not every:
                 q_all[at] = q_t
             if rest.size:
-                num, den_a = limbed.exact(rest)
+                if rest.size <= FEW_CELLS:  # a few: exact in Python integers, no 128-bit frames
+                    num_i, den_i = limbed.exact_ints(rest)
+                    den_a = pl.Series(den_i, dtype=pl.Int128)
+                else:
+                    num, den_a = limbed.exact(rest)
                 _refuse_zero_weights(den_a, cells[rest], idx, step)
-                q_r, _a, _c = _quotient(num, den_a, d, name)
+                if rest.size <= FEW_CELLS:
+                    q_r = _int_quotients(num_i, den_i, d)
+                else:
+                    q_r, _a, _c = _quotient(num, den_a, d, name)
                 if q_r is None:  # cannot happen: every mean lies below 9 (checked)
                     raise RuntimeError("internal: a weighted mean of values below 9 reached 9")
                 q_all[rest] = q_r
@@ -969,6 +988,25 @@ def _quotient(num: pl.Series, den: pl.Series, d: int, name: str
     return None, a_, c_
 
 
+#: At most this many cells left to exact division are divided in Python integers: quicker for a
+#: few than building 128-bit frames (the same rounding as :func:`mergetool.core.exact.round_quotient`).
+FEW_CELLS = 4096
+
+
+def _int_quotients(num: list[int], den: list[int], d: int) -> np.ndarray | None:
+    """``round_half_up(num / (den * 10**d))`` at 18 decimals, times 10**18, as int64 (``den`` >
+    0), half away from zero as :func:`mergetool.core.exact.scaled_quotient`; None when some
+    |result| is 9 or more."""
+    e = 10 ** (MAX_SCALE - d)
+    out = []
+    for n, dn in zip(num, den, strict=True):
+        q = (2 * abs(n) * e + dn) // (2 * dn)
+        if q >= 9 * 10 ** MAX_SCALE:
+            return None
+        out.append(-q if n < 0 else q)
+    return np.array(out, dtype=np.int64)
+
+
 def _mantissas(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """``(m, shift, K)`` with ``a * 2**K == m * 2**shift`` exactly: m an odd int64 (or 0) below
     2**53, shift >= 0, K >= 0 the smallest power of two making every ``a`` an integer."""
@@ -1013,6 +1051,17 @@ class _Limbs:
                 n=pl.col("n") + pl.col("p").cast(pl.Int128) * scale,
                 d=pl.col("d") + pl.col("q").cast(pl.Int128) * scale)
             num, den = step["n"], step["d"]
+        return num, den
+
+    def exact_ints(self, at: np.ndarray) -> tuple[list[int], list[int]]:
+        """``(sum(A * X), sum(A))`` as Python integers, for the few cells ``at``."""
+        num = [0] * at.size
+        den = [0] * at.size
+        for col, (lo, part, dpart) in enumerate(zip(self.los, self.parts, self.dparts, strict=True)):
+            dsel = (cast(np.ndarray, self.succ)[cast(np.ndarray, self.to)[at], col] if dpart is None
+                    else dpart[at])
+            num = [n + (p << lo) for n, p in zip(num, part[at].tolist(), strict=True)]
+            den = [n + (p << lo) for n, p in zip(den, dsel.tolist(), strict=True)]
         return num, den
 
     def successor_den(self) -> pl.Series:
@@ -1066,8 +1115,9 @@ def _limb_sums(a: np.ndarray, scatter, xmax: float, cells: np.ndarray, n_used: n
             continue
         psum, dsum = scatter(limb)
         los.append(lo)
-        parts.append(psum[cells].astype(np.int64))
-        dparts.append(None if dsum is None else dsum[cells].astype(np.int64))
+        at = None if cells.size == psum.size else cells  # None: every cell, no gathers
+        parts.append(_pick(psum, at).astype(np.int64))
+        dparts.append(None if dsum is None else _pick(dsum, at).astype(np.int64))
         if edge_to is not None:  # exact: a successor has at most nmax edges of limbs < 2**bits
             succ.append(np.bincount(edge_to, weights=limb, minlength=nt).astype(np.int64))
         del psum, dsum
