@@ -721,21 +721,29 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
         del fid, slot, jk, x, v, parts, jr, je, split_edges
     out_slot = np.repeat(slots, nt)
     ind_ids = out_slot % ni
-    keep = pl.col("computed")
+    # a column of one value (one method, every cell ok) is a literal, not a gather
+    one = status.size and bool((status == status[0]).all())
+    status_names = pl.Series(["ok", "partial", "incomplete", "no-data"])
+    kept = (lambda c: pl.col(c)) if one and status[0] <= 1 else (
+        lambda c: pl.when(pl.col("computed")).then(pl.col(c)))
     # one select: polars builds the columns in parallel
     frame = pl.DataFrame({
-        "y": (out_slot // ni + y0).astype(np.int32), "t": np.tile(np.arange(nt), slots.size),
-        "i": ind_ids, "m": method_of[ind_ids], "st": status, "val": val, "x": exact,
-        "ne": ne.astype(np.uint32), "nu": nu.astype(np.uint32), "computed": computed,
+        "y": (out_slot // ni + y0).astype(np.int32), "i": ind_ids, "m": method_of[ind_ids],
+        "st": status, "val": val, "x": exact, "ne": ne.astype(np.uint32),
+        "nu": nu.astype(np.uint32), "computed": computed,
+        # the output grid is every successor of each present slot, in code order
+        "code": pl.concat([idx.to_codes] * slots.size, rechunk=True) if slots.size
+        else idx.to_codes.clear(),
     }).select(
-        year="y", basis=pl.lit(step.to_basis, pl.String),
-        code=pl.lit(idx.to_codes).gather(pl.col("t")),
+        year="y", basis=pl.lit(step.to_basis, pl.String), code="code",
         indicator=pl.lit(indicators).gather(pl.col("i")),
-        value=pl.when(keep).then(pl.col("val")),
-        method=pl.lit(pl.Series(_METHOD_NAMES)).gather(pl.col("m")),
+        value=kept("val"),
+        method=pl.lit(_METHOD_NAMES[methods_used[0]], pl.String) if len(methods_used) == 1
+        else pl.lit(pl.Series(_METHOD_NAMES)).gather(pl.col("m")),
         n_expected="ne", n_used="nu", missing=missing,
-        status=pl.lit(pl.Series(["ok", "partial", "incomplete", "no-data"])).gather(pl.col("st")),
-        value_exact=pl.when(keep).then(pl.col("x")))
+        status=pl.lit(status_names[int(status[0])], pl.String) if one
+        else pl.lit(status_names).gather(pl.col("st")),
+        value_exact=kept("x"))
     values = frame.select(RESULT_COLUMNS)
     if not audit:
         return values, pl.DataFrame(schema=AUDIT_SCHEMA)
@@ -890,7 +898,8 @@ def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, rows, edge_scatter,
         k2 = limbed.k2
         fast = None
         if name == "weighted" and isinstance(x, np.ndarray):
-            fast = _table_weighted(limbed, x, d, complete)
+            fast = _table_weighted(limbed, x, d, complete,
+                                   step.__dict__.setdefault("_mergetool_tables", {}))
         if fast is not None:  # the complete cells by table, the rest (and the unsure) divided
             q_t, den_t, sure = fast
             every = bool(complete.all())
@@ -1128,21 +1137,30 @@ def _limb_sums(a: np.ndarray, scatter, xmax: float, cells: np.ndarray, n_used: n
     return _Limbs(k2, los, parts, dparts, table, cells % nt if edge_to is not None else None)
 
 
-def _table_weighted(limbed: _Limbs, x: np.ndarray, d: int, complete: np.ndarray
+def _table_weighted(limbed: _Limbs, x: np.ndarray, d: int, complete: np.ndarray, cache: dict
                     ) -> tuple[np.ndarray, Callable[[], np.ndarray], np.ndarray] | None:
     """A weighted mean's complete cells by their successors' quotient tables
     (:func:`mergetool.core.exact.table_quotient`): ``(q, den, sure)`` for those cells, ``den()``
     their exact ``sum(A)`` as floats, ``q`` exact where ``sure``. None where the tables do
     not apply: a negative value (the limbs then hold signed sums), a mean that could reach 9
-    (q would not fit an int64), or denominators too wide."""
+    (q would not fit an int64), or denominators too wide. ``cache`` keeps the tables of a step
+    for its other groups of years."""
     if limbed.succ is None or limbed.to is None or not complete.any() or not x.size:
         return None
     if float(x.min()) < 0 or float(x.max()) >= 9 * 10 ** d:  # a mean lies within its values
         return None
-    den = limbed.successor_den()
-    if (den <= 0).any():  # a weighted mean without weights: refused by the long division's path
-        return None
-    tables = quotient_tables(den, limbed.succ, limbed.los, d)
+    # the successors' denominators and tables depend on the edges' limbs only: the same for
+    # every group of years of a step (kept on the step, a few weight tables at most)
+    key = (tuple(limbed.los), d, limbed.succ.shape, limbed.succ.tobytes())
+    found = cache.get(key)
+    if found is None:
+        den = limbed.successor_den()
+        # den <= 0: a weighted mean without weights, refused by the long division's path
+        found = (den, None if (den <= 0).any() else quotient_tables(den, limbed.succ, limbed.los, d))
+        if len(cache) >= 8:
+            cache.clear()
+        cache[key] = found
+    den, tables = found
     if tables is None:
         return None
     every = bool(complete.all())
