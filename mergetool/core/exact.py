@@ -321,7 +321,7 @@ def exact_series(values: pl.Series) -> pl.Series:
 _M32 = np.uint64(0xFFFFFFFF)
 _S32 = np.uint64(32)
 _TOP = np.uint64(1 << 63)
-#: cells per block of :func:`table_quotient`: its eight work buffers then fit a core's L2 cache
+#: cells per block of :func:`table_quotient`: its work buffers then fit a core's L2 cache
 TABLE_CHUNK = 1 << 14
 
 
@@ -372,10 +372,12 @@ def table_quotient(parts: list[np.ndarray], group: np.ndarray, h: np.ndarray, f:
     q = np.empty(group.size, np.int64)
     sure = np.empty(group.size, bool)
     # per limb: H, and F's two 32-bit halves, as contiguous tables (gathered by np.take)
-    tabs = [(np.ascontiguousarray(h[:, col]), np.ascontiguousarray(f[:, col] >> _S32),
-             np.ascontiguousarray(f[:, col] & _M32)) for col in range(h.shape[1])]
+    # (H None where it is 0 for every group: a limb below the denominators adds no integer part)
+    tabs = [(np.ascontiguousarray(h[:, col]) if h[:, col].any() else None,
+             np.ascontiguousarray(f[:, col] >> _S32), np.ascontiguousarray(f[:, col] & _M32))
+            for col in range(h.shape[1])]
     size = min(TABLE_CHUNK, group.size)
-    work = [np.empty(size, np.uint64) for _ in range(8)]
+    work = [np.empty(size, np.uint64) for _ in range(10)]
     for lo in range(0, group.size, TABLE_CHUNK):
         part = slice(lo, lo + TABLE_CHUNK)
         q[part], sure[part] = _table_block([p[part] for p in parts], group[part], tabs,
@@ -384,10 +386,10 @@ def table_quotient(parts: list[np.ndarray], group: np.ndarray, h: np.ndarray, f:
 
 
 def _table_block(parts: list[np.ndarray], group: np.ndarray,
-                 tabs: list[tuple[np.ndarray, np.ndarray, np.ndarray]], work: list[np.ndarray]
+                 tabs: list[tuple[np.ndarray | None, np.ndarray, np.ndarray]], work: list[np.ndarray]
                  ) -> tuple[np.ndarray, np.ndarray]:
     """One block of :func:`table_quotient`, in the buffers ``work``."""
-    s, g_hi, g_lo, bound, p0, p1, t, u = work
+    s, g_hi, g_lo, bound, p0, p1, t, u, f0, f1 = work
     s[:] = 0
     g_hi[:] = 0
     g_lo[:] = 0
@@ -395,14 +397,15 @@ def _table_block(parts: list[np.ndarray], group: np.ndarray,
     for p_signed, (hc, f1c, f0c) in zip(parts, tabs, strict=True):
         p = p_signed.view(np.uint64)  # 0 <= p < 2**53: the same bits
         bound += p
-        np.take(hc, group, out=t)
-        t *= p
-        s += t
+        if hc is not None:
+            np.take(hc, group, out=t, mode="clip")  # ids in range: clip is the unbuffered take
+            t *= p
+            s += t
         # p * F in 128 bits by 32-bit halves: p = p1 * 2**32 + p0 (p1 < 2**21), F = f1 * 2**32 + f0
         np.bitwise_and(p, _M32, out=p0)
         np.right_shift(p, _S32, out=p1)
-        f0 = np.take(f0c, group)
-        f1 = np.take(f1c, group)
+        np.take(f0c, group, out=f0, mode="clip")
+        np.take(f1c, group, out=f1, mode="clip")
         ll = p0 * f0  # < 2**64
         lh = p0 * f1
         f0 *= p1  # hl: < 2**53

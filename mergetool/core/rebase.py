@@ -598,6 +598,7 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
                 "a value needs more than 18 decimal places and is combined with others",
                 "round the values to at most 18 decimals (the published indices have 4)")
     methods_used = sorted(set(method_of[np.unique(slots % ni)].tolist())) if slots.size else [0]
+    x_range = _min_max(x) if isinstance(x, np.ndarray) else (0.0, 0.0)  # bounds of the sums
     cell_method = method_of[jk // nt % ni] if len(methods_used) > 1 else None
     jr = je = None
     split_edges: list[np.ndarray] | None = None
@@ -608,7 +609,7 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
         k_ = jk if sel is None else jk[sel]
         cells = np.flatnonzero(n_used if sel is None else np.bincount(k_, minlength=ncell))
         if _METHOD_NAMES[m] == "mean" and isinstance(x, np.ndarray):
-            top = float(max(x.max(), -x.min())) if x.size else 0.0  # no |x| copy
+            top = max(x_range[1], -x_range[0])
             at = None if cells.size == ncell else cells  # None: every cell, no gathers
             nmax = int(_pick(n_used, at).max()) if cells.size else 1
             if top * nmax < FLOAT_EXACT and nmax * 10 ** d < FLOAT_EXACT:
@@ -677,7 +678,7 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
         simple = sel is None and parts[0] is None and jr is None  # every row joined, in parts
         (q_, a_, c_), ws, a_rows = _general_sums(m, x, d, rows, edge_scatter if simple else None,
                                                  k_, cells, n_used, idx, weights, slot, ni, y0,
-                                                 step, complete, audit=audit)
+                                                 step, complete, x_range, audit=audit)
         if q_ is not None and cells.size == ncell:  # every cell: no scatter
             scaled, value = q_, nearest_float(q_)
         elif q_ is not None:
@@ -750,6 +751,11 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
     if jr is None or je is None or raw is None or wsum is None:  # all built when audit is set
         raise RuntimeError("the audit's joined rows, weights and denominators were not built")
     return values, _audit(step, idx, values, out_cells, jr, je, jk, v, raw, wsum, absent)
+
+
+def _min_max(x: np.ndarray) -> tuple[float, float]:
+    """``(min, max)`` of the values (0, 0 for none)."""
+    return (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
 
 
 def _pick(a: np.ndarray, at: np.ndarray | None) -> np.ndarray:
@@ -834,7 +840,8 @@ def _encode(current: pl.DataFrame, idx: TransitionIndex
 def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, rows, edge_scatter, k_: np.ndarray,
                   cells: np.ndarray, n_used: np.ndarray, idx: TransitionIndex,
                   weights: pl.DataFrame | None, slot: np.ndarray, ni: int, y0: int,
-                  step: Transition, complete: np.ndarray, *, audit: bool = True
+                  step: Transition, complete: np.ndarray, x_range: tuple[float, float], *,
+                  audit: bool = True
                   ) -> tuple[tuple, np.ndarray | None, np.ndarray | None]:
     """128-bit integer sums of ``A * X`` per cell and their exact quotient, with each cell's
     sum of factors as a float (for the audit; None without it, where a quicker path skips it).
@@ -843,7 +850,7 @@ def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, rows, edge_scatter,
     exact integer by one power of two ``2**K`` common to the step: no bit of a weight is lost.
     ``rows()`` gives each joined row's (input row, edge); ``edge_scatter`` (or None) sums
     per-edge factors over the joined rows without building them; ``complete`` marks the
-    ``cells`` that have every predecessor.
+    ``cells`` that have every predecessor; ``x_range`` is the (min, max) of ``x`` (an array).
     """
     name = _METHOD_NAMES[m]
     if name == "mean" or (weights is not None and "year" in weights.columns) or \
@@ -878,8 +885,8 @@ def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, rows, edge_scatter,
     if not isinstance(x, np.ndarray):
         limbed = None
     elif e_ is None:  # per edge, every row joined: summed part by part
-        limbed = _limb_sums(a_src, lambda limb: edge_scatter(limb, x), float(np.abs(x).max(
-            initial=0)), cells, n_used, idx.e_to, idx.to_codes.len())
+        limbed = _limb_sums(a_src, lambda limb: edge_scatter(limb, x), max(x_range[1], -x_range[0]),
+                            cells, n_used, idx.e_to, idx.to_codes.len())
     else:
         xr = x[r_]
         where = e_ if per_edge else None
@@ -889,7 +896,8 @@ def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, rows, edge_scatter,
                 limb = limb[where]
             return (np.bincount(k_, weights=limb * xr, minlength=ncell),
                     np.bincount(k_, weights=limb, minlength=ncell))
-        limbed = _limb_sums(a_src, scatter, float(np.abs(xr).max(initial=0)), cells, n_used,
+        xr_lo, xr_hi = _min_max(xr)
+        limbed = _limb_sums(a_src, scatter, max(xr_hi, -xr_lo), cells, n_used,
                             idx.e_to if per_edge else None, idx.to_codes.len())
     if limbed is None and e_ is None:
         r_, e_ = rows()  # only now: the limbs could not hold these values
@@ -898,7 +906,7 @@ def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, rows, edge_scatter,
         k2 = limbed.k2
         fast = None
         if name == "weighted" and isinstance(x, np.ndarray):
-            fast = _table_weighted(limbed, x, d, complete,
+            fast = _table_weighted(limbed, x_range, d, complete,
                                    step.__dict__.setdefault("_mergetool_tables", {}))
         if fast is not None:  # the complete cells by table, the rest (and the unsure) divided
             q_t, den_t, sure = fast
@@ -1137,7 +1145,8 @@ def _limb_sums(a: np.ndarray, scatter, xmax: float, cells: np.ndarray, n_used: n
     return _Limbs(k2, los, parts, dparts, table, cells % nt if edge_to is not None else None)
 
 
-def _table_weighted(limbed: _Limbs, x: np.ndarray, d: int, complete: np.ndarray, cache: dict
+def _table_weighted(limbed: _Limbs, x_range: tuple[float, float], d: int, complete: np.ndarray,
+                    cache: dict
                     ) -> tuple[np.ndarray, Callable[[], np.ndarray], np.ndarray] | None:
     """A weighted mean's complete cells by their successors' quotient tables
     (:func:`mergetool.core.exact.table_quotient`): ``(q, den, sure)`` for those cells, ``den()``
@@ -1145,9 +1154,9 @@ def _table_weighted(limbed: _Limbs, x: np.ndarray, d: int, complete: np.ndarray,
     not apply: a negative value (the limbs then hold signed sums), a mean that could reach 9
     (q would not fit an int64), or denominators too wide. ``cache`` keeps the tables of a step
     for its other groups of years."""
-    if limbed.succ is None or limbed.to is None or not complete.any() or not x.size:
+    if limbed.succ is None or limbed.to is None or not complete.any() or not limbed.to.size:
         return None
-    if float(x.min()) < 0 or float(x.max()) >= 9 * 10 ** d:  # a mean lies within its values
+    if x_range[0] < 0 or x_range[1] >= 9 * 10 ** d:  # a mean lies within its values
         return None
     # the successors' denominators and tables depend on the edges' limbs only: the same for
     # every group of years of a step (kept on the step, a few weight tables at most)
