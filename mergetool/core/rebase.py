@@ -544,13 +544,25 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
 
     # --- the join: each present value goes to each successor of its unit (an index gather);
     # the first successor of every unit at once, then the second of the split units, ...
-    parts = [np.flatnonzero(idx.degree[fid] > j) for j in range(1, idx.max_degree)]
+    # parts[j - 1]: the rows of units with more than j successors, split_edges[j - 1] the edge
+    # of their (j + 1)-th (each part a subset of the one before, found among its rows)
+    parts: list[np.ndarray] = []
+    split_edges: list[np.ndarray] = []
+    if idx.max_degree > 1:
+        r = np.flatnonzero((idx.degree > 1)[fid])
+        fr = fid[r]
+        for j in range(1, idx.max_degree):
+            if j > 1:
+                keep = idx.degree[fr] > j
+                r, fr = r[keep], fr[keep]
+            parts.append(r)
+            split_edges.append(idx.start[fr] + j)
     jk = np.empty(fid.size + sum(r.size for r in parts), dtype=np.int64)
     np.multiply(slot, nt, out=jk[:fid.size])
     jk[:fid.size] += idx.first_to[fid]
     at = fid.size
-    for j, r in enumerate(parts, start=1):
-        jk[at:at + r.size] = slot[r] * nt + idx.e_to[idx.start[fid[r]] + j]
+    for r, ej in zip(parts, split_edges, strict=True):
+        jk[at:at + r.size] = slot[r] * nt + idx.e_to[ej]
         at += r.size
     if idx.has_isolated:  # a unit without a positive share contributes nothing
         parts.insert(0, np.flatnonzero(idx.degree[fid] > 0))
@@ -601,7 +613,6 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
     x_range = _min_max(x) if isinstance(x, np.ndarray) else (0.0, 0.0)  # bounds of the sums
     cell_method = method_of[jk // nt % ni] if len(methods_used) > 1 else None
     jr = je = None
-    split_edges: list[np.ndarray] | None = None
     if cell_method is not None or audit:
         jr, je = joined()
     for m in methods_used:
@@ -644,9 +655,6 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
             """Per cell: sums of ``per_edge[edge] * x[row]`` and of ``per_edge[edge]`` over the
             joined rows, part by part (no joined arrays built; only where every unit has an
             edge, so a unit's first edge is ``start[unit]``)."""
-            nonlocal split_edges
-            if split_edges is None:  # the edge of each further part's rows, for every limb
-                split_edges = [idx.start[fid[r]] + j for j, r in enumerate(parts[1:], start=1)]
             # a complete cell holds one row per edge of its successor (no unit twice: checked
             # above), so its sum of factors is the successor's, from the edges alone (None:
             # the caller reads it per successor)
