@@ -182,7 +182,8 @@ def nearest_float(q: np.ndarray) -> np.ndarray:
 
 def _nearest_block(q: np.ndarray) -> np.ndarray:
     """One block of :func:`nearest_float`."""
-    mag = np.abs(q)
+    signed = bool(q.size) and int(q.min()) < 0
+    mag = np.abs(q) if signed else q
     f = mag.astype(np.float64) / 1e18  # 1e18 is an exact float: two roundings, within an ulp
     mant, ex = np.frexp(f)
     m = (mant * 2.0**53).astype(np.int64)
@@ -193,11 +194,19 @@ def _nearest_block(q: np.ndarray) -> np.ndarray:
     k = np.rint(delta / two).astype(np.int64)  # ulps to move (tested below, so any guess is safe)
     m += k
     delta -= k * two
-    good = _inside(delta, m) & (m >= 2**52) & (m < 2**53) & (ex >= -9)
+    # y rounds to f when it lies strictly inside f's rounding interval; a y exactly between two
+    # floats (none here: it would need 5**18 | q, and then y = q / 10**18 is itself a float) is
+    # left NaN, to the caller
+    half = 10 ** MAX_SCALE
+    good = np.abs(delta) < half
+    power = m == 2**52  # a power of two: the gap below is half, so is its interval's lower half
+    power &= delta < -(half // 2)
+    good &= ~power
+    good &= (m >= 2**52) & (m < 2**53) & (ex >= -9)
     f = np.ldexp(m.astype(np.float64), ex - 53)
-    f = np.where(good, f, np.nan)
+    f[~good] = np.nan
     f[mag == 0] = 0.0
-    return np.where(q < 0, -f, f)
+    return np.where(q < 0, -f, f) if signed else f
 
 
 def _inside(delta: np.ndarray, m: np.ndarray) -> np.ndarray:
