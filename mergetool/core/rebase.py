@@ -618,7 +618,9 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
     for m in methods_used:
         sel = np.flatnonzero(cell_method == m) if cell_method is not None else None
         k_ = jk if sel is None else jk[sel]
-        cells = np.flatnonzero(n_used if sel is None else np.bincount(k_, minlength=ncell))
+        used = n_used if sel is None else np.bincount(k_, minlength=ncell)
+        # the cells with a value (every cell, as an arange, when none is empty)
+        cells = np.arange(ncell) if np.count_nonzero(used) == ncell else np.flatnonzero(used)
         if _METHOD_NAMES[m] == "mean" and isinstance(x, np.ndarray):
             top = max(x_range[1], -x_range[0])
             at = None if cells.size == ncell else cells  # None: every cell, no gathers
@@ -922,7 +924,8 @@ def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, rows, edge_scatter,
             at = None if every else np.flatnonzero(complete)
             rest = np.flatnonzero(~complete)
             if not sure.all():
-                rest = np.sort(np.concatenate([rest, _pick(np.arange(cells.size), at)[~sure]]))
+                unsure = np.flatnonzero(~sure) if at is None else at[~sure]
+                rest = np.sort(np.concatenate([rest, unsure]))
             q_all = q_t if every else np.empty(cells.size, np.int64)
             ws = None
             if audit:
@@ -1113,7 +1116,8 @@ def _limb_sums(a: np.ndarray, scatter, xmax: float, cells: np.ndarray, n_used: n
     m, shift, k2 = _mantissas(a)
     if (m < 0).any():
         return None
-    nmax = int(n_used[cells].max()) if cells.size else 1
+    nmax = int(_pick(n_used, None if cells.size == n_used.size else cells).max()) if cells.size \
+        else 1
     bits = 52 - int(xmax).bit_length() - nmax.bit_length()
     if bits < 8:
         return None
