@@ -236,6 +236,12 @@ def test_year_groups_depend_on_the_data_not_the_machine(monkeypatch) -> None:
     shuffled = frame.sample(fraction=1.0, shuffle=True, seed=1)
     assert rebase_module._year_groups(shuffled) == groups
     assert [g.height for g in rebase_module._year_chunks(shuffled)] == [300, 200, 300, 200]
+    # years with gaps and uneven counts: found by binary search when sorted, the same groups
+    gappy = pl.DataFrame({"year": [2001] * 50 + [2004] * 300 + [2005] * 10 + [2011] * 240
+                          + [2012] * 400})
+    for form in (gappy, gappy.with_columns(pl.col("year").set_sorted()),
+                 gappy.sample(fraction=1.0, shuffle=True, seed=2)):
+        assert rebase_module._year_groups(form) == [(2001, 2004), (2005, 2011), (2012, 2012)]
 
 
 def test_whole_step_problems_do_not_depend_on_the_grouping(monkeypatch) -> None:
