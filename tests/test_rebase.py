@@ -472,3 +472,16 @@ def test_a_lower_limb_on_no_first_edge_is_summed_as_floats() -> None:
         got = rebase(scores, ms, "new", methods={"*": "weighted"}, weights=w, audit=audit).values
         assert [str(v) for v in got["value_exact"]] == ["0.333333333333333333",
                                                         "0.666666666666666765"]
+
+
+def test_an_indicator_run_across_years_is_slotted_by_each_rows_year() -> None:
+    """Rows sorted by year whose indicator runs cross a year (one indicator, several years) are
+    not read as one slot per run: each row keeps its own year."""
+    rows = [(year, code, "dti", v) for year, vals in ((2021, (0.5, 0.25, 0.75)),
+                                                      (2022, (0.125, 0.375, 0.625)))
+            for code, v in zip(("01", "02", "03"), vals, strict=True)]
+    scores = scores_from_rows(rows, "old")
+    assert scores["year"].is_sorted() and scores["indicator"].n_unique() == 1
+    got = _values(rebase(scores, two_into_one(), "new"))
+    assert got == {(2021, "dti", "01"): 0.375, (2021, "dti", "03"): 0.75,
+                   (2022, "dti", "01"): 0.25, (2022, "dti", "03"): 0.625}

@@ -528,13 +528,14 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
     y0 = int(cast(int, current["year"].min())) if current.height else 0
     ny = (int(cast(int, current["year"].max())) - y0 + 1) if current.height else 1
     fid_all = enc["fid"].to_numpy().astype(np.int64)
-    slot_all = current["year"].to_numpy().astype(np.int64)
-    slot_all -= y0
-    slot_all *= ni
-    slot_all += ii_all
+    slot_all = _row_slots(current["year"], ii_all, y0, ni)
     del ii_all, enc  # peak memory follows the arrays still needed
     nslot = ny * ni
-    slots = np.flatnonzero(np.bincount(slot_all, minlength=nslot))  # (year, indicator) present
+    # (year, indicator) slots present; each run's slot once where the rows came in runs
+    slots = (np.unique(slot_all.runs[0]) if isinstance(slot_all, _Runs) else
+             np.flatnonzero(np.bincount(slot_all, minlength=nslot)))
+    if isinstance(slot_all, _Runs):
+        slot_all = np.repeat(*slot_all.runs)
     values_in = current["value"].cast(pl.Float64)
     partial_in = current["partial"] if current["partial"].any() else None
     # A step after the first reads the previous step's exact decimals (10**18 x value_exact),
@@ -829,11 +830,37 @@ def _exact_column(scaled: np.ndarray, wide: list[tuple[np.ndarray, np.ndarray, n
     return scaled_decimal(q)
 
 
+@dataclass
+class _Runs:
+    """A per-row column held as runs: ``runs = (value of each run, its length)``."""
+
+    runs: tuple[np.ndarray, np.ndarray]
+
+
+def _row_slots(years: pl.Series, ii: np.ndarray | _Runs, y0: int, ni: int) -> np.ndarray | _Runs:
+    """Each row's (year, indicator) slot ``(year - y0) * ni + indicator``: as runs where the
+    indicators are and the (sorted) year is one within each run, else per row."""
+    yn = years.to_numpy()
+    if isinstance(ii, _Runs):
+        ids, lens = ii.runs
+        ends = np.cumsum(lens)
+        starts = ends - lens
+        if years.is_sorted() and (yn[starts] == yn[ends - 1]).all():
+            return _Runs(((yn[starts].astype(np.int64) - y0) * ni + ids, lens))
+        ii = np.repeat(ids, lens)
+    slot = yn.astype(np.int64)
+    slot -= y0
+    slot *= ni
+    slot += ii
+    return slot
+
+
 def _encode(current: pl.DataFrame, idx: TransitionIndex
-            ) -> tuple[pl.Series, np.ndarray, pl.DataFrame]:
+            ) -> tuple[pl.Series, np.ndarray | _Runs, pl.DataFrame]:
     """Sorted indicators, each row's indicator id, and each row's unit id (``fid``).
 
-    Long tables hold an indicator in long runs: they are encoded run by run.
+    Long tables hold an indicator in long runs: they are encoded run by run (and the ids given
+    as runs).
     """
     if current["code"].dtype == idx.from_enum:  # encoded at load time (encode_codes)
         enc = current.select(fid=pl.col("code").to_physical())
@@ -852,11 +879,10 @@ def _encode(current: pl.DataFrame, idx: TransitionIndex
         labels = runs["value"].cast(pl.String)
         indicators = labels.unique().sort()
         run_ids = labels.cast(pl.Enum(indicators.to_list())).to_physical().to_numpy()
-        ii = np.repeat(run_ids.astype(np.int64), runs["len"].to_numpy())
-    else:
-        labels = current["indicator"].cast(pl.String)
-        indicators = labels.unique().sort()
-        ii = labels.cast(pl.Enum(indicators.to_list())).to_physical().to_numpy().astype(np.int64)
+        return indicators, _Runs((run_ids.astype(np.int64), runs["len"].to_numpy())), enc
+    labels = current["indicator"].cast(pl.String)
+    indicators = labels.unique().sort()
+    ii = labels.cast(pl.Enum(indicators.to_list())).to_physical().to_numpy().astype(np.int64)
     return indicators, ii, enc
 
 
