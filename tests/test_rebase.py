@@ -481,7 +481,34 @@ def test_an_indicator_run_across_years_is_slotted_by_each_rows_year() -> None:
                                                       (2022, (0.125, 0.375, 0.625)))
             for code, v in zip(("01", "02", "03"), vals, strict=True)]
     scores = scores_from_rows(rows, "old")
-    assert scores["year"].is_sorted() and scores["indicator"].n_unique() == 1
+    assert scores["year"].is_sorted()
+    assert scores["indicator"].n_unique() == 1
     got = _values(rebase(scores, two_into_one(), "new"))
     assert got == {(2021, "dti", "01"): 0.375, (2021, "dti", "03"): 0.75,
                    (2022, "dti", "01"): 0.25, (2022, "dti", "03"): 0.625}
+
+
+def _pairs_30():
+    """u00 .. u29 merge in pairs: u00 and u01 into P00, ..."""
+    old = [(f"u{k:02d}", f"U{k:02d}") for k in range(30)]
+    new = [(f"P{k:02d}", f"P{k:02d}") for k in range(15)]
+    return mapping_set({"old": old, "new": new},
+                       [("m", "old", "new", [(c, f"P{k // 2:02d}", 1.0)
+                                             for k, (c, _) in enumerate(old)])])
+
+
+@pytest.mark.parametrize("rows", [
+    # one long run holding u28 twice and lacking u29 (the other half of P14)
+    [(2021, f"u{k:02d}", "a", 0.5) for k in range(29)] + [(2021, "u28", "a", 0.5)],
+    # the same: u28 again in a later run of the same (year, indicator), each run sorted
+    [(2021, f"u{k:02d}", ind, 0.5) for ind in ("a", "b") for k in range(29)]
+    + [(2021, "u28", "a", 0.5), (2021, "u29", "b", 0.5)],
+])
+def test_a_unit_repeated_within_or_across_runs_is_refused(rows) -> None:
+    """Long runs of one slot are checked run by run; a repeat inside a run or a slot split over
+    two runs falls back to the full check, and is refused."""
+    from mergetool.errors import InputError
+
+    with pytest.raises(InputError) as err:
+        rebase(scores_from_rows(rows, "old"), _pairs_30(), "new", policy="partial")
+    assert err.value.problems[0].code == "duplicate-row"

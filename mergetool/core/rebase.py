@@ -534,7 +534,10 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
     # (year, indicator) slots present; each run's slot once where the rows came in runs
     slots = (np.unique(slot_all.runs[0]) if isinstance(slot_all, _Runs) else
              np.flatnonzero(np.bincount(slot_all, minlength=nslot)))
+    runs = None  # (slot, length) of each run of rows, where the rows came in a few long runs
     if isinstance(slot_all, _Runs):
+        if slot_all.runs[0].size <= MAX_RUNS:
+            runs = slot_all.runs
         slot_all = np.repeat(*slot_all.runs)
     values_in = current["value"].cast(pl.Float64)
     partial_in = current["partial"] if current["partial"].any() else None
@@ -546,6 +549,7 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
         has_value = values_in.is_not_null().to_numpy()
         fid, slot = fid_all[has_value], slot_all[has_value]
         del fid_all, slot_all
+        runs = None  # blank values leave the runs
         v = values_in.drop_nulls().to_numpy()
         exact_in = exact_in.filter(pl.Series(has_value)) if exact_in is not None else None
         part = (partial_in.filter(pl.Series(has_value)).to_numpy() if partial_in is not None
@@ -572,8 +576,16 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
             parts.append(r)
             split_edges.append(idx.start[fr] + j)
     jk = np.empty(fid.size + sum(r.size for r in parts), dtype=np.int64)
-    np.multiply(slot, nt, out=jk[:fid.size])
-    jk[:fid.size] += idx.first_to[fid]
+    if runs is not None:  # run by run: a slot's rows take their first successor in place
+        first = 0
+        for run_slot, length in zip(runs[0].tolist(), runs[1].tolist(), strict=True):
+            out = jk[first:first + length]
+            np.take(idx.first_to, fid[first:first + length], out=out, mode="clip")  # ids in range
+            out += run_slot * nt
+            first += length
+    else:
+        np.multiply(slot, nt, out=jk[:fid.size])
+        jk[:fid.size] += idx.first_to[fid]
     at = fid.size
     for r, ej in zip(parts, split_edges, strict=True):
         jk[at:at + r.size] = slot[r] * nt + idx.e_to[ej]
@@ -596,7 +608,8 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
     ncell = nslot * nt
     n_used = np.bincount(jk, minlength=ncell)
     expected = np.tile(idx.expected, nslot)
-    if (n_used > expected).any() or _has_duplicates(slot, fid, nfrom, nslot):
+    if (n_used > expected).any() or (not _distinct_in_runs(fid, runs) and
+                                     _has_duplicates(slot, fid, nfrom, nslot)):
         # a repeated unit must not stand in for a missing one (n_used would still look complete)
         raise InputError.single(Problem(
             "duplicate-row", "a unit appears more than once for one year and indicator",
@@ -785,6 +798,24 @@ def _min_max(x: np.ndarray) -> tuple[float, float]:
 def _pick(a: np.ndarray, at: np.ndarray | None) -> np.ndarray:
     """``a[at]``, or ``a`` itself where ``at`` is None (every element, in order)."""
     return a if at is None else a[at]
+
+
+#: Rows in at most this many runs of one slot are joined and checked run by run.
+MAX_RUNS = 4096
+
+
+def _distinct_in_runs(fid: np.ndarray, runs: tuple[np.ndarray, np.ndarray] | None) -> bool:
+    """True when the rows are known to hold each (slot, unit) once: every slot in one run and
+    each run's units strictly increasing (a sorted table). False: not known, check otherwise."""
+    if runs is None or np.unique(runs[0]).size != runs[0].size:
+        return False
+    at = 0
+    for length in runs[1].tolist():
+        part = fid[at:at + length]
+        if not (part[1:] > part[:-1]).all():
+            return False
+        at += length
+    return True
 
 
 def _has_duplicates(slot: np.ndarray, fid: np.ndarray, nfrom: int, nslot: int) -> bool:
