@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from mergetool.core.exact import (
     DEC,
     exact_series,
+    int_quotients,
     mean_exact,
     nearest_float,
     quotient_tables,
@@ -444,11 +445,9 @@ def test_weighted_by_quotient_tables_gives_the_bytes_of_the_long_division(monkey
 def test_few_quotients_in_python_integers_round_as_the_long_division(cases, d) -> None:
     """The weighted path divides a few cells in Python integers: the same numbers as
     :func:`scaled_quotient`, ties (half away from zero) and the limit of 9 included."""
-    from mergetool.core.rebase import _int_quotients
-
     cases = [*cases, (-5 * 10**d, 10**18 * 2), (5 * 10**d, 10**18 * 2)]  # ties at 18 digits
     nums, dens = [a for a, _ in cases], [b for _, b in cases]
-    mine = _int_quotients(nums, dens, d)
+    mine = int_quotients(nums, dens, d)
     ref = scaled_quotient(pl.Series(nums, dtype=pl.Int128), pl.Series(dens, dtype=pl.Int128), d)
     assert (mine is None) == (ref is None)
     if ref is not None:

@@ -165,6 +165,20 @@ def scaled_quotient(num: pl.Series, den: pl.Series, d: int) -> np.ndarray | None
     return a * 10 ** (MAX_SCALE - d) + c
 
 
+def int_quotients(num: list[int], den: list[int], d: int) -> np.ndarray | None:
+    """:func:`scaled_quotient` for a few cells, in Python integers: ``round_half_up(num / (den *
+    10**d))`` at 18 decimals (half away from zero), times 10**18, as int64 (``den`` > 0); None
+    when some |result| is 9 or more."""
+    e = 10 ** (MAX_SCALE - d)
+    out = []
+    for n, dn in zip(num, den, strict=True):
+        q = (2 * abs(n) * e + dn) // (2 * dn)
+        if q >= 9 * 10 ** MAX_SCALE:
+            return None
+        out.append(-q if n < 0 else q)
+    return np.array(out, dtype=np.int64)
+
+
 def nearest_float(q: np.ndarray) -> np.ndarray:
     """The float nearest ``q / 10**18`` for int64 ``q`` (NaN where this test cannot tell:
     |q| below 2**-10 x 10**18, or a candidate crossing a power of two; the caller converts
@@ -194,14 +208,7 @@ def _nearest_block(q: np.ndarray) -> np.ndarray:
     k = np.rint(delta / two).astype(np.int64)  # ulps to move (tested below, so any guess is safe)
     m += k
     delta -= k * two
-    # y rounds to f when it lies strictly inside f's rounding interval; a y exactly between two
-    # floats (none here: it would need 5**18 | q, and then y = q / 10**18 is itself a float) is
-    # left NaN, to the caller
-    half = 10 ** MAX_SCALE
-    good = np.abs(delta) < half
-    power = m == 2**52  # a power of two: the gap below is half, so is its interval's lower half
-    power &= delta < -(half // 2)
-    good &= ~power
+    good = _inside(delta, m)  # else NaN, to the caller
     good &= (m >= 2**52) & (m < 2**53) & (ex >= -9)
     f = np.ldexp(m.astype(np.float64), ex - 53)
     f[~good] = np.nan
@@ -210,13 +217,16 @@ def _nearest_block(q: np.ndarray) -> np.ndarray:
 
 
 def _inside(delta: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """Whether ``y`` rounds to ``f = M * 2**E`` (ties to even), given ``delta``
-    = 2 * 10**18 x (y - f) in half-ulps of f (see :func:`_mean_block`)."""
+    """Whether ``y`` lies strictly inside the rounding interval of ``f = M * 2**E``, given
+    ``delta`` = 2 * 10**18 x (y - f) in half-ulps of f (see :func:`_mean_block`): then f is the
+    float nearest y. A y exactly between two floats is left out (the caller converts it), and
+    none occurs here: y = q / 10**18 with |q| < 2**63 would need 5**18 | q, and then y is
+    itself a float."""
     half = 10 ** MAX_SCALE
-    even = (m & 1) == 0
-    good = (delta < half) | ((delta == half) & even)
-    good &= np.where(m == 2**52, delta >= -(half // 2),  # a power of two: the gap below is half
-                     (delta > -half) | ((delta == -half) & even))
+    good = np.abs(delta) < half
+    power = m == 2**52  # a power of two: the gap below is half, so is its interval's lower half
+    power &= delta < -(half // 2)
+    good &= ~power
     return good
 
 

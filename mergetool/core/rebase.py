@@ -42,6 +42,7 @@ from mergetool.core.exact import (
     FLOAT_EXACT,
     MAX_SCALE,
     exact_series,
+    int_quotients,
     mean_exact,
     nearest_float,
     quotient_tables,
@@ -1007,12 +1008,11 @@ def _general_sums(m: int, x: np.ndarray | pl.Series, d: int, rows, edge_scatter,
                 if rest.size <= FEW_CELLS:  # a few: exact in Python integers, no 128-bit frames
                     num_i, den_i = limbed.exact_ints(rest)
                     den_a = pl.Series(den_i, dtype=pl.Int128)
+                    _refuse_zero_weights(den_a, cells[rest], idx, step)
+                    q_r = int_quotients(num_i, den_i, d)
                 else:
                     num, den_a = limbed.exact(rest)
-                _refuse_zero_weights(den_a, cells[rest], idx, step)
-                if rest.size <= FEW_CELLS:
-                    q_r = _int_quotients(num_i, den_i, d)
-                else:
+                    _refuse_zero_weights(den_a, cells[rest], idx, step)
                     q_r, _a, _c = _quotient(num, den_a, d, name)
                 if q_r is None:  # cannot happen: every mean lies below 9 (checked)
                     raise RuntimeError("internal: a weighted mean of values below 9 reached 9")
@@ -1086,23 +1086,9 @@ def _quotient(num: pl.Series, den: pl.Series, d: int, name: str
     return None, a_, c_
 
 
-#: At most this many cells left to exact division are divided in Python integers: quicker for a
-#: few than building 128-bit frames (the same rounding as :func:`mergetool.core.exact.round_quotient`).
+#: At most this many cells left to exact division are divided in Python integers
+#: (:func:`mergetool.core.exact.int_quotients`): quicker for a few than building 128-bit frames.
 FEW_CELLS = 4096
-
-
-def _int_quotients(num: list[int], den: list[int], d: int) -> np.ndarray | None:
-    """``round_half_up(num / (den * 10**d))`` at 18 decimals, times 10**18, as int64 (``den`` >
-    0), half away from zero as :func:`mergetool.core.exact.scaled_quotient`; None when some
-    |result| is 9 or more."""
-    e = 10 ** (MAX_SCALE - d)
-    out = []
-    for n, dn in zip(num, den, strict=True):
-        q = (2 * abs(n) * e + dn) // (2 * dn)
-        if q >= 9 * 10 ** MAX_SCALE:
-            return None
-        out.append(-q if n < 0 else q)
-    return np.array(out, dtype=np.int64)
 
 
 def _mantissas(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
