@@ -32,7 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import cast
+from typing import NamedTuple, cast
 
 import numpy as np
 import polars as pl
@@ -250,8 +250,9 @@ def _step_input(current: pl.DataFrame, step: Transition, weights: pl.DataFrame |
             expected="a year on every row", hint="give each row its year"))
     values = current["value"].cast(pl.Float64)
     # blank cells are not counted (numpy's test is the quicker where there are none)
-    if not (values.null_count() == 0 and bool(np.isfinite(values.to_numpy()).all())) and \
-            not values.is_finite().all():
+    finite = (bool(np.isfinite(values.to_numpy()).all()) if values.null_count() == 0
+              else bool(values.is_finite().all()))
+    if not finite:
         bad = values.filter(values.is_not_null() & ~values.is_finite()).unique().sort().to_list()
         raise InputError.single(Problem(
             "bad-number", f"{len(bad)} value(s) are not finite numbers: "
@@ -368,10 +369,10 @@ def _year_groups(current: pl.DataFrame) -> list[tuple[int, int] | None]:
     wanted = max(2, -(-current.height // max(1, size)))
     wanted += wanted % 2  # an even number: two or four threads share the groups evenly
     years = current["year"]
-    if years.is_sorted() and int(cast(int, years[-1])) - int(cast(int, years[0])) < 10_000:
+    first_year, last_year = int(cast(int, years[0])), int(cast(int, years[-1]))
+    if years.is_sorted() and last_year - first_year < 10_000:
         # sorted: each year's rows found by binary search, not a scan
-        span = pl.Series(range(int(cast(int, years[0])), int(cast(int, years[-1])) + 2),
-                         dtype=years.dtype)
+        span = pl.Series(range(first_year, last_year + 2), dtype=years.dtype)
         bounds = years.search_sorted(span, side="left").to_numpy()
         counts = pl.DataFrame({"year": span[:-1], "count": np.diff(bounds)}).filter(
             pl.col("count") > 0)
@@ -533,13 +534,13 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
     del ii_all, enc  # peak memory follows the arrays still needed
     nslot = ny * ni
     # (year, indicator) slots present; each run's slot once where the rows came in runs
-    slots = (np.unique(slot_all.runs[0]) if isinstance(slot_all, _Runs) else
+    slots = (np.unique(slot_all.value) if isinstance(slot_all, _Runs) else
              np.flatnonzero(np.bincount(slot_all, minlength=nslot)))
-    runs = None  # (slot, length) of each run of rows, where the rows came in a few long runs
+    runs = None  # each run's slot and length, where the rows came in a few long runs
     if isinstance(slot_all, _Runs):
-        if slot_all.runs[0].size <= MAX_RUNS:
-            runs = slot_all.runs
-        slot_all = np.repeat(*slot_all.runs)
+        if slot_all.value.size <= MAX_RUNS:
+            runs = slot_all
+        slot_all = np.repeat(slot_all.value, slot_all.length)
     values_in = current["value"].cast(pl.Float64)
     partial_in = current["partial"] if current["partial"].any() else None
     # A step after the first reads the previous step's exact decimals (10**18 x value_exact),
@@ -579,7 +580,7 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
     jk = np.empty(fid.size + sum(r.size for r in parts), dtype=np.int64)
     if runs is not None:  # run by run: a slot's rows take their first successor in place
         first = 0
-        for run_slot, length in zip(runs[0].tolist(), runs[1].tolist(), strict=True):
+        for run_slot, length in zip(runs.value.tolist(), runs.length.tolist(), strict=True):
             out = jk[first:first + length]
             np.take(idx.first_to, fid[first:first + length], out=out, mode="clip")  # ids in range
             out += run_slot * nt
@@ -761,10 +762,12 @@ def rebase_step(current: pl.DataFrame, step: Transition, methods: dict[str, str]
     out_slot = np.repeat(slots, nt)
     ind_ids = out_slot % ni
     # a column of one value (one method, every cell ok) is a literal, not a gather
-    one = status.size and bool((status == status[0]).all())
+    one = bool(status.size) and bool((status == status[0]).all())
     status_names = pl.Series(["ok", "partial", "incomplete", "no-data"])
-    kept = (lambda c: pl.col(c)) if one and status[0] <= 1 else (
-        lambda c: pl.when(pl.col("computed")).then(pl.col(c)))
+    every_kept = one and status[0] <= 1  # every cell computed
+
+    def kept(column: str) -> pl.Expr:
+        return pl.col(column) if every_kept else pl.when(pl.col("computed")).then(pl.col(column))
     # one select: polars builds the columns in parallel
     frame = pl.DataFrame({
         "y": (out_slot // ni + y0).astype(np.int32), "i": ind_ids, "m": method_of[ind_ids],
@@ -805,13 +808,13 @@ def _pick(a: np.ndarray, at: np.ndarray | None) -> np.ndarray:
 MAX_RUNS = 4096
 
 
-def _distinct_in_runs(fid: np.ndarray, runs: tuple[np.ndarray, np.ndarray] | None) -> bool:
+def _distinct_in_runs(fid: np.ndarray, runs: _Runs | None) -> bool:
     """True when the rows are known to hold each (slot, unit) once: every slot in one run and
     each run's units strictly increasing (a sorted table). False: not known, check otherwise."""
-    if runs is None or np.unique(runs[0]).size != runs[0].size:
+    if runs is None or np.unique(runs.value).size != runs.value.size:
         return False
     at = 0
-    for length in runs[1].tolist():
+    for length in runs.length.tolist():
         part = fid[at:at + length]
         if not (part[1:] > part[:-1]).all():
             return False
@@ -862,11 +865,11 @@ def _exact_column(scaled: np.ndarray, wide: list[tuple[np.ndarray, np.ndarray, n
     return scaled_decimal(q)
 
 
-@dataclass
-class _Runs:
-    """A per-row column held as runs: ``runs = (value of each run, its length)``."""
+class _Runs(NamedTuple):
+    """A per-row column held as runs: each run's value and length."""
 
-    runs: tuple[np.ndarray, np.ndarray]
+    value: np.ndarray
+    length: np.ndarray
 
 
 def _row_slots(years: pl.Series, ii: np.ndarray | _Runs, y0: int, ni: int) -> np.ndarray | _Runs:
@@ -874,12 +877,11 @@ def _row_slots(years: pl.Series, ii: np.ndarray | _Runs, y0: int, ni: int) -> np
     indicators are and the (sorted) year is one within each run, else per row."""
     yn = years.to_numpy()
     if isinstance(ii, _Runs):
-        ids, lens = ii.runs
-        ends = np.cumsum(lens)
-        starts = ends - lens
+        ends = np.cumsum(ii.length)
+        starts = ends - ii.length
         if years.is_sorted() and (yn[starts] == yn[ends - 1]).all():
-            return _Runs(((yn[starts].astype(np.int64) - y0) * ni + ids, lens))
-        ii = np.repeat(ids, lens)
+            return _Runs((yn[starts].astype(np.int64) - y0) * ni + ii.value, ii.length)
+        ii = np.repeat(ii.value, ii.length)
     slot = yn.astype(np.int64)
     slot -= y0
     slot *= ni
@@ -911,7 +913,7 @@ def _encode(current: pl.DataFrame, idx: TransitionIndex
         labels = runs["value"].cast(pl.String)
         indicators = labels.unique().sort()
         run_ids = labels.cast(pl.Enum(indicators.to_list())).to_physical().to_numpy()
-        return indicators, _Runs((run_ids.astype(np.int64), runs["len"].to_numpy())), enc
+        return indicators, _Runs(run_ids.astype(np.int64), runs["len"].to_numpy()), enc
     labels = current["indicator"].cast(pl.String)
     indicators = labels.unique().sort()
     ii = labels.cast(pl.Enum(indicators.to_list())).to_physical().to_numpy().astype(np.int64)
