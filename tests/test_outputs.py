@@ -20,6 +20,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mergetool.cli import cli
 from mergetool.core.mapping import load_mappings
@@ -788,3 +790,97 @@ def test_xlsx_assembled_in_memory_has_the_bytes_of_xlsxwriter_s_file_assembly(tm
     fill(wb)
     wb.close()
     assert tables.xlsx_bytes(fill) == on_disk.read_bytes()
+
+
+# --- the publication workbook's sheets (io.tables.table_sheet) ----------------------------------
+
+
+def _sheet_frames(tmp_path: Path, shipped) -> tuple[Path, dict[str, pl.DataFrame]]:
+    """The shipped build's workbook and, by sheet, the frame each sheet was written from."""
+    from mergetool.dti.comparable import gather_scores
+    from mergetool.dti.coverage import coverage_frame, coverage_sheet
+    from mergetool.dti.indicators import INDICATOR_IDS
+    from mergetool.dti.pipeline import build as build_result
+    from mergetool.outputs.files import wide_sheets, write_workbook
+
+    result = build_result(gather_scores(shipped), shipped)
+    book = tmp_path / "comparable.xlsx"
+    write_workbook(book, result)
+    frames = {ind[:31]: f for ind, f in wide_sheets(result.comparable, INDICATOR_IDS).items()}
+    frames["checks"] = result.checks
+    frames["coverage"] = coverage_sheet(coverage_frame(result), result.spec.target_size)
+    return book, frames
+
+
+def test_every_workbook_sheet_reads_back_as_the_frame_it_was_written_from(tmp_path: Path,
+                                                                          shipped) -> None:
+    """Each cell of the publication workbook holds its frame's value: nothing dropped, moved or
+    retyped; an empty string is an empty cell, as in the CSV."""
+    import fastexcel
+
+    book, frames = _sheet_frames(tmp_path, shipped)
+    assert fastexcel.read_excel(book).sheet_names == ["README", *frames]
+    for name, frame in frames.items():
+        back = pl.read_excel(book, sheet_name=name, schema_overrides=frame.schema)
+        want = frame.with_columns(pl.col(pl.String).replace("", None))
+        assert back.columns == frame.columns, name
+        assert back.equals(want), name
+
+
+def _widths(ws) -> dict[int, float]:
+    return {c: info.width for c, info in ws.col_info.items()}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.one_of(st.none(), st.text(max_size=12)),
+                          st.one_of(st.none(), st.integers(-10**6, 10**6)),
+                          st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False)),
+                          st.one_of(st.none(), st.booleans())), max_size=8))
+def test_sheet_columns_are_as_wide_as_xlsxwriter_autofit_makes_them(rows: list[tuple]) -> None:
+    """Widths measured once per distinct value equal ``Worksheet.autofit`` over every cell."""
+    import io
+
+    import xlsxwriter
+
+    # one-letter headings: a heading (with its filter button) is not the widest cell
+    frame = pl.DataFrame(rows, schema={"n": pl.String, "r": pl.Int64, "v": pl.Float64,
+                                       "f": pl.Boolean}, orient="row")
+    wb = xlsxwriter.Workbook(io.BytesIO(), {"in_memory": True})
+    ws = tables.table_sheet(wb, "s", frame, number_formats={"v": "0.0000"})
+    fitted = _widths(ws)
+    for col_info in ws.col_info.values():
+        col_info.width = None  # what autofit alone makes of the same cells
+    ws.autofit()
+    assert fitted == _widths(ws)
+
+
+def test_sheet_cells_null_empty_and_formatted(tmp_path: Path) -> None:
+    """Nulls and empty strings write no cell; integers show plainly, values with their format."""
+    import io
+
+    import xlsxwriter
+
+    frame = pl.DataFrame({"code": ["01", None, ""], "rank": [1, None, 1234],
+                          "2024 value": [0.5803, None, 1.0]})
+    wb = xlsxwriter.Workbook(io.BytesIO(), {"in_memory": True})
+    ws = tables.table_sheet(wb, "s", frame, number_formats={"2024 value": "0.0000"})
+    assert sorted((r, c) for r, cells in ws.table.items() for c in cells) == [
+        (0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2), (3, 1), (3, 2)]
+    assert ws.table[3][1].format.num_format == "0"
+    assert ws.table[1][2].format.num_format == "0.0000"
+
+
+@pytest.mark.parametrize(("frame", "says"), [
+    (pl.DataFrame({"v": [0.5, float("nan")]}), "not finite"),
+    (pl.DataFrame({"v": [1.0, float("inf")]}), "not finite"),
+    (pl.DataFrame({"d": [None]}, schema={"d": pl.Date}), "Date is not written"),
+    (pl.DataFrame({"s": ["x" * 40_000]}), "row 2, column 's'"),
+])
+def test_sheet_refuses_what_a_cell_cannot_hold_whole(frame: pl.DataFrame, says: str) -> None:
+    import io
+
+    import xlsxwriter
+
+    wb = xlsxwriter.Workbook(io.BytesIO(), {"in_memory": True})
+    with pytest.raises(ValueError, match=says):
+        tables.table_sheet(wb, "s", frame)

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import polars as pl
-import xlsxwriter
 
 from mergetool.core.provenance import build_manifest, check_manifest, manifest_text, plan_outputs
 from mergetool.core.ranking import rounded
@@ -21,8 +20,11 @@ from mergetool.dti.indicators import BY_ID, INDICATOR_IDS
 from mergetool.dti.record import shipped_file_hashes
 from mergetool.dti.spec import SOURCE_BASIS, TARGET_BASIS
 from mergetool.dti.verify import TOLERANCE
-from mergetool.io.tables import FIXED_DATE, OutputSet, write_atomic, xlsx_bytes
+from mergetool.io.tables import FIXED_DATE, OutputSet, table_sheet, write_atomic, xlsx_bytes
 from mergetool.outputs.report import render_report
+
+if TYPE_CHECKING:
+    import xlsxwriter
 
 BUILD_OUTPUTS = ("comparable.csv", "comparable.xlsx", "checks.csv", "audit.csv", "report.html",
                  "manifest.json")
@@ -113,28 +115,27 @@ def write_workbook(path: Path, result: BuildResult, coverage: pl.DataFrame | Non
         sheets = wide_sheets(result.comparable, INDICATOR_IDS)
         for ind in INDICATOR_IDS:
             frame = sheets[ind]
-            frame.write_excel(wb, worksheet=ind[:31], header_format=header,
-                              column_formats={c: "0.0000" for c in frame.columns if c.endswith(" value")},
-                              autofit=True, freeze_panes=(1, 2),
-                              table_style="Table Style Light 9")
-            ws = wb.get_worksheet_by_name(ind[:31])
+            ws = table_sheet(wb, ind[:31], frame, header_format=header,
+                             number_formats=_value_formats(frame), freeze_panes=(1, 2))
             ws.set_header(f"&L{BY_ID[ind].label_vi} / {BY_ID[ind].label_en}")
-        result.checks.write_excel(wb, worksheet="checks", header_format=header, autofit=True,
-                                  freeze_panes=(1, 0))
+        table_sheet(wb, "checks", result.checks, header_format=header, freeze_panes=(1, 0))
         _coverage_sheet(wb, result, header, coverage_frame(result) if coverage is None else coverage)
 
     data = xlsx_bytes(fill)
     write_atomic(path, lambda tmp: tmp.write_bytes(data))
 
 
+def _value_formats(frame: pl.DataFrame) -> dict[str, str]:
+    """Value columns show the 4 decimals they are ranked on."""
+    return {c: "0.0000" for c in frame.columns if c.endswith(" value")}
+
+
 def _coverage_sheet(wb, result: BuildResult, header: dict, coverage: pl.DataFrame) -> None:
     """The coverage map (mergetool.dti.coverage): each successor, then its predecessors, by year."""
     spec = result.spec
     frame = coverage_sheet(coverage, spec.target_size)
-    frame.write_excel(wb, worksheet="coverage", header_format=header,
-                      column_formats={c: "0.0000" for c in frame.columns if c.endswith(" value")},
-                      autofit=True, freeze_panes=(1, 6))
-    ws = wb.get_worksheet_by_name("coverage")
+    ws = table_sheet(wb, "coverage", frame, header_format=header,
+                     number_formats=_value_formats(frame), freeze_panes=(1, 6))
     ws.set_header("&LDTI coverage: value+rank, rank only, value only, none (successor rows: "
                   f"{spec.target_size}-unit basis; predecessor rows: {spec.source_size}-unit basis)")
 
