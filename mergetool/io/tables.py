@@ -152,14 +152,16 @@ def _read_csv_fast(raw: bytes, path: Path, header_row: int | None,
                    header_test: HeaderTest | None, header_option: str | None
                    ) -> tuple[pl.DataFrame, str, int, bool] | None:
     """:func:`_read_csv` for the common well-formed file, or None (then the general path reads
-    it and reports whatever is wrong): UTF-8 without quotes or carriage returns, every line
-    below the header empty or holding exactly the header's number of fields. Fields are
-    counted over the bytes (in total, or per line with numpy) and split by polars' CSV reader:
-    no per-line Python. The
+    it and reports whatever is wrong): UTF-8 without carriage returns, every line below the
+    header empty or holding exactly the header's number of fields, every quoted field closed on
+    its line (:func:`_well_quoted`). Fields are counted over the bytes (in total, or per line
+    with numpy; per line in polars where there are quotes) and split by polars' CSV reader: no
+    per-line Python. The
     frame may keep empty rows (:func:`read_table_at` drops them, as the general path does); the
     last item says whether a cell may need stripping."""
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b'"' in raw or b"\r" in raw:
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\r" in raw:
         return None
+    quoted = b'"' in raw
     bom = len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0
     head_bytes = raw[bom:bom + _HEAD_BYTES]
     complete = len(raw) - bom <= _HEAD_BYTES
@@ -191,7 +193,10 @@ def _read_csv_fast(raw: bytes, path: Path, header_row: int | None,
     width = len(headings)
     n_lines = raw.count(b"\n", start) + (raw[-1:] != b"\n")
     sep = delimiter.encode("ascii")
-    if raw.find(b"\n\n", start - 1) != -1 or raw.count(sep, start) != (width - 1) * n_lines:
+    if quoted:
+        if not _well_quoted(raw[start:], delimiter, width):
+            return None
+    elif raw.find(b"\n\n", start - 1) != -1 or raw.count(sep, start) != (width - 1) * n_lines:
         # Empty lines, or lines with too few fields: count the fields of every line.
         buf = np.frombuffer(raw, dtype=np.uint8)
         newlines = np.flatnonzero(buf == 10)
@@ -209,7 +214,8 @@ def _read_csv_fast(raw: bytes, path: Path, header_row: int | None,
     columns = [f"\x00{i}" for i in range(width)]
     try:
         frame = pl.read_csv(raw, has_header=False, skip_lines=header_line, separator=delimiter,
-                            quote_char=None, schema=dict.fromkeys(columns, pl.String),
+                            quote_char='"' if quoted else None,
+                            schema=dict.fromkeys(columns, pl.String),
                             empty_string_is_null=False, raise_if_empty=False, row_index_name=ROW,
                             row_index_offset=header_line + 1)
     except pl.exceptions.PolarsError:
@@ -275,14 +281,43 @@ def _read_csv(path: Path, header_row: int | None, header_test: HeaderTest | None
     return frame, delimiter, header_line, True
 
 
+#: A quoted CSV field: quotes around anything but a lone quote (``""`` is a quote inside).
+_QUOTED_FIELD = r'"(?:[^"]|"")*"'
+
+
+def _well_quoted_line(line: pl.Expr, delimiter: str, width: int) -> pl.Expr:
+    """Whether a line holding a quote is split by polars' CSV reader as the csv module would
+    split it: every quote pairs up into quoted fields, and ``width`` fields are left once the
+    quoted parts are set aside."""
+    stripped = line.str.replace_all(_QUOTED_FIELD, "")
+    return ((stripped.str.count_matches(delimiter, literal=True) + 1 == width)
+            & ~stripped.str.contains('"', literal=True))
+
+
+def _well_quoted(body: bytes, delimiter: str, width: int) -> bool:
+    """True when every line of ``body`` (a CSV's lines below its header) is empty, or holds
+    ``width`` fields: by its delimiters where it has no quote, else as
+    :func:`_well_quoted_line` sees it. A quoted field running over a line end fails this.
+    One polars query (on a small file each query's own cost is what counts)."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    line = pl.col("line")
+    ok = (pl.when(line.str.contains('"', literal=True))
+          .then(_well_quoted_line(line, delimiter, width))
+          .otherwise((line.str.count_matches(delimiter, literal=True) == width - 1)
+                     | (line.str.len_bytes() == 0)))
+    return bool(pl.LazyFrame({"line": [text]}).select(line.str.split("\n").explode())
+                .select(ok.all()).collect().item())
+
+
 def _quoted_lines(q: pl.DataFrame, delimiter: str, width: int) -> list[pl.DataFrame]:
     """Fields of lines holding quotes (R and many exporters quote every text field): well-formed
     lines (balanced quotes, ``width`` fields once quoted parts are set aside) are parsed by polars
     in one go; only the rest go through the csv module, so their errors can be reported."""
     schema = pl.Schema({ROW: pl.Int64(), "fields": pl.List(pl.String)})
-    stripped = q["line"].str.replace_all(r'"(?:[^"]|"")*"', "")
-    n = stripped.str.count_matches(delimiter, literal=True) + 1
-    ok = (n == width) & ~stripped.str.contains('"', literal=True)
+    ok = q.select(_well_quoted_line(pl.col("line"), delimiter, width)).to_series()
     good, bad = q.filter(ok), q.filter(~ok)
     parts = []
     if good.height:
