@@ -871,8 +871,8 @@ def test_sheet_cells_null_empty_and_formatted(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("frame", "says"), [
-    (pl.DataFrame({"v": [0.5, float("nan")]}), "not finite"),
-    (pl.DataFrame({"v": [1.0, float("inf")]}), "not finite"),
+    (pl.DataFrame({"v": [0.5, float("nan")]}), "row 3, column 'v': nan is not finite"),
+    (pl.DataFrame({"v": [1.0, None, float("-inf")]}), "row 4, column 'v': -inf is not finite"),
     (pl.DataFrame({"d": [None]}, schema={"d": pl.Date}), "Date is not written"),
     (pl.DataFrame({"s": ["x" * 40_000]}), "row 2, column 's'"),
 ])

@@ -837,9 +837,6 @@ def table_sheet(wb: Any, name: str, frame: pl.DataFrame, *, header_format: dict 
         elif dtype == pl.Boolean:
             write, fmt = ws.write_boolean, None
         elif dtype.is_integer() or dtype.is_float():
-            if dtype.is_float() and not series.is_finite().fill_null(True).all():
-                raise ValueError(f"sheet {name!r}, column {series.name!r}: a value is not finite "
-                                 "(NaN or infinite), which an XLSX cell cannot hold")
             write = ws.write_number
             code = (number_formats or {}).get(series.name, "0" if dtype.is_integer() else None)
             fmt = number_format(code) if code else None
@@ -848,7 +845,14 @@ def table_sheet(wb: Any, name: str, frame: pl.DataFrame, *, header_format: dict 
                              "to a workbook (string, integer, float or boolean expected)")
         values = series.to_list()
         for row, value in enumerate(values, start=1):
-            if value is not None and value != "" and write(row, col, value, fmt):
+            if value is None or value == "":
+                continue
+            try:
+                truncated = write(row, col, value, fmt)
+            except TypeError:  # xlsxwriter's refusal of NaN and infinities
+                raise ValueError(f"sheet {name!r}, row {row + 1}, column {series.name!r}: "
+                                 f"{value} is not finite, which an XLSX cell cannot hold") from None
+            if truncated:
                 raise ValueError(f"sheet {name!r}, row {row + 1}, column {series.name!r}: the "
                                  "value does not fit an XLSX cell (over 32,767 characters)")
         columns.append({"header": series.name, "header_format": header, "format": fmt})
