@@ -28,7 +28,6 @@ import zipfile
 from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Unpack
-from xml.etree import ElementTree as ET
 
 import numpy as np
 import polars as pl
@@ -367,6 +366,8 @@ _VALUE = re.compile(rb"<v>(.*?)</v>|<is>.*?<t[^>]*>(.*?)</t>", re.S)
 
 def _xlsx_sheet_xml(path: Path, sheet: str) -> tuple[bytes, bool] | None:
     """The XML of one worksheet and whether the workbook asks for recalculation on load."""
+    from xml.etree import ElementTree as ET  # lazy: only a workbook input needs it
+
     try:
         with zipfile.ZipFile(path) as zf:
             ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
