@@ -875,6 +875,8 @@ def test_sheet_cells_null_empty_and_formatted(tmp_path: Path) -> None:
     (pl.DataFrame({"v": [1.0, None, float("-inf")]}), "row 4, column 'v': -inf is not finite"),
     (pl.DataFrame({"d": [None]}, schema={"d": pl.Date}), "Date is not written"),
     (pl.DataFrame({"s": ["x" * 40_000]}), "row 2, column 's'"),
+    (pl.DataFrame({"n": [1, 2**53 + 1]}), "row 3, column 'n': 9007199254740993 is beyond"),
+    (pl.DataFrame({"n": [-(2**60)]}, schema={"n": pl.Int128}), "row 2, column 'n'"),
 ])
 def test_sheet_refuses_what_a_cell_cannot_hold_whole(frame: pl.DataFrame, says: str) -> None:
     import io

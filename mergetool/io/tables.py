@@ -818,7 +818,8 @@ def table_sheet(wb: Any, name: str, frame: pl.DataFrame, *, header_format: dict 
     format by name. Each column is as wide as its widest cell, measured as xlsxwriter's
     ``autofit`` measures one (:func:`_fit_width`). Only string, integer, float and boolean
     columns are written: any other type is refused rather than shown as some text, and so is a
-    value a cell cannot hold whole (xlsxwriter would truncate a long string, and refuses NaN)."""
+    value a cell cannot hold whole (xlsxwriter would truncate a long string, and refuses NaN;
+    Excel would round an integer beyond 2**53)."""
     from xlsxwriter.utility import xl_pixel_width
 
     ws = wb.add_worksheet(name)
@@ -845,9 +846,14 @@ def table_sheet(wb: Any, name: str, frame: pl.DataFrame, *, header_format: dict 
             raise ValueError(f"sheet {name!r}, column {series.name!r}: {dtype} is not written "
                              "to a workbook (string, integer, float or boolean expected)")
         values = series.to_list()
+        exact = 2**53 if dtype.is_integer() else None  # a cell's number is a float64
         for row, value in enumerate(values, start=1):
             if value is None or value == "":
                 continue
+            if exact is not None and not -exact <= value <= exact:
+                raise ValueError(f"sheet {name!r}, row {row + 1}, column {series.name!r}: "
+                                 f"{value} is beyond 2**53, which an XLSX cell cannot hold "
+                                 "exactly")
             try:
                 truncated = write(row, col, value, fmt)
             except TypeError:  # xlsxwriter's refusal of NaN and infinities
