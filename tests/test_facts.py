@@ -153,6 +153,8 @@ def test_partial_data_contradicts_a_63_unit_rank(tmp_path) -> None:
     # The terminal names it too.
     assert "1 published fact(s) contradicted:" in output
     assert "published-ranks 2022 (vn-province-2024) dti 80 Long An" in output
+    # ... and the row the contradicted value came from, so the user knows what to look at.
+    assert detail.endswith("; given in one.csv row 2 (80 Long An)")  # cited alike wherever it lies
 
 
 def test_partial_data_contradicts_a_34_unit_rank(tmp_path) -> None:
@@ -163,6 +165,21 @@ def test_partial_data_contradicts_a_34_unit_rank(tmp_path) -> None:
     bad = _failing(checks, f"2024 ({NEW})")
     assert "only 4 known units are above its 0.7500 and 25 have no value, so its rank is at most " \
            "30" in bad["04 Cao Bằng"]
+    # The 34-unit value was averaged from the user's 63-unit row: that row is named.
+    assert bad["04 Cao Bằng"].endswith("; given in one.csv row 2 (04 Cao Bằng)")
+
+
+def test_a_recomputed_mismatch_names_the_rows_it_was_computed_from(tmp_path) -> None:
+    # Hải Phòng 2024 (34 units) is published 0.7857; the user's two predecessors average 0.55.
+    code, checks, _ = _partial(tmp_path, "year,province,dti\n2024,Hải Dương,0.5\n"
+                                         "2024,Hải Phòng,0.6\n")
+    assert code == 1
+    bad = checks.filter((pl.col("check") == "published-vs-recomputed") & (pl.col("verdict") == "fail"))
+    assert bad.select("years", "unit").rows() == [("2024", "31 Hải Phòng")]
+    assert bad["details"][0].startswith("mean(0.5000, 0.6000) = 0.55000")
+    assert bad["details"][0].endswith(
+        "published 0.7857; difference +0.23570 beyond tolerance 0.00010; given in one.csv row 2 "
+        "(30 Hải Dương), one.csv row 3 (31 Hải Phòng)")
 
 
 def test_user_value_differing_from_a_published_one_is_a_finding(tmp_path) -> None:

@@ -118,7 +118,9 @@ def test_same_inputs_in_two_places_give_byte_identical_outputs(tmp_path: Path) -
     for place in ("a", "b/deeper/still"):
         root = tmp_path / place
         root.mkdir(parents=True)
-        (root / "dti_2024_63.csv").write_text(SCORES, encoding="utf-8")
+        # a rank of the user's and a value published otherwise: both are cited in the checks
+        (root / "dti_2024_63.csv").write_text("year,code,dti,rank\n2024,48,0.8335,\n"
+                                              "2024,49,0.5803,5\n2022,84,0.6100,\n", encoding="utf-8")
         shutil.copytree(shipped, root / "maps")
         r = run("--mappings", root / "maps", "build", "--scores", root / "dti_2024_63.csv",
                 "--basis", "vn-province-2024", "--out", root / "out", "--fail-on", "never")
@@ -128,6 +130,9 @@ def test_same_inputs_in_two_places_give_byte_identical_outputs(tmp_path: Path) -
         data = (a / name).read_bytes()
         assert data == (b / name).read_bytes(), name
         assert str(tmp_path).encode() not in data, name  # no absolute machine path anywhere
+    checks = (a / "checks.csv").read_text(encoding="utf-8")
+    assert "dti_2024_63.csv row 3" in checks
+    assert "(dti_2024_63.csv row 4)" in checks
     m = json.loads((a / "manifest.json").read_text(encoding="utf-8"))
     assert m["inputs"][0]["path"] == "../dti_2024_63.csv"
     assert m["mappings"]["root"] == "../maps"

@@ -123,3 +123,15 @@ def test_interrupted_write_keeps_the_old_output(tmp_path: Path, monkeypatch) -> 
         raise AssertionError("the writer did not fail")
     assert target.read_text(encoding="utf-8") == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["x.csv"]
+
+
+def test_input_labels_do_not_depend_on_where_the_files_lie(tmp_path: Path) -> None:
+    from mergetool.core.provenance import input_labels
+
+    for root in (tmp_path / "a", tmp_path / "b" / "deeper"):
+        one, two = str(root / "2023" / "scores.csv"), str(root / "2024" / "scores.csv")
+        labels = input_labels([one, two, "shipped:dti_record.csv", "<memory>"])
+        assert labels == {one: "2023/scores.csv", two: "2024/scores.csv",  # distinct, as placed
+                          "shipped:dti_record.csv": "shipped:dti_record.csv", "<memory>": "<memory>"}
+        assert input_labels([one]) == {one: "scores.csv"}
+    assert input_labels([]) == {}

@@ -56,6 +56,27 @@ def _portable(path: Path, base: Path | None) -> str:
     return Path(rel).as_posix()
 
 
+def input_labels(paths: Collection[str]) -> dict[str, str]:
+    """Names for input files that do not depend on where the files lie, for outputs to cite:
+    each path relative to the directory holding all of them (one file: its name), POSIX-style.
+
+    Names that are not paths (``<memory>``, ``shipped:...``) stay as they are. So the same
+    inputs placed elsewhere give the same outputs, and two inputs never share a label.
+    """
+    real = sorted({p for p in paths if not (p.startswith("<") or p.startswith(SHIPPED))})
+    labels = {p: p for p in paths}
+    if not real:
+        return labels
+    absolute = [os.path.abspath(p) for p in real]
+    try:
+        common = os.path.commonpath([os.path.dirname(a) for a in absolute])
+    except ValueError:  # another drive (Windows): the names, unless two coincide
+        names = [Path(p).name for p in real]
+        return labels | {p: n if names.count(n) == 1 else p for p, n in zip(real, names, strict=True)}
+    return labels | {p: Path(os.path.relpath(a, common)).as_posix()
+                     for p, a in zip(real, absolute, strict=True)}
+
+
 def _mapping_root(mappings: MappingSet, base: Path | None) -> str | None:
     if mappings.root is None:
         return None

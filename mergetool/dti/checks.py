@@ -19,10 +19,17 @@ from decimal import Decimal
 import polars as pl
 
 from mergetool.core.mapping import MappingSet
+from mergetool.core.provenance import input_labels
 from mergetool.core.ranking import fmt4, is_half, round4, to_decimal
 from mergetool.core.rebase import RebaseResult
 from mergetool.dti.comparable import FACTS_SCHEMA, carried_keys
-from mergetool.dti.record import WEAK_RANK_BASES, index_definitions, published_aggregates, read_claims
+from mergetool.dti.record import (
+    SHIPPED_FILE,
+    WEAK_RANK_BASES,
+    index_definitions,
+    published_aggregates,
+    read_claims,
+)
 from mergetool.dti.spec import TOLERANCE, Spec, spec_for
 from mergetool.dti.verify import recompute_published
 
@@ -171,6 +178,9 @@ class Context:
         self._names: dict[str, dict[str, str]] = {}
         self._n: dict[str, int] = {}
         self._mine: set[tuple[int, str, str, str]] | None = None
+        self._given_at: dict[tuple[int, str, str, str], str] | None = None
+        self._target_preds: dict[str, list[str]] | None = None
+        self._labels: dict[str, str] | None = None
         self._known: dict[tuple[int, str, str], dict[str, Decimal]] = {}
         self._rank_facts: dict[tuple[int, str, str], tuple[list[RankFact], list[RankFact]]] = {}
 
@@ -230,10 +240,42 @@ class Context:
     def mine(self) -> set[tuple[int, str, str, str]]:
         """(year, basis, code, indicator) of the values the user's files give."""
         if self._mine is None:
-            self._mine = set(self.scores.filter((pl.col("file") != "shipped:dti_record.csv")
-                                                & pl.col("value").is_not_null()).select(
-                "year", "basis", "code", "indicator").iter_rows())
+            self._mine = set(self.given().keys())
         return self._mine
+
+    def given(self) -> dict[tuple[int, str, str, str], str]:
+        """Where a user's file gives a value: (year, basis, code, indicator) -> "FILE row N"."""
+        if self._given_at is None:
+            mine = self.scores.filter((pl.col("file") != SHIPPED_FILE) & pl.col("value").is_not_null())
+            self._given_at = {(y, b, c, i): f"{self.label(f)} row {r}" for y, b, c, i, f, r in mine.select(
+                "year", "basis", "code", "indicator", "file", "row").iter_rows()}
+        return self._given_at
+
+    def label(self, file: str) -> str:
+        """A user's file as outputs cite it (:func:`~mergetool.core.provenance.input_labels`:
+        the same wherever the files lie)."""
+        if self._labels is None:
+            self._labels = input_labels(self.scores["file"].unique().to_list()
+                                        if "file" in self.scores.columns else [])
+        return self._labels.get(file, file)
+
+    def given_in(self, year: int, basis: str, indicator: str, codes: Iterable[str]) -> str:
+        """``"; given in FILE row N (code name), ..."`` for the codes' values a user's file gives
+        (so a contradiction names the rows to look at), else ''."""
+        given = self.given()
+        at = [f"{given[k]} ({c} {self.name(basis, c)})" for c in codes
+              if (k := (year, basis, c, indicator)) in given]
+        return f"; given in {', '.join(at)}" if at else ""
+
+    def value_given_in(self, year: int, basis: str, indicator: str, code: str) -> str:
+        """:meth:`given_in` for one unit's value: its own row, or on the target basis the rows
+        of the predecessors it was averaged from."""
+        if (year, basis, code, indicator) in self.given() or basis != self.spec.target:
+            return self.given_in(year, basis, indicator, [code])
+        if self._target_preds is None:
+            self._target_preds = dict(self.mappings.composed(
+                self.spec.source, self.spec.target).predecessors().iter_rows())
+        return self.given_in(year, self.spec.source, indicator, self._target_preds.get(code, []))
 
     def rank_facts(self, year: int, basis: str, indicator: str
                    ) -> tuple[list[RankFact], list[RankFact]]:
@@ -581,8 +623,10 @@ def recomputed_vs_published(ctx: Context) -> Iterator[CheckRow]:
         verdict = verdicts[row["verdict"]]
         if verdict == "pass" and "circular" in row["details"]:
             verdict = "warn"  # a match against a value copied from the published table proves nothing
+        given = "" if verdict == "cannot-check" else ctx.given_in(
+            row["year"], ctx.spec.source, row["indicator"], result.predecessors.get(row["code"], []))
         yield CheckRow(str(row["year"]), row["indicator"],
-                       f"{row['code']} {row['unit_name']}", verdict, row["details"])
+                       f"{row['code']} {row['unit_name']}", verdict, row["details"] + given)
 
 
 def user_vs_published(ctx: Context) -> Iterator[CheckRow]:
@@ -592,7 +636,7 @@ def user_vs_published(ctx: Context) -> Iterator[CheckRow]:
     """
     keys = ["year", "basis", "code", "indicator"]
     pub = ctx.facts.filter(pl.col("value").is_not_null() & (pl.col("origin") == "shipped"))
-    mine = ctx.scores.filter((pl.col("file") != "shipped:dti_record.csv") & pl.col("value").is_not_null())
+    mine = ctx.scores.filter((pl.col("file") != SHIPPED_FILE) & pl.col("value").is_not_null())
     both = mine.join(pub.select(*keys, pub_value="value", decimals="decimals", source="source",
                                 value_origin="value_origin"), on=keys)
     for (year, basis, ind), grp in both.sort(*keys).group_by("year", "basis", "indicator",
@@ -607,7 +651,8 @@ def user_vs_published(ctx: Context) -> Iterator[CheckRow]:
                 "carried-from-34-basis" else ""
             yield CheckRow(f"{year} ({basis})", ind,
                            f"{r['code']} {ctx.name(basis, r['code'])}", "fail",
-                           f"the given value {_fmt(r['value'])} ({r['file']} row {r['row']}) differs from "
+                           f"the given value {_fmt(r['value'])} ({ctx.label(r['file'])} row "
+                           f"{r['row']}) differs from "
                            f"the published {r['pub_value']:.{d}f}{carried} "
                            f"({(r['source'] or '').split(' | ')[0]})")
         if same:
@@ -727,7 +772,8 @@ def published_ranks(ctx: Context) -> Iterator[CheckRow]:
                         "provisional" else " (sources conflict)" if row["rank_basis"] == "conflict"
                         else resting)
                 yield CheckRow(label, ind, unit, verdict,
-                               f"{published} contradicted{note}: {why}")
+                               f"{published} contradicted{note}: {why}"
+                               + ctx.value_given_in(year, basis, ind, code))
             elif b.lo >= lo and b.hi <= hi:
                 if row["rank_basis"] == "conflict":
                     yield CheckRow(label, ind, unit, "warn",

@@ -23,10 +23,11 @@ from pathlib import Path
 import polars as pl
 
 from mergetool.core.mapping import MappingSet
+from mergetool.core.provenance import input_labels
 from mergetool.core.ranking import competition_rank, exact, rank_change, round_half_up
 from mergetool.core.rebase import RebaseResult, rebase
 from mergetool.dti.indicators import INDICATOR_IDS
-from mergetool.dti.record import index_definitions, read_record, record_as_scores
+from mergetool.dti.record import SHIPPED_FILE, index_definitions, read_record, record_as_scores
 from mergetool.dti.spec import BUILD_OPTIONS, SOURCE_BASIS, TARGET_BASIS, Spec, spec_for
 from mergetool.errors import InputError, Problem, UsageError
 from mergetool.io.schema import Options
@@ -34,7 +35,6 @@ from mergetool.io.schema import Options
 COMPARABLE_COLUMNS = ("year", "code", "unit_name", "indicator", "value", "value_exact", "rank",
                       "rank_source", "rank_change", "rank_change_basis", "value_basis",
                       "predecessors_expected", "predecessors_with_value", "status", "reason")
-SHIPPED_FILE = "shipped:dti_record.csv"
 
 #: Published facts a build is checked against: values, ranks (a range: ``rank_low``..``rank_high``)
 #: and how each was known, from the shipped record and from rank columns of the user's files.
@@ -56,6 +56,8 @@ def record_facts(record: pl.DataFrame | None = None) -> pl.DataFrame:
 def user_rank_facts(scores: pl.DataFrame) -> pl.DataFrame:
     """Ranks given in the user's own files: facts too (``rank_basis`` ``user-file``)."""
     mine = scores.filter((pl.col("file") != SHIPPED_FILE) & pl.col("rank").is_not_null())
+    labels = input_labels(mine["file"].unique().to_list())  # cited alike wherever the files lie
+    mine = mine.with_columns(file=pl.col("file").replace_strict(labels, return_dtype=pl.String))
     return mine.select(
         "year", "basis", "code", "indicator", value=pl.lit(None, pl.Float64),
         decimals=pl.lit(None, pl.Int32), value_origin=pl.lit(None, pl.String), rank="rank",

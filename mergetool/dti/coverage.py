@@ -12,7 +12,7 @@ import polars as pl
 
 from mergetool.core.ranking import rounded
 from mergetool.dti.comparable import BuildResult, carried_keys
-from mergetool.dti.record import read_record
+from mergetool.dti.record import SHIPPED_FILE, read_record
 
 #: Cell states, most informative first.
 STATES = ("value+rank", "rank only", "value only", "none")
@@ -88,7 +88,7 @@ def _rank_bases(result: BuildResult, indicator: str) -> pl.DataFrame:
 
     schema = pl.Schema({"year": pl.Int32, "basis": pl.String, "code": pl.String, "rank_basis": pl.String})
     keys = ["year", "basis", "code", "indicator"]
-    shipped = result.scores.filter(pl.col("file") == "shipped:dti_record.csv")
+    shipped = result.scores.filter(pl.col("file") == SHIPPED_FILE)
     if shipped.is_empty():
         return pl.DataFrame(schema=schema)
     rec = read_record().filter((pl.col("indicator") == indicator)
@@ -96,7 +96,7 @@ def _rank_bases(result: BuildResult, indicator: str) -> pl.DataFrame:
     ranked = rec.join(shipped.select(keys).unique(), on=keys, how="semi")
     # a bottom-3 row has neither value nor rank, so no score frame holds it: kept unless the
     # user's files give that cell
-    theirs = result.scores.filter(pl.col("file") != "shipped:dti_record.csv").select(keys).unique()
+    theirs = result.scores.filter(pl.col("file") != SHIPPED_FILE).select(keys).unique()
     bottom = rec.filter(pl.col("rank_basis") == "bottom3_unordered").join(theirs, on=keys, how="anti")
     return pl.concat([ranked, bottom]).unique(["year", "basis", "code"], keep="first",
                                                maintain_order=True).select(schema.keys()).cast(schema)

@@ -17,8 +17,8 @@ import polars as pl
 from mergetool.core.mapping import MappingSet
 from mergetool.core.ranking import exact_text
 from mergetool.core.units import UnitRef
-from mergetool.dti.comparable import SHIPPED_FILE, SOURCE_BASIS, BuildResult
-from mergetool.dti.record import read_record
+from mergetool.dti.comparable import SOURCE_BASIS, BuildResult
+from mergetool.dti.record import SHIPPED_FILE, read_record
 from mergetool.dti.spec import TOLERANCE
 from mergetool.dti.verify import Recomputation, chain_formula, recompute_chain, show4, within
 from mergetool.errors import InputError, Problem

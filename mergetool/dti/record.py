@@ -34,6 +34,8 @@ RECORD_FILE = DATA / "dti_record.csv"
 INDEX_FILE = DATA / "index_definitions.csv"
 AGGREGATES_FILE = DATA / "published_aggregates.csv"
 CLAIMS_FILE = DATA / "claims.csv"
+#: The ``file`` of a score row taken from the shipped record (a user's rows name their file).
+SHIPPED_FILE = "shipped:dti_record.csv"
 
 #: Published rank-change claims (``claims.csv``): a unit "rose N places" from ``year_from`` on
 #: ``basis_from`` (empty: the source does not say; the check tries both) to ``year_to`` on
@@ -145,7 +147,7 @@ def published_aggregates() -> pl.DataFrame:
 
 def record_as_scores(record: pl.DataFrame) -> pl.DataFrame:
     """The record's values as a score frame (see :data:`mergetool.io.scores.SCORES_SCHEMA`)."""
-    return (record.with_columns(file=pl.lit("shipped:dti_record.csv"),
+    return (record.with_columns(file=pl.lit(SHIPPED_FILE),
                                 row=pl.int_range(2, pl.len() + 2, dtype=pl.Int32))
             .filter(pl.col("value").is_not_null() | pl.col("rank").is_not_null())
             .select(SCORES_SCHEMA.keys()))
