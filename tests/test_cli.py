@@ -59,7 +59,7 @@ def test_rebase_cli_equals_library(tmp_path: Path) -> None:
     assert round(dn["value"][0], 4) == 0.7069
     manifest = json.loads((tmp_path / "out.csv.manifest.json").read_text())
     assert manifest["inputs"][0]["path"] == "dti.csv"
-    assert manifest["mappings"]["version"] == "2025.1"
+    assert manifest["mappings"]["version"] == "2025.2"
 
 
 def test_rebase_refuses_to_overwrite(tmp_path: Path) -> None:

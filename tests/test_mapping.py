@@ -135,3 +135,45 @@ def test_a_rename_must_name_the_same_code(tmp_path: Path) -> None:
         load_mappings(root)
     (p,) = err.value.problems
     assert (p.code, p.row, p.column, p.found) == ("unknown-unit", 3, "old_name", "B")
+
+
+def test_an_aggregate_name_is_refused_as_what_it_is(shipped: MappingSet) -> None:
+    # "Cả nước" (the whole country) looks like "Cà Mau": the hint must say what it is, never
+    # offer a unit a user might rename the national row into.
+    for text in ("Cả nước", "CA NUOC", "Trung bình cả nước", "Toàn quốc", "national average"):
+        with pytest.raises(InputError, match="not a unit") as exc:
+            find_units(shipped, text)
+        hint = exc.value.problems[0].hint or ""
+        assert "not a unit: an aggregate is not rebased" in hint
+        assert "did you mean" not in hint
+    assert "the whole country" in (shipped.bases[OLD].resolver.hint("Cả nước") or "")
+    assert shipped.resolve("Cả nước", OLD) is None
+    assert "did you mean 'Cà Mau'" in (shipped.bases[OLD].resolver.hint("Ca Mao") or "")
+
+
+def _with_aggregates(tmp_path: Path, text: str) -> Path:
+    root = _write_mapping(tmp_path, "01,01,1\n02,01,1\n03,03,1\n")
+    toml = root / "mapping.toml"
+    toml.write_text('aggregates = "agg.csv"\n' + toml.read_text(encoding="utf-8"), encoding="utf-8")
+    (root / "agg.csv").write_text(text, encoding="utf-8")
+    return root
+
+
+def test_aggregates_are_read_per_basis(tmp_path: Path) -> None:
+    ms = load_mappings(_with_aggregates(
+        tmp_path, "name,meaning,basis\nAll,every unit,*\nOld total,the old units' total,old\n"))
+    assert ms.problems == []
+    assert "every unit" in (ms.bases["new"].resolver.hint("all") or "")
+    assert "the old units' total" in (ms.bases["old"].resolver.hint("Old total") or "")
+    assert "aggregate" not in (ms.bases["new"].resolver.hint("Old total") or "")
+    assert "agg.csv" in ms.files  # hashed with the other mapping files: outputs name it
+
+
+def test_a_bad_aggregates_file_names_its_rows(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as err:
+        load_mappings(_with_aggregates(
+            tmp_path, "name,meaning,basis\nB,a unit's name,old\nAll,,*\nX,x,nowhere\n"))
+    found = [(p.code, p.row, p.column) for p in err.value.problems]
+    assert found == [("bad-mapping", 2, "name"), ("bad-mapping", 3, "meaning"),
+                     ("unknown-basis", 4, "basis")]
+    assert "aggregate name 'B' is a unit name of old (02 B)" in err.value.problems[0].message

@@ -35,7 +35,7 @@ def test_two_builds_are_byte_identical(tmp_path: Path) -> None:
 def test_manifest_names_inputs_mapping_and_outputs(tmp_path: Path) -> None:
     assert _build(tmp_path).exit_code == 0
     m = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
-    assert m["mappings"]["version"] == "2025.1"
+    assert m["mappings"]["version"] == "2025.2"
     assert "transitions/vn-merger-2025.csv" in m["mappings"]["files"]
     assert {i["path"] for i in m["inputs"]} >= {"shipped:dti_record.csv"}
     assert m["options"]["methods"] == {"*": "mean"}

@@ -407,18 +407,13 @@ def resolve_units(long: pl.DataFrame, ms: MappingSet, path: str | Path, column: 
             hint = ("codes are reused across bases (a 2025 code can be another 2024 unit's); "
                     "check the code against the name")
         else:
-            hint = _suggest(ms.bases[best], split_address(u, ms.bases[best])[0])
+            hint = ms.bases[best].resolver.hint(split_address(u, ms.bases[best])[0])
         log.add(code, o.message, file=str(path), row=int(rows[u]), column=shown, found=_show(u),
                 expected=("one of: " + "; ".join(o.candidates[:12])
                           + (" ..." if len(o.candidates) > 12 else "")) if o.candidates else None,
                 hint=hint)
     log.raise_if_any(f"{path}: unresolved units on {best}")
     return None
-
-
-def _suggest(basis: Basis, ward: str) -> str | None:
-    near = basis.resolver.suggest(ward)
-    return ("did you mean " + " or ".join(repr(n) for n in near) + "?") if near else None
 
 
 # --- mapping validation -------------------------------------------------------------------------

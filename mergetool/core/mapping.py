@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Unpack
 
 import polars as pl
 
-from mergetool.core.names import clean, normalise_code
+from mergetool.core.names import ascii_key, clean, normalise_code
 from mergetool.core.units import Basis, UnitRef
 from mergetool.errors import Detail, InFile, InputError, Problem, ProblemLog
 from mergetool.io.tables import ROW, parse_numbers, read_table, require_columns, sha256_file
@@ -551,7 +551,7 @@ def load_mappings(root: str | Path | None = None) -> MappingSet:
         if not isinstance(meta.get(key, []), list):
             raise _meta_problem(toml_path, f"{key} must be a table array written [[{key}]]",
                                 found=repr(meta[key]))
-    for key in ("id", "version", "aliases", "renames"):
+    for key in ("id", "version", "aliases", "renames", "aggregates"):
         if key in meta and not isinstance(meta[key], (str, int, float)):
             raise _meta_problem(toml_path, f"{key} must be a string", found=repr(meta[key]),
                                 expected=f'{key} = "..."')
@@ -564,6 +564,10 @@ def load_mappings(root: str | Path | None = None) -> MappingSet:
         path = _member(root, meta["aliases"], toml_path, "aliases")
         _read_aliases(path, by_id)
         files[meta["aliases"]] = sha256_file(path)
+    if "aggregates" in meta:
+        path = _member(root, meta["aggregates"], toml_path, "aggregates")
+        _read_aggregates(path, by_id)
+        files[meta["aggregates"]] = sha256_file(path)
     renames = None
     if "renames" in meta:
         path = _member(root, meta["renames"], toml_path, "renames")
@@ -658,6 +662,41 @@ def _read_aliases(path: Path, bases: dict[str, Basis]) -> None:
     log.raise_if_any(f"{path}: bad aliases")
 
 
+def _read_aggregates(path: Path, bases: dict[str, Basis]) -> None:
+    """Names that denote an aggregate of units (``name, meaning, basis``; basis ``*``: every
+    basis): a row so named is refused with what it is, not with a unit it looks like."""
+    frame, _ = read_table(path)
+    cols = require_columns(frame, path, {"name": ("name",), "meaning": ("meaning",),
+                                         "basis": ("basis",)})
+    log = ProblemLog()
+    for row, name, meaning, basis_id in frame.select(
+            ROW, cols["name"], cols["meaning"], cols["basis"]).iter_rows():
+        targets = list(bases.values()) if basis_id == "*" else \
+            [bases[basis_id]] if basis_id in bases else []
+        for col, text in ((cols["name"], name), (cols["meaning"], meaning)):
+            if text is None or not text.strip():
+                log.add("bad-mapping", f"empty {col}", file=str(path), row=row, column=col,
+                        expected="a name" if col == cols["name"] else "what the name denotes, "
+                        "e.g. 'the whole country (a national total or average)'")
+        if not targets:
+            log.add("unknown-basis", f"basis {basis_id!r} is not defined", file=str(path), row=row,
+                    column=cols["basis"], expected=" or ".join([*bases, "*"]), found=basis_id)
+            continue
+        if not (name and name.strip() and meaning and meaning.strip()):
+            continue
+        for b in targets:
+            code = b.resolver.resolve(name)
+            if code is not None or b.resolver.codes_named(name):
+                log.add("bad-mapping", f"aggregate name {name!r} is a unit name of {b.id}"
+                        + (f" ({code} {b.name_of(code)})" if code else ""), file=str(path),
+                        row=row, column=cols["name"], found=name,
+                        hint="a name cannot denote both a unit and an aggregate: drop the row, "
+                             "or give the aggregate's basis")
+                continue
+            b.resolver.add_aggregate(name, meaning.strip())
+    log.raise_if_any(f"{path}: bad aggregates")
+
+
 def _read_code_aliases(path: Path, frame: pl.DataFrame, bases: dict[str, Basis]) -> None:
     """Aliases keyed by code (``basis, code, alias``): for units whose names repeat, where a
     canonical name would not say which unit is meant."""
@@ -695,8 +734,11 @@ def find_units(ms: MappingSet, text: str | None, basis_id: str | None = None) ->
     bases = [ms.basis(basis_id)] if basis_id else list(ms.bases.values())
     refs = [UnitRef(b.id, code) for b in bases if (code := ms.resolve(text, b.id)) is not None]
     if not refs:
+        aggregate = next((h for b in bases if ascii_key(text) in b.resolver.aggregates
+                          and (h := b.resolver.hint(text))), None)
         near = sorted({n for b in bases for n in b.resolver.suggest(text)})[:3]
         raise InputError.single(Problem(
             "unknown-unit", f"{text!r} is not a unit of {basis_id or 'any basis'}", found=text,
-            hint=("did you mean " + " or ".join(repr(n) for n in near) + "?") if near else None))
+            hint=aggregate or (("did you mean " + " or ".join(repr(n) for n in near) + "?")
+                               if near else None)))
     return refs

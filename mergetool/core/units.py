@@ -38,6 +38,8 @@ class NameResolver:
     names: list[str] = field(default_factory=list)
     raw: dict[str, str] = field(default_factory=dict)  # names as written -> their key
     ambiguous: dict[str, set[str]] = field(default_factory=dict)  # key -> the codes it names
+    #: names of aggregates of units (``Cả nước``: the whole country), by ASCII key -> what it is
+    aggregates: dict[str, str] = field(default_factory=dict)
 
     def add(self, name: str, code: str) -> None:
         key = name_key(name)
@@ -89,6 +91,21 @@ class NameResolver:
 
     def suggest(self, name: str, n: int = 3) -> list[str]:
         return nearest(name, self.names, n)
+
+    def add_aggregate(self, name: str, meaning: str) -> None:
+        """Register a name that denotes an aggregate of units (a national total, say), so an
+        unknown name is not answered with a unit it merely looks like."""
+        self.aggregates[ascii_key(name)] = meaning
+
+    def hint(self, name: str) -> str | None:
+        """What to tell a user whose ``name`` is not a unit here: what the aggregate it names is,
+        or the closest unit names (never a unit for an aggregate: "Cả nước" is not "Cà Mau")."""
+        meaning = self.aggregates.get(ascii_key(name))
+        if meaning is not None:
+            return (f"{name!r} names {meaning}, not a unit: an aggregate is not rebased (remove "
+                    "its row; rebase the units, then aggregate the result)")
+        near = self.suggest(name)
+        return ("did you mean " + " or ".join(repr(n) for n in near) + "?") if near else None
 
 
 @dataclass

@@ -67,14 +67,12 @@ def explain(result: BuildResult, unit: str, *, year: int | None = None,
     source, target = result.spec.source, result.spec.target
     code = ms.resolve(unit, target)
     if code is None:
-
-        near = ms.bases[target].resolver.suggest(unit)
         old_code = ms.resolve(unit, source)
         steps = ms.path(source, target)
         became = (fate(ms, source, old_code) if old_code else None) if len(steps) < 2 else \
             _became_through_chain(ms, unit, [s.from_basis for s in steps], target)
         hint = (f"{became}: explain the unit it became part of" if became else
-                ("did you mean " + " or ".join(repr(n) for n in near) + "?") if near else None)
+                ms.bases[target].resolver.hint(unit))
         raise InputError.single(Problem(
             "unknown-unit", f"{unit!r} is not a unit of {target}", found=unit, hint=hint))
     cells = result.comparable.filter((pl.col("code") == code) & (pl.col("indicator") == indicator))

@@ -45,10 +45,9 @@ def explain_rebased(result: RebaseResult, ms: MappingSet, unit: str, *, indicato
     basis = ms.basis(result.to_basis)
     code = ms.resolve(unit, basis.id)
     if code is None:
-        near = basis.resolver.suggest(unit)
         raise InputError.single(Problem(
             "unknown-unit", f"{unit!r} is not a unit of {basis.id}", found=unit,
-            hint=("did you mean " + " or ".join(repr(n) for n in near) + "?") if near else None))
+            hint=basis.resolver.hint(unit)))
     values = result.values.filter(pl.col("code") == code)
     indicators: list[str] = sorted(set(result.values["indicator"]))
     if indicator is None and len(indicators) == 1:

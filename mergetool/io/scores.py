@@ -615,8 +615,7 @@ def _row_problems(bad: pl.DataFrame, mappings: MappingSet, bases: list[str], pat
                 if rec["_is_code"]:
                     hint = f"codes of {b} run {min(basis.codes)}-{max(basis.codes)}"
                 else:
-                    near = basis.resolver.suggest(unit)
-                    hint = ("did you mean " + " or ".join(repr(n) for n in near) + "?") if near else None
+                    hint = basis.resolver.hint(unit)
             log.add("unknown-unit", f"not a unit of {b}", file=path, row=row, column=layout.unit,
                     found=unit, hint=hint)
             continue
