@@ -1416,7 +1416,8 @@ def read_weights(path: str, mappings: MappingSet, basis: str) -> pl.DataFrame:
     w = parse_numbers(frame, cols["weight"], path, delimiter, log, allow_null=False)
     for i in (w <= 0).arg_true():
         log.add("value-out-of-range", "a weight must be positive", file=str(path),
-                row=int(frame[ROW][i]), column=cols["weight"], found=str(w[i]))
+                row=int(frame[ROW][i]), column=cols["weight"],
+                found=str(frame[cols["weight"]][i]))
     years = pl.Series("year", [0] * frame.height, dtype=pl.Int32)
     if year_col is not None:
         years = frame[year_col].str.strip_chars().str.replace(r"\.0+$", "").cast(pl.Int32, strict=False)
