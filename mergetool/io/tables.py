@@ -256,18 +256,18 @@ def _read_csv(path: Path, header_row: int | None, header_test: HeaderTest | None
     quoted = body["line"].str.contains('"', literal=True)
     plain = body.filter(~quoted).select(ROW, fields=pl.col("line").str.split(delimiter))
     parts = [plain]
+    log = ProblemLog()
     if quoted.any():
-        parts.extend(_quoted_lines(body.filter(quoted), delimiter, width))
+        parts.extend(_quoted_lines(body.filter(quoted), delimiter, width, path, log))
     cells = pl.concat(parts).sort(ROW)
     n = pl.col("fields").list.len()
     filled = pl.col("fields").list.eval(pl.element().str.strip_chars().str.len_chars() > 0).list.any()
-    bad = cells.filter((n != width) & filled)
-    log = ProblemLog()
+    bad = cells.filter((n != width) & filled & ~pl.col(ROW).is_in([p.row for p in log.problems]))
     for row, fields in bad.iter_rows():
         hint = None
         if delimiter == "," and len(fields) > width:
             hint = ("values look like comma decimals in a comma-delimited file: save with ';' "
-                    "as delimiter, or quote the values, or use dot decimals")
+                    "as delimiter, or use dot decimals")
         log.add("ambiguous-delimiter" if hint else "bad-file",
                 f"row has {len(fields)} fields but the header has {width}", file=str(path),
                 row=row, expected=f"{width} fields", found=delimiter.join(fields)[:60], hint=hint)
@@ -286,11 +286,15 @@ _QUOTED_FIELD = r'"(?:[^"]|"")*"'
 
 def _well_quoted_line(line: pl.Expr, delimiter: str, width: int) -> pl.Expr:
     """Whether a line holding a quote is split by polars' CSV reader as the csv module would
-    split it: every quote pairs up into quoted fields, and ``width`` fields are left once the
-    quoted parts are set aside."""
+    split it: every field is either quoted whole (from delimiter to delimiter, nothing before
+    the opening quote or after the closing one) or holds no quote, and there are ``width``
+    fields. Anything else (``"a" "b"``, ``"a"b``, ``"a" ,``) polars and the csv module read
+    differently, so such lines go to the csv module's strict reading (:func:`_quoted_lines`)."""
+    d = r"\t" if delimiter == "\t" else re.escape(delimiter)
+    field = f'(?:{_QUOTED_FIELD}|[^"{d}]*)'
     stripped = line.str.replace_all(_QUOTED_FIELD, "")
     return ((stripped.str.count_matches(delimiter, literal=True) + 1 == width)
-            & ~stripped.str.contains('"', literal=True))
+            & line.str.contains(f"^{field}(?:{d}{field})*$"))
 
 
 def _well_quoted(body: bytes, delimiter: str, width: int) -> bool:
@@ -311,10 +315,13 @@ def _well_quoted(body: bytes, delimiter: str, width: int) -> bool:
                 .select(ok.all()).collect().item())
 
 
-def _quoted_lines(q: pl.DataFrame, delimiter: str, width: int) -> list[pl.DataFrame]:
+def _quoted_lines(q: pl.DataFrame, delimiter: str, width: int, path: Path,
+                  log: ProblemLog) -> list[pl.DataFrame]:
     """Fields of lines holding quotes (R and many exporters quote every text field): well-formed
-    lines (balanced quotes, ``width`` fields once quoted parts are set aside) are parsed by polars
-    in one go; only the rest go through the csv module, so their errors can be reported."""
+    lines (:func:`_well_quoted_line`) are parsed by polars in one go; only the rest go through
+    the csv module, strictly: a quote left open at the line's end (a line break inside a quoted
+    field, which this reader does not join) or text after a closing quote is a problem in
+    ``log``, never a guess at what the cell meant."""
     schema = pl.Schema({ROW: pl.Int64(), "fields": pl.List(pl.String)})
     ok = q.select(_well_quoted_line(pl.col("line"), delimiter, width)).to_series()
     good, bad = q.filter(ok), q.filter(~ok)
@@ -332,8 +339,20 @@ def _quoted_lines(q: pl.DataFrame, delimiter: str, width: int) -> list[pl.DataFr
             bad = q
             parts = []
     if bad.height:
-        parts.append(pl.DataFrame({ROW: bad[ROW], "fields": [_split_line(x, delimiter)
-                                                             for x in bad["line"]]}, schema=schema))
+        fields = []
+        for row, line in bad.select(ROW, "line").iter_rows():
+            try:
+                fields.append(next(csv.reader([line], delimiter=delimiter, strict=True), []))
+            except csv.Error as exc:
+                open_ = "end of data" in str(exc)
+                log.add("bad-file", "a quoted field is not closed on its line" if open_ else
+                        f"text after a closing quote ({exc})", file=str(path), row=row,
+                        found=line[:60], expected="each field either quoted whole "
+                        '("a, b", with "" for a quote inside) or without quotes',
+                        hint="remove the line break inside the quotes (this reader does not "
+                        "join lines)" if open_ else "quote the whole field, or remove the quotes")
+                fields.append([])
+        parts.append(pl.DataFrame({ROW: bad[ROW], "fields": fields}, schema=schema))
     return [p.cast(schema) for p in parts]
 
 
