@@ -7,7 +7,9 @@ from __future__ import annotations
 import csv
 import errno
 import json
+import math
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -839,7 +841,8 @@ def _widths(ws) -> dict[int, float]:
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.one_of(st.none(), st.text(max_size=12)),
                           st.one_of(st.none(), st.integers(-10**6, 10**6)),
-                          st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False)),
+                          st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False).map(
+                              lambda v: float(f"{v:.16G}")).filter(math.isfinite)),  # 16 digits
                           st.one_of(st.none(), st.booleans())), max_size=8))
 def test_sheet_columns_are_as_wide_as_xlsxwriter_autofit_makes_them(rows: list[tuple]) -> None:
     """Widths measured once per distinct value equal ``Worksheet.autofit`` over every cell."""
@@ -882,6 +885,14 @@ def test_sheet_cells_null_empty_and_formatted(tmp_path: Path) -> None:
     (pl.DataFrame({"s": ["x" * 40_000]}), "row 2, column 's'"),
     (pl.DataFrame({"n": [1, 2**53 + 1]}), "row 3, column 'n': 9007199254740993 is beyond"),
     (pl.DataFrame({"n": [-(2**60)]}, schema={"n": pl.Int128}), "row 2, column 'n'"),
+    # xlsxwriter writes a float with 16 significant digits: these would read back changed
+    (pl.DataFrame({"v": [0.5, 0.30000000000000004]}), "row 3, column 'v': 0.30000000000000004 "
+                                                      "needs 17 significant digits"),
+    (pl.DataFrame({"v": [1.7976931348623157e308]}), "row 2, column 'v'"),  # would read as inf
+    # xlsxwriter would drop the table (and its header row) with only a warning
+    (pl.DataFrame({"Hà Nội": [1], "HÀ NỘI": [2]}), "differ only in case"),
+    (pl.DataFrame({"": [1]}), "cannot head an Excel table column"),
+    (pl.DataFrame({"a": [None] * 1_048_576}, schema={"a": pl.Int8}), "do not fit a worksheet"),
 ])
 def test_sheet_refuses_what_a_cell_cannot_hold_whole(frame: pl.DataFrame, says: str) -> None:
     import io
@@ -889,5 +900,26 @@ def test_sheet_refuses_what_a_cell_cannot_hold_whole(frame: pl.DataFrame, says: 
     import xlsxwriter
 
     wb = xlsxwriter.Workbook(io.BytesIO(), {"in_memory": True})
-    with pytest.raises(ValueError, match=says):
+    with pytest.raises(ValueError, match=re.escape(says)):
         tables.table_sheet(wb, "s", frame)
+
+
+@pytest.mark.parametrize("name", ["a/b", "[x]", "a:b", "x" * 32])
+def test_sheet_refuses_a_name_excel_refuses(name: str) -> None:
+    import io
+
+    import xlsxwriter
+
+    wb = xlsxwriter.Workbook(io.BytesIO(), {"in_memory": True})
+    with pytest.raises(ValueError, match="not a usable worksheet name"):
+        tables.table_sheet(wb, name, pl.DataFrame({"a": [1]}))
+
+
+def test_sheet_writes_floats_that_16_digits_hold(tmp_path: Path) -> None:
+    import xlsxwriter
+
+    frame = pl.DataFrame({"v": [0.1, 0.7069, 1 / 3, 2.5e-300, -0.0, 1e16, 123.456]})
+    path = tmp_path / "f.xlsx"
+    with xlsxwriter.Workbook(path) as wb:
+        tables.table_sheet(wb, "s", frame)
+    assert pl.read_excel(path, sheet_name="s")["v"].to_list() == frame["v"].to_list()

@@ -18,6 +18,7 @@ import datetime as dt
 import errno
 import hashlib
 import io
+import math
 import os
 import re
 import shutil
@@ -838,10 +839,31 @@ def table_sheet(wb: Any, name: str, frame: pl.DataFrame, *, header_format: dict 
     ``autofit`` measures one (:func:`_fit_width`). Only string, integer, float and boolean
     columns are written: any other type is refused rather than shown as some text, and so is a
     value a cell cannot hold whole (xlsxwriter would truncate a long string, and refuses NaN;
-    Excel would round an integer beyond 2**53)."""
+    Excel would round an integer beyond 2**53, and xlsxwriter writes a float with 16
+    significant digits), and a frame a sheet cannot hold as one table: over 1,048,575 rows or
+    16,384 columns, a heading empty, over 32,767 characters or equal to another but for case.
+    Every refusal is a ``ValueError`` naming the sheet, and the row and column where it can."""
+    from xlsxwriter.exceptions import XlsxWriterException
     from xlsxwriter.utility import xl_pixel_width
 
-    ws = wb.add_worksheet(name)
+    where = f"sheet {name!r}"
+    if frame.height + 1 > _XLSX_ROWS or frame.width > _XLSX_COLUMNS:
+        raise ValueError(f"{where}: {frame.height:,} rows x {frame.width:,} columns do not fit a "
+                         f"worksheet (at most {_XLSX_ROWS - 1:,} rows below the header and "
+                         f"{_XLSX_COLUMNS:,} columns)")
+    seen: dict[str, str] = {}
+    for heading in frame.columns:
+        if not heading or len(heading) > 32_767:
+            raise ValueError(f"{where}: the heading {heading[:40]!r} cannot head an Excel table "
+                             "column whole (1 to 32,767 characters)")
+        twin = seen.setdefault(heading.casefold(), heading)
+        if twin != heading:
+            raise ValueError(f"{where}: headings {twin!r} and {heading!r} differ only in case, "
+                             "which an Excel table does not allow")
+    try:
+        ws = wb.add_worksheet(name)
+    except XlsxWriterException as exc:  # a name Excel refuses ([]:*?/\, over 31 characters)
+        raise ValueError(f"{where}: not a usable worksheet name ({exc})") from None
     header = wb.add_format(header_format) if header_format else None
     formats: dict[str, Any] = {}  # one format per number format string
 
@@ -866,23 +888,32 @@ def table_sheet(wb: Any, name: str, frame: pl.DataFrame, *, header_format: dict 
                              "to a workbook (string, integer, float or boolean expected)")
         values = series.to_list()
         exact = 2**53 if dtype.is_integer() else None  # a cell's number is a float64
+        distinct = set(values)
+        if dtype.is_float():  # xlsxwriter writes "%.16G": a float needing 17 digits would change
+            lossy = {v for v in distinct if v is not None and math.isfinite(v)
+                     and float(f"{v:.16G}") != v}
+            if lossy:
+                row = next(i for i, v in enumerate(values, start=2) if v in lossy)
+                raise ValueError(f"{where}, row {row}, column {series.name!r}: "
+                                 f"{values[row - 2]!r} needs 17 significant digits, and an XLSX "
+                                 "cell is written with 16 (round it, or write a CSV)")
         for row, value in enumerate(values, start=1):
             if value is None or value == "":
                 continue
             if exact is not None and not -exact <= value <= exact:
-                raise ValueError(f"sheet {name!r}, row {row + 1}, column {series.name!r}: "
+                raise ValueError(f"{where}, row {row + 1}, column {series.name!r}: "
                                  f"{value} is beyond 2**53, which an XLSX cell cannot hold "
                                  "exactly")
             try:
                 truncated = write(row, col, value, fmt)
             except TypeError:  # xlsxwriter's refusal of NaN and infinities
-                raise ValueError(f"sheet {name!r}, row {row + 1}, column {series.name!r}: "
+                raise ValueError(f"{where}, row {row + 1}, column {series.name!r}: "
                                  f"{value} is not finite, which an XLSX cell cannot hold") from None
             if truncated:
-                raise ValueError(f"sheet {name!r}, row {row + 1}, column {series.name!r}: the "
+                raise ValueError(f"{where}, row {row + 1}, column {series.name!r}: the "
                                  "value does not fit an XLSX cell (over 32,767 characters)")
         columns.append({"header": series.name, "header_format": header, "format": fmt})
-        width = max(_fit_width(set(values)), xl_pixel_width(series.name) + _FILTER_BUTTON)
+        width = max(_fit_width(distinct), xl_pixel_width(series.name) + _FILTER_BUTTON)
         ws.set_column_pixels(col, col, min(width + _CELL_PADDING, ws.max_col_width))
     ws.add_table(0, 0, max(frame.height, 1), max(frame.width - 1, 0),
                  {"columns": columns, "style": table_style, "autofilter": True})
@@ -892,6 +923,8 @@ def table_sheet(wb: Any, name: str, frame: pl.DataFrame, *, header_format: dict 
 
 #: xlsxwriter's ``autofit`` pixels: a header's filter button, and the padding of every column.
 _FILTER_BUTTON, _CELL_PADDING = 16, 7
+#: A worksheet's rows and columns (Excel's limits, the header row included).
+_XLSX_ROWS, _XLSX_COLUMNS = 1_048_576, 16_384
 
 
 def _fit_width(values: set) -> int:
