@@ -923,3 +923,16 @@ def test_sheet_writes_floats_that_16_digits_hold(tmp_path: Path) -> None:
     with xlsxwriter.Workbook(path) as wb:
         tables.table_sheet(wb, "s", frame)
     assert pl.read_excel(path, sheet_name="s")["v"].to_list() == frame["v"].to_list()
+
+
+def test_an_xlsx_export_keeps_the_exact_decimal_digit_for_digit(tmp_path: Path) -> None:
+    # a cell's number would hold 0.1234567890123457: the exact mean is written as its digits
+    from decimal import Decimal
+
+    exact = pl.Series("value_exact", [Decimal("0.123456789012345678"), None],
+                      dtype=pl.Decimal(38, 18))
+    frame = pl.DataFrame({"code": ["01", "02"], "value": [0.12345678901234568, None]}).with_columns(exact)
+    tables.write_frame(tmp_path / "x.xlsx", frame)
+    back = pl.read_excel(tmp_path / "x.xlsx")
+    assert back["value_exact"].to_list() == ["0.123456789012345678", None]
+    assert back["value"][0] == pytest.approx(0.12345678901234568, rel=1e-15)

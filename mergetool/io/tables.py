@@ -951,12 +951,16 @@ def _fit_width(values: set) -> int:
 def write_frame(target: Path, frame: pl.DataFrame) -> None:
     """Write ``frame`` to ``target`` in the format its suffix names (see :func:`output_format`).
 
-    Deterministic: an XLSX gets fixed document properties (no creation time).
+    Deterministic: an XLSX gets fixed document properties (no creation time). In an XLSX a
+    decimal column (``value_exact``) is written as text, digit for digit: a cell's number is a
+    float64, written with 16 significant digits, which would not hold it exactly.
     """
     suffix = output_format(target)
     if suffix == ".parquet":
         frame.write_parquet(target)
     elif suffix == ".xlsx":
+        frame = frame.with_columns(pl.col(pl.Decimal).cast(pl.String))
+
         def fill(wb) -> None:
             wb.set_properties({"created": FIXED_DATE, "comments": "mergetool"})
             frame.write_excel(wb, autofit=True)
