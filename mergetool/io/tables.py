@@ -640,6 +640,9 @@ _GROUPED_COMMA = r"^[+-]?[1-9]\d{0,2}(,\d{3})+$"            # 1,051
 _GROUPED_COMMA_DOT = r"^[+-]?[1-9]\d{0,2}(,\d{3})+\.\d+$"   # 1,051.5 (dot decimals)
 _GROUPED_DOT_ONLY = r"^[+-]?[1-9]\d{0,2}(\.\d{3})+$"         # 1.051 (1.051, or 1051 grouped)
 _GROUPED_DOT = r"^[+-]?[1-9]\d{0,2}(\.\d{3})+,\d+$"          # 1.051,5 (comma decimals)
+# Two or more groups: a decimal has one mark, so only thousands can be meant (5,542,047).
+_MULTI_COMMA = r"^[+-]?[1-9]\d{0,2}(,\d{3}){2,}$"
+_MULTI_DOT = r"^[+-]?[1-9]\d{0,2}(\.\d{3}){2,}$"
 _DOT_DECIMAL = r"^[+-]?\d*\.\d+([eE][+-]?\d+)?$"
 _COMMA_DECIMAL = r"^[+-]?\d*,\d+$"
 
@@ -672,7 +675,9 @@ def parse_numbers(frame: pl.DataFrame, column: str, path: str | Path, delimiter:
     with comma decimals (accepted only when the delimiter is not a comma) ``.`` groups
     thousands, so ``1.051`` is 1051; with neither, ``1.051`` is 1.051 and ``1,051`` is an
     ``ambiguous-number``. ``1,051`` is never read as 1.051, and a group starting ``0``
-    (``0,051``) never groups thousands.
+    (``0,051``) never groups thousands. Two or more groups (``5,542,047``, ``5.542.047``) can
+    only be thousands, so they decide the convention as a decimal would (``5,542,047`` beside
+    ``951,000``: both grouped thousands); beside a decimal of the same mark they are refused.
     """
     plain = _plain_numbers(frame[column], allow_null)
     if plain is not None:
@@ -683,9 +688,12 @@ def parse_numbers(frame: pl.DataFrame, column: str, path: str | Path, delimiter:
         return raw.str.contains(pattern).fill_null(False)
 
     grouped, grouped_cd = has(_GROUPED_COMMA), has(_GROUPED_COMMA_DOT)
+    multi_comma, multi_dot = has(_MULTI_COMMA), has(_MULTI_DOT)
     dot_only, grouped_dot = has(_GROUPED_DOT_ONLY), has(_GROUPED_DOT)
-    dot_cells = (has(_DOT_DECIMAL) & ~dot_only) | grouped_cd
-    comma_cells = (has(_COMMA_DECIMAL) & ~grouped) | grouped_dot
+    # Evidence of the convention: a dot decimal, or commas grouping thousands many times over
+    # (5,542,047), says dot decimals; a comma decimal, or dots grouping thousands, says comma.
+    dot_cells = (has(_DOT_DECIMAL) & ~dot_only) | grouped_cd | multi_comma
+    comma_cells = (has(_COMMA_DECIMAL) & ~grouped) | grouped_dot | multi_dot
     n_dot, n_comma = int(dot_cells.sum()), int(comma_cells.sum())
     convention = "comma" if n_comma > n_dot else "dot" if n_dot else None
     rows = frame[ROW]
@@ -705,9 +713,13 @@ def parse_numbers(frame: pl.DataFrame, column: str, path: str | Path, delimiter:
     thousands = convention == "dot"
     comma_ok = convention == "comma" and delimiter != ","
     r = pl.col("r")
+    # Dots group thousands under comma decimals, in a comma-delimited file too (5.542.047 has no
+    # comma; a comma decimal there is refused below).
+    dot_groups = convention == "comma"
     text = (pl.DataFrame({"r": raw, "g": grouped, "gcd": grouped_cd, "gd": grouped_dot,
                           "do": dot_only, "m": mixed}).select(
         pl.when(pl.col("m")).then(pl.lit(None, pl.String))
+        .when(pl.col("do") & pl.lit(dot_groups)).then(r.str.replace_all(".", "", literal=True))
         .when(pl.col("g") & pl.lit(thousands)).then(r.str.replace_all(",", "", literal=True))
         .when(pl.col("g")).then(pl.lit(None, pl.String))
         .when(pl.col("gcd")).then(r.str.replace_all(",", "", literal=True))
