@@ -288,3 +288,32 @@ def test_a_workbook_column_without_a_heading_is_named_by_its_letter(tmp_path,
         read_scores(path, shipped, basis="vn-province-2024")
     (p,) = err.value.problems
     assert (p.code, p.column) == ("unknown-column", "(no heading, column E)")
+
+
+def test_vietnamese_and_unaccented_headings_are_read(tmp_path, shipped: MappingSet) -> None:
+    # A long table headed in Vietnamese, a unit column without diacritics, and per-pillar rank
+    # columns written "Xếp hạng CQS" (the ministry's abbreviation) and "KTS rank".
+    p = _write(tmp_path, "Năm,TINH/THANH PHO,Chỉ tiêu,Giá trị\n2022,Đà Nẵng,Chỉ số DTI,0.6412\n"
+                         "2022,Đà Nẵng,CQS,0.7\n")
+    s = read_scores(p, shipped, basis="vn-province-2024").sort("indicator")
+    assert s.select("year", "code", "indicator", "value").rows() == [
+        (2022, "48", "dti", 0.6412), (2022, "48", "pillar_gov", 0.7)]
+    p = _write(tmp_path, "Tỉnh,dti,Xếp hạng,CQS,Xếp hạng CQS,KTS,KTS rank\n"
+                         "Đà Nẵng,0.6412,1,0.7,2,0.6,3\n", name="w.csv")
+    s = read_scores(p, shipped, basis="vn-province-2024", year=2022).sort("indicator")
+    assert s.select("indicator", "value", "rank").rows() == [
+        ("dti", 0.6412, 1), ("pillar_econ", 0.6, 3), ("pillar_gov", 0.7, 2)]
+
+
+def test_two_rank_columns_of_one_indicator_are_refused(tmp_path, shipped: MappingSet) -> None:
+    # never one of them silently: "Xếp hạng" is the DTI's rank, and so is "Xếp hạng DTI"
+    for heading in ("Xếp hạng DTI", "dti_rank"):
+        p = _write(tmp_path, f"Tỉnh,dti,Xếp hạng,{heading}\nĐà Nẵng,0.6412,1,2\n")
+        with pytest.raises(InputError) as err:
+            read_scores(p, shipped, basis="vn-province-2024", year=2022)
+        (problem,) = err.value.problems
+        assert (problem.code, problem.column) == ("bad-file", heading)
+        assert "both hold the rank of dti" in problem.message
+    p = _write(tmp_path, "Tỉnh,CQS,pillar_gov_rank,Xếp hạng CQS\nĐà Nẵng,0.7,1,2\n")
+    with pytest.raises(InputError, match="both hold the rank of pillar_gov"):
+        read_scores(p, shipped, basis="vn-province-2024", year=2022)

@@ -64,6 +64,16 @@ def ascii_key(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+@lru_cache(maxsize=1024)
+def heading_key(text: str) -> str:
+    """A column heading folded for comparison: case, diacritics and punctuation ignored, no
+    prefix stripped (``TINH/THANH PHO`` is ``Tỉnh/Thành phố``; unlike a unit name, the word
+    "tỉnh" is the heading's meaning)."""
+    decomposed = unicodedata.normalize("NFD", clean(text).casefold().replace("đ", "d"))
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(re.findall(r"[^\W_]+", bare))
+
+
 # The prefixes written without diacritics (``Thanh pho Ha Noi``, ``Tinh Bac Kan``). They are not
 # stripped by :func:`name_key`: real names begin with such words (the commune Tinh Nhuệ), so
 # they are tried only by :func:`bare_ascii_key`, after the whole name found nothing.

@@ -25,7 +25,7 @@ from typing import cast
 import polars as pl
 
 from mergetool.core.mapping import MappingSet
-from mergetool.core.names import clean, name_key, nearest
+from mergetool.core.names import clean, heading_key, name_key, nearest
 from mergetool.errors import Problem, ProblemLog
 from mergetool.io.catalogue import NO_CATALOGUE, Catalogue
 from mergetool.io.schema import DESCRIPTIVE_COLUMNS, SCORES_SCHEMA, YEAR_RANGE, Options
@@ -42,6 +42,10 @@ _NAME_HEADINGS = ("unit_name", "name", "province", "province_name", "province_na
                   "tên tỉnh", "tên đơn vị", "đơn vị", "tỉnh")
 _UNIT_HEADINGS = _CODE_HEADINGS + _GENERIC_HEADINGS + _NAME_HEADINGS
 _RANK_HEADINGS = ("rank", "xếp hạng", "thứ hạng", "hạng")
+#: A rank column of one indicator: a rank word and the indicator (``Xếp hạng CQS``, ``dti rank``).
+_RANK_OF = re.compile(r"^(?:xep hang|thu hang|hang|rank) (.+)$|^(.+) (?:xep hang|thu hang|hang|rank)$")
+#: The two columns of a long table (one row per unit and indicator).
+_INDICATOR_HEADINGS, _VALUE_HEADINGS = ("indicator", "chỉ tiêu"), ("value", "giá trị")
 @dataclass(frozen=True)
 class Layout:
     """What the loader recognised in a table's header."""
@@ -53,9 +57,14 @@ class Layout:
     indicators: dict[str, str]  # column -> indicator id (wide) / {} (long)
     check: str | None = None  # a name column checked against the code column
     ranks: dict[str, str] = field(default_factory=dict)  # "<indicator>_rank" column -> indicator
+    indicator: str | None = None  # a long table's indicator column ("indicator", "Chỉ tiêu")
+    value: str | None = None  # ... and its value column ("value", "Giá trị")
 
 
 def _find(columns: list[str], headings: Iterable[str]) -> str | None:
+    """The first column (by the headings' order) a heading names: as written, by
+    :func:`name_key`, then by :func:`heading_key` (no diacritics: ``TINH/THANH PHO``)."""
+    headings = list(headings)
     lower = {c.casefold(): c for c in columns}
     by_key = {name_key(c): c for c in columns}
     for h in headings:
@@ -63,7 +72,10 @@ def _find(columns: list[str], headings: Iterable[str]) -> str | None:
             return lower[h]
         if name_key(h) in by_key:
             return by_key[name_key(h)]
-    return None
+    folded: dict[str, str] = {}
+    for c in columns:
+        folded.setdefault(heading_key(c), c)
+    return next((folded[heading_key(h)] for h in headings if heading_key(h) in folded), None)
 
 
 def weights_layout(frame: pl.DataFrame, unit: str) -> Layout:
@@ -76,7 +88,9 @@ def weights_layout(frame: pl.DataFrame, unit: str) -> Layout:
 def looks_like_header(cells: list[str]) -> bool:
     """A header row names a unit column (a title row above it does not)."""
     keys = {name_key(h) for h in _UNIT_HEADINGS}
-    return any(c and (c.casefold() in _UNIT_HEADINGS or name_key(c) in keys) for c in cells)
+    folded = {heading_key(h) for h in _UNIT_HEADINGS}
+    return any(c and (c.casefold() in _UNIT_HEADINGS or name_key(c) in keys
+                      or heading_key(c) in folded) for c in cells)
 
 
 def known_headings(catalogue: Catalogue = NO_CATALOGUE) -> str:
@@ -115,16 +129,26 @@ def detect_layout(frame: pl.DataFrame, path: str | Path,
                   hint="head the unit column 'unit'")
     descriptive = {name_key(d) for d in DESCRIPTIVE_COLUMNS}
     taken = {unit, check, year, basis, rank}
-    lower = {c.casefold(): c for c in columns}
-    long = "indicator" in lower and "value" in lower
+    ind_col, val_col = _find(columns, _INDICATOR_HEADINGS), _find(columns, _VALUE_HEADINGS)
+    long = ind_col is not None and val_col is not None
     if long:
-        taken |= {lower["indicator"], lower["value"]}
+        taken |= {ind_col, val_col}
     indicators: dict[str, str] = {}
     ranks: dict[str, str] = {}
     for col in columns:
         if col in taken or name_key(col) in descriptive or col.casefold() in DESCRIPTIVE_COLUMNS:
             continue
-        if col.casefold().endswith("_rank") and (rank_of := indicator_id(col[:-5])) is not None:
+        named = _RANK_OF.match(heading_key(col))  # "Xếp hạng CQS": the rank of one indicator
+        rank_of = (indicator_id(col[:-5]) if col.casefold().endswith("_rank") else None) or \
+            (indicator_id(named.group(1) or named.group(2)) if named else None)
+        if rank_of is not None:
+            twin = next((c for c, i in ranks.items() if i == rank_of), None)
+            if twin is None and rank is not None and rank_of == catalogue.headline:
+                twin = rank  # the table's rank column is the headline indicator's rank
+            if twin is not None:
+                log.add("bad-file", f"columns {twin!r} and {col!r} both hold the rank of "
+                        f"{rank_of}", file=str(path), row=header, column=col,
+                        found=f"{twin}, {col}", hint="keep one rank column per indicator")
             ranks[col] = rank_of
             continue
         ind = None if long else indicator_id(col)
@@ -152,7 +176,8 @@ def detect_layout(frame: pl.DataFrame, path: str | Path,
         log.raise_if_any(f"{path}: unknown columns")
     unit = cast(str, unit)  # no unit column is fatal: raised above
     if long:
-        return Layout("long", unit, year, basis, rank, {}, check, ranks)
+        return Layout("long", unit, year, basis, rank, {}, check, ranks,
+                      indicator=ind_col, value=val_col)
     return Layout("wide", unit, year, basis, rank, indicators, check, ranks)
 
 
@@ -278,8 +303,7 @@ def _to_long(frame: pl.DataFrame, layout: Layout, path: Path, delimiter: str,
              else pl.repeat(None, frame.height, dtype=pl.Int32, eager=True).alias("rank"))
     own_ranks = {ind: _ranks(frame, col, path, log) for col, ind in layout.ranks.items()}
     if layout.kind == "long":
-        lower = {c.casefold(): c for c in frame.columns}
-        ind_raw, val_raw = lower["indicator"], lower["value"]
+        ind_raw, val_raw = cast(str, layout.indicator), cast(str, layout.value)
         labels = frame[ind_raw]
         distinct = labels.drop_nulls().unique()
         ids = {lab: indicator_id(lab) for lab in distinct.to_list()}  # once per distinct label
