@@ -230,15 +230,17 @@ def test_a_column_is_read_with_one_number_convention() -> None:
     assert values[0] is None
     values, problems = parse(["0,8", "0.5", "0,7"], ";")
     assert problems == [("ambiguous-number", 3, "0.5")]
-    # Two or more groups can only be thousands (a population column from a spreadsheet), and so
-    # they say how the column's other cells are written.
-    assert parse(["5,542,047", "951,000", "12"], ",") == ([5542047.0, 951000.0, 12.0], [])
+    # Two or more groups can only be thousands (a population column from a spreadsheet), read
+    # cell by cell: they say nothing of another cell (a long table's value column holds many
+    # statistics), so beside them an undecided 1.051 or 1,010 is refused, not guessed.
+    assert parse(["5,542,047", "12"], ",") == ([5542047.0, 12.0], [])
     assert parse(["5.542.047", "951.000", "1.051,5"], ";") == ([5542047.0, 951000.0, 1051.5], [])
-    assert parse(["5.542.047", "951.000"], ",") == ([5542047.0, 951000.0], [])
     assert parse(["-1,234,567.5"], ",") == ([-1234567.5], [])
-    # ... and beside a decimal of their own mark they are a contradiction, refused
+    assert parse(["1.000.000", "1.010"], ";")[1] == [("ambiguous-number", 3, "1.010")]
+    assert parse(["1,000,000", "1,010"], ";")[1] == [("ambiguous-number", 3, "1,010")]
+    # ... and grouped with the mark the column's decimals use they contradict it: refused
     assert parse(["5.542.047", "0.5"], ";")[1] == [("ambiguous-number", 2, "5.542.047")]
-    assert parse(["5,542,047", "0,5"], ";")[1] == [("ambiguous-number", 3, "0,5")]
+    assert parse(["5,542,047", "0,5"], ";")[1] == [("ambiguous-number", 2, "5,542,047")]
     assert parse(["5,542,04"], ",")[1] == [("bad-number", 2, "5,542,04")]
 
 

@@ -676,8 +676,8 @@ def parse_numbers(frame: pl.DataFrame, column: str, path: str | Path, delimiter:
     thousands, so ``1.051`` is 1051; with neither, ``1.051`` is 1.051 and ``1,051`` is an
     ``ambiguous-number``. ``1,051`` is never read as 1.051, and a group starting ``0``
     (``0,051``) never groups thousands. Two or more groups (``5,542,047``, ``5.542.047``) can
-    only be thousands, so they decide the convention as a decimal would (``5,542,047`` beside
-    ``951,000``: both grouped thousands); beside a decimal of the same mark they are refused.
+    only be thousands: read so, cell by cell (they decide nothing for other cells), and refused
+    in a column whose decimals use the same mark.
     """
     plain = _plain_numbers(frame[column], allow_null)
     if plain is not None:
@@ -690,10 +690,8 @@ def parse_numbers(frame: pl.DataFrame, column: str, path: str | Path, delimiter:
     grouped, grouped_cd = has(_GROUPED_COMMA), has(_GROUPED_COMMA_DOT)
     multi_comma, multi_dot = has(_MULTI_COMMA), has(_MULTI_DOT)
     dot_only, grouped_dot = has(_GROUPED_DOT_ONLY), has(_GROUPED_DOT)
-    # Evidence of the convention: a dot decimal, or commas grouping thousands many times over
-    # (5,542,047), says dot decimals; a comma decimal, or dots grouping thousands, says comma.
-    dot_cells = (has(_DOT_DECIMAL) & ~dot_only) | grouped_cd | multi_comma
-    comma_cells = (has(_COMMA_DECIMAL) & ~grouped) | grouped_dot | multi_dot
+    dot_cells = (has(_DOT_DECIMAL) & ~dot_only) | grouped_cd
+    comma_cells = (has(_COMMA_DECIMAL) & ~grouped) | grouped_dot
     n_dot, n_comma = int(dot_cells.sum()), int(comma_cells.sum())
     convention = "comma" if n_comma > n_dot else "dot" if n_dot else None
     rows = frame[ROW]
@@ -713,13 +711,36 @@ def parse_numbers(frame: pl.DataFrame, column: str, path: str | Path, delimiter:
     thousands = convention == "dot"
     comma_ok = convention == "comma" and delimiter != ","
     r = pl.col("r")
-    # Dots group thousands under comma decimals, in a comma-delimited file too (5.542.047 has no
-    # comma; a comma decimal there is refused below).
-    dot_groups = convention == "comma"
+    # Two or more groups are thousands, cell by cell: they decide nothing for the other cells (a
+    # long table's one value column holds many statistics: 1.000.000 says nothing of 1.010).
+    # Grouped with the mark the column's decimals use, they contradict it: refused.
+    clash = (multi_comma & (convention == "comma")) | (multi_dot & (convention == "dot"))
+    for i in clash.arg_true():
+        mark = "comma" if convention == "comma" else "dot"
+        log.add("ambiguous-number", f"thousands grouped with a {mark}, in a column whose decimals "
+                f"are {mark}s", file=str(path), row=int(rows[i]), column=column, found=raw[i],
+                expected=f"{mark} decimals, as in the rest of the column",
+                hint="write the number without a thousands separator")
+    # Beside dot-grouped thousands and with no decimal to decide, 1.051 may be either.
+    dot_ambiguous = dot_only & ~multi_dot & (convention is None and bool(multi_dot.any()))
+    if dot_ambiguous.any():
+        first = int(multi_dot.arg_true()[0])
+        for i in dot_ambiguous.arg_true():
+            found = raw[i]
+            log.add("ambiguous-number", "a dot that may group thousands or mark decimals (the "
+                    f"column groups thousands with dots, e.g. row {int(rows[first])}: "
+                    f"{raw[first]!r})", file=str(path), row=int(rows[i]), column=column,
+                    found=found, expected="1051 or 1.051 written without ambiguity",
+                    hint=f"{found!r} could be {found.replace('.', '')} or {found}: write the "
+                    "numbers without thousands separators")
+        clash = clash | dot_ambiguous
+    grouped = grouped & ~multi_comma
     text = (pl.DataFrame({"r": raw, "g": grouped, "gcd": grouped_cd, "gd": grouped_dot,
-                          "do": dot_only, "m": mixed}).select(
+                          "do": dot_only, "m": mixed | clash, "mc": multi_comma,
+                          "md": multi_dot}).select(
         pl.when(pl.col("m")).then(pl.lit(None, pl.String))
-        .when(pl.col("do") & pl.lit(dot_groups)).then(r.str.replace_all(".", "", literal=True))
+        .when(pl.col("mc")).then(r.str.replace_all(",", "", literal=True))
+        .when(pl.col("md")).then(r.str.replace_all(".", "", literal=True))
         .when(pl.col("g") & pl.lit(thousands)).then(r.str.replace_all(",", "", literal=True))
         .when(pl.col("g")).then(pl.lit(None, pl.String))
         .when(pl.col("gcd")).then(r.str.replace_all(",", "", literal=True))
@@ -736,7 +757,7 @@ def parse_numbers(frame: pl.DataFrame, column: str, path: str | Path, delimiter:
                 expected="1051 or 1.051 written without ambiguity", found=found,
                 hint=f"{found!r} could be {found.replace(',', '')} or {found.replace(',', '.')}: "
                 "write the number without a thousands separator")
-    for i in (values.is_null() & ~empty & ~grouped & ~mixed).arg_true():
+    for i in (values.is_null() & ~empty & ~grouped & ~mixed & ~clash).arg_true():
         found = raw[i]
         hint = None
         if delimiter == "," and found.count(",") == 1 and found.replace(",", "").isdigit():
