@@ -147,6 +147,8 @@ def test_an_aggregate_name_is_refused_as_what_it_is(shipped: MappingSet) -> None
         assert "not a unit: an aggregate is not rebased" in hint
         assert "did you mean" not in hint
     assert "the whole country" in (shipped.bases[OLD].resolver.hint("Cả nước") or "")
+    for text in ("Toàn quốc (63 tỉnh)", "Trung bình chung"):  # the words it begins with
+        assert "an aggregate is not rebased" in (shipped.bases[OLD].resolver.hint(text) or "")
     assert shipped.resolve("Cả nước", OLD) is None
     assert "did you mean 'Cà Mau'" in (shipped.bases[OLD].resolver.hint("Ca Mao") or "")
 

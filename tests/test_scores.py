@@ -319,3 +319,23 @@ def test_two_rank_columns_of_one_indicator_are_refused(tmp_path, shipped: Mappin
     p = _write(tmp_path, "Tỉnh,CQS,pillar_gov_rank,Xếp hạng CQS\nĐà Nẵng,0.7,1,2\n")
     with pytest.raises(InputError, match="both hold the rank of pillar_gov"):
         read_scores(p, shipped, basis="vn-province-2024", year=2022)
+
+
+def test_rank_headings_name_the_indicator_in_any_spelling(tmp_path, shipped: MappingSet) -> None:
+    p = _write(tmp_path, "TINH,dti,Xếp hạng Chính quyền số,Chỉ số Nhận thức số xếp hạng,XẾP HẠNG KTS,"
+                         "GHI CHU,Vung\nĐà Nẵng,0.6412,2,3,4,x,y\n")
+    s = read_scores(p, shipped, basis="vn-province-2024", year=2022).sort("indicator")
+    assert s.select("indicator", "value", "rank").rows() == [
+        ("awareness", None, 3), ("dti", 0.6412, None), ("pillar_econ", None, 4),
+        ("pillar_gov", None, 2)]
+
+
+def test_a_long_tables_rank_of_another_indicator_is_refused(tmp_path, shipped: MappingSet) -> None:
+    # a "Xếp hạng CQS" cell on a row of dti would be read past: it is refused, naming the row
+    p = _write(tmp_path, "Tỉnh,Năm,Chỉ tiêu,Giá trị,Xếp hạng CQS\nĐà Nẵng,2022,dti,0.6412,\n"
+                         "Đà Nẵng,2022,CQS,0.7,2\nHà Nội,2022,dti,0.6,5\n")
+    with pytest.raises(InputError) as err:
+        read_scores(p, shipped, basis="vn-province-2024")
+    (problem,) = err.value.problems
+    assert (problem.code, problem.row, problem.column) == ("bad-file", 4, "Xếp hạng CQS")
+    assert "a rank of pillar_gov on a row of dti" in problem.message

@@ -100,7 +100,10 @@ class NameResolver:
     def hint(self, name: str) -> str | None:
         """What to tell a user whose ``name`` is not a unit here: what the aggregate it names is,
         or the closest unit names (never a unit for an aggregate: "Cả nước" is not "Cà Mau")."""
-        meaning = self.aggregates.get(ascii_key(name))
+        key = ascii_key(name)  # "Toàn quốc (63 tỉnh)", "Trung bình chung": the words it begins with
+        meaning = self.aggregates.get(key) or next(
+            (m for k, m in sorted(self.aggregates.items(), key=lambda km: -len(km[0]))
+             if key.startswith(k + " ")), None)
         if meaning is not None:
             return (f"{name!r} names {meaning}, not a unit: an aggregate is not rebased (remove "
                     "its row; rebase the units, then aggregate the result)")

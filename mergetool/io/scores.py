@@ -44,6 +44,9 @@ _UNIT_HEADINGS = _CODE_HEADINGS + _GENERIC_HEADINGS + _NAME_HEADINGS
 _RANK_HEADINGS = ("rank", "xếp hạng", "thứ hạng", "hạng")
 #: A rank column of one indicator: a rank word and the indicator (``Xếp hạng CQS``, ``dti rank``).
 _RANK_OF = re.compile(r"^(?:xep hang|thu hang|hang|rank) (.+)$|^(.+) (?:xep hang|thu hang|hang|rank)$")
+#: The rank word of such a heading, as written (so the label keeps its diacritics).
+_RANK_WORD = re.compile(r"^(?:xếp hạng|thứ hạng|hạng|rank)\s+|\s+(?:xếp hạng|thứ hạng|hạng|rank)$",
+                        re.IGNORECASE)
 #: The two columns of a long table (one row per unit and indicator).
 _INDICATOR_HEADINGS, _VALUE_HEADINGS = ("indicator", "chỉ tiêu"), ("value", "giá trị")
 @dataclass(frozen=True)
@@ -128,6 +131,7 @@ def detect_layout(frame: pl.DataFrame, path: str | Path,
                   expected="a column headed unit, code, province or name", found=found,
                   hint="head the unit column 'unit'")
     descriptive = {name_key(d) for d in DESCRIPTIVE_COLUMNS}
+    descriptive_folded = {heading_key(d) for d in DESCRIPTIVE_COLUMNS} - {""}  # GHI CHU, Vung
     taken = {unit, check, year, basis, rank}
     ind_col, val_col = _find(columns, _INDICATOR_HEADINGS), _find(columns, _VALUE_HEADINGS)
     long = ind_col is not None and val_col is not None
@@ -136,11 +140,14 @@ def detect_layout(frame: pl.DataFrame, path: str | Path,
     indicators: dict[str, str] = {}
     ranks: dict[str, str] = {}
     for col in columns:
-        if col in taken or name_key(col) in descriptive or col.casefold() in DESCRIPTIVE_COLUMNS:
+        if col in taken or name_key(col) in descriptive or col.casefold() in DESCRIPTIVE_COLUMNS \
+                or heading_key(col) in descriptive_folded:
             continue
-        named = _RANK_OF.match(heading_key(col))  # "Xếp hạng CQS": the rank of one indicator
+        # "Xếp hạng CQS", "Xếp hạng Chính quyền số": the rank of one indicator
+        named = _RANK_OF.match(heading_key(col))
         rank_of = (indicator_id(col[:-5]) if col.casefold().endswith("_rank") else None) or \
-            (indicator_id(named.group(1) or named.group(2)) if named else None)
+            (indicator_id(_RANK_WORD.sub("", clean(col))) or indicator_id(named.group(1) or
+                                                                    named.group(2)) if named else None)
         if rank_of is not None:
             twin = next((c for c, i in ranks.items() if i == rank_of), None)
             if twin is None and rank is not None and rank_of == catalogue.headline:
@@ -325,7 +332,16 @@ def _to_long(frame: pl.DataFrame, layout: Layout, path: Path, delimiter: str,
                      else labels.replace_strict(ids, default=None, return_dtype=pl.String))
         values = parse_numbers(frame, val_raw, path, delimiter, log)
         rank: pl.Series | None = ranks
+        rank_cols = {ind: col for col, ind in layout.ranks.items()}
         for ind, r in own_ranks.items():
+            # A rank of one indicator on a row of another would be read past: refused.
+            stray = r.is_not_null() & (indicator != ind).fill_null(True)
+            for i in stray.arg_true():
+                log.add("bad-file", f"a rank of {ind} on a row of {indicator[i] or 'no indicator'}",
+                        file=str(path), row=int(frame[ROW][i]), column=rank_cols[ind],
+                        found=frame[rank_cols[ind]][i], expected=f"the rank on a row of {ind}",
+                        hint=f"move the rank to the row whose indicator is {ind}, or use the "
+                             "rank column (the rank of each row's own indicator)")
             rank = pl.select(pl.when(indicator == ind).then(r).otherwise(rank)).to_series()
         out = base.with_columns(indicator=indicator, value=values, rank=rank,
                                 column=pl.lit(val_raw))
@@ -342,11 +358,12 @@ def _to_long(frame: pl.DataFrame, layout: Layout, path: Path, delimiter: str,
                                        column=pl.lit(col)))
     if layout.rank and catalogue.headline and catalogue.headline not in layout.indicators.values():
         own_ranks = {catalogue.headline: ranks, **own_ranks}  # the headline rank, without its value
+    rank_cols = {ind: col for col, ind in layout.ranks.items()}
     for ind, r in own_ranks.items():  # a rank without a value column of its own
         if ind not in layout.indicators.values():
             parts.append(base.with_columns(
                 indicator=pl.lit(ind), value=pl.lit(None, pl.Float64), rank=r,
-                column=pl.lit(layout.rank if r is ranks else ind + "_rank")))
+                column=pl.lit(layout.rank if r is ranks else rank_cols[ind])))
     out = pl.concat(parts)
     return out.filter(pl.col("value").is_not_null() | pl.col("rank").is_not_null())
 
