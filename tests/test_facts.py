@@ -451,3 +451,21 @@ def test_published_ranks_of_other_units_bound_a_rank(tmp_path, text, unit, expec
     assert row["verdict"] == "fail", row
     for part in expected:
         assert part in row["details"], row["details"]
+
+
+def test_a_build_cites_each_file_by_one_label(tmp_path) -> None:
+    # The value's file and the rank's file are labelled against all the build's files together:
+    # sub/B.csv is "sub/B.csv" wherever it is cited, never "B.csv" in one check and not another.
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "A.csv").write_text("year,unit,indicator,value\n2022,Trà Vinh,dti,0.6100\n",
+                                    encoding="utf-8")
+    (tmp_path / "sub" / "B.csv").write_text("year,unit,dti,rank\n2022,Long An,0.6,3\n",
+                                            encoding="utf-8")
+    r = CliRunner().invoke(cli, ["build", "--scores", str(tmp_path / "A.csv"), "--scores",
+                                 str(tmp_path / "sub" / "B.csv"), "--basis", OLD,
+                                 "--out", str(tmp_path / "out")])
+    assert r.exit_code == 1, r.output
+    details = " ".join(pl.read_csv(tmp_path / "out" / "checks.csv")["details"].to_list())
+    assert "(A.csv row 2)" in details
+    assert "user-file, sub/B.csv row 2" in details
+    assert "user-file, B.csv" not in details

@@ -19,10 +19,9 @@ from decimal import Decimal
 import polars as pl
 
 from mergetool.core.mapping import MappingSet
-from mergetool.core.provenance import input_labels
 from mergetool.core.ranking import fmt4, is_half, round4, to_decimal
 from mergetool.core.rebase import RebaseResult
-from mergetool.dti.comparable import FACTS_SCHEMA, carried_keys
+from mergetool.dti.comparable import FACTS_SCHEMA, carried_keys, file_labels
 from mergetool.dti.record import (
     SHIPPED_FILE,
     WEAK_RANK_BASES,
@@ -252,11 +251,9 @@ class Context:
         return self._given_at
 
     def label(self, file: str) -> str:
-        """A user's file as outputs cite it (:func:`~mergetool.core.provenance.input_labels`:
-        the same wherever the files lie)."""
+        """A user's file as outputs cite it (:func:`~mergetool.dti.comparable.file_labels`)."""
         if self._labels is None:
-            self._labels = input_labels(self.scores["file"].unique().to_list()
-                                        if "file" in self.scores.columns else [])
+            self._labels = file_labels(self.scores)
         return self._labels.get(file, file)
 
     def given_in(self, year: int, basis: str, indicator: str, codes: Iterable[str]) -> str:
@@ -272,10 +269,14 @@ class Context:
         of the predecessors it was averaged from."""
         if (year, basis, code, indicator) in self.given() or basis != self.spec.target:
             return self.given_in(year, basis, indicator, [code])
+        return self.given_in(year, self.spec.source, indicator, self.predecessors(code))
+
+    def predecessors(self, code: str) -> list[str]:
+        """The units of the source basis a target unit is made of, across every step."""
         if self._target_preds is None:
             self._target_preds = dict(self.mappings.composed(
                 self.spec.source, self.spec.target).predecessors().iter_rows())
-        return self.given_in(year, self.spec.source, indicator, self._target_preds.get(code, []))
+        return self._target_preds.get(code, [])
 
     def rank_facts(self, year: int, basis: str, indicator: str
                    ) -> tuple[list[RankFact], list[RankFact]]:
@@ -624,7 +625,7 @@ def recomputed_vs_published(ctx: Context) -> Iterator[CheckRow]:
         if verdict == "pass" and "circular" in row["details"]:
             verdict = "warn"  # a match against a value copied from the published table proves nothing
         given = "" if verdict == "cannot-check" else ctx.given_in(
-            row["year"], ctx.spec.source, row["indicator"], result.predecessors.get(row["code"], []))
+            row["year"], ctx.spec.source, row["indicator"], ctx.predecessors(row["code"]))
         yield CheckRow(str(row["year"]), row["indicator"],
                        f"{row['code']} {row['unit_name']}", verdict, row["details"] + given)
 

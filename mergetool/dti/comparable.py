@@ -53,11 +53,17 @@ def record_facts(record: pl.DataFrame | None = None) -> pl.DataFrame:
         FACTS_SCHEMA.keys())
 
 
+def file_labels(scores: pl.DataFrame) -> dict[str, str]:
+    """How outputs cite each file of a score frame: one labelling for the whole build
+    (:func:`~mergetool.core.provenance.input_labels`, the same wherever the files lie)."""
+    return input_labels(scores["file"].unique().to_list() if "file" in scores.columns else [])
+
+
 def user_rank_facts(scores: pl.DataFrame) -> pl.DataFrame:
     """Ranks given in the user's own files: facts too (``rank_basis`` ``user-file``)."""
     mine = scores.filter((pl.col("file") != SHIPPED_FILE) & pl.col("rank").is_not_null())
-    labels = input_labels(mine["file"].unique().to_list())  # cited alike wherever the files lie
-    mine = mine.with_columns(file=pl.col("file").replace_strict(labels, return_dtype=pl.String))
+    mine = mine.with_columns(file=pl.col("file").replace_strict(file_labels(scores),
+                                                                return_dtype=pl.String))
     return mine.select(
         "year", "basis", "code", "indicator", value=pl.lit(None, pl.Float64),
         decimals=pl.lit(None, pl.Int32), value_origin=pl.lit(None, pl.String), rank="rank",

@@ -73,8 +73,6 @@ class VerifyResult:
     from_basis: str
     to_basis: str
     options: dict[str, object] = field(default_factory=dict)
-    #: each successor's ultimate predecessors on ``from_basis`` (what its recomputation reads)
-    predecessors: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def valid(self) -> bool:
@@ -236,7 +234,7 @@ def recompute_published(published: pl.DataFrame, predecessors: pl.DataFrame,
                      None if r_val is None else float(r_val), p_val, diff, tolerance,
                      verdict, missing, inputs, details, circular))
     frame = pl.DataFrame(rows, schema=VERIFY_SCHEMA, orient="row")
-    return VerifyResult(frame, tolerance, from_basis, to_basis, predecessors=ultimate)
+    return VerifyResult(frame, tolerance, from_basis, to_basis)
 
 
 def verify_shipped(mappings: MappingSet, *, tolerance: float | None = None) -> VerifyResult:
