@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Unpack
 
 import polars as pl
 
-from mergetool.core.names import ascii_key, clean, normalise_code
-from mergetool.core.units import Basis, UnitRef
+from mergetool.core.names import clean, normalise_code
+from mergetool.core.units import Basis, UnitRef, aggregate_hint, did_you_mean
 from mergetool.errors import Detail, InFile, InputError, Problem, ProblemLog
 from mergetool.io.tables import ROW, parse_numbers, read_table, require_columns, sha256_file
 
@@ -734,11 +734,9 @@ def find_units(ms: MappingSet, text: str | None, basis_id: str | None = None) ->
     bases = [ms.basis(basis_id)] if basis_id else list(ms.bases.values())
     refs = [UnitRef(b.id, code) for b in bases if (code := ms.resolve(text, b.id)) is not None]
     if not refs:
-        aggregate = next((h for b in bases if ascii_key(text) in b.resolver.aggregates
-                          and (h := b.resolver.hint(text))), None)
+        meaning = next((m for b in bases if (m := b.resolver.aggregate(text)) is not None), None)
         near = sorted({n for b in bases for n in b.resolver.suggest(text)})[:3]
         raise InputError.single(Problem(
             "unknown-unit", f"{text!r} is not a unit of {basis_id or 'any basis'}", found=text,
-            hint=aggregate or (("did you mean " + " or ".join(repr(n) for n in near) + "?")
-                               if near else None)))
+            hint=aggregate_hint(text, meaning) or did_you_mean(near)))
     return refs

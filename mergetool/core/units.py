@@ -97,18 +97,30 @@ class NameResolver:
         unknown name is not answered with a unit it merely looks like."""
         self.aggregates[ascii_key(name)] = meaning
 
+    def aggregate(self, name: str) -> str | None:
+        """What aggregate ``name`` denotes, by itself or by the words it begins with
+        ("Toàn quốc (63 tỉnh)", "Trung bình chung"), longest first; else None."""
+        words = ascii_key(name).split(" ")
+        return next((m for n in range(len(words), 0, -1)
+                     if (m := self.aggregates.get(" ".join(words[:n]))) is not None), None)
+
     def hint(self, name: str) -> str | None:
         """What to tell a user whose ``name`` is not a unit here: what the aggregate it names is,
         or the closest unit names (never a unit for an aggregate: "Cả nước" is not "Cà Mau")."""
-        key = ascii_key(name)  # "Toàn quốc (63 tỉnh)", "Trung bình chung": the words it begins with
-        meaning = self.aggregates.get(key) or next(
-            (m for k, m in sorted(self.aggregates.items(), key=lambda km: -len(km[0]))
-             if key.startswith(k + " ")), None)
-        if meaning is not None:
-            return (f"{name!r} names {meaning}, not a unit: an aggregate is not rebased (remove "
-                    "its row; rebase the units, then aggregate the result)")
-        near = self.suggest(name)
-        return ("did you mean " + " or ".join(repr(n) for n in near) + "?") if near else None
+        return aggregate_hint(name, self.aggregate(name)) or did_you_mean(self.suggest(name))
+
+
+def aggregate_hint(name: str, meaning: str | None) -> str | None:
+    """The hint for a name that denotes an aggregate (``meaning``), if it does."""
+    if meaning is None:
+        return None
+    return (f"{name!r} names {meaning}, not a unit: an aggregate is not rebased (remove its row; "
+            "rebase the units, then aggregate the result)")
+
+
+def did_you_mean(near: list[str]) -> str | None:
+    """``did you mean 'A' or 'B'?`` for the closest names, if any."""
+    return ("did you mean " + " or ".join(repr(n) for n in near) + "?") if near else None
 
 
 @dataclass

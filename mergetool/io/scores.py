@@ -42,11 +42,13 @@ _NAME_HEADINGS = ("unit_name", "name", "province", "province_name", "province_na
                   "tên tỉnh", "tên đơn vị", "đơn vị", "tỉnh")
 _UNIT_HEADINGS = _CODE_HEADINGS + _GENERIC_HEADINGS + _NAME_HEADINGS
 _RANK_HEADINGS = ("rank", "xếp hạng", "thứ hạng", "hạng")
-#: A rank column of one indicator: a rank word and the indicator (``Xếp hạng CQS``, ``dti rank``).
-_RANK_OF = re.compile(r"^(?:xep hang|thu hang|hang|rank) (.+)$|^(.+) (?:xep hang|thu hang|hang|rank)$")
-#: The rank word of such a heading, as written (so the label keeps its diacritics).
-_RANK_WORD = re.compile(r"^(?:xếp hạng|thứ hạng|hạng|rank)\s+|\s+(?:xếp hạng|thứ hạng|hạng|rank)$",
-                        re.IGNORECASE)
+#: A rank column of one indicator: a rank word and the indicator (``Xếp hạng CQS``, ``dti rank``),
+#: matched on the folded heading; ``_RANK_WORD`` strips the word as written, so the indicator's
+#: label keeps its diacritics (``Xếp hạng Chính quyền số``).
+_FOLDED_RANK = "|".join(heading_key(h) for h in _RANK_HEADINGS)
+_RANK_OF = re.compile(f"^(?:{_FOLDED_RANK}) (.+)$|^(.+) (?:{_FOLDED_RANK})$")
+_RANK_WORDS = "|".join(map(re.escape, _RANK_HEADINGS))
+_RANK_WORD = re.compile(rf"^(?:{_RANK_WORDS})\s+|\s+(?:{_RANK_WORDS})$", re.IGNORECASE)
 #: The two columns of a long table (one row per unit and indicator).
 _INDICATOR_HEADINGS, _VALUE_HEADINGS = ("indicator", "chỉ tiêu"), ("value", "giá trị")
 @dataclass(frozen=True)
@@ -143,12 +145,7 @@ def detect_layout(frame: pl.DataFrame, path: str | Path,
         if col in taken or name_key(col) in descriptive or col.casefold() in DESCRIPTIVE_COLUMNS \
                 or heading_key(col) in descriptive_folded:
             continue
-        # "Xếp hạng CQS", "Xếp hạng Chính quyền số": the rank of one indicator
-        named = _RANK_OF.match(heading_key(col))
-        rank_of = (indicator_id(col[:-5]) if col.casefold().endswith("_rank") else None) or \
-            (indicator_id(_RANK_WORD.sub("", clean(col))) or indicator_id(named.group(1) or
-                                                                    named.group(2)) if named else None)
-        if rank_of is not None:
+        if (rank_of := _rank_of(col, indicator_id)) is not None:
             twin = next((c for c, i in ranks.items() if i == rank_of), None)
             if twin is None and rank is not None and rank_of == catalogue.headline:
                 twin = rank  # the table's rank column is the headline indicator's rank
@@ -186,6 +183,18 @@ def detect_layout(frame: pl.DataFrame, path: str | Path,
         return Layout("long", unit, year, basis, rank, {}, check, ranks,
                       indicator=ind_col, value=val_col)
     return Layout("wide", unit, year, basis, rank, indicators, check, ranks)
+
+
+def _rank_of(col: str, indicator_id: Callable[[str], str | None]) -> str | None:
+    """The indicator whose rank a heading holds (``dti_rank``, ``Xếp hạng CQS``, ``KTS rank``,
+    ``Xếp hạng Chính quyền số``), or None."""
+    if col.casefold().endswith("_rank") and (hit := indicator_id(col[:-5])) is not None:
+        return hit
+    named = _RANK_OF.match(heading_key(col))
+    if named is None:
+        return None
+    return indicator_id(_RANK_WORD.sub("", clean(col))) or indicator_id(named.group(1) or
+                                                                      named.group(2))
 
 
 def _nearest_heading(col: str, catalogue: Catalogue) -> str:
@@ -309,6 +318,7 @@ def _to_long(frame: pl.DataFrame, layout: Layout, path: Path, delimiter: str,
     ranks = (_ranks(frame, layout.rank, path, log) if layout.rank
              else pl.repeat(None, frame.height, dtype=pl.Int32, eager=True).alias("rank"))
     own_ranks = {ind: _ranks(frame, col, path, log) for col, ind in layout.ranks.items()}
+    rank_cols = {ind: col for col, ind in layout.ranks.items()}
     if layout.kind == "long":
         ind_raw, val_raw = cast(str, layout.indicator), cast(str, layout.value)
         labels = frame[ind_raw]
@@ -332,7 +342,6 @@ def _to_long(frame: pl.DataFrame, layout: Layout, path: Path, delimiter: str,
                      else labels.replace_strict(ids, default=None, return_dtype=pl.String))
         values = parse_numbers(frame, val_raw, path, delimiter, log)
         rank: pl.Series | None = ranks
-        rank_cols = {ind: col for col, ind in layout.ranks.items()}
         for ind, r in own_ranks.items():
             # A rank of one indicator on a row of another would be read past: refused.
             stray = r.is_not_null() & (indicator != ind).fill_null(True)
@@ -358,7 +367,6 @@ def _to_long(frame: pl.DataFrame, layout: Layout, path: Path, delimiter: str,
                                        column=pl.lit(col)))
     if layout.rank and catalogue.headline and catalogue.headline not in layout.indicators.values():
         own_ranks = {catalogue.headline: ranks, **own_ranks}  # the headline rank, without its value
-    rank_cols = {ind: col for col, ind in layout.ranks.items()}
     for ind, r in own_ranks.items():  # a rank without a value column of its own
         if ind not in layout.indicators.values():
             parts.append(base.with_columns(
